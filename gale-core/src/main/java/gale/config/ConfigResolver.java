@@ -1,0 +1,166 @@
+package gale.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.toml.TomlMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Turns the layers a user can write settings in into one {@link FunctionConfig}:
+ * defaults, then {@code gale.toml} in the bundle, then the deploy flags (flags win).
+ * Keys are accepted in camelCase (JSON) or kebab-case (TOML and flags).
+ */
+public final class ConfigResolver {
+
+    public static final String BUNDLE_FILE = "gale.toml";
+
+    private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
+            "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
+            "allowUnauthenticated", "cors");
+
+    private static final ObjectMapper TOML = new TomlMapper();
+
+    private ConfigResolver() {
+    }
+
+    /** Resolves the config of function {@code name} from its bundle folder and the flags given at deploy. */
+    public static FunctionConfig resolve(String name, Path bundleRoot, Map<String, ?> flags) {
+        Map<String, Object> merged = new LinkedHashMap<>();
+        merged.putAll(normalise(readBundleFile(bundleRoot), BUNDLE_FILE));
+        merged.putAll(normalise(flags, "deploy flags"));
+        return build(name, merged);
+    }
+
+    /** Rebuilds a stored config (its {@link FunctionConfig#toMap() wire form}). */
+    public static FunctionConfig fromMap(String name, Map<String, ?> wire) {
+        return build(name, normalise(wire, "stored config"));
+    }
+
+    private static Map<String, Object> readBundleFile(Path bundleRoot) {
+        Path file = bundleRoot.resolve(BUNDLE_FILE);
+        if (!Files.isRegularFile(file)) return Map.of();
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> parsed = TOML.readValue(file.toFile(), Map.class);
+            return parsed;
+        } catch (IOException e) {
+            throw new InvalidConfigException(BUNDLE_FILE + " is not valid TOML: " + firstLine(e.getMessage()));
+        }
+    }
+
+    private static Map<String, Object> normalise(Map<String, ?> raw, String source) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        for (Map.Entry<String, ?> e : raw.entrySet()) {
+            String key = camelCase(e.getKey());
+            if (!KEYS.contains(key)) {
+                throw new InvalidConfigException("unknown key '" + e.getKey() + "' in " + source + "; known keys: "
+                        + String.join(", ", KEYS.stream().map(ConfigResolver::kebabCase).toList()));
+            }
+            if (e.getValue() != null) out.put(key, e.getValue());
+        }
+        return out;
+    }
+
+    private static FunctionConfig build(String name, Map<String, Object> m) {
+        return new FunctionConfig(
+                string(m, "runtime", "python3"),
+                string(m, "entryPoint", name.replace('-', '_')),
+                string(m, "entryModule", "main.py"),
+                string(m, "signature", "auto"),
+                DataSize.parse(string(m, "memory", "256MB")),
+                duration(m, "timeout", "60s"),
+                integer(m, "concurrency", 1),
+                integer(m, "minInstances", 0),
+                integer(m, "maxInstances", 10),
+                integer(m, "maxQueue", 100),
+                duration(m, "idleTimeout", "300s"),
+                env(m.get("env")),
+                bool(m, "allowUnauthenticated"),
+                cors(m.get("cors")));
+    }
+
+    private static String string(Map<String, Object> m, String key, String fallback) {
+        Object v = m.get(key);
+        return v == null ? fallback : v.toString().trim();
+    }
+
+    private static Duration duration(Map<String, Object> m, String key, String fallback) {
+        try {
+            return Durations.parse(string(m, key, fallback));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException(kebabCase(key) + ": " + e.getMessage());
+        }
+    }
+
+    private static int integer(Map<String, Object> m, String key, int fallback) {
+        Object v = m.get(key);
+        if (v == null) return fallback;
+        if (v instanceof Number n) return n.intValue();
+        try {
+            return Integer.parseInt(v.toString().trim());
+        } catch (NumberFormatException e) {
+            throw new InvalidConfigException(kebabCase(key) + " must be a whole number, got '" + v + "'");
+        }
+    }
+
+    private static boolean bool(Map<String, Object> m, String key) {
+        Object v = m.get(key);
+        if (v == null) return false;
+        if (v instanceof Boolean b) return b;
+        return switch (v.toString().trim().toLowerCase()) {
+            case "true", "yes", "1" -> true;
+            case "false", "no", "0" -> false;
+            default -> throw new InvalidConfigException(kebabCase(key) + " must be true or false, got '" + v + "'");
+        };
+    }
+
+    private static Map<String, String> env(Object v) {
+        Map<String, String> out = new TreeMap<>();
+        if (v == null) return out;
+        if (!(v instanceof Map<?, ?> map)) throw new InvalidConfigException("env must be a table of NAME = \"value\"");
+        map.forEach((k, val) -> out.put(k.toString(), val == null ? "" : val.toString()));
+        return out;
+    }
+
+    private static List<String> cors(Object v) {
+        if (v == null) return List.of();
+        List<String> origins = new ArrayList<>();
+        Iterable<?> items = v instanceof Iterable<?> it ? it : Arrays.asList(v.toString().split(","));
+        for (Object o : items) {
+            String s = o.toString().trim();
+            if (!s.isEmpty()) origins.add(s);
+        }
+        return origins;
+    }
+
+    static String camelCase(String key) {
+        StringBuilder sb = new StringBuilder();
+        boolean upper = false;
+        for (char c : key.trim().toCharArray()) {
+            if (c == '-' || c == '_') {
+                upper = true;
+            } else {
+                sb.append(upper ? Character.toUpperCase(c) : c);
+                upper = false;
+            }
+        }
+        return sb.toString();
+    }
+
+    static String kebabCase(String key) {
+        return key.replaceAll("([A-Z])", "-$1").toLowerCase();
+    }
+
+    private static String firstLine(String s) {
+        return s == null ? "" : s.lines().findFirst().orElse("");
+    }
+}

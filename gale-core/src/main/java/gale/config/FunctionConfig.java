@@ -1,0 +1,96 @@
+package gale.config;
+
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The resolved, validated settings of one function version. Immutable: a version's
+ * config never changes; a new deploy makes a new version.
+ *
+ * @param runtime              "python3"
+ * @param entryPoint           callable in the entry module ("prediction", "lambda_handler", "app")
+ * @param entryModule          file holding it, relative to the bundle root
+ * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi
+ * @param memory               limit per instance; an instance above it is killed
+ * @param timeout              limit for one call, from arrival to response, queueing and cold start included
+ * @param concurrency          calls one instance serves at once
+ * @param minInstances         instances kept warm (0 = scale to zero)
+ * @param maxInstances         instance limit
+ * @param maxQueue             calls that may wait for a free instance; more are rejected with 429
+ * @param idleTimeout          an instance idle this long is stopped, down to minInstances
+ * @param env                  environment variables for user code
+ * @param allowUnauthenticated public (true) or admin-token only (false)
+ * @param cors                 origins Gale answers preflight for; empty = the function handles CORS itself
+ */
+public record FunctionConfig(
+        String runtime,
+        String entryPoint,
+        String entryModule,
+        String signature,
+        DataSize memory,
+        Duration timeout,
+        int concurrency,
+        int minInstances,
+        int maxInstances,
+        int maxQueue,
+        Duration idleTimeout,
+        Map<String, String> env,
+        boolean allowUnauthenticated,
+        List<String> cors) {
+
+    public static final List<String> RUNTIMES = List.of("python3");
+    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
+
+    public FunctionConfig {
+        env = Map.copyOf(env);
+        cors = List.copyOf(cors);
+        check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
+        check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
+        check(entryPoint.matches("[A-Za-z_][A-Za-z0-9_]*"), "entry-point must be a Python identifier, got '" + entryPoint + "'");
+        check(entryModule.endsWith(".py") && !entryModule.startsWith("/") && !entryModule.contains(".."),
+                "entry-module must be a .py file inside the bundle, got '" + entryModule + "'");
+        check(memory.megabytes() >= 32 && memory.megabytes() <= 65536, "memory must be between 32MB and 64GB, got " + memory);
+        check(!timeout.isNegative() && timeout.toMillis() >= 1 && timeout.compareTo(Duration.ofHours(1)) <= 0,
+                "timeout must be between 1ms and 1h, got " + Durations.format(timeout));
+        check(concurrency >= 1 && concurrency <= 1000, "concurrency must be between 1 and 1000, got " + concurrency);
+        check(maxInstances >= 1 && maxInstances <= 1000, "max-instances must be between 1 and 1000, got " + maxInstances);
+        check(minInstances >= 0 && minInstances <= maxInstances,
+                "min-instances must be between 0 and max-instances (" + maxInstances + "), got " + minInstances);
+        check(maxQueue >= 0 && maxQueue <= 100_000, "max-queue must be between 0 and 100000, got " + maxQueue);
+        check(idleTimeout.toMillis() >= 100, "idle-timeout must be at least 100ms, got " + Durations.format(idleTimeout));
+        for (String key : env.keySet()) {
+            check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
+            check(!key.startsWith("GALE_"), "env name '" + key + "' is reserved: GALE_* variables belong to the platform");
+        }
+    }
+
+    private static void check(boolean ok, String message) {
+        if (!ok) throw new InvalidConfigException(message);
+    }
+
+    public boolean isPublic() {
+        return allowUnauthenticated;
+    }
+
+    /** The wire form (docs/api.md): camelCase keys, human units. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("runtime", runtime);
+        m.put("entryPoint", entryPoint);
+        m.put("entryModule", entryModule);
+        m.put("signature", signature);
+        m.put("memory", memory.toString());
+        m.put("timeout", Durations.format(timeout));
+        m.put("concurrency", concurrency);
+        m.put("minInstances", minInstances);
+        m.put("maxInstances", maxInstances);
+        m.put("maxQueue", maxQueue);
+        m.put("idleTimeout", Durations.format(idleTimeout));
+        m.put("env", env);
+        m.put("allowUnauthenticated", allowUnauthenticated);
+        m.put("cors", String.join(",", cors));
+        return m;
+    }
+}

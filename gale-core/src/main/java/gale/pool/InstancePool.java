@@ -1,0 +1,417 @@
+package gale.pool;
+
+import gale.config.FunctionConfig;
+import gale.runtime.Instance;
+import gale.runtime.InstanceFailure;
+import gale.runtime.InstanceSpec;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
+
+/**
+ * The instances of one function version, scaled between min and max by demand.
+ *
+ * <p>A call {@linkplain #acquire borrows} a slot on an instance (each instance has
+ * {@code concurrency} slots) and gives it back by closing its {@link Lease}. When no
+ * slot is free the call waits in a FIFO queue, bounded by {@code maxQueue} beyond the
+ * capacity already starting, and more instances are started up to {@code maxInstances}.
+ * A freed or newly ready slot is handed straight to the oldest waiter, so late arrivals
+ * never overtake. Waiting is bounded by the call's deadline (one deadline for the whole
+ * call, computed once), never by a hidden timeout of its own.
+ *
+ * <p>All state changes happen under one lock per pool; no lock is shared between pools,
+ * so a slow function never delays another.
+ */
+public final class InstancePool implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(InstancePool.class);
+    /** How long an instance asked to stop may take to exit before it is killed. */
+    private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+
+    private final InstanceSpec spec;
+    private final FunctionConfig config;
+    private final Function<InstanceSpec, Instance> starter;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final List<Slot> slots = new ArrayList<>();
+    private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private boolean draining;
+    private Optional<InstanceFailure> lastStartFailure = Optional.empty();
+
+    public InstancePool(InstanceSpec spec, Function<InstanceSpec, Instance> starter) {
+        this.spec = spec;
+        this.config = spec.config();
+        this.starter = starter;
+    }
+
+    public InstanceSpec spec() {
+        return spec;
+    }
+
+    /** One instance's bookkeeping; guarded by the pool lock. */
+    private static final class Slot {
+        final Instance instance;
+        boolean ready;
+        long readyNanos;
+        int inFlight;
+        long served;
+        long idleSinceNanos = System.nanoTime();
+
+        Slot(Instance instance) {
+            this.instance = instance;
+        }
+    }
+
+    private record Waiter(CompletableFuture<Lease> future, long arrivalNanos) {
+    }
+
+    /** A borrowed slot on an instance. Close it exactly once when the call is over. */
+    public final class Lease implements AutoCloseable {
+        private final Slot slot;
+        private final boolean coldStart;
+        private boolean closed;
+
+        private Lease(Slot slot, boolean coldStart) {
+            this.slot = slot;
+            this.coldStart = coldStart;
+        }
+
+        public Instance instance() {
+            return slot.instance;
+        }
+
+        /** True when this call waited for its instance to start (it paid for a cold start). */
+        public boolean coldStart() {
+            return coldStart;
+        }
+
+        @Override
+        public void close() {
+            if (closed) return;
+            closed = true;
+            release(slot);
+        }
+    }
+
+    /**
+     * Borrows a slot, waiting until {@code deadline} at most.
+     *
+     * @throws PoolRejection when the queue is full, the deadline passes, no instance can start, or the pool drains
+     */
+    public Lease acquire(Instant deadline) {
+        Waiter waiter;
+        lock.lock();
+        try {
+            if (draining) throw new PoolRejection.Closed(spec.label() + " is being replaced");
+            if (waiters.isEmpty()) {
+                Slot free = freeSlot();
+                if (free != null) return lend(free, false);
+            }
+            int startingCapacity = countStarting() * config.concurrency();
+            if (waiters.size() >= config.maxQueue() + startingCapacity) {
+                throw new PoolRejection.QueueFull(spec.label() + ": all " + slots.size() + " instances are busy and "
+                        + waiters.size() + " calls are waiting (max-queue " + config.maxQueue() + "); retry later");
+            }
+            waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
+            waiters.add(waiter);
+            scaleUp();
+        } finally {
+            lock.unlock();
+        }
+        return await(waiter, deadline);
+    }
+
+    private Lease await(Waiter waiter, Instant deadline) {
+        try {
+            long remaining = Duration.between(Instant.now(), deadline).toMillis();
+            return waiter.future().get(Math.max(0, remaining), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | InterruptedException e) {
+            if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+            lock.lock();
+            try {
+                if (waiters.remove(waiter)) {
+                    throw new PoolRejection.DeadlinePassed(spec.label() + ": no instance became free within the timeout ("
+                            + gale.config.Durations.format(config.timeout()) + ")");
+                }
+            } finally {
+                lock.unlock();
+            }
+            return waiter.future().join(); // handed a lease just as the deadline passed
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof PoolRejection rejection) throw rejection;
+            throw new IllegalStateException(e.getCause());
+        }
+    }
+
+    /** Starts instances until there is one per {@code concurrency} calls running or waiting, up to max. */
+    private void scaleUp() {
+        int busy = 0;
+        for (Slot s : slots) busy += s.inFlight;
+        int demand = busy + waiters.size();
+        int wanted = Math.min(config.maxInstances(), Math.max(config.minInstances(), ceilDiv(demand, config.concurrency())));
+        while (slots.size() < wanted) {
+            if (!startInstance()) return;
+        }
+    }
+
+    private boolean startInstance() {
+        Instance instance;
+        try {
+            instance = starter.apply(spec);
+        } catch (RuntimeException e) {
+            var failure = new InstanceFailure(InstanceFailure.Kind.CRASHED, e.getMessage());
+            lastStartFailure = Optional.of(failure);
+            failWaiters(failure);
+            return false;
+        }
+        Slot slot = new Slot(instance);
+        slots.add(slot);
+        instance.ready().whenComplete((signature, error) -> {
+            if (error == null) onReady(slot);
+        });
+        instance.terminated().thenAccept(failure -> onTerminated(slot, failure));
+        return true;
+    }
+
+    private void onReady(Slot slot) {
+        lock.lock();
+        try {
+            slot.ready = true;
+            slot.readyNanos = System.nanoTime();
+            slot.idleSinceNanos = slot.readyNanos;
+            lastStartFailure = Optional.empty();
+            dispatch();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void onTerminated(Slot slot, InstanceFailure failure) {
+        lock.lock();
+        try {
+            slots.remove(slot);
+            if (failure.kind() == InstanceFailure.Kind.LOAD_FAILED || !slot.ready) {
+                lastStartFailure = Optional.of(failure);
+                if (slots.isEmpty()) failWaiters(failure);
+            }
+            if (draining) {
+                finishDrainIfIdle();
+            } else if (!waiters.isEmpty() && slot.ready) {
+                scaleUp(); // replace a crashed instance for the calls still waiting
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void release(Slot slot) {
+        lock.lock();
+        try {
+            slot.inFlight--;
+            slot.served++;
+            slot.idleSinceNanos = System.nanoTime();
+            dispatch();
+            if (draining) {
+                if (slot.inFlight == 0) stopAsync(slot.instance);
+                finishDrainIfIdle();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Hands free slots to waiters, oldest first. */
+    private void dispatch() {
+        while (!waiters.isEmpty()) {
+            Slot free = freeSlot();
+            if (free == null) return;
+            Waiter w = waiters.poll();
+            boolean cold = free.served == 0 && free.inFlight == 0 && free.readyNanos > w.arrivalNanos();
+            Lease lease = lend(free, cold);
+            if (!w.future().complete(lease)) {
+                free.inFlight--; // the waiter gave up at the same moment
+            }
+        }
+    }
+
+    private Lease lend(Slot slot, boolean coldStart) {
+        slot.inFlight++;
+        return new Lease(slot, coldStart);
+    }
+
+    /** The most recently used ready slot with room, so surplus instances stay idle and can be reaped. */
+    private Slot freeSlot() {
+        Slot best = null;
+        for (Slot s : slots) {
+            if (s.ready && s.inFlight < config.concurrency() && s.instance.failure().isEmpty()
+                    && (best == null || s.idleSinceNanos > best.idleSinceNanos)) {
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    private int countStarting() {
+        int n = 0;
+        for (Slot s : slots) if (!s.ready) n++;
+        return n;
+    }
+
+    private void failWaiters(InstanceFailure failure) {
+        var rejection = new PoolRejection.StartFailed(spec.label() + " could not start an instance: " + failure.message(), failure);
+        Waiter w;
+        while ((w = waiters.poll()) != null) w.future().completeExceptionally(rejection);
+    }
+
+    /**
+     * Starts one instance and waits until it has loaded user code: the deploy check. The
+     * instance stays as the pool's first warm instance.
+     *
+     * @return empty when it loaded, else why it failed
+     */
+    public Optional<InstanceFailure> prewarm(Duration timeout) {
+        CompletableFuture<String> ready;
+        lock.lock();
+        try {
+            if (!startInstance()) return lastStartFailure;
+            ready = slots.getLast().instance.ready();
+        } finally {
+            lock.unlock();
+        }
+        try {
+            ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof gale.runtime.InstanceFailedException f) return Optional.of(f.failure());
+            return Optional.of(new InstanceFailure(InstanceFailure.Kind.CRASHED, String.valueOf(e.getCause())));
+        } catch (TimeoutException e) {
+            return Optional.of(new InstanceFailure(InstanceFailure.Kind.TIMEOUT,
+                    "user code did not finish loading within " + gale.config.Durations.format(timeout)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.of(new InstanceFailure(InstanceFailure.Kind.STOPPED, "interrupted"));
+        }
+    }
+
+    /**
+     * Periodic upkeep: stops instances idle longer than idle-timeout (down to
+     * min-instances), keeps min-instances running, and kills instances over the memory limit.
+     */
+    public void maintain() {
+        List<Instance> toStop = new ArrayList<>();
+        List<Slot> toCheck;
+        lock.lock();
+        try {
+            if (draining) return;
+            long now = System.nanoTime();
+            long idleNanos = config.idleTimeout().toNanos();
+            int surplus = slots.size() - config.minInstances();
+            for (Slot s : List.copyOf(slots)) {
+                if (surplus <= 0) break;
+                if (s.ready && s.inFlight == 0 && now - s.idleSinceNanos > idleNanos) {
+                    slots.remove(s);
+                    toStop.add(s.instance);
+                    surplus--;
+                }
+            }
+            if (slots.size() < config.minInstances() && lastStartFailure.isEmpty()) scaleUp();
+            toCheck = List.copyOf(slots);
+        } finally {
+            lock.unlock();
+        }
+        toStop.forEach(this::stopAsync);
+        enforceMemory(toCheck);
+    }
+
+    private void enforceMemory(List<Slot> toCheck) {
+        long limit = config.memory().bytes();
+        for (Slot s : toCheck) {
+            long rss = s.instance.rssBytes();
+            if (rss > limit) {
+                LOG.warn("{}: instance {} uses {} MB, over its limit of {} MB; killing it", spec.label(),
+                        s.instance.id(), rss >> 20, config.memory().megabytes());
+                s.instance.kill(new InstanceFailure(InstanceFailure.Kind.MEMORY,
+                        "memory limit exceeded (" + config.memory().megabytes() + " MB)"));
+            }
+        }
+    }
+
+    /**
+     * Stops taking calls: idle instances stop now, busy ones when their calls end, and
+     * waiting calls are still served. Completes when every instance is gone.
+     */
+    public CompletableFuture<Void> drain() {
+        lock.lock();
+        try {
+            if (!draining) {
+                draining = true;
+                for (Slot s : slots) {
+                    if (s.inFlight == 0) stopAsync(s.instance);
+                }
+                finishDrainIfIdle();
+            }
+        } finally {
+            lock.unlock();
+        }
+        return drained;
+    }
+
+    private void finishDrainIfIdle() {
+        if (!waiters.isEmpty()) return;
+        for (Slot s : slots) {
+            if (s.inFlight > 0) return;
+        }
+        slots.forEach(s -> stopAsync(s.instance));
+        drained.complete(null);
+    }
+
+    /** Kills every instance now and fails waiting calls. */
+    @Override
+    public void close() {
+        List<Slot> all;
+        lock.lock();
+        try {
+            draining = true;
+            failWaiters(new InstanceFailure(InstanceFailure.Kind.STOPPED, spec.label() + " was stopped"));
+            all = List.copyOf(slots);
+        } finally {
+            lock.unlock();
+        }
+        all.forEach(s -> s.instance.kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped")));
+        drained.complete(null);
+    }
+
+    public PoolStats stats() {
+        lock.lock();
+        try {
+            int ready = 0, busy = 0;
+            for (Slot s : slots) {
+                if (s.ready) ready++;
+                busy += s.inFlight;
+            }
+            return new PoolStats(ready, slots.size() - ready, busy, waiters.size());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void stopAsync(Instance instance) {
+        Thread.ofVirtual().name("gale-stop-" + instance.id()).start(() -> instance.stop(STOP_GRACE));
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,389 @@
+package gale.registry;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.blob.BlobStore;
+import gale.config.ConfigResolver;
+import gale.config.Durations;
+import gale.config.FunctionConfig;
+import gale.config.InvalidConfigException;
+import gale.logs.LogSink;
+import gale.pool.InstancePool;
+import gale.runtime.DeployFailure;
+import gale.runtime.InstanceFailure;
+import gale.runtime.InstanceSpec;
+import gale.runtime.PythonRequirements;
+import gale.runtime.PythonRuntime;
+import gale.store.FunctionRow;
+import gale.store.LogEntry;
+import gale.store.Store;
+import gale.store.VersionRow;
+import gale.store.VersionState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.regex.Pattern;
+
+/**
+ * Functions and their versions: deploys, activation, rollback, deletion, and the map
+ * from function name to the pool that serves it. The gateway reads that map on every
+ * call ({@link #active}); it is a concurrent map replaced one entry at a time, so
+ * serving never waits for a deploy.
+ *
+ * <p>A deploy stores the bundle, creates an immutable version (DEPLOYING), then in the
+ * background prepares requirements and loads user code in a first instance. Only when
+ * that instance is READY does the version become ACTIVE and take over; otherwise it is
+ * FAILED with the reason and the previous version keeps serving.
+ */
+public final class Registry implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Registry.class);
+    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,62}");
+    /** Loading user code (imports, model files) may take long, but not forever. */
+    private static final Duration LOAD_TIMEOUT = Duration.ofMinutes(5);
+    private static final Duration MAINTENANCE_PERIOD = Duration.ofMillis(200);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final Store store;
+    private final BlobStore blobs;
+    private final Path versionsRoot;
+    private final PythonRuntime runtime;
+    private final PythonRequirements requirements;
+    private final LogSink logs;
+    private final Duration drainTimeout;
+    private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
+    private final Map<String, ReentrantLock> deployLocks = new ConcurrentHashMap<>();
+    private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
+    private final ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().name("gale-pool-maintenance").daemon().factory());
+
+    public Registry(Store store, BlobStore blobs, Path versionsRoot, PythonRuntime runtime,
+                    PythonRequirements requirements, LogSink logs, Duration drainTimeout) {
+        this.store = store;
+        this.blobs = blobs;
+        this.versionsRoot = versionsRoot;
+        this.runtime = runtime;
+        this.requirements = requirements;
+        this.logs = logs;
+        this.drainTimeout = drainTimeout;
+        maintenance.scheduleWithFixedDelay(this::maintainPools, MAINTENANCE_PERIOD.toMillis(),
+                MAINTENANCE_PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    // ---- serving
+
+    /** The serving version of {@code name}; the gateway's only lookup. */
+    public Optional<ActiveFunction> active(String name) {
+        return Optional.ofNullable(active.get(name));
+    }
+
+    public List<ActiveFunction> activeFunctions() {
+        return List.copyOf(active.values());
+    }
+
+    // ---- reads
+
+    public List<FunctionRow> functions() {
+        return store.listFunctions();
+    }
+
+    public Optional<FunctionRow> function(String name) {
+        return store.findFunction(name);
+    }
+
+    public List<VersionRow> versions(String name) {
+        return store.listVersions(name);
+    }
+
+    public Optional<VersionRow> version(String name, int version) {
+        return store.findVersion(name, version);
+    }
+
+    public static FunctionConfig configOf(VersionRow row) {
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> wire = JSON.readValue(row.configJson(), Map.class);
+            return ConfigResolver.fromMap(row.function(), wire);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("stored config of " + row.function() + " v" + row.version() + " is corrupt", e);
+        }
+    }
+
+    // ---- deploy
+
+    /**
+     * Stores a bundle as a new version and starts deploying it in the background.
+     *
+     * @param flags settings given at deploy (they win over the bundle's gale.toml)
+     * @return the new version, DEPLOYING
+     * @throws DeployRejected when the name, bundle or settings are unusable; nothing is created then
+     */
+    public VersionRow deploy(String name, InputStream bundle, Map<String, ?> flags) throws DeployRejected {
+        checkName(name);
+        BlobStore.Blob blob;
+        Path staging = versionsRoot.resolve(name).resolve(".staging-" + UUID.randomUUID());
+        FunctionConfig config;
+        try {
+            blob = blobs.put(bundle);
+            BundleArchive.unpack(blobs.path(blob.digest()), staging);
+            config = ConfigResolver.resolve(name, staging, flags);
+        } catch (BundleArchive.InvalidBundleException | InvalidConfigException e) {
+            deleteTree(staging);
+            throw new DeployRejected(e.getMessage());
+        } catch (IOException e) {
+            deleteTree(staging);
+            throw new UncheckedIOException("could not store the bundle of " + name + ": " + e.getMessage(), e);
+        }
+        Instant now = Instant.now();
+        store.ensureFunction(name, now);
+        VersionRow row = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), now);
+        try {
+            Path bundleDir = bundleDir(name, row.version());
+            deleteTree(bundleDir.getParent());
+            Files.createDirectories(bundleDir.getParent());
+            Files.move(staging, bundleDir);
+        } catch (IOException e) {
+            store.failVersion(name, row.version(), "could not unpack the bundle: " + e.getMessage());
+            deleteTree(staging);
+            return store.findVersion(name, row.version()).orElseThrow();
+        }
+        platformLog(name, row.version(), "deploying version " + row.version() + " (" + blob.bytes() + " bytes, "
+                + blob.digest().substring(0, 19) + ")");
+        deployer.submit(() -> finishDeploy(name, row.version(), config));
+        return row;
+    }
+
+    private void finishDeploy(String name, int version, FunctionConfig config) {
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            long started = System.nanoTime();
+            Path bundleDir = bundleDir(name, version);
+            Optional<Path> venv = requirements.prepare(bundleDir, bundleDir.getParent());
+            var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, venv), runtime::start);
+            Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
+            if (failure.isPresent()) {
+                pool.close();
+                throw new DeployFailure(failure.get().message());
+            }
+            if (store.findFunction(name).isEmpty()) { // deleted while deploying
+                pool.close();
+                return;
+            }
+            activate(name, version, config, pool);
+            platformLog(name, version, "version " + version + " is ACTIVE (ready in "
+                    + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)");
+        } catch (DeployFailure e) {
+            store.failVersion(name, version, e.getMessage());
+            platformLog(name, version, "version " + version + " FAILED: " + e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.error("deploy of {} v{} failed unexpectedly", name, version, e);
+            store.failVersion(name, version, "internal error while deploying: " + e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void activate(String name, int version, FunctionConfig config, InstancePool pool) {
+        store.activateVersion(name, version, Instant.now());
+        ActiveFunction previous = active.put(name, new ActiveFunction(name, version, config, pool));
+        if (previous != null) retire(previous.pool());
+    }
+
+    /** Lets the old pool finish its in-flight calls, then stops it; kills what is left after the drain timeout. */
+    private void retire(InstancePool pool) {
+        pool.drain().orTimeout(drainTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((ok, timeout) -> pool.close());
+    }
+
+    // ---- rollback and delete
+
+    /**
+     * Makes an earlier version serve again: {@code version}, or else the one that was
+     * ACTIVE before the current one.
+     */
+    public ActiveFunction rollback(String name, OptionalInt version) throws DeployRejected, NotFoundException {
+        FunctionRow fn = store.findFunction(name).orElseThrow(() -> new NotFoundException("function '" + name + "' not found"));
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            VersionRow target = version.isPresent()
+                    ? store.findVersion(name, version.getAsInt()).orElseThrow(() -> new NotFoundException(
+                            "function '" + name + "' has no version " + version.getAsInt()))
+                    : previousActive(name, fn).orElseThrow(() -> new DeployRejected(
+                            "function '" + name + "' has no earlier version to roll back to; name one: gale rollback " + name + " VERSION"));
+            if (target.state() == VersionState.FAILED || target.state() == VersionState.DEPLOYING) {
+                throw new DeployRejected("version " + target.version() + " of '" + name + "' is " + target.state()
+                        + " and cannot serve; pick an ACTIVE or INACTIVE version (gale versions " + name + ")");
+            }
+            if (fn.activeVersion().orElse(-1) == target.version() && active.containsKey(name)) {
+                return active.get(name);
+            }
+            FunctionConfig config = configOf(target);
+            Path bundleDir = bundleDir(name, target.version());
+            Path venv = bundleDir.getParent().resolve("venv");
+            var pool = new InstancePool(new InstanceSpec(name, target.version(), config, bundleDir,
+                    Files.isDirectory(venv) ? Optional.of(venv) : Optional.empty()), runtime::start);
+            Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT);
+            if (failure.isPresent()) {
+                pool.close();
+                throw new DeployRejected("version " + target.version() + " of '" + name + "' no longer loads: " + failure.get().message());
+            }
+            activate(name, target.version(), config, pool);
+            platformLog(name, target.version(), "rolled back to version " + target.version());
+            return active.get(name);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Optional<VersionRow> previousActive(String name, FunctionRow fn) {
+        int current = fn.activeVersion().orElse(-1);
+        return store.listVersions(name).stream()
+                .filter(v -> v.version() != current && v.state() == VersionState.INACTIVE && v.activatedAt().isPresent())
+                .max(Comparator.comparing(v -> v.activatedAt().get()));
+    }
+
+    /** Stops the function's instances and deletes it with its versions, logs and bundles. */
+    public boolean delete(String name) {
+        if (store.findFunction(name).isEmpty()) return false;
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            ActiveFunction current = active.remove(name);
+            if (current != null) current.pool().close();
+            List<VersionRow> versions = store.listVersions(name);
+            store.deleteFunction(name);
+            deleteTree(versionsRoot.resolve(name));
+            for (VersionRow v : versions) {
+                if (store.listFunctions().stream().noneMatch(f -> usesBlob(f.name(), v.bundleDigest()))) {
+                    try {
+                        blobs.delete(v.bundleDigest());
+                    } catch (IOException e) {
+                        LOG.warn("could not delete bundle {}: {}", v.bundleDigest(), e.toString());
+                    }
+                }
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private boolean usesBlob(String function, String digest) {
+        return store.listVersions(function).stream().anyMatch(v -> v.bundleDigest().equals(digest));
+    }
+
+    // ---- start and stop
+
+    /** After a restart: serve every function's active version again and resume interrupted deploys. */
+    public void restore() {
+        for (FunctionRow fn : store.listFunctions()) {
+            if (fn.activeVersion().isEmpty()) continue;
+            int v = fn.activeVersion().getAsInt();
+            VersionRow row = store.findVersion(fn.name(), v).orElseThrow();
+            FunctionConfig config = configOf(row);
+            Path bundleDir = bundleDir(fn.name(), v);
+            try {
+                ensureUnpacked(row, bundleDir);
+            } catch (IOException e) {
+                LOG.error("cannot restore {} v{}: {}", fn.name(), v, e.getMessage());
+                continue;
+            }
+            Path venv = bundleDir.getParent().resolve("venv");
+            var pool = new InstancePool(new InstanceSpec(fn.name(), v, config, bundleDir,
+                    Files.isDirectory(venv) ? Optional.of(venv) : Optional.empty()), runtime::start);
+            active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
+        }
+        for (VersionRow row : store.deployingVersions()) {
+            try {
+                ensureUnpacked(row, bundleDir(row.function(), row.version()));
+                platformLog(row.function(), row.version(), "resuming the deploy of version " + row.version() + " after a restart");
+                deployer.submit(() -> finishDeploy(row.function(), row.version(), configOf(row)));
+            } catch (IOException e) {
+                store.failVersion(row.function(), row.version(), "the server restarted during the deploy and the bundle is gone; deploy again");
+            }
+        }
+    }
+
+    private void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
+        if (Files.isDirectory(bundleDir)) return;
+        BundleArchive.unpack(blobs.path(row.bundleDigest()), bundleDir);
+    }
+
+    private void maintainPools() {
+        for (ActiveFunction f : active.values()) {
+            try {
+                f.pool().maintain();
+            } catch (RuntimeException e) {
+                LOG.warn("maintenance of {} v{} failed: {}", f.name(), f.version(), e.toString());
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        maintenance.shutdownNow();
+        deployer.shutdownNow();
+        active.values().forEach(f -> f.pool().close());
+        active.clear();
+    }
+
+    // ---- helpers
+
+    private Path bundleDir(String name, int version) {
+        return versionsRoot.resolve(name).resolve(Integer.toString(version)).resolve("bundle");
+    }
+
+    private void platformLog(String name, int version, String message) {
+        logs.log(new LogEntry(0, Instant.now(), name, version, Optional.empty(), Optional.empty(), "gale", message));
+    }
+
+    private static void checkName(String name) throws DeployRejected {
+        if (name == null || !NAME.matcher(name).matches()) {
+            throw new DeployRejected("function name '" + name + "' is not allowed: use 1-63 lowercase letters, digits "
+                    + "and dashes, starting with a letter (like survey-scorer)");
+        }
+    }
+
+    private static String toJson(FunctionConfig config) {
+        try {
+            return JSON.writeValueAsString(config.toMap());
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void deleteTree(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (var walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            LOG.warn("could not delete {}: {}", dir, e.toString());
+        }
+    }
+
+    /** Shortest readable duration, for messages. */
+    static String format(Duration d) {
+        return Durations.format(d);
+    }
+}

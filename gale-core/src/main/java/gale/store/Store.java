@@ -1,0 +1,237 @@
+package gale.store;
+
+import org.flywaydb.core.Flyway;
+import org.jdbi.v3.core.Handle;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+import org.sqlite.SQLiteConfig;
+import org.sqlite.SQLiteDataSource;
+
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/**
+ * All durable state: functions, versions, logs and invocation records. The embedded
+ * default is one SQLite file in the data dir (WAL mode, so readers never block the
+ * writer). Nothing on the request hot path reads from here: the registry keeps what
+ * serving needs in memory, and logs and invocations arrive in batches.
+ */
+public final class Store implements AutoCloseable {
+
+    private final Jdbi jdbi;
+
+    private Store(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
+    public static Store openSqlite(Path file) {
+        SQLiteConfig config = new SQLiteConfig();
+        config.setJournalMode(SQLiteConfig.JournalMode.WAL);
+        config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
+        config.setBusyTimeout(10_000);
+        config.enforceForeignKeys(true);
+        SQLiteDataSource ds = new SQLiteDataSource(config);
+        ds.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
+        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").load().migrate();
+        return new Store(Jdbi.create(ds));
+    }
+
+    // ---- functions
+
+    /** Creates the function row if it does not exist yet. */
+    public void ensureFunction(String name, Instant now) {
+        jdbi.useHandle(h -> h.createUpdate("""
+                        INSERT INTO functions (name, active_version, created_at, updated_at)
+                        VALUES (:name, NULL, :now, :now) ON CONFLICT (name) DO NOTHING""")
+                .bind("name", name).bind("now", now.toString()).execute());
+    }
+
+    public Optional<FunctionRow> findFunction(String name) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM functions WHERE name = :name")
+                .bind("name", name).map((rs, ctx) -> functionRow(rs)).findOne());
+    }
+
+    public List<FunctionRow> listFunctions() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM functions ORDER BY name")
+                .map((rs, ctx) -> functionRow(rs)).list());
+    }
+
+    /** Removes the function with its versions, logs and invocation records. */
+    public void deleteFunction(String name) {
+        jdbi.useTransaction(h -> {
+            for (String table : List.of("invocations", "logs", "versions")) {
+                h.createUpdate("DELETE FROM " + table + " WHERE function_name = :name").bind("name", name).execute();
+            }
+            h.createUpdate("DELETE FROM functions WHERE name = :name").bind("name", name).execute();
+        });
+    }
+
+    // ---- versions
+
+    /** Allocates the next version number and stores it as DEPLOYING, in one transaction. */
+    public VersionRow createVersion(String function, String configJson, String digest, long bytes, Instant now) {
+        return jdbi.inTransaction(h -> {
+            int next = h.createQuery("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_name = :f")
+                    .bind("f", function).mapTo(Integer.class).one();
+            h.createUpdate("""
+                            INSERT INTO versions (function_name, version, state, config, bundle_digest, bundle_bytes, created_at)
+                            VALUES (:f, :v, 'DEPLOYING', :config, :digest, :bytes, :now)""")
+                    .bind("f", function).bind("v", next).bind("config", configJson).bind("digest", digest)
+                    .bind("bytes", bytes).bind("now", now.toString()).execute();
+            return findVersion(h, function, next).orElseThrow();
+        });
+    }
+
+    public void failVersion(String function, int version, String reason) {
+        jdbi.useHandle(h -> h.createUpdate("""
+                        UPDATE versions SET state = 'FAILED', reason = :reason WHERE function_name = :f AND version = :v""")
+                .bind("reason", reason).bind("f", function).bind("v", version).execute());
+    }
+
+    /** Makes {@code version} the serving one: it becomes ACTIVE, the one before INACTIVE. */
+    public void activateVersion(String function, int version, Instant now) {
+        jdbi.useTransaction(h -> {
+            h.createUpdate("UPDATE versions SET state = 'INACTIVE' WHERE function_name = :f AND state = 'ACTIVE'")
+                    .bind("f", function).execute();
+            h.createUpdate("""
+                            UPDATE versions SET state = 'ACTIVE', reason = NULL, activated_at = :now,
+                                   ready_at = COALESCE(ready_at, :now)
+                            WHERE function_name = :f AND version = :v""")
+                    .bind("now", now.toString()).bind("f", function).bind("v", version).execute();
+            h.createUpdate("UPDATE functions SET active_version = :v, updated_at = :now WHERE name = :f")
+                    .bind("v", version).bind("now", now.toString()).bind("f", function).execute();
+        });
+    }
+
+    /** Versions that were in the middle of deploying when the server stopped. */
+    public List<VersionRow> deployingVersions() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM versions WHERE state = 'DEPLOYING'")
+                .map((rs, ctx) -> versionRow(rs)).list());
+    }
+
+    public Optional<VersionRow> findVersion(String function, int version) {
+        return jdbi.withHandle(h -> findVersion(h, function, version));
+    }
+
+    private static Optional<VersionRow> findVersion(Handle h, String function, int version) {
+        return h.createQuery("SELECT * FROM versions WHERE function_name = :f AND version = :v")
+                .bind("f", function).bind("v", version).map((rs, ctx) -> versionRow(rs)).findOne();
+    }
+
+    /** Newest first. */
+    public List<VersionRow> listVersions(String function) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM versions WHERE function_name = :f ORDER BY version DESC")
+                .bind("f", function).map((rs, ctx) -> versionRow(rs)).list());
+    }
+
+    // ---- logs and invocations (written in batches by LogSink)
+
+    public void appendLogs(List<LogEntry> entries) {
+        if (entries.isEmpty()) return;
+        jdbi.useTransaction(h -> {
+            PreparedBatch batch = h.prepareBatch("""
+                    INSERT INTO logs (time, function_name, version, instance, request_id, stream, message)
+                    VALUES (:time, :f, :v, :instance, :request, :stream, :message)""");
+            for (LogEntry e : entries) {
+                batch.bind("time", e.time().toString()).bind("f", e.function()).bind("v", e.version())
+                        .bind("instance", e.instance().orElse(null)).bind("request", e.requestId().orElse(null))
+                        .bind("stream", e.stream()).bind("message", e.message()).add();
+            }
+            batch.execute();
+        });
+    }
+
+    /** Entries of {@code function} with seq greater than {@code after}, oldest first. */
+    public List<LogEntry> readLogs(String function, long after, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM logs WHERE function_name = :f AND seq > :after ORDER BY seq LIMIT :limit""")
+                .bind("f", function).bind("after", after).bind("limit", limit)
+                .map((rs, ctx) -> logEntry(rs)).list());
+    }
+
+    /** The newest {@code limit} entries, oldest first (what `gale logs` shows by default). */
+    public List<LogEntry> tailLogs(String function, int limit) {
+        List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM logs WHERE function_name = :f ORDER BY seq DESC LIMIT :limit""")
+                .bind("f", function).bind("limit", limit).map((rs, ctx) -> logEntry(rs)).list());
+        return newestFirst.reversed();
+    }
+
+    public void appendInvocations(List<InvocationRecord> records) {
+        if (records.isEmpty()) return;
+        jdbi.useTransaction(h -> {
+            PreparedBatch batch = h.prepareBatch("""
+                    INSERT INTO invocations (request_id, function_name, version, instance, status, outcome,
+                                             duration_ms, cold_start, memory_mb, time)
+                    VALUES (:id, :f, :v, :instance, :status, :outcome, :duration, :cold, :memory, :time)
+                    ON CONFLICT (request_id) DO NOTHING""");
+            for (InvocationRecord r : records) {
+                batch.bind("id", r.requestId()).bind("f", r.function()).bind("v", r.version())
+                        .bind("instance", r.instance().orElse(null)).bind("status", r.status())
+                        .bind("outcome", r.outcome().wire()).bind("duration", r.durationMs())
+                        .bind("cold", r.coldStart()).bind("memory", r.memoryMb().orElse(null))
+                        .bind("time", r.time().toString()).add();
+            }
+            batch.execute();
+        });
+    }
+
+    /** Newest first. */
+    public List<InvocationRecord> listInvocations(String function, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM invocations WHERE function_name = :f ORDER BY time DESC LIMIT :limit""")
+                .bind("f", function).bind("limit", limit).map((rs, ctx) -> invocation(rs)).list());
+    }
+
+    public Optional<InvocationRecord> findInvocation(String requestId) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM invocations WHERE request_id = :id")
+                .bind("id", requestId).map((rs, ctx) -> invocation(rs)).findOne());
+    }
+
+    @Override
+    public void close() {
+        // SQLiteDataSource opens a connection per handle; nothing pooled to close.
+    }
+
+    // ---- row mapping
+
+    private static FunctionRow functionRow(ResultSet rs) throws SQLException {
+        int active = rs.getInt("active_version");
+        return new FunctionRow(rs.getString("name"),
+                rs.wasNull() ? OptionalInt.empty() : OptionalInt.of(active),
+                Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")));
+    }
+
+    private static VersionRow versionRow(ResultSet rs) throws SQLException {
+        return new VersionRow(rs.getString("function_name"), rs.getInt("version"),
+                VersionState.valueOf(rs.getString("state")), Optional.ofNullable(rs.getString("reason")),
+                rs.getString("config"), rs.getString("bundle_digest"), rs.getLong("bundle_bytes"),
+                Instant.parse(rs.getString("created_at")), instant(rs, "ready_at"), instant(rs, "activated_at"));
+    }
+
+    private static LogEntry logEntry(ResultSet rs) throws SQLException {
+        return new LogEntry(rs.getLong("seq"), Instant.parse(rs.getString("time")), rs.getString("function_name"),
+                rs.getInt("version"), Optional.ofNullable(rs.getString("instance")),
+                Optional.ofNullable(rs.getString("request_id")), rs.getString("stream"), rs.getString("message"));
+    }
+
+    private static InvocationRecord invocation(ResultSet rs) throws SQLException {
+        int memory = rs.getInt("memory_mb");
+        Optional<Integer> memoryMb = rs.wasNull() ? Optional.empty() : Optional.of(memory);
+        return new InvocationRecord(rs.getString("request_id"), rs.getString("function_name"), rs.getInt("version"),
+                Optional.ofNullable(rs.getString("instance")), rs.getInt("status"),
+                InvocationRecord.Outcome.valueOf(rs.getString("outcome").toUpperCase()), rs.getDouble("duration_ms"),
+                rs.getBoolean("cold_start"), memoryMb, Instant.parse(rs.getString("time")));
+    }
+
+    private static Optional<Instant> instant(ResultSet rs, String column) throws SQLException {
+        String s = rs.getString(column);
+        return s == null ? Optional.empty() : Optional.of(Instant.parse(s));
+    }
+}

@@ -1,0 +1,266 @@
+package gale.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.logs.LogSink;
+import gale.pool.PoolStats;
+import gale.registry.ActiveFunction;
+import gale.registry.DeployRejected;
+import gale.registry.NotFoundException;
+import gale.registry.Registry;
+import gale.store.FunctionRow;
+import gale.store.InvocationRecord;
+import gale.store.LogEntry;
+import gale.store.Store;
+import gale.store.VersionRow;
+import gale.gateway.Auth;
+import io.javalin.Javalin;
+import io.javalin.http.BadRequestResponse;
+import io.javalin.http.Context;
+import io.javalin.http.NotFoundResponse;
+import io.javalin.http.UnauthorizedResponse;
+import io.javalin.http.UploadedFile;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+
+/** The admin REST API under /v1 (docs/api.md). Every route needs the admin token. */
+public final class AdminApi {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int MAX_LOG_PAGE = 10_000;
+    private static final int MAX_WAIT_SECONDS = 60;
+
+    private final Registry registry;
+    private final Store store;
+    private final LogSink logs;
+    private final Auth auth;
+    private final String baseUrl;
+
+    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, String baseUrl) {
+        this.registry = registry;
+        this.store = store;
+        this.logs = logs;
+        this.auth = auth;
+        this.baseUrl = baseUrl;
+    }
+
+    public void register(Javalin app) {
+        app.before("/v1/*", ctx -> {
+            if (!auth.isAdmin(ctx)) {
+                ctx.header("WWW-Authenticate", "Bearer");
+                throw new UnauthorizedResponse("the admin API needs 'Authorization: Bearer <token>'; the token is in "
+                        + "the data dir's admin-token file (export GALE_TOKEN=$(cat .gale/admin-token))");
+            }
+        });
+        app.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
+        app.get("/v1/functions/{name}", this::describe);
+        app.delete("/v1/functions/{name}", this::delete);
+        app.post("/v1/functions/{name}/versions", this::deploy);
+        app.get("/v1/functions/{name}/versions", ctx -> ctx.json(registry.versions(existing(ctx)).stream().map(AdminApi::version).toList()));
+        app.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
+        app.post("/v1/functions/{name}/rollback", this::rollback);
+        app.get("/v1/functions/{name}/logs", this::logs);
+        app.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
+                intParam(ctx, "limit", 100, 1, 10_000)).stream().map(AdminApi::invocation).toList()));
+        app.get("/v1/invocations/{id}", ctx -> ctx.json(invocation(store.findInvocation(ctx.pathParam("id"))
+                .orElseThrow(() -> new NotFoundResponse("no invocation with request id " + ctx.pathParam("id"))))));
+    }
+
+    private String existing(Context ctx) {
+        String name = ctx.pathParam("name");
+        if (registry.function(name).isEmpty()) throw new NotFoundResponse("function '" + name + "' not found");
+        return name;
+    }
+
+    private void describe(Context ctx) {
+        String name = existing(ctx);
+        Map<String, Object> out = summary(registry.function(name).orElseThrow());
+        out.put("versions", registry.versions(name).stream().map(AdminApi::version).toList());
+        ctx.json(out);
+    }
+
+    private void delete(Context ctx) {
+        if (!registry.delete(ctx.pathParam("name"))) throw new NotFoundResponse("function '" + ctx.pathParam("name") + "' not found");
+        ctx.status(204);
+    }
+
+    private void deploy(Context ctx) throws IOException {
+        String name = ctx.pathParam("name");
+        UploadedFile bundle = ctx.uploadedFile("bundle");
+        if (bundle == null) {
+            throw new BadRequestResponse("the deploy needs a multipart part 'bundle' with a zip of the function folder");
+        }
+        Map<String, Object> flags = parseConfig(ctx.formParam("config"));
+        try (InputStream in = bundle.content()) {
+            VersionRow row = registry.deploy(name, in, flags);
+            ctx.status(202).json(version(row));
+        } catch (DeployRejected e) {
+            throw new BadRequestResponse(e.getMessage());
+        }
+    }
+
+    private static Map<String, Object> parseConfig(String text) {
+        if (text == null || text.isBlank()) return Map.of();
+        try {
+            JsonNode node = JSON.readTree(text);
+            if (!node.isObject()) throw new BadRequestResponse("config must be a JSON object");
+            @SuppressWarnings("unchecked")
+            Map<String, Object> map = JSON.convertValue(node, Map.class);
+            return map;
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new BadRequestResponse("config is not valid JSON: " + e.getOriginalMessage());
+        }
+    }
+
+    private void oneVersion(Context ctx) {
+        String name = existing(ctx);
+        int v = intPath(ctx, "version");
+        ctx.json(version(registry.version(name, v).orElseThrow(() ->
+                new NotFoundResponse("function '" + name + "' has no version " + v))));
+    }
+
+    private void rollback(Context ctx) {
+        String name = ctx.pathParam("name");
+        OptionalInt target = OptionalInt.empty();
+        if (!ctx.body().isBlank()) {
+            JsonNode v = readJson(ctx).get("version");
+            if (v != null && !v.isNull()) {
+                if (!v.canConvertToInt()) throw new BadRequestResponse("version must be a number");
+                target = OptionalInt.of(v.asInt());
+            }
+        }
+        try {
+            registry.rollback(name, target);
+            ctx.json(summary(registry.function(name).orElseThrow()));
+        } catch (NotFoundException e) {
+            throw new NotFoundResponse(e.getMessage());
+        } catch (DeployRejected e) {
+            ctx.status(409).json(Map.of("error", e.getMessage(), "status", 409));
+        }
+    }
+
+    private void logs(Context ctx) throws InterruptedException {
+        String name = existing(ctx);
+        int limit = intParam(ctx, "limit", 1000, 1, MAX_LOG_PAGE);
+        int wait = intParam(ctx, "wait", 0, 0, MAX_WAIT_SECONDS);
+        String afterParam = ctx.queryParam("after");
+        List<LogEntry> entries;
+        if (afterParam == null) {
+            entries = store.tailLogs(name, limit);
+        } else {
+            long after = parseLong(afterParam, "after");
+            long deadline = System.nanoTime() + Duration.ofSeconds(wait).toNanos();
+            entries = store.readLogs(name, after, limit);
+            while (entries.isEmpty() && System.nanoTime() < deadline) {
+                logs.awaitWrite(Duration.ofNanos(deadline - System.nanoTime()));
+                entries = store.readLogs(name, after, limit);
+            }
+        }
+        long next = entries.isEmpty() ? (afterParam == null ? 0 : parseLong(afterParam, "after")) : entries.getLast().seq();
+        ctx.json(Map.of("entries", entries.stream().map(AdminApi::logEntry).toList(), "next", next));
+    }
+
+    // ---- JSON shapes (docs/api.md)
+
+    private Map<String, Object> summary(FunctionRow fn) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("name", fn.name());
+        out.put("url", baseUrl + "/fn/" + fn.name());
+        out.put("activeVersion", fn.activeVersion().isPresent() ? fn.activeVersion().getAsInt() : null);
+        List<VersionRow> versions = registry.versions(fn.name());
+        out.put("latestVersion", versions.isEmpty() ? null : versions.getFirst().version());
+        out.put("state", versions.isEmpty() ? "NEW" : fn.activeVersion().isPresent() ? "ACTIVE" : versions.getFirst().state().name());
+        Optional<ActiveFunction> active = registry.active(fn.name());
+        out.put("config", active.map(a -> (Object) a.config().toMap())
+                .orElse(versions.isEmpty() ? Map.of() : Registry.configOf(versions.getFirst()).toMap()));
+        PoolStats stats = active.map(a -> a.pool().stats()).orElse(new PoolStats(0, 0, 0, 0));
+        out.put("instances", stats.instances());
+        out.put("startingInstances", stats.starting());
+        out.put("busy", stats.busy());
+        out.put("waiting", stats.waiting());
+        out.put("createdAt", fn.createdAt().toString());
+        out.put("updatedAt", fn.updatedAt().toString());
+        return out;
+    }
+
+    static Map<String, Object> version(VersionRow v) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("function", v.function());
+        out.put("version", v.version());
+        out.put("state", v.state().name());
+        out.put("reason", v.reason().orElse(null));
+        out.put("config", Registry.configOf(v).toMap());
+        out.put("bundleDigest", v.bundleDigest());
+        out.put("bundleBytes", v.bundleBytes());
+        out.put("createdAt", v.createdAt().toString());
+        out.put("readyAt", v.readyAt().map(Object::toString).orElse(null));
+        return out;
+    }
+
+    private static Map<String, Object> logEntry(LogEntry e) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("seq", e.seq());
+        out.put("time", e.time().toString());
+        out.put("function", e.function());
+        out.put("version", e.version());
+        out.put("instance", e.instance().orElse(null));
+        out.put("requestId", e.requestId().orElse(null));
+        out.put("stream", e.stream());
+        out.put("message", e.message());
+        return out;
+    }
+
+    private static Map<String, Object> invocation(InvocationRecord r) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("requestId", r.requestId());
+        out.put("function", r.function());
+        out.put("version", r.version());
+        out.put("instance", r.instance().orElse(null));
+        out.put("status", r.status());
+        out.put("outcome", r.outcome().wire());
+        out.put("durationMs", r.durationMs());
+        out.put("coldStart", r.coldStart());
+        out.put("memoryMb", r.memoryMb().orElse(null));
+        out.put("time", r.time().toString());
+        return out;
+    }
+
+    // ---- parameters
+
+    private static JsonNode readJson(Context ctx) {
+        try {
+            JsonNode node = JSON.readTree(ctx.body());
+            if (node == null || !node.isObject()) throw new BadRequestResponse("body must be a JSON object");
+            return node;
+        } catch (IOException e) {
+            throw new BadRequestResponse("body is not valid JSON");
+        }
+    }
+
+    private static int intParam(Context ctx, String name, int fallback, int min, int max) {
+        String v = ctx.queryParam(name);
+        if (v == null) return fallback;
+        long n = parseLong(v, name);
+        if (n < min || n > max) throw new BadRequestResponse(name + " must be between " + min + " and " + max + ", got " + v);
+        return (int) n;
+    }
+
+    private static int intPath(Context ctx, String name) {
+        return (int) parseLong(ctx.pathParam(name), name);
+    }
+
+    private static long parseLong(String v, String name) {
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new BadRequestResponse(name + " must be a number, got '" + v + "'");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+package gale.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.SecureRandom;
+import java.util.Base64;
+import java.util.Map;
+
+/**
+ * The layout of a Gale data dir. The admin token and the server's URL live here so
+ * the CLI on the same machine finds the server with nothing to copy.
+ */
+public final class DataDir {
+
+    private static final String TOKEN_FILE = "admin-token";
+    private static final String SERVER_FILE = "server.json";
+
+    private final Path root;
+
+    public DataDir(Path root) {
+        this.root = root;
+        try {
+            Files.createDirectories(root);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the data dir " + root, e);
+        }
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path store() {
+        return root.resolve("gale.db");
+    }
+
+    public Path blobs() {
+        return root.resolve("blobs");
+    }
+
+    public Path versions() {
+        return root.resolve("functions");
+    }
+
+    public Path runtime() {
+        return root.resolve("runtime");
+    }
+
+    public Path tokenFile() {
+        return root.resolve(TOKEN_FILE);
+    }
+
+    /** The admin token, created (readable by the owner only) on first start. */
+    public record Token(String value, boolean created) {
+    }
+
+    public Token adminToken() {
+        Path file = tokenFile();
+        try {
+            if (Files.exists(file)) {
+                String value = Files.readString(file, StandardCharsets.UTF_8).trim();
+                if (!value.isEmpty()) return new Token(value, false);
+            }
+            byte[] random = new byte[32];
+            new SecureRandom().nextBytes(random);
+            String value = "gale_" + Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+            Files.writeString(file, value + "\n", StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+            return new Token(value, true);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create the admin token " + file, e);
+        }
+    }
+
+    /** Tells local CLIs where the server listens. */
+    public void writeServerInfo(String url, long pid) {
+        try {
+            Files.writeString(root.resolve(SERVER_FILE),
+                    new ObjectMapper().writeValueAsString(Map.of("url", url, "pid", pid)), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + root.resolve(SERVER_FILE), e);
+        }
+    }
+
+    public void removeServerInfo() {
+        try {
+            Files.deleteIfExists(root.resolve(SERVER_FILE));
+        } catch (IOException ignored) {
+            // the next start overwrites it
+        }
+    }
+}

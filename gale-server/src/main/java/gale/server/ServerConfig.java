@@ -1,0 +1,77 @@
+package gale.server;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+
+/**
+ * Everything `gale server` can be told at start. Built by the CLI from flags and
+ * environment; validated once here so the rest of the server can trust it.
+ *
+ * @param host          interface to bind (default 127.0.0.1)
+ * @param port          TCP port; 0 picks a free one (tests)
+ * @param dataDir       store, blobs, bundles, logs and the admin token live here
+ * @param python        interpreter for Python functions (GALE_PYTHON)
+ * @param maxBodyBytes  largest request body a function accepts (413 above)
+ * @param pipIndexUrl   package index used when a requirement is not installed (optional)
+ * @param wheelDir      folder of wheels used when a requirement is not installed (optional)
+ * @param drainTimeout  how long a redeploy waits for in-flight calls on old instances
+ */
+public record ServerConfig(
+        String host,
+        int port,
+        Path dataDir,
+        Path python,
+        long maxBodyBytes,
+        Optional<String> pipIndexUrl,
+        Optional<Path> wheelDir,
+        Duration drainTimeout) {
+
+    public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
+
+    public ServerConfig {
+        if (host == null || host.isBlank()) throw new IllegalArgumentException("host must not be empty");
+        if (port < 0 || port > 65535) throw new IllegalArgumentException("port must be 0..65535, got " + port);
+        if (dataDir == null) throw new IllegalArgumentException("dataDir must be set");
+        if (python == null) throw new IllegalArgumentException("python must be set");
+        if (maxBodyBytes <= 0) throw new IllegalArgumentException("maxBodyBytes must be positive, got " + maxBodyBytes);
+        pipIndexUrl = pipIndexUrl == null ? Optional.empty() : pipIndexUrl;
+        wheelDir = wheelDir == null ? Optional.empty() : wheelDir;
+        drainTimeout = drainTimeout == null ? Duration.ofSeconds(60) : drainTimeout;
+        dataDir = dataDir.toAbsolutePath().normalize();
+    }
+
+    /** Defaults for a data dir, reading GALE_PYTHON, GALE_PIP_INDEX_URL and GALE_WHEEL_DIR from the environment. */
+    public static ServerConfig defaults(Path dataDir) {
+        return new ServerConfig("127.0.0.1", 8080, dataDir, defaultPython(),
+                DEFAULT_MAX_BODY_BYTES,
+                Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
+                Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
+                Duration.ofSeconds(60));
+    }
+
+    public ServerConfig withPort(int newPort) {
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout);
+    }
+
+    public ServerConfig withHost(String newHost) {
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout);
+    }
+
+    public ServerConfig withMaxBodyBytes(long bytes) {
+        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout);
+    }
+
+    public ServerConfig withWheelDir(Path dir) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout);
+    }
+
+    /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */
+    public static Path defaultPython() {
+        String env = System.getenv("GALE_PYTHON");
+        if (env != null && !env.isBlank()) return Path.of(env);
+        Path debian = Path.of("/usr/bin/python3");
+        if (java.nio.file.Files.isExecutable(debian)) return debian;
+        return Path.of("python3");
+    }
+}

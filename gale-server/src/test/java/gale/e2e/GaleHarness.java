@@ -1,0 +1,110 @@
+package gale.e2e;
+
+import gale.client.GaleClient;
+import gale.client.Version;
+import gale.server.GaleServer;
+import gale.server.ServerConfig;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/**
+ * A real Gale server on a free port with its own data dir, real Python instances, and
+ * a real HTTP client. Tests write function folders with {@link #bundle} and deploy them
+ * exactly as `gale deploy` does.
+ */
+final class GaleHarness implements AutoCloseable {
+
+    static final Duration DEPLOY_WAIT = Duration.ofSeconds(60);
+
+    final Path dataDir;
+    final Path work;
+    private final UnaryOperator<ServerConfig> customise;
+    GaleServer server;
+    GaleClient client;
+
+    GaleHarness(Path tempDir) {
+        this(tempDir, c -> c);
+    }
+
+    GaleHarness(Path tempDir, UnaryOperator<ServerConfig> customise) {
+        this.dataDir = tempDir.resolve("data");
+        this.work = tempDir.resolve("work");
+        this.customise = customise;
+        start();
+    }
+
+    void start() {
+        server = GaleServer.start(customise.apply(ServerConfig.defaults(dataDir).withPort(0)));
+        client = new GaleClient(URI.create(server.url()), server.adminToken());
+    }
+
+    /** Stops and starts the server on the same data dir (a new port). */
+    void restart() {
+        server.close();
+        start();
+    }
+
+    @Override
+    public void close() {
+        if (server != null) server.close();
+    }
+
+    /** Writes a function folder: pairs of relative path and file content. */
+    Path bundle(String name, String... pathsAndContents) {
+        Path dir = work.resolve(name + "-" + System.nanoTime());
+        try {
+            for (int i = 0; i < pathsAndContents.length; i += 2) {
+                Path file = dir.resolve(pathsAndContents[i]);
+                Files.createDirectories(file.getParent());
+                Files.writeString(file, pathsAndContents[i + 1], StandardCharsets.UTF_8);
+            }
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return dir;
+    }
+
+    /** Deploys and waits for ACTIVE or FAILED. */
+    Version deploy(String name, Path source, Object... flags) {
+        Map<String, Object> config = new LinkedHashMap<>();
+        for (int i = 0; i < flags.length; i += 2) config.put((String) flags[i], flags[i + 1]);
+        Version v = client.deploy(name, source, config);
+        return client.awaitVersion(name, v.version(), DEPLOY_WAIT);
+    }
+
+    /** Deploys a public function and fails the test unless it becomes ACTIVE. */
+    Version deployActive(String name, Path source, Object... flags) {
+        Object[] withPublic = new Object[flags.length + 2];
+        System.arraycopy(flags, 0, withPublic, 0, flags.length);
+        withPublic[flags.length] = "allowUnauthenticated";
+        withPublic[flags.length + 1] = true;
+        Version v = deploy(name, source, withPublic);
+        if (!"ACTIVE".equals(v.state().name())) {
+            throw new AssertionError("deploy of " + name + " ended " + v.state() + ": " + v.reason().orElse(""));
+        }
+        return v;
+    }
+
+    HttpResponse<byte[]> get(String name, String pathAndQuery) {
+        return client.call(name, "GET", pathAndQuery, new byte[0], Map.of());
+    }
+
+    HttpResponse<byte[]> post(String name, String pathAndQuery, String body, String contentType) {
+        return client.call(name, "POST", pathAndQuery, body.getBytes(StandardCharsets.UTF_8), Map.of("Content-Type", contentType));
+    }
+
+    static String text(HttpResponse<byte[]> r) {
+        return new String(r.body(), StandardCharsets.UTF_8);
+    }
+}
