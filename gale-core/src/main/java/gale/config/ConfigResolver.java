@@ -76,7 +76,7 @@ public final class ConfigResolver {
                 string(m, "entryPoint", name.replace('-', '_')),
                 string(m, "entryModule", "main.py"),
                 string(m, "signature", "auto"),
-                DataSize.parse(string(m, "memory", "256MB")),
+                memory(m),
                 duration(m, "timeout", "60s"),
                 integer(m, "concurrency", 1),
                 integer(m, "minInstances", 0),
@@ -91,6 +91,14 @@ public final class ConfigResolver {
     private static String string(Map<String, Object> m, String key, String fallback) {
         Object v = m.get(key);
         return v == null ? fallback : v.toString().trim();
+    }
+
+    private static DataSize memory(Map<String, Object> m) {
+        try {
+            return DataSize.parse(string(m, "memory", "256MB"));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException("memory: " + e.getMessage());
+        }
     }
 
     private static Duration duration(Map<String, Object> m, String key, String fallback) {

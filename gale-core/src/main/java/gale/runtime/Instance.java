@@ -59,7 +59,7 @@ public final class Instance {
         pipe(process.getInputStream(), "stdout");
         pipe(process.getErrorStream(), "stderr");
         Thread.ofVirtual().name("gale-instance-" + id).start(this::readLoop);
-        process.onExit().thenRun(() -> fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit())));
+        process.onExit().thenRun(this::onProcessExit);
     }
 
     public String id() {
@@ -210,6 +210,7 @@ public final class Instance {
     private void readLoop() {
         try {
             connection = connecting.get();
+            if (connection == null) return; // exited without connecting: onProcessExit reports it
             if (failure.get() != null) connection.close();
             while (true) {
                 handle(connection.read());
@@ -290,6 +291,24 @@ public final class Instance {
                 while ((line = reader.readLine()) != null) observer.log(this, Optional.empty(), name, line);
             } catch (IOException ignored) {
                 // the process is gone
+            }
+        });
+    }
+
+    /**
+     * A process that exits before connecting has failed now. One that was connected may
+     * have sent frames (LOAD_FAILED, a last RESPONSE) that the reader has not handled yet:
+     * the reader reports the exit when it reaches the end of the stream, and this is only
+     * the fallback should it not.
+     */
+    private void onProcessExit() {
+        var exited = new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit());
+        // The HELLO it sent may still be on its way through the listener; give it a moment.
+        connecting.completeOnTimeout(null, 1, TimeUnit.SECONDS).whenComplete((connection, error) -> {
+            if (connection == null) {
+                fail(exited);
+            } else {
+                CompletableFuture.delayedExecutor(2, TimeUnit.SECONDS).execute(() -> fail(exited));
             }
         });
     }

@@ -36,6 +36,8 @@ public final class Store implements AutoCloseable {
         config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
         config.setBusyTimeout(10_000);
         config.enforceForeignKeys(true);
+        // Writers take the lock when the transaction begins: a read-then-write upgrade fails at once with SQLITE_BUSY.
+        config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
         SQLiteDataSource ds = new SQLiteDataSource(config);
         ds.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
         Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").load().migrate();

@@ -84,6 +84,10 @@ public final class GaleServer implements AutoCloseable {
         });
         app.exception(HttpResponseException.class, (e, ctx) ->
                 ctx.status(e.getStatus()).json(Map.of("error", e.getMessage(), "status", e.getStatus())));
+        app.exception(Exception.class, (e, ctx) -> {
+            LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
+            ctx.status(500).json(Map.of("error", "internal error: " + e + "; see the server log", "status", 500));
+        });
         app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         app.start(config.host(), config.port());
