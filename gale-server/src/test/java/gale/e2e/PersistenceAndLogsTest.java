@@ -1,0 +1,91 @@
+package gale.e2e;
+
+import gale.client.LogEntry;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+
+import static gale.e2e.GaleHarness.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** What a function prints is kept with its ids; a restart loses no function, version or log. */
+class PersistenceAndLogsTest extends GaleE2E {
+
+    @Test
+    void printedLinesAreStoredWithFunctionVersionInstanceAndRequestId() {
+        gale.deployActive("chatty", gale.bundle("chatty", "main.py", """
+                import logging, sys
+                print("loading model")
+                def chatty(request):
+                    print("scoring", request.args.get("x"))
+                    print("warning!", file=sys.stderr)
+                    logging.getLogger("chatty").warning("via logging")
+                    return "ok"
+                """));
+
+        var response = gale.get("chatty", "?x=7");
+        String requestId = response.headers().firstValue("X-Gale-Request-Id").orElseThrow();
+
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            var entries = gale.client.logs("chatty", 0, 1000, 0).entries();
+            assertThat(entries).anySatisfy(e -> {
+                assertThat(e.message()).isEqualTo("scoring 7");
+                assertThat(e.stream()).isEqualTo("stdout");
+                assertThat(e.requestId()).hasValue(requestId);
+                assertThat(e.instance()).hasValueSatisfying(i -> assertThat(i).startsWith("chatty-1-"));
+                assertThat(e.version()).isEqualTo(1);
+            });
+            assertThat(entries).anySatisfy(e -> assertThat(e.message()).isEqualTo("loading model"));
+            assertThat(entries).anySatisfy(e -> {
+                assertThat(e.message()).isEqualTo("warning!");
+                assertThat(e.stream()).isEqualTo("stderr");
+            });
+            assertThat(entries).anySatisfy(e -> assertThat(e.message()).contains("via logging"));
+        });
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            var invocation = gale.client.invocation(requestId);
+            assertThat(invocation.status()).isEqualTo(200);
+            assertThat(invocation.outcome()).isEqualTo("ok");
+            assertThat(invocation.durationMs()).isPositive();
+        });
+    }
+
+    @Test
+    void followingLogsSeesNewLinesAsTheyArrive() {
+        gale.deployActive("follow", gale.bundle("follow", "main.py", """
+                def follow(request):
+                    print("line", request.args["n"])
+                    return "ok"
+                """));
+        gale.get("follow", "?n=1");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !gale.client.logs("follow", 0, 1000, 0).entries().isEmpty());
+        long after = gale.client.logs("follow", 0, 1000, 0).next();
+
+        var waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> gale.client.logs("follow", after, 100, 20));
+        gale.get("follow", "?n=2");
+
+        assertThat(waiting.join().entries()).extracting(LogEntry::message).contains("line 2");
+    }
+
+    @Test
+    void aRestartKeepsFunctionsVersionsConfigAndLogsAndServesAgain() {
+        gale.deployActive("durable", gale.bundle("durable", "main.py", """
+                def durable(request):
+                    print("served")
+                    return "still here"
+                """), "memory", "384MB");
+        gale.deploy("durable", gale.bundle("durable", "main.py", "syntax error here"));
+        gale.get("durable", "");
+        gale.server.logs().flush();
+
+        gale.restart();
+
+        assertThat(text(gale.get("durable", ""))).isEqualTo("still here");
+        var fn = gale.client.function("durable");
+        assertThat(fn.activeVersion()).hasValue(1);
+        assertThat(fn.config()).containsEntry("memory", "384MB");
+        assertThat(gale.client.versions("durable")).extracting(v -> v.state().name()).containsExactly("FAILED", "ACTIVE");
+        assertThat(gale.client.logs("durable", 0, 1000, 0).entries()).anySatisfy(e -> assertThat(e.message()).isEqualTo("served"));
+    }
+}
