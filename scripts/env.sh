@@ -1,0 +1,67 @@
+# Shared by ./gale and ./run-tests: find a JDK >= 21 and make sure the Debian packages
+# Gale's Python functions and tests rely on are installed. Sourced, not executed.
+
+GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian packages: the interpreter's libraries user functions import (Flask for
+# Cloud Functions-style handlers, scikit-learn for the examples) and pip for
+# requirements.txt installs from a wheel folder or index.
+GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pip)
+
+gale_java_version() { # prints the major version of the java binary in $1
+  "$1" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}' | cut -d. -f1
+}
+
+gale_find_java() { # sets GALE_JAVA to a java binary >= 21, or fails with a hint
+  local candidate version
+  for candidate in ${GALE_JAVA_HOME:+"$GALE_JAVA_HOME"} ${JAVA_HOME:+"$JAVA_HOME"} \
+      /usr/lib/jvm/temurin-25-jdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/*; do
+    if [ -x "$candidate/bin/java" ]; then
+      version=$(gale_java_version "$candidate/bin/java")
+      if [ -n "$version" ] && [ "$version" -ge 21 ]; then
+        GALE_JAVA="$candidate/bin/java"
+        export JAVA_HOME="$candidate"
+        return 0
+      fi
+    fi
+  done
+  if command -v java >/dev/null 2>&1; then
+    version=$(gale_java_version "$(command -v java)")
+    if [ -n "$version" ] && [ "$version" -ge 21 ]; then
+      GALE_JAVA="$(command -v java)"
+      return 0
+    fi
+  fi
+  echo "gale: no JDK 21 or newer found; install one (e.g. apt-get install openjdk-21-jdk or Temurin 25) or set JAVA_HOME" >&2
+  return 1
+}
+
+gale_python() { # the interpreter user functions run on
+  if [ -n "${GALE_PYTHON:-}" ]; then echo "$GALE_PYTHON"
+  elif [ -x /usr/bin/python3 ]; then echo /usr/bin/python3
+  else command -v python3; fi
+}
+
+gale_ensure_packages() { # installs the Debian packages in GALE_APT_PACKAGES (plus "$@") that are missing
+  local missing=() pkg
+  for pkg in "${GALE_APT_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    echo "gale: missing Debian packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}" >&2
+    return 0
+  fi
+  echo "gale: installing ${missing[*]} (one time)" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+gale_jar_is_stale() { # true when the CLI jar is missing or older than any source
+  local jar="$GALE_ROOT/gale-cli/target/gale.jar"
+  [ -f "$jar" ] || return 0
+  [ -n "$(find "$GALE_ROOT"/pom.xml "$GALE_ROOT"/gale-*/pom.xml "$GALE_ROOT"/gale-*/src "$GALE_ROOT"/python/gale \
+      -newer "$jar" -type f -print -quit 2>/dev/null)" ]
+}
