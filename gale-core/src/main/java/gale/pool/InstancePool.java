@@ -26,7 +26,7 @@ import java.util.function.Function;
  * <p>A call {@linkplain #acquire borrows} a slot on an instance (each instance has
  * {@code concurrency} slots) and gives it back by closing its {@link Lease}. When no
  * slot is free the call waits in a FIFO queue, bounded by {@code maxQueue} beyond the
- * capacity already starting, and more instances are started up to {@code maxInstances}.
+ * capacity that is starting or may still start, and more instances are started up to {@code maxInstances}.
  * A freed or newly ready slot is handed straight to the oldest waiter, so late arrivals
  * never overtake. Waiting is bounded by the call's deadline (one deadline for the whole
  * call, computed once), never by a hidden timeout of its own.
@@ -119,8 +119,9 @@ public final class InstancePool implements AutoCloseable {
                 Slot free = freeSlot();
                 if (free != null) return lend(free, false);
             }
-            int startingCapacity = countStarting() * config.concurrency();
-            if (waiters.size() >= config.maxQueue() + startingCapacity) {
+            // Waiting for an instance that is starting, or that may still be started, is not queueing.
+            int comingCapacity = (countStarting() + config.maxInstances() - slots.size()) * config.concurrency();
+            if (waiters.size() >= config.maxQueue() + comingCapacity) {
                 throw new PoolRejection.QueueFull(spec.label() + ": all " + slots.size() + " instances are busy and "
                         + waiters.size() + " calls are waiting (max-queue " + config.maxQueue() + "); retry later");
             }

@@ -102,7 +102,7 @@ public final class PythonRuntime {
             Process process = pb.start();
             process.getOutputStream().close();
             process.onExit().thenRun(() -> deleteQuietly(scratch));
-            return new Instance(id, spec, process, connecting, observer);
+            return new ProcessInstance(id, spec, process, connecting, observer);
         } catch (IOException e) {
             connecting.cancel(false);
             throw new UncheckedIOException("cannot start " + python + " for " + spec.label() + ": " + e.getMessage()

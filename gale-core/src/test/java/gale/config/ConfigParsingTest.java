@@ -1,0 +1,109 @@
+package gale.config;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ConfigParsingTest {
+
+    @ParameterizedTest(name = "{0} is {1} bytes")
+    @CsvSource({"512MB, 536870912", "512M, 536870912", "1GB, 1073741824", "1GiB, 1073741824", "1.5GB, 1610612736",
+            "1024, 1024", "64kb, 65536"})
+    void sizesAreReadTheWayGcloudWritesThem(String text, long bytes) {
+        assertThat(DataSize.parse(text).bytes()).isEqualTo(bytes);
+    }
+
+    @ParameterizedTest(name = "{0} is {1} ms")
+    @CsvSource({"500ms, 500", "60s, 60000", "60, 60000", "5m, 300000", "1h, 3600000", "1.5s, 1500"})
+    void durationsAreReadTheWayGcloudWritesThem(String text, long millis) {
+        assertThat(Durations.parse(text).toMillis()).isEqualTo(millis);
+    }
+
+    @Test
+    void durationsAndSizesPrintInTheirShortestExactForm() {
+        assertThat(Durations.format(Duration.ofSeconds(300))).isEqualTo("5m");
+        assertThat(Durations.format(Duration.ofMillis(1500))).isEqualTo("1500ms");
+        assertThat(DataSize.ofMegabytes(2048).toString()).isEqualTo("2GB");
+    }
+
+    @Test
+    void garbageSizesAndDurationsSayHowToWriteThem() {
+        assertThatThrownBy(() -> DataSize.parse("lots")).hasMessageContaining("256MB");
+        assertThatThrownBy(() -> Durations.parse("soon")).hasMessageContaining("60s");
+    }
+
+    @Test
+    void defaultsMatchCloudFunctions(@TempDir Path bundle) {
+        FunctionConfig c = ConfigResolver.resolve("survey-scorer", bundle, Map.of());
+
+        assertThat(c.entryPoint()).isEqualTo("survey_scorer");
+        assertThat(c.memory().megabytes()).isEqualTo(256);
+        assertThat(c.timeout()).isEqualTo(Duration.ofSeconds(60));
+        assertThat(c.concurrency()).isEqualTo(1);
+        assertThat(c.minInstances()).isZero();
+        assertThat(c.idleTimeout()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(c.isPublic()).isFalse();
+    }
+
+    @Test
+    void flagsWinOverGaleTomlWhichWinsOverDefaults(@TempDir Path bundle) throws IOException {
+        Files.writeString(bundle.resolve("gale.toml"), """
+                entry-point = "prediction"
+                memory = "1GB"
+                max-instances = 4
+                allow-unauthenticated = true
+                cors = "*"
+                [env]
+                MODEL = "model-obj/a.pkl"
+                """);
+
+        FunctionConfig c = ConfigResolver.resolve("scorer", bundle, Map.of("max-instances", 8, "timeout", "2m"));
+
+        assertThat(c.entryPoint()).isEqualTo("prediction");
+        assertThat(c.memory().megabytes()).isEqualTo(1024);
+        assertThat(c.maxInstances()).isEqualTo(8);
+        assertThat(c.timeout()).isEqualTo(Duration.ofMinutes(2));
+        assertThat(c.isPublic()).isTrue();
+        assertThat(c.cors()).containsExactly("*");
+        assertThat(c.env()).containsEntry("MODEL", "model-obj/a.pkl");
+    }
+
+    @Test
+    void theWireFormRoundTrips(@TempDir Path bundle) {
+        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("memory", "768MB", "env", Map.of("A", "1"),
+                "cors", "https://a.example,https://b.example"));
+
+        assertThat(ConfigResolver.fromMap("fn", c.toMap())).isEqualTo(c);
+    }
+
+    @ParameterizedTest(name = "{0}={1} is rejected naming {2}")
+    @CsvSource({"concurrency, 0, concurrency", "maxInstances, 0, max-instances", "memory, 1MB, memory",
+            "timeout, 2h, timeout", "runtime, cobol, runtime", "signature, soap, signature", "entryPoint, 1abc, entry-point",
+            "entryModule, ../main.py, entry-module", "colour, blue, colour"})
+    void invalidSettingsNameTheKey(String key, String value, String named, @TempDir Path bundle) {
+        assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of(key, value)))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining(named);
+    }
+
+    @Test
+    void reservedEnvNamesAreRejected(@TempDir Path bundle) {
+        assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of("env", Map.of("GALE_TOKEN", "x"))))
+                .hasMessageContaining("reserved");
+    }
+
+    @Test
+    void minInstancesAboveMaxIsRejected(@TempDir Path bundle) {
+        assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of("minInstances", 3, "maxInstances", 2)))
+                .hasMessageContaining("min-instances");
+    }
+}
