@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.blob.BlobStore;
 import gale.config.ConfigResolver;
-import gale.config.Durations;
 import gale.config.FunctionConfig;
 import gale.config.InvalidConfigException;
 import gale.logs.LogSink;
@@ -12,8 +11,7 @@ import gale.pool.InstancePool;
 import gale.runtime.DeployFailure;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceSpec;
-import gale.runtime.PythonRequirements;
-import gale.runtime.PythonRuntime;
+import gale.runtime.Runtime;
 import gale.store.FunctionRow;
 import gale.store.LogEntry;
 import gale.store.Store;
@@ -66,8 +64,7 @@ public final class Registry implements AutoCloseable {
     private final Store store;
     private final BlobStore blobs;
     private final Path versionsRoot;
-    private final PythonRuntime runtime;
-    private final PythonRequirements requirements;
+    private final Map<String, Runtime> runtimes;
     private final LogSink logs;
     private final Duration drainTimeout;
     private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
@@ -76,13 +73,12 @@ public final class Registry implements AutoCloseable {
     private final ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().name("gale-pool-maintenance").daemon().factory());
 
-    public Registry(Store store, BlobStore blobs, Path versionsRoot, PythonRuntime runtime,
-                    PythonRequirements requirements, LogSink logs, Duration drainTimeout) {
+    public Registry(Store store, BlobStore blobs, Path versionsRoot, List<Runtime> runtimes, LogSink logs,
+                    Duration drainTimeout) {
         this.store = store;
         this.blobs = blobs;
         this.versionsRoot = versionsRoot;
-        this.runtime = runtime;
-        this.requirements = requirements;
+        this.runtimes = runtimes.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Runtime::name, r -> r));
         this.logs = logs;
         this.drainTimeout = drainTimeout;
         maintenance.scheduleWithFixedDelay(this::maintainPools, MAINTENANCE_PERIOD.toMillis(),
@@ -178,8 +174,9 @@ public final class Registry implements AutoCloseable {
         try {
             long started = System.nanoTime();
             Path bundleDir = bundleDir(name, version);
-            Optional<Path> venv = requirements.prepare(bundleDir, bundleDir.getParent());
-            var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, venv), runtime::start);
+            Runtime runtime = runtimeFor(config);
+            Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
+            var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
             Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
             if (failure.isPresent()) {
                 pool.close();
@@ -239,10 +236,12 @@ public final class Registry implements AutoCloseable {
                 return active.get(name);
             }
             FunctionConfig config = configOf(target);
-            Path bundleDir = bundleDir(name, target.version());
-            Path venv = bundleDir.getParent().resolve("venv");
-            var pool = new InstancePool(new InstanceSpec(name, target.version(), config, bundleDir,
-                    Files.isDirectory(venv) ? Optional.of(venv) : Optional.empty()), runtime::start);
+            InstancePool pool;
+            try {
+                pool = preparedPool(name, target.version(), config);
+            } catch (DeployFailure e) {
+                throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
+            }
             Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT);
             if (failure.isPresent()) {
                 pool.close();
@@ -305,14 +304,12 @@ public final class Registry implements AutoCloseable {
             Path bundleDir = bundleDir(fn.name(), v);
             try {
                 ensureUnpacked(row, bundleDir);
-            } catch (IOException e) {
-                LOG.error("cannot restore {} v{}: {}", fn.name(), v, e.getMessage());
-                continue;
+                var pool = preparedPool(fn.name(), v, config);
+                active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
+            } catch (IOException | DeployFailure e) {
+                LOG.error("cannot serve {} v{} after the restart: {}", fn.name(), v, e.getMessage());
+                platformLog(fn.name(), v, "version " + v + " cannot serve after the restart: " + e.getMessage());
             }
-            Path venv = bundleDir.getParent().resolve("venv");
-            var pool = new InstancePool(new InstanceSpec(fn.name(), v, config, bundleDir,
-                    Files.isDirectory(venv) ? Optional.of(venv) : Optional.empty()), runtime::start);
-            active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
         }
         for (VersionRow row : store.deployingVersions()) {
             try {
@@ -323,6 +320,26 @@ public final class Registry implements AutoCloseable {
                 store.failVersion(row.function(), row.version(), "the server restarted during the deploy and the bundle is gone; deploy again");
             }
         }
+    }
+
+    /**
+     * A pool for a version that was prepared before (rollback, restart). Preparing again is
+     * cheap when nothing is missing: the requirement check finds the version's environment.
+     */
+    private InstancePool preparedPool(String name, int version, FunctionConfig config) throws DeployFailure {
+        Runtime runtime = runtimeFor(config);
+        Path bundleDir = bundleDir(name, version);
+        Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
+        return new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
+    }
+
+    private Runtime runtimeFor(FunctionConfig config) throws DeployFailure {
+        Runtime runtime = runtimes.get(config.runtime());
+        if (runtime == null) {
+            throw new DeployFailure("runtime '" + config.runtime() + "' is not available on this server; available: "
+                    + String.join(", ", runtimes.keySet()));
+        }
+        return runtime;
     }
 
     private void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
@@ -380,10 +397,5 @@ public final class Registry implements AutoCloseable {
         } catch (IOException e) {
             LOG.warn("could not delete {}: {}", dir, e.toString());
         }
-    }
-
-    /** Shortest readable duration, for messages. */
-    static String format(Duration d) {
-        return Durations.format(d);
     }
 }

@@ -12,9 +12,9 @@ import java.util.Optional;
  * @param version      version number
  * @param config       the version's resolved settings
  * @param bundleDir    unpacked bundle; the instance's working directory
- * @param venv         per-version virtual environment holding packages installed from requirements.txt, if any
+ * @param environment  what {@link Runtime#prepare} made for this version (a virtualenv, a build), if anything
  */
-public record InstanceSpec(String function, int version, FunctionConfig config, Path bundleDir, Optional<Path> venv) {
+public record InstanceSpec(String function, int version, FunctionConfig config, Path bundleDir, Optional<Path> environment) {
 
     public String label() {
         return function + " v" + version;

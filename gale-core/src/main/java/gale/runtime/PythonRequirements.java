@@ -25,6 +25,8 @@ public final class PythonRequirements {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration INSTALL_TIMEOUT = Duration.ofMinutes(10);
+    /** Written last into a version's virtualenv: its presence means the install completed. */
+    private static final String READY_MARKER = ".gale-ready";
 
     private final Path python;
     private final Path checker;
@@ -56,6 +58,8 @@ public final class PythonRequirements {
     public Optional<Path> prepare(Path bundleDir, Path versionDir) throws DeployFailure {
         Path requirements = bundleDir.resolve("requirements.txt");
         if (!Files.isRegularFile(requirements)) return Optional.empty();
+        Path venv = versionDir.resolve("venv");
+        if (Files.exists(venv.resolve(READY_MARKER))) return Optional.of(venv); // prepared before a restart or rollback
         List<Missing> missing = check(requirements);
         if (missing.isEmpty()) return Optional.empty();
         if (indexUrl.isEmpty() && wheelDir.isEmpty()) {
@@ -117,6 +121,11 @@ public final class PythonRequirements {
                     + String.join(", ", missing.stream().map(Missing::text).toList()) + ") from "
                     + indexUrl.map(u -> "index " + u).orElse("wheel folder " + wheelDir.map(Path::toString).orElse(""))
                     + ": " + lastLines(installed.output(), 2));
+        }
+        try {
+            Files.writeString(venv.resolve(READY_MARKER), "installed: " + missing.stream().map(Missing::text).toList() + "\n");
+        } catch (IOException e) {
+            throw new DeployFailure("could not finish the environment " + venv + ": " + e.getMessage());
         }
         return venv;
     }

@@ -13,6 +13,7 @@ import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -20,7 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * a clean environment (nothing of the server's, so never the admin token) plus the
  * function's own variables and the protocol variables of docs/protocol.md.
  */
-public final class PythonRuntime {
+public final class PythonRuntime implements Runtime {
 
     private static final Logger LOG = LoggerFactory.getLogger(PythonRuntime.class);
     /** Files of the python/gale package shipped inside the jar. */
@@ -34,6 +35,7 @@ public final class PythonRuntime {
     private final Path scratchRoot;
     private final InstanceListener listener;
     private final InstanceObserver observer;
+    private final PythonRequirements requirements;
     private final SecureRandom random = new SecureRandom();
     private final AtomicLong counter = new AtomicLong();
 
@@ -41,13 +43,28 @@ public final class PythonRuntime {
      * @param python      the interpreter (GALE_PYTHON)
      * @param runtimeDir  where the bootstrap is unpacked
      * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
+     * @param indexUrl    package index for requirements the interpreter lacks (GALE_PIP_INDEX_URL)
+     * @param wheelDir    wheel folder for requirements the interpreter lacks (GALE_WHEEL_DIR)
      */
-    public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer) {
+    public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
+                         Optional<String> indexUrl, Optional<Path> wheelDir) {
         this.python = python;
         this.packageDir = unpackPackage(runtimeDir);
         this.scratchRoot = scratchRoot;
         this.listener = listener;
         this.observer = observer;
+        this.requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
+    }
+
+    @Override
+    public String name() {
+        return "python3";
+    }
+
+    /** Makes requirements.txt importable; a virtualenv when something had to be installed. */
+    @Override
+    public Optional<Path> prepare(Path bundleDir, Path versionDir) throws DeployFailure {
+        return requirements.prepare(bundleDir, versionDir);
     }
 
     public Path python() {
@@ -59,11 +76,7 @@ public final class PythonRuntime {
         return packageDir.getParent();
     }
 
-    public Path requirementsChecker() {
-        return packageDir.resolve("_requirements.py");
-    }
-
-    /** Starts an instance; it connects back and loads user code in the background (see {@link Instance#ready()}). */
+    @Override
     public Instance start(InstanceSpec spec) {
         String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
                 + HexFormat.of().formatHex(randomBytes(2));
@@ -71,7 +84,7 @@ public final class PythonRuntime {
         var connecting = listener.expect(id, nonce);
         try {
             Path scratch = Files.createDirectories(scratchRoot.resolve(id));
-            Path interpreter = spec.venv().map(v -> v.resolve("bin").resolve("python")).orElse(python);
+            Path interpreter = spec.environment().map(v -> v.resolve("bin").resolve("python")).orElse(python);
             ProcessBuilder pb = new ProcessBuilder(interpreter.toString(), packageDir.resolve("_bootstrap.py").toString())
                     .directory(spec.bundleDir().toFile());
             Map<String, String> env = pb.environment();

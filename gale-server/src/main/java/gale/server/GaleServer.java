@@ -9,7 +9,6 @@ import gale.logs.LogSink;
 import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
-import gale.runtime.PythonRequirements;
 import gale.runtime.PythonRuntime;
 import gale.store.LogEntry;
 import gale.store.Store;
@@ -29,6 +28,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.Comparator;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -66,9 +66,9 @@ public final class GaleServer implements AutoCloseable {
         Path run = dataDir.root().resolve("run");
         clearDirectory(run);
         this.listener = new InstanceListener(socketPath(run));
-        var runtime = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog);
-        var requirements = new PythonRequirements(config.python(), runtime.requirementsChecker(), config.pipIndexUrl(), config.wheelDir());
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), runtime, requirements, logs,
+        var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
+                this::onInstanceLog, config.pipIndexUrl(), config.wheelDir());
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python), logs,
                 config.drainTimeout());
         registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);

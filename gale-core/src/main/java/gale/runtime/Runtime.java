@@ -1,0 +1,28 @@
+package gale.runtime;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Starts instances of one kind of function (python3, java21, process). The registry
+ * picks the runtime named by a version's config.
+ */
+public interface Runtime {
+
+    /** The name users write in --runtime. */
+    String name();
+
+    /**
+     * Readies a version before its first instance: installs requirements, builds sources.
+     * Runs once per version, at deploy, off the request path.
+     *
+     * @param bundleDir  the unpacked bundle
+     * @param versionDir a directory owned by this version for what preparing produces
+     * @return an environment directory instances need (a virtualenv, a build output), if any
+     * @throws DeployFailure with the reason the deploy fails
+     */
+    Optional<Path> prepare(Path bundleDir, Path versionDir) throws DeployFailure;
+
+    /** Starts an instance; it loads user code in the background (see {@link Instance#ready()}). */
+    Instance start(InstanceSpec spec);
+}
