@@ -25,7 +25,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors");
+            "allowUnauthenticated", "cors", "command");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -85,7 +85,8 @@ public final class ConfigResolver {
                 duration(m, "idleTimeout", "300s"),
                 env(m.get("env")),
                 bool(m, "allowUnauthenticated"),
-                cors(m.get("cors")));
+                cors(m.get("cors")),
+                string(m, "command", ""));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

@@ -23,6 +23,7 @@ import java.util.Map;
  * @param env                  environment variables for user code
  * @param allowUnauthenticated public (true) or admin-token only (false)
  * @param cors                 origins Gale answers preflight for; empty = the function handles CORS itself
+ * @param command              for the process runtime: the command that serves HTTP on $PORT (empty otherwise)
  */
 public record FunctionConfig(
         String runtime,
@@ -38,9 +39,10 @@ public record FunctionConfig(
         Duration idleTimeout,
         Map<String, String> env,
         boolean allowUnauthenticated,
-        List<String> cors) {
+        List<String> cors,
+        String command) {
 
-    public static final List<String> RUNTIMES = List.of("python3");
+    public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
 
     public FunctionConfig {
@@ -48,7 +50,14 @@ public record FunctionConfig(
         cors = List.copyOf(cors);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
-        check(entryPoint.matches("[A-Za-z_][A-Za-z0-9_]*"), "entry-point must be a Python identifier, got '" + entryPoint + "'");
+        switch (runtime) {
+            case "python3" -> check(entryPoint.matches("[A-Za-z_][A-Za-z0-9_]*"),
+                    "entry-point must be a Python identifier, got '" + entryPoint + "'");
+            case "java21" -> check(entryPoint.matches("[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)*"),
+                    "entry-point must be a Java class name like com.example.Hello, got '" + entryPoint + "'");
+            case "process" -> check(!command.isBlank(), "the process runtime needs --command, the command that serves HTTP on $PORT");
+            default -> { }
+        }
         check(entryModule.endsWith(".py") && !entryModule.startsWith("/") && !entryModule.contains(".."),
                 "entry-module must be a .py file inside the bundle, got '" + entryModule + "'");
         check(memory.megabytes() >= 32 && memory.megabytes() <= 65536, "memory must be between 32MB and 64GB, got " + memory);
@@ -91,6 +100,7 @@ public record FunctionConfig(
         m.put("env", env);
         m.put("allowUnauthenticated", allowUnauthenticated);
         m.put("cors", String.join(",", cors));
+        m.put("command", command);
         return m;
     }
 }
