@@ -1,0 +1,5 @@
+"""The smallest Cloud Functions style function: measures the platform, not the code."""
+
+
+def hello(request):
+    return "ok"

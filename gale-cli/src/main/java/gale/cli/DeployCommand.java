@@ -1,0 +1,133 @@
+package gale.cli;
+
+import gale.client.FunctionSummary;
+import gale.client.GaleClient;
+import gale.client.Version;
+import gale.client.VersionState;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * Mirrors {@code gcloud functions deploy}. Only the flags given go into the config, so gale.toml in the
+ * bundle and the server's defaults fill in the rest; sizes and durations are passed on as written.
+ */
+@Command(name = "deploy", description = "Deploy a folder or .zip as a new version of a function.")
+final class DeployCommand extends ClientCommand {
+
+    /** Installing requirements can take minutes; past this, `gale versions` tells the rest. */
+    private static final Duration DEPLOY_WAIT = Duration.ofMinutes(15);
+
+    enum Signature { AUTO, HTTP, EVENT, WSGI }
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "function name: lowercase letters, digits and -")
+    String name;
+
+    @Option(names = "--source", required = true, paramLabel = "DIR|ZIP", description = "folder with main.py (or a .zip of it)")
+    Path source;
+
+    @Option(names = "--runtime", paramLabel = "RUNTIME", description = "runtime (default: python3)")
+    Optional<String> runtime = Optional.empty();
+
+    @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _)")
+    Optional<String> entryPoint = Optional.empty();
+
+    @Option(names = "--entry-module", paramLabel = "FILE", description = "file holding the entry point (default: main.py)")
+    Optional<String> entryModule = Optional.empty();
+
+    @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
+    Optional<Signature> signature = Optional.empty();
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "memory per instance, e.g. 512MB (default: 256MB)")
+    Optional<String> memory = Optional.empty();
+
+    @Option(names = "--timeout", paramLabel = "DURATION", description = "limit for one call, e.g. 60s (default: 60s)")
+    Optional<String> timeout = Optional.empty();
+
+    @Option(names = "--concurrency", paramLabel = "N", description = "requests one instance serves at once (default: 1)")
+    Optional<Integer> concurrency = Optional.empty();
+
+    @Option(names = "--min-instances", paramLabel = "N", description = "instances kept warm (default: 0)")
+    Optional<Integer> minInstances = Optional.empty();
+
+    @Option(names = "--max-instances", paramLabel = "N", description = "instance limit (default: 10)")
+    Optional<Integer> maxInstances = Optional.empty();
+
+    @Option(names = "--max-queue", paramLabel = "N", description = "requests that may wait for an instance (default: 100)")
+    Optional<Integer> maxQueue = Optional.empty();
+
+    @Option(names = "--idle-timeout", paramLabel = "DURATION", description = "idle instances stop after this (default: 300s)")
+    Optional<String> idleTimeout = Optional.empty();
+
+    @Option(names = "--env", paramLabel = "K=V", description = "environment variable, repeatable")
+    Map<String, String> env = new LinkedHashMap<>();
+
+    @Option(names = "--allow-unauthenticated", negatable = true,
+            description = "anyone may call the function without the token (default: no)")
+    Optional<Boolean> allowUnauthenticated = Optional.empty();
+
+    @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
+    Optional<String> cors = Optional.empty();
+
+    @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
+    boolean async;
+
+    @Override
+    int run(GaleClient client, Terminal terminal) throws Exception {
+        Version uploaded = client.deploy(name, source, config());
+        if (async) {
+            terminal.out().println("Uploaded " + name + " version " + uploaded.version() + ": "
+                    + uploaded.state() + ". Follow it with `gale versions " + name + "`.");
+            return ExitCode.OK;
+        }
+        Version settled;
+        try (Spinner spinner = Spinner.start(terminal, "deploying " + name + " version " + uploaded.version())) {
+            settled = client.awaitVersion(name, uploaded.version(), DEPLOY_WAIT);
+        }
+        return report(settled, client.function(name), terminal);
+    }
+
+    /** The admin API's config keys for exactly the flags given. */
+    Map<String, Object> config() {
+        Map<String, Object> config = new LinkedHashMap<>();
+        runtime.ifPresent(value -> config.put("runtime", value));
+        entryPoint.ifPresent(value -> config.put("entryPoint", value));
+        entryModule.ifPresent(value -> config.put("entryModule", value));
+        signature.ifPresent(value -> config.put("signature", value.name().toLowerCase(Locale.ROOT)));
+        memory.ifPresent(value -> config.put("memory", value));
+        timeout.ifPresent(value -> config.put("timeout", value));
+        concurrency.ifPresent(value -> config.put("concurrency", value));
+        minInstances.ifPresent(value -> config.put("minInstances", value));
+        maxInstances.ifPresent(value -> config.put("maxInstances", value));
+        maxQueue.ifPresent(value -> config.put("maxQueue", value));
+        idleTimeout.ifPresent(value -> config.put("idleTimeout", value));
+        if (!env.isEmpty()) config.put("env", env);
+        allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
+        cors.ifPresent(value -> config.put("cors", value));
+        return config;
+    }
+
+    private int report(Version version, FunctionSummary function, Terminal terminal) {
+        String which = name + " version " + version.version();
+        if (version.state() == VersionState.ACTIVE) {
+            terminal.out().println("Deployed " + which + ": ACTIVE");
+            terminal.out().println("URL: " + function.url());
+            return ExitCode.OK;
+        }
+        String serving = function.activeVersion().isPresent()
+                ? " (version " + function.activeVersion().getAsInt() + " keeps serving)" : "";
+        terminal.err().println(switch (version.state()) {
+            case FAILED -> "ERROR: deploy of " + which + " failed: " + version.reason().orElse("no reason given") + serving;
+            case DEPLOYING -> "ERROR: " + which + " is still DEPLOYING after " + DEPLOY_WAIT.toMinutes()
+                    + " minutes; follow it with `gale versions " + name + "`" + serving;
+            default -> "ERROR: " + which + " is " + version.state() + ": a newer deploy replaced it";
+        });
+        return ExitCode.FAILED;
+    }
+}

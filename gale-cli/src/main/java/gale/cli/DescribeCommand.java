@@ -1,0 +1,67 @@
+package gale.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.client.FunctionSummary;
+import gale.client.GaleClient;
+import java.io.PrintStream;
+import java.time.temporal.ChronoUnit;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "describe", description = "Show a function: state, URL, resolved config and versions.")
+final class DescribeCommand extends ClientCommand {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Parameters(index = "0", paramLabel = "NAME", description = "function name")
+    String name;
+
+    @Option(names = "--json", description = "print the admin API's JSON instead")
+    boolean json;
+
+    @Override
+    int run(GaleClient client, Terminal terminal) throws Exception {
+        PrintStream out = terminal.out();
+        if (json) {
+            out.println(JSON.writerWithDefaultPrettyPrinter().writeValueAsString(JSON.readTree(client.functionJson(name))));
+            return ExitCode.OK;
+        }
+        FunctionSummary function = client.function(name);
+        printFields(function, out);
+        out.println();
+        VersionsCommand.table(function.versions()).print(out, terminal.colour());
+        return ExitCode.OK;
+    }
+
+    private static void printFields(FunctionSummary function, PrintStream out) {
+        Map<String, Object> fields = new LinkedHashMap<>();
+        fields.put("name", function.name());
+        fields.put("url", function.url());
+        fields.put("state", function.state());
+        fields.put("active version", ListCommand.version(function.activeVersion()));
+        fields.put("latest version", ListCommand.version(function.latestVersion()));
+        fields.put("instances", function.instances());
+        fields.put("public", function.isPublic() ? "yes" : "no");
+        fields.put("created", function.createdAt().truncatedTo(ChronoUnit.SECONDS));
+        fields.put("updated", function.updatedAt().truncatedTo(ChronoUnit.SECONDS));
+        printMap(fields, "", out);
+        out.println("config:");
+        printMap(function.config(), "  ", out);
+    }
+
+    /** Aligned "key: value" lines; nested maps (such as env) indented below their key. */
+    private static void printMap(Map<?, ?> map, String indent, PrintStream out) {
+        int width = map.keySet().stream().mapToInt(key -> key.toString().length()).max().orElse(0) + 2;
+        map.forEach((key, value) -> {
+            if (value instanceof Map<?, ?> nested && !nested.isEmpty()) {
+                out.println(indent + key + ":");
+                printMap(nested, indent + "  ", out);
+            } else {
+                out.println(indent + String.format("%-" + width + "s", key + ":") + (value instanceof Map ? "none" : value));
+            }
+        });
+    }
+}

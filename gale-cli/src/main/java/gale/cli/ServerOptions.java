@@ -1,0 +1,53 @@
+package gale.cli;
+
+import gale.client.GaleHome;
+import gale.config.DataSize;
+import gale.server.ServerConfig;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import picocli.CommandLine.Option;
+
+/** The flags of `gale server` and `gale demo`. */
+final class ServerOptions {
+
+    @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
+            description = "interface to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)")
+    String host;
+
+    @Option(names = "--port", paramLabel = "PORT", defaultValue = "8080",
+            description = "TCP port (default: ${DEFAULT-VALUE}; 0 picks a free one)")
+    int port;
+
+    @Option(names = "--data-dir", paramLabel = "DIR",
+            description = "store, bundles, logs and the admin token (default: $GALE_HOME, else ./.gale)")
+    Optional<Path> dataDir = Optional.empty();
+
+    @Option(names = "--python", paramLabel = "PATH",
+            description = "Python for functions (default: $GALE_PYTHON, else /usr/bin/python3, else python3)")
+    Optional<Path> python = Optional.empty();
+
+    @Option(names = "--max-body", paramLabel = "SIZE", defaultValue = "10MB",
+            description = "largest request body a function accepts (default: ${DEFAULT-VALUE})")
+    DataSize maxBody;
+
+    @Option(names = "--wheel-dir", paramLabel = "DIR",
+            description = "wheels to install requirements from (default: $GALE_WHEEL_DIR)")
+    Optional<Path> wheelDir = Optional.empty();
+
+    @Option(names = "--pip-index-url", paramLabel = "URL",
+            description = "package index to install requirements from (default: $GALE_PIP_INDEX_URL)")
+    Optional<String> pipIndexUrl = Optional.empty();
+
+    ServerConfig config(Map<String, String> env) {
+        ServerConfig config = ServerConfig.defaults(dataDir.orElseGet(() -> GaleHome.resolve(env).dir()))
+                .withHost(host)
+                .withPort(port)
+                .withMaxBodyBytes(maxBody.bytes());
+        if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
+        if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
+        // ServerConfig has no withers for these two yet.
+        return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
+                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout());
+    }
+}

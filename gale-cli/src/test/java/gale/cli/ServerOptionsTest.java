@@ -1,0 +1,52 @@
+package gale.cli;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import gale.server.ServerConfig;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+class ServerOptionsTest {
+
+    @Test
+    void keepsDataInGaleHomeAndListensOnLocalhost8080ByDefault() {
+        ServerConfig config = config(Map.of("GALE_HOME", "/srv/gale"), "server");
+
+        assertThat(config.dataDir()).isEqualTo(Path.of("/srv/gale"));
+        assertThat(config.host()).isEqualTo("127.0.0.1");
+        assertThat(config.port()).isEqualTo(8080);
+        assertThat(config.maxBodyBytes()).isEqualTo(ServerConfig.DEFAULT_MAX_BODY_BYTES);
+    }
+
+    @Test
+    void appliesEveryFlag() {
+        ServerConfig config = config(Map.of(), "server", "--host", "0.0.0.0", "--port", "0", "--data-dir", "/tmp/gale",
+                "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
+                "--pip-index-url", "http://pypi.internal/simple");
+
+        assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
+                1L << 30, Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout()));
+    }
+
+    @Test
+    void refusesASizeItCannotRead() {
+        GaleCli.Result result = GaleCli.run(Map.of(), "server", "--max-body", "ten megs");
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(result.err()).contains("'ten megs' is not a size");
+    }
+
+    private static ServerConfig config(Map<String, String> env, String... args) {
+        Terminal quiet = new Terminal(new ByteArrayInputStream(new byte[0]), new PrintStream(new ByteArrayOutputStream(), true, UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, UTF_8), false, false);
+        CommandLine.ParseResult parsed = GaleCommand.commandLine(quiet, env).parseArgs(args);
+        return ((ServerCommand) parsed.subcommand().commandSpec().userObject()).options.config(env);
+    }
+}

@@ -1,0 +1,349 @@
+package gale.client;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpTimeoutException;
+import java.nio.file.Path;
+import java.time.DateTimeException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * A client for a Gale server: the admin API under {@code /v1} (see docs/api.md) and calls to
+ * deployed functions under {@code /fn/}. Thread-safe; close it to release its HTTP connections.
+ *
+ * <p>Admin methods throw {@link GaleApiException} when the server answers with an error status and
+ * {@link GaleUnreachableException} when it does not answer. {@link #call} returns a function's error
+ * statuses like any other response. Redirects are never followed.
+ */
+public final class GaleClient implements AutoCloseable {
+
+    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+    /** Admin calls are small and answered from the store. */
+    private static final Duration ADMIN_TIMEOUT = Duration.ofSeconds(30);
+    /** Long enough to upload a bundle holding a model over a slow link. */
+    private static final Duration UPLOAD_TIMEOUT = Duration.ofMinutes(10);
+    /** The server enforces each function's own timeout (504); this only guards against a hung connection. */
+    private static final Duration CALL_TIMEOUT = Duration.ofMinutes(15);
+    private static final Duration FIRST_POLL = Duration.ofMillis(100);
+    private static final Duration LONGEST_POLL = Duration.ofSeconds(1);
+
+    private final URI baseUrl;
+    private final String token;
+    private final HttpClient http;
+
+    /**
+     * @param baseUrl the server, e.g. {@code http://127.0.0.1:8080}
+     * @param token   the admin token ({@code <data-dir>/admin-token})
+     */
+    public GaleClient(URI baseUrl, String token) {
+        if (!("http".equals(baseUrl.getScheme()) || "https".equals(baseUrl.getScheme())) || baseUrl.getHost() == null) {
+            throw new IllegalArgumentException("a Gale URL looks like http://127.0.0.1:8080, got '" + baseUrl + "'");
+        }
+        if (token.isBlank()) throw new IllegalArgumentException("the admin token is empty: set GALE_TOKEN");
+        this.baseUrl = URI.create(baseUrl.toString().replaceAll("/+$", ""));
+        this.token = token.strip();
+        this.http = HttpClient.newBuilder()
+                .connectTimeout(CONNECT_TIMEOUT)
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .version(HttpClient.Version.HTTP_1_1) // skip the h2c upgrade dance; the server speaks HTTP/1.1
+                .build();
+    }
+
+    /** Connects as {@link #fromEnvironment(Map)} does with the process environment. */
+    public static GaleClient fromEnvironment() {
+        return fromEnvironment(System.getenv());
+    }
+
+    /**
+     * The URL comes from GALE_URL, the token from GALE_TOKEN; each one that is unset is read from the
+     * data dir a local {@code gale server} wrote ({@link GaleHome}: $GALE_HOME, else ./.gale).
+     *
+     * @throws NoGaleServerException when neither place has them
+     */
+    public static GaleClient fromEnvironment(Map<String, String> env) {
+        GaleHome home = GaleHome.resolve(env);
+        Optional<URI> url = nonBlank(env.get("GALE_URL")).map(GaleClient::parseUrl).or(home::serverUrl);
+        if (url.isEmpty()) {
+            throw new NoGaleServerException("no Gale server found: set GALE_URL and GALE_TOKEN, or run `gale server`"
+                    + " (looked in " + home.dir() + ")");
+        }
+        Optional<String> token = nonBlank(env.get("GALE_TOKEN")).or(home::adminToken);
+        if (token.isEmpty()) {
+            throw new NoGaleServerException("no admin token for " + url.get() + ": set GALE_TOKEN, or run `gale server`"
+                    + " (looked in " + home.adminTokenFile() + ")");
+        }
+        return new GaleClient(url.get(), token.get());
+    }
+
+    public URI baseUrl() {
+        return baseUrl;
+    }
+
+    /**
+     * Uploads a new version. It starts DEPLOYING; see {@link #awaitVersion}.
+     *
+     * @param source a folder (zipped without .git, __pycache__, *.pyc, .gale, .venv, venv, node_modules) or a .zip
+     * @param config only the settings the user chose (docs/api.md keys); gale.toml and defaults fill the rest
+     */
+    public Version deploy(String name, Path source, Map<String, Object> config) {
+        try (SourceBundle bundle = SourceBundle.of(source)) {
+            MultipartBody body = new MultipartBody()
+                    .add("config", "application/json", ApiJson.write(config))
+                    .addFile("bundle", "bundle.zip", "application/zip", bundle.zip());
+            HttpRequest request = admin(functionPath(name) + "/versions", UPLOAD_TIMEOUT)
+                    .header("Content-Type", body.contentType())
+                    .POST(body.publisher())
+                    .build();
+            return read(request, Version::fromJson);
+        }
+    }
+
+    /**
+     * Polls a version until it settles (ACTIVE or FAILED, or INACTIVE when a newer deploy already
+     * replaced it), backing off from 100 ms to 1 s. Returns it as last seen when {@code timeout} passes first.
+     */
+    public Version awaitVersion(String name, int version, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = FIRST_POLL.toNanos();
+        while (true) {
+            Version current = version(name, version);
+            long remaining = deadline - System.nanoTime();
+            if (current.state().isSettled() || remaining <= 0) return current;
+            sleep(Math.min(pause, remaining), "waiting for " + name + " version " + version);
+            pause = Math.min(pause * 2, LONGEST_POLL.toNanos());
+        }
+    }
+
+    public List<FunctionSummary> functions() {
+        return get("/v1/functions", json -> ApiJson.items(json, FunctionSummary::fromJson));
+    }
+
+    /** One function, with its versions newest first. */
+    public FunctionSummary function(String name) {
+        return get(functionPath(name), FunctionSummary::fromJson);
+    }
+
+    /** One function exactly as the server sent it, for tools that show the raw JSON. */
+    public String functionJson(String name) {
+        HttpResponse<byte[]> response = send(admin(functionPath(name), ADMIN_TIMEOUT).GET().build());
+        if (!isSuccess(response)) throw apiError(response);
+        return new String(response.body(), UTF_8);
+    }
+
+    /** Newest first. */
+    public List<Version> versions(String name) {
+        return get(functionPath(name) + "/versions", json -> ApiJson.items(json, Version::fromJson));
+    }
+
+    public Version version(String name, int version) {
+        return get(functionPath(name) + "/versions/" + version, Version::fromJson);
+    }
+
+    /** Makes {@code version} ACTIVE again, or when empty the ACTIVE version before the current one. */
+    public FunctionSummary rollback(String name, OptionalInt version) {
+        Map<String, Object> body = version.isPresent() ? Map.of("version", version.getAsInt()) : Map.of();
+        HttpRequest request = admin(functionPath(name) + "/rollback", ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(body)))
+                .build();
+        return read(request, FunctionSummary::fromJson);
+    }
+
+    /** Stops the function's instances and deletes it with all its versions and bundles. */
+    public void delete(String name) {
+        HttpResponse<byte[]> response = send(admin(functionPath(name), ADMIN_TIMEOUT).DELETE().build());
+        if (!isSuccess(response)) throw apiError(response);
+    }
+
+    /**
+     * Log entries with {@code seq > after}, oldest first, at most {@code limit}. With {@code waitSeconds > 0}
+     * the server holds the call up to that long until there is a new entry (long poll).
+     */
+    public LogPage logs(String name, long after, int limit, int waitSeconds) {
+        String query = "?after=" + after + "&limit=" + limit + (waitSeconds > 0 ? "&wait=" + waitSeconds : "");
+        HttpRequest request = admin(functionPath(name) + "/logs" + query, ADMIN_TIMEOUT.plusSeconds(waitSeconds))
+                .GET()
+                .build();
+        return read(request, json -> logPage(json, after));
+    }
+
+    /** The latest {@code limit} log entries, oldest first; follow on with {@code logs(name, page.next(), ...)}. */
+    public LogPage latestLogs(String name, int limit) {
+        return get(functionPath(name) + "/logs?limit=" + limit, json -> logPage(json, 0));
+    }
+
+    /** The latest invocation records, newest first. */
+    public List<Invocation> invocations(String name, int limit) {
+        return get(functionPath(name) + "/invocations?limit=" + limit,
+                json -> ApiJson.items(json, Invocation::fromJson));
+    }
+
+    public Invocation invocation(String requestId) {
+        return get("/v1/invocations/" + segment(requestId), Invocation::fromJson);
+    }
+
+    /**
+     * Calls a function and returns its response whatever the status. The admin token is sent unless
+     * {@code headers} carry their own Authorization.
+     *
+     * @param pathAndQuery appended to {@code /fn/NAME}: "" or "/sub/path?k=v" or "?k=v"
+     * @param body         empty for none
+     */
+    public HttpResponse<byte[]> call(String name, String method, String pathAndQuery, byte[] body,
+                                     Map<String, String> headers) {
+        return send(callRequest(name, method, pathAndQuery, body, headers));
+    }
+
+    /** {@link #call}, without blocking; fails with {@link GaleUnreachableException} when there is no answer. */
+    public CompletableFuture<HttpResponse<byte[]>> callAsync(String name, String method, String pathAndQuery,
+                                                             byte[] body, Map<String, String> headers) {
+        HttpRequest request = callRequest(name, method, pathAndQuery, body, headers);
+        return http.sendAsync(request, BodyHandlers.ofByteArray()).handle((response, failure) -> {
+            if (failure == null) return response;
+            Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+            if (cause instanceof IOException io) throw unreachable(request, io);
+            throw new CompletionException(cause);
+        });
+    }
+
+    @Override
+    public void close() {
+        http.close();
+    }
+
+    private HttpRequest callRequest(String name, String method, String pathAndQuery, byte[] body,
+                                    Map<String, String> headers) {
+        String suffix = pathAndQuery.isEmpty() || pathAndQuery.startsWith("/") || pathAndQuery.startsWith("?")
+                ? pathAndQuery : "/" + pathAndQuery;
+        HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl + "/fn/" + segment(name) + suffix))
+                .timeout(CALL_TIMEOUT)
+                .method(method, body.length == 0 ? BodyPublishers.noBody() : BodyPublishers.ofByteArray(body));
+        headers.forEach(builder::header);
+        if (headers.keySet().stream().noneMatch("Authorization"::equalsIgnoreCase)) {
+            builder.header("Authorization", "Bearer " + token);
+        }
+        return builder.build();
+    }
+
+    private HttpRequest.Builder admin(String path, Duration timeout) {
+        return HttpRequest.newBuilder(URI.create(baseUrl + path))
+                .timeout(timeout)
+                .header("Authorization", "Bearer " + token)
+                .header("Accept", "application/json");
+    }
+
+    private <T> T get(String path, Function<JsonNode, T> reader) {
+        return read(admin(path, ADMIN_TIMEOUT).GET().build(), reader);
+    }
+
+    private <T> T read(HttpRequest request, Function<JsonNode, T> reader) {
+        HttpResponse<byte[]> response = send(request);
+        if (!isSuccess(response)) throw apiError(response);
+        try {
+            return reader.apply(ApiJson.parse(response.body()));
+        } catch (IOException | IllegalStateException | IllegalArgumentException | DateTimeException e) {
+            throw new GaleApiException(response.statusCode(), "unexpected answer to " + describe(request) + ": "
+                    + e.getMessage() + "; is the server at " + baseUrl + " a Gale of the same version as this client?");
+        }
+    }
+
+    private HttpResponse<byte[]> send(HttpRequest request) {
+        try {
+            return http.send(request, BodyHandlers.ofByteArray());
+        } catch (IOException e) {
+            throw unreachable(request, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted during " + describe(request));
+        }
+    }
+
+    private GaleUnreachableException unreachable(HttpRequest request, IOException e) {
+        String what = switch (e) {
+            case HttpConnectTimeoutException timeout -> "no connection within " + CONNECT_TIMEOUT.toSeconds() + "s";
+            case HttpTimeoutException timeout -> "no answer to " + describe(request) + " within "
+                    + request.timeout().map(Duration::toSeconds).orElse(0L) + "s";
+            case ConnectException refused -> "connection refused";
+            default -> describe(request) + " failed: " + e;
+        };
+        return new GaleUnreachableException(baseUrl, what, e);
+    }
+
+    /** The server's {@code {"error": ...}}, or what little the response says when it is not Gale's JSON. */
+    private static GaleApiException apiError(HttpResponse<byte[]> response) {
+        String error;
+        try {
+            error = ApiJson.parse(response.body()).path("error").asText("");
+        } catch (IOException notJson) {
+            error = "";
+        }
+        if (error.isBlank()) {
+            String body = new String(response.body(), UTF_8).strip();
+            error = body.isEmpty() ? "no error message" : body.substring(0, Math.min(body.length(), 300));
+        }
+        return new GaleApiException(response.statusCode(), error);
+    }
+
+    private static LogPage logPage(JsonNode json, long after) {
+        List<LogEntry> entries = ApiJson.list(json, "entries", LogEntry::fromJson);
+        long lastSeq = entries.stream().mapToLong(LogEntry::seq).max().orElse(after);
+        return new LogPage(entries, json.path("next").asLong(lastSeq));
+    }
+
+    private static boolean isSuccess(HttpResponse<?> response) {
+        return response.statusCode() / 100 == 2;
+    }
+
+    private static String functionPath(String name) {
+        return "/v1/functions/" + segment(name);
+    }
+
+    private static String segment(String value) {
+        return URLEncoder.encode(value, UTF_8).replace("+", "%20");
+    }
+
+    private static String describe(HttpRequest request) {
+        return request.method() + " " + request.uri().getRawPath();
+    }
+
+    private static Optional<String> nonBlank(String value) {
+        return Optional.ofNullable(value).map(String::strip).filter(v -> !v.isEmpty());
+    }
+
+    private static URI parseUrl(String url) {
+        try {
+            return URI.create(url);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("GALE_URL '" + url + "' is not a URL; it looks like http://127.0.0.1:8080");
+        }
+    }
+
+    private static void sleep(long nanos, String what) {
+        try {
+            TimeUnit.NANOSECONDS.sleep(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while " + what);
+        }
+    }
+}

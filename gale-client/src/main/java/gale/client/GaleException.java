@@ -1,0 +1,10 @@
+package gale.client;
+
+/** Anything that went wrong talking to Gale; the subclasses say whose fault it was. */
+public abstract sealed class GaleException extends RuntimeException
+        permits GaleApiException, GaleUnreachableException, NoGaleServerException {
+
+    GaleException(String message, Throwable cause) {
+        super(message, cause);
+    }
+}
