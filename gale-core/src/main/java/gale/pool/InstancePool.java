@@ -46,6 +46,8 @@ public final class InstancePool implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final List<Slot> slots = new ArrayList<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
+    /** Map-job calls: served only when no HTTP call waits, and never rejected (jobs bound themselves). */
+    private final ArrayDeque<Waiter> background = new ArrayDeque<>();
     private final CompletableFuture<Void> drained = new CompletableFuture<>();
     private boolean draining;
     private Optional<InstanceFailure> lastStartFailure = Optional.empty();
@@ -105,28 +107,40 @@ public final class InstancePool implements AutoCloseable {
         }
     }
 
+    /** Who is asking: interactive calls go before map-job tasks, so a big map never starves an endpoint. */
+    public enum Priority { INTERACTIVE, BACKGROUND }
+
     /**
-     * Borrows a slot, waiting until {@code deadline} at most.
+     * Borrows a slot for an interactive call, waiting until {@code deadline} at most.
      *
      * @throws PoolRejection when the queue is full, the deadline passes, no instance can start, or the pool drains
      */
     public Lease acquire(Instant deadline) {
-        Waiter waiter;
+        return acquire(deadline, Priority.INTERACTIVE);
+    }
+
+    /** Borrows a slot; background callers wait behind every interactive one. */
+    public Lease acquire(Instant deadline, Priority priority) {
+        Waiter waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
         lock.lock();
         try {
             if (draining) throw new PoolRejection.Closed(spec.label() + " is being replaced");
-            if (waiters.isEmpty()) {
+            boolean interactive = priority == Priority.INTERACTIVE;
+            if (waiters.isEmpty() && (interactive || background.isEmpty())) {
                 Slot free = freeSlot();
                 if (free != null) return lend(free, false);
             }
-            // Waiting for an instance that is starting, or that may still be started, is not queueing.
-            int comingCapacity = (countStarting() + config.maxInstances() - slots.size()) * config.concurrency();
-            if (waiters.size() >= config.maxQueue() + comingCapacity) {
-                throw new PoolRejection.QueueFull(spec.label() + ": all " + slots.size() + " instances are busy and "
-                        + waiters.size() + " calls are waiting (max-queue " + config.maxQueue() + "); retry later");
+            if (interactive) {
+                // Waiting for an instance that is starting, or that may still be started, is not queueing.
+                int comingCapacity = (countStarting() + config.maxInstances() - slots.size()) * config.concurrency();
+                if (waiters.size() >= config.maxQueue() + comingCapacity) {
+                    throw new PoolRejection.QueueFull(spec.label() + ": all " + slots.size() + " instances are busy and "
+                            + waiters.size() + " calls are waiting (max-queue " + config.maxQueue() + "); retry later");
+                }
+                waiters.add(waiter);
+            } else {
+                background.add(waiter);
             }
-            waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
-            waiters.add(waiter);
             scaleUp();
         } finally {
             lock.unlock();
@@ -142,7 +156,7 @@ public final class InstancePool implements AutoCloseable {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             lock.lock();
             try {
-                if (waiters.remove(waiter)) {
+                if (waiters.remove(waiter) || background.remove(waiter)) {
                     throw new PoolRejection.DeadlinePassed(spec.label() + ": no instance became free within the timeout ("
                             + gale.config.Durations.format(config.timeout()) + ")");
                 }
@@ -160,7 +174,7 @@ public final class InstancePool implements AutoCloseable {
     private void scaleUp() {
         int busy = 0;
         for (Slot s : slots) busy += s.inFlight;
-        int demand = busy + waiters.size();
+        int demand = busy + waiters.size() + background.size();
         int wanted = Math.min(config.maxInstances(), Math.max(config.minInstances(), ceilDiv(demand, config.concurrency())));
         while (slots.size() < wanted) {
             if (!startInstance()) return;
@@ -233,12 +247,12 @@ public final class InstancePool implements AutoCloseable {
         }
     }
 
-    /** Hands free slots to waiters, oldest first. */
+    /** Hands free slots to waiters, oldest interactive call first, then background calls. */
     private void dispatch() {
-        while (!waiters.isEmpty()) {
+        while (!waiters.isEmpty() || !background.isEmpty()) {
             Slot free = freeSlot();
             if (free == null) return;
-            Waiter w = waiters.poll();
+            Waiter w = waiters.isEmpty() ? background.poll() : waiters.poll();
             boolean cold = free.served == 0 && free.inFlight == 0 && free.readyNanos > w.arrivalNanos();
             Lease lease = lend(free, cold);
             if (!w.future().complete(lease)) {
@@ -274,6 +288,7 @@ public final class InstancePool implements AutoCloseable {
         var rejection = new PoolRejection.StartFailed(spec.label() + " could not start an instance: " + failure.message(), failure);
         Waiter w;
         while ((w = waiters.poll()) != null) w.future().completeExceptionally(rejection);
+        while ((w = background.poll()) != null) w.future().completeExceptionally(rejection);
     }
 
     /**
@@ -370,7 +385,7 @@ public final class InstancePool implements AutoCloseable {
     }
 
     private void finishDrainIfIdle() {
-        if (!waiters.isEmpty()) return;
+        if (!waiters.isEmpty() || !background.isEmpty()) return;
         for (Slot s : slots) {
             if (s.inFlight > 0) return;
         }
@@ -402,7 +417,7 @@ public final class InstancePool implements AutoCloseable {
                 if (s.ready) ready++;
                 busy += s.inFlight;
             }
-            return new PoolStats(ready, slots.size() - ready, busy, waiters.size());
+            return new PoolStats(ready, slots.size() - ready, busy, waiters.size() + background.size());
         } finally {
             lock.unlock();
         }

@@ -24,9 +24,16 @@ import java.util.OptionalInt;
 public final class Store implements AutoCloseable {
 
     private final Jdbi jdbi;
+    private final JobStore jobs;
 
     private Store(Jdbi jdbi) {
         this.jdbi = jdbi;
+        this.jobs = new JobStore(jdbi);
+    }
+
+    /** Map jobs and their inputs, in the same database. */
+    public JobStore jobs() {
+        return jobs;
     }
 
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
@@ -67,7 +74,9 @@ public final class Store implements AutoCloseable {
     /** Removes the function with its versions, logs and invocation records. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
-            for (String table : List.of("invocations", "logs", "versions")) {
+            h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
+                    .bind("name", name).execute();
+            for (String table : List.of("invocations", "logs", "jobs", "versions")) {
                 h.createUpdate("DELETE FROM " + table + " WHERE function_name = :name").bind("name", name).execute();
             }
             h.createUpdate("DELETE FROM functions WHERE name = :name").bind("name", name).execute();

@@ -1,6 +1,8 @@
 package gale.server;
 
 import gale.admin.AdminApi;
+import gale.admin.JobsApi;
+import gale.jobs.JobService;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
 import gale.gateway.Gateway;
@@ -52,6 +54,7 @@ public final class GaleServer implements AutoCloseable {
     private final LogSink logs;
     private final InstanceListener listener;
     private final Registry registry;
+    private final JobService jobs;
     private final Javalin app;
     private final String url;
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -71,6 +74,8 @@ public final class GaleServer implements AutoCloseable {
         this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python), logs,
                 config.drainTimeout());
         registry.restore();
+        this.jobs = new JobService(registry, store.jobs());
+        jobs.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         this.app = Javalin.create(cfg -> {
@@ -98,6 +103,7 @@ public final class GaleServer implements AutoCloseable {
             app.addHttpHandler(method, "/fn/{name}/<rest>", gateway);
         }
         new AdminApi(registry, store, logs, auth, url).register(app);
+        new JobsApi(jobs).register(app);
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
@@ -128,6 +134,10 @@ public final class GaleServer implements AutoCloseable {
         return registry;
     }
 
+    public JobService jobs() {
+        return jobs;
+    }
+
     public LogSink logs() {
         return logs;
     }
@@ -141,6 +151,7 @@ public final class GaleServer implements AutoCloseable {
     public void close() {
         if (stopped.getCount() == 0) return;
         app.stop();
+        jobs.close();
         registry.close();
         logs.close();
         listener.close();

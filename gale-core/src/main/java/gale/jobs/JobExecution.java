@@ -1,0 +1,315 @@
+package gale.jobs;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.pool.InstancePool;
+import gale.pool.PoolRejection;
+import gale.registry.ActiveFunction;
+import gale.registry.Registry;
+import gale.runtime.Instance;
+import gale.runtime.InstanceFailure;
+import gale.runtime.InvokeRequest;
+import gale.runtime.InvokeResult;
+import gale.store.JobItem;
+import gale.store.JobRow;
+import gale.store.JobStore;
+import gale.store.JobStore.ItemState;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Consumer;
+
+/**
+ * Runs one job: forms tasks (chunks of queued inputs, in input order), keeps at most
+ * {@code parallelism} inputs in flight, runs each task's inputs one after another on
+ * one borrowed instance, retries what the platform failed (crash, timeout, 429) with
+ * backoff, and hands each final outcome to the writer. Logs carry the job id.
+ */
+final class JobExecution {
+
+    private static final Logger LOG = LoggerFactory.getLogger(JobExecution.class);
+    /** Reading queued inputs a page at a time keeps a huge job's memory flat. */
+    private static final int PAGE = 2_000;
+    /** Results are stored in the database; big outputs belong in a blob. */
+    static final int MAX_RESULT_BYTES = 16 << 20;
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    final JobRow row;
+    final JobOptions options;
+    private final Registry registry;
+    private final JobStore store;
+    private final Consumer<JobItem> writer;
+    private final AtomicInteger running = new AtomicInteger();
+    private final AtomicInteger done = new AtomicInteger();
+    private final AtomicInteger failed = new AtomicInteger();
+    private final AtomicReference<String> firstError = new AtomicReference<>();
+    private final Set<Instance> busyInstances = ConcurrentHashMap.newKeySet();
+    private final CompletableFuture<String> finished = new CompletableFuture<>();
+    private final long startNanos = System.nanoTime();
+    private volatile boolean cancelRequested;
+    private volatile boolean stopRequested;
+    /** The server is stopping: no new calls, nothing recorded as failed; a restart resumes the job. */
+    private volatile boolean suspended;
+
+    JobExecution(JobRow row, JobOptions options, Registry registry, JobStore store, Consumer<JobItem> writer) {
+        this.row = row;
+        this.options = options;
+        this.registry = registry;
+        this.store = store;
+        this.writer = writer;
+    }
+
+    CompletableFuture<String> finished() {
+        return finished;
+    }
+
+    int running() {
+        return running.get();
+    }
+
+    int done() {
+        return done.get();
+    }
+
+    int failed() {
+        return failed.get();
+    }
+
+    long elapsedNanos() {
+        return System.nanoTime() - startNanos;
+    }
+
+    /** Queued inputs never start; running calls on single-call instances are stopped. */
+    void cancel() {
+        cancelRequested = true;
+        for (Instance instance : busyInstances) {
+            if (instance.spec().config().concurrency() == 1) {
+                instance.kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "job " + row.id() + " was cancelled"));
+            }
+        }
+    }
+
+    void suspend() {
+        suspended = true;
+    }
+
+    boolean suspended() {
+        return suspended;
+    }
+
+    private boolean halted() {
+        return cancelRequested || stopRequested || suspended;
+    }
+
+    /** Runs the job to its end; returns the final state. */
+    String run(Map<ItemState, Integer> countsAtStart) {
+        done.set(countsAtStart.get(ItemState.DONE));
+        failed.set(countsAtStart.get(ItemState.FAILED));
+        Semaphore permits = new Semaphore(options.parallelism());
+        try (var tasks = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int from = 0; from < row.inputs() && !halted(); from += PAGE) {
+                List<JobItem> page = store.items(row.id(), from, Math.min(row.inputs(), from + PAGE)).stream()
+                        .filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
+                for (int i = 0; i < page.size() && !halted(); i += options.chunkSize()) {
+                    List<JobItem> chunk = page.subList(i, Math.min(page.size(), i + options.chunkSize()));
+                    permits.acquireUninterruptibly(); // a task runs its inputs one at a time: one call in flight
+                    if (halted()) {
+                        permits.release();
+                        break;
+                    }
+                    tasks.submit(() -> {
+                        try {
+                            runTask(chunk);
+                        } finally {
+                            permits.release();
+                        }
+                    });
+                }
+            }
+        }
+        String state = cancelRequested ? "CANCELLED" : failed.get() > 0 ? "FAILED" : stopRequested ? "CANCELLED" : "SUCCEEDED";
+        finished.complete(state);
+        return state;
+    }
+
+    Optional<String> error() {
+        int f = failed.get();
+        if (cancelRequested) return Optional.of("cancelled");
+        if (f == 0) return Optional.empty();
+        return Optional.of(f + " of " + row.inputs() + " inputs failed; first: " + firstError.get()
+                + (stopRequested ? " (stopOnError: the rest were cancelled)" : ""));
+    }
+
+    /** One task: its inputs in order on one instance, re-borrowing after a platform failure. */
+    private void runTask(List<JobItem> chunk) {
+        ArrayDeque<JobItem> remaining = new ArrayDeque<>(chunk);
+        Map<Integer, Integer> attempts = new ConcurrentHashMap<>();
+        Duration backoff = options.retryBackoff();
+        while (!remaining.isEmpty() && !halted()) {
+            Optional<ActiveFunction> fn = registry.active(row.function());
+            if (fn.isEmpty()) {
+                remaining.forEach(item -> fail(item, attempts, 404, "function '" + row.function() + "' has no ACTIVE version any more", ""));
+                return;
+            }
+            boolean retry = runOnOneInstance(fn.get().pool(), remaining, attempts);
+            if (retry && !remaining.isEmpty()) {
+                sleep(backoff);
+                backoff = backoff.multipliedBy(2);
+            }
+        }
+    }
+
+    /** @return true when the head input should be tried again after a backoff */
+    private boolean runOnOneInstance(InstancePool pool, ArrayDeque<JobItem> remaining, Map<Integer, Integer> attempts) {
+        Instant deadline = Instant.now().plus(options.taskTimeout());
+        InstancePool.Lease lease;
+        try {
+            lease = pool.acquire(deadline, InstancePool.Priority.BACKGROUND);
+        } catch (PoolRejection e) {
+            JobItem head = remaining.peek();
+            attempts.merge(head.index(), 1, Integer::sum);
+            int status = e instanceof PoolRejection.DeadlinePassed ? 504 : e instanceof PoolRejection.StartFailed ? 502 : 503;
+            if (retryOrFail(head, attempts, status, e.getMessage(), "")) return true;
+            remaining.poll();
+            return false;
+        }
+        try (lease) {
+            Instance instance = lease.instance();
+            busyInstances.add(instance);
+            try {
+                while (!remaining.isEmpty() && !halted()) {
+                    JobItem item = remaining.peek();
+                    attempts.merge(item.index(), 1, Integer::sum);
+                    running.incrementAndGet();
+                    long started = System.nanoTime();
+                    InvokeResult result;
+                    try {
+                        result = instance.invoke(request(item));
+                    } finally {
+                        running.decrementAndGet();
+                    }
+                    double ms = (System.nanoTime() - started) / 1e6;
+                    if (!settle(item, result, attempts, ms)) return true; // platform failure: retry on a fresh lease
+                    remaining.poll();
+                }
+                return false;
+            } finally {
+                busyInstances.remove(instance);
+            }
+        }
+    }
+
+    /**
+     * Records a final outcome, or says the call should be retried.
+     *
+     * @return false when the input is to be retried
+     */
+    private boolean settle(JobItem item, InvokeResult result, Map<Integer, Integer> attempts, double ms) {
+        return switch (result) {
+            case InvokeResult.Response r when r.status() >= 200 && r.status() < 300 -> succeed(item, r, attempts, ms);
+            case InvokeResult.Response r when r.status() == 429 || r.status() == 503 ->
+                    !retryOrFail(item, attempts, r.status(), "HTTP " + r.status() + ": " + snippet(r.body()), "");
+            case InvokeResult.Response r -> {
+                if (options.retryFunctionErrors() && r.status() >= 500) {
+                    yield !retryOrFail(item, attempts, r.status(), "HTTP " + r.status() + ": " + snippet(r.body()), "");
+                }
+                fail(item, attempts, r.status(), "HTTP " + r.status() + ": " + snippet(r.body()), "");
+                yield true;
+            }
+            case InvokeResult.FunctionError e -> {
+                if (options.retryFunctionErrors()) yield !retryOrFail(item, attempts, 500, e.error(), e.traceback());
+                fail(item, attempts, 500, e.error(), e.traceback());
+                yield true;
+            }
+            case InvokeResult.TimedOut t -> !retryOrFail(item, attempts, 504,
+                    "call exceeded the task timeout of " + gale.config.Durations.format(options.taskTimeout()), "");
+            case InvokeResult.InstanceDied d -> cancelRequested || suspended || !retryOrFail(item, attempts, 502, d.failure().message(), "");
+        };
+    }
+
+    private boolean succeed(JobItem item, InvokeResult.Response r, Map<Integer, Integer> attempts, double ms) {
+        if (r.body().length > MAX_RESULT_BYTES) {
+            fail(item, attempts, 413, "result of " + r.body().length + " bytes is over the " + (MAX_RESULT_BYTES >> 20)
+                    + " MB limit for job results; store big outputs in a blob and return its key", "");
+            return true;
+        }
+        done.incrementAndGet();
+        writer.accept(new JobItem(row.id(), item.index(), item.inputJson(), ItemState.DONE.name(),
+                Optional.of(resultJson(r.body())), Optional.empty(), Optional.empty(), Optional.of(r.status()),
+                attempts.getOrDefault(item.index(), 1), Optional.of(ms)));
+        return true;
+    }
+
+    /** @return true when the input will be tried again, false when it failed for good */
+    private boolean retryOrFail(JobItem item, Map<Integer, Integer> attempts, int status, String error, String traceback) {
+        int tried = attempts.getOrDefault(item.index(), 1);
+        if (suspended) return true; // left queued for the restart
+        if (tried <= options.retries() && !halted()) {
+            LOG.debug("JobID {} input {}: attempt {} failed ({}); retrying", row.id(), item.index(), tried, error);
+            return true;
+        }
+        fail(item, attempts, status, error + (tried > 1 ? " (after " + tried + " attempts)" : ""), traceback);
+        return false;
+    }
+
+    private void fail(JobItem item, Map<Integer, Integer> attempts, int status, String error, String traceback) {
+        failed.incrementAndGet();
+        firstError.compareAndSet(null, "input " + item.index() + ": " + error);
+        writer.accept(new JobItem(row.id(), item.index(), item.inputJson(), ItemState.FAILED.name(), Optional.empty(),
+                Optional.of(error), Optional.of(traceback).filter(t -> !t.isEmpty()), Optional.of(status),
+                attempts.getOrDefault(item.index(), 1), Optional.empty()));
+        if (options.stopOnError()) stopRequested = true;
+    }
+
+    private InvokeRequest request(JobItem item) {
+        String body = row.contextJson().map(ctx -> "{\"context\":" + ctx + ",\"input\":" + item.inputJson() + "}")
+                .orElse(item.inputJson());
+        String requestId = row.id() + "-" + item.index() + "-" + UUID.randomUUID().toString().substring(0, 8);
+        return new InvokeRequest(requestId, "POST", "/", "", List.of(Map.entry("Content-Type", "application/json"),
+                Map.entry("X-Gale-Job-Id", row.id()), Map.entry("X-Gale-Job-Index", Integer.toString(item.index()))),
+                body.getBytes(StandardCharsets.UTF_8), "127.0.0.1", "http", "gale-job",
+                Instant.now().plus(options.taskTimeout()));
+    }
+
+    /** The function's JSON answer as stored; a body that is not JSON is kept as a JSON string. */
+    static String resultJson(byte[] body) {
+        if (body.length == 0) return "null";
+        try {
+            return JSON.writeValueAsString(JSON.readTree(body));
+        } catch (java.io.IOException e) {
+            try {
+                return JSON.writeValueAsString(new String(body, StandardCharsets.UTF_8));
+            } catch (JsonProcessingException impossible) {
+                throw new IllegalStateException(impossible);
+            }
+        }
+    }
+
+    private static String snippet(byte[] body) {
+        String s = new String(body, 0, Math.min(body.length, 500), StandardCharsets.UTF_8).strip();
+        return s.isEmpty() ? "(empty body)" : s;
+    }
+
+    private static void sleep(Duration d) {
+        try {
+            Thread.sleep(d.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

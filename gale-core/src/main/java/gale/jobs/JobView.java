@@ -1,0 +1,16 @@
+package gale.jobs;
+
+import java.time.Instant;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * What `GET /v1/jobs/{id}` shows: state, counts per input state, speed and ETA.
+ *
+ * @param counts queued, running, done, failed, cancelled
+ */
+public record JobView(String id, String function, String state, int inputs, Map<String, Integer> counts,
+                      Map<String, Object> options, Instant createdAt, Optional<Instant> startedAt,
+                      Optional<Instant> finishedAt, long elapsedMs, double throughputPerSec, Optional<Long> etaMs,
+                      Optional<String> error) {
+}

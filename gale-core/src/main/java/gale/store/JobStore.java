@@ -1,0 +1,148 @@
+package gale.store;
+
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.statement.PreparedBatch;
+
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Durable jobs and their inputs. Outcomes arrive in batches from the job runner. */
+public final class JobStore {
+
+    /** Input states; counts are reported per state. */
+    public enum ItemState { QUEUED, RUNNING, DONE, FAILED, CANCELLED }
+
+    private final Jdbi jdbi;
+
+    JobStore(Jdbi jdbi) {
+        this.jdbi = jdbi;
+    }
+
+    /** Stores a job with all its inputs (QUEUED) in one transaction. */
+    public void create(JobRow job, List<String> inputsJson) {
+        jdbi.useTransaction(h -> {
+            h.createUpdate("""
+                            INSERT INTO jobs (id, function_name, state, options, context, inputs, created_at)
+                            VALUES (:id, :f, :state, :options, :context, :inputs, :created)""")
+                    .bind("id", job.id()).bind("f", job.function()).bind("state", job.state())
+                    .bind("options", job.optionsJson()).bind("context", job.contextJson().orElse(null))
+                    .bind("inputs", job.inputs()).bind("created", job.createdAt().toString()).execute();
+            PreparedBatch batch = h.prepareBatch(
+                    "INSERT INTO job_items (job_id, idx, input, state) VALUES (:job, :idx, :input, 'QUEUED')");
+            for (int i = 0; i < inputsJson.size(); i++) {
+                batch.bind("job", job.id()).bind("idx", i).bind("input", inputsJson.get(i)).add();
+            }
+            batch.execute();
+        });
+    }
+
+    public Optional<JobRow> find(String id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM jobs WHERE id = :id").bind("id", id)
+                .map((rs, ctx) -> job(rs)).findOne());
+    }
+
+    /** Newest first; all functions when {@code function} is empty. */
+    public List<JobRow> list(Optional<String> function, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM jobs WHERE (:f IS NULL OR function_name = :f) ORDER BY created_at DESC LIMIT :limit""")
+                .bind("f", function.orElse(null)).bind("limit", limit).map((rs, ctx) -> job(rs)).list());
+    }
+
+    /** Jobs a restart must resume. */
+    public List<JobRow> unfinished() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM jobs WHERE state IN ('QUEUED', 'RUNNING') ORDER BY created_at")
+                .map((rs, ctx) -> job(rs)).list());
+    }
+
+    public void markStarted(String id, Instant when) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE jobs SET state = 'RUNNING', started_at = COALESCE(started_at, :t) WHERE id = :id")
+                .bind("t", when.toString()).bind("id", id).execute());
+    }
+
+    public void markFinished(String id, String state, Optional<String> error, Instant when) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE jobs SET state = :s, error = :e, finished_at = :t WHERE id = :id")
+                .bind("s", state).bind("e", error.orElse(null)).bind("t", when.toString()).bind("id", id).execute());
+    }
+
+    /** Inputs that were running when the server stopped go back to the queue; finished ones stay. */
+    public void requeueRunning(String id) {
+        jdbi.useHandle(h -> h.createUpdate("UPDATE job_items SET state = 'QUEUED' WHERE job_id = :id AND state = 'RUNNING'")
+                .bind("id", id).execute());
+    }
+
+    /** Indexes still to run, ascending. */
+    public List<Integer> queuedIndexes(String id) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT idx FROM job_items WHERE job_id = :id AND state = 'QUEUED' ORDER BY idx")
+                .bind("id", id).mapTo(Integer.class).list());
+    }
+
+    /** Inputs by index range [from, to). */
+    public List<JobItem> items(String id, int from, int to) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM job_items WHERE job_id = :id AND idx >= :from AND idx < :to ORDER BY idx""")
+                .bind("id", id).bind("from", from).bind("to", to).map((rs, ctx) -> item(rs)).list());
+    }
+
+    public Map<ItemState, Integer> counts(String id) {
+        Map<ItemState, Integer> counts = new EnumMap<>(ItemState.class);
+        for (ItemState s : ItemState.values()) counts.put(s, 0);
+        jdbi.useHandle(h -> h.createQuery("SELECT state, COUNT(*) AS n FROM job_items WHERE job_id = :id GROUP BY state")
+                .bind("id", id).map((rs, ctx) -> Map.entry(ItemState.valueOf(rs.getString("state")), rs.getInt("n")))
+                .forEach(e -> counts.put(e.getKey(), e.getValue())));
+        return counts;
+    }
+
+    /**
+     * Records outcomes. An input already DONE or FAILED is never changed again, so a
+     * result is reported once even if a retried call also finished.
+     */
+    public void record(List<JobItem> outcomes) {
+        if (outcomes.isEmpty()) return;
+        jdbi.useTransaction(h -> {
+            PreparedBatch batch = h.prepareBatch("""
+                    UPDATE job_items SET state = :state, result = :result, error = :error, traceback = :traceback,
+                                         status = :status, attempts = :attempts, duration_ms = :duration
+                    WHERE job_id = :job AND idx = :idx AND state NOT IN ('DONE', 'FAILED')""");
+            for (JobItem o : outcomes) {
+                batch.bind("state", o.state()).bind("result", o.resultJson().orElse(null)).bind("error", o.error().orElse(null))
+                        .bind("traceback", o.traceback().orElse(null)).bind("status", o.status().orElse(null))
+                        .bind("attempts", o.attempts()).bind("duration", o.durationMs().orElse(null))
+                        .bind("job", o.jobId()).bind("idx", o.index()).add();
+            }
+            batch.execute();
+        });
+    }
+
+    /** Marks every input not yet finished as CANCELLED. */
+    public void cancelRemaining(String id) {
+        jdbi.useHandle(h -> h.createUpdate("""
+                        UPDATE job_items SET state = 'CANCELLED' WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING')""")
+                .bind("id", id).execute());
+    }
+
+    private static JobRow job(ResultSet rs) throws SQLException {
+        return new JobRow(rs.getString("id"), rs.getString("function_name"), rs.getString("state"), rs.getString("options"),
+                Optional.ofNullable(rs.getString("context")), rs.getInt("inputs"), Optional.ofNullable(rs.getString("error")),
+                Instant.parse(rs.getString("created_at")), instant(rs, "started_at"), instant(rs, "finished_at"));
+    }
+
+    private static JobItem item(ResultSet rs) throws SQLException {
+        int status = rs.getInt("status");
+        Optional<Integer> statusOpt = rs.wasNull() ? Optional.empty() : Optional.of(status);
+        double duration = rs.getDouble("duration_ms");
+        Optional<Double> durationOpt = rs.wasNull() ? Optional.empty() : Optional.of(duration);
+        return new JobItem(rs.getString("job_id"), rs.getInt("idx"), rs.getString("input"), rs.getString("state"),
+                Optional.ofNullable(rs.getString("result")), Optional.ofNullable(rs.getString("error")),
+                Optional.ofNullable(rs.getString("traceback")), statusOpt, rs.getInt("attempts"), durationOpt);
+    }
+
+    private static Optional<Instant> instant(ResultSet rs, String column) throws SQLException {
+        String s = rs.getString(column);
+        return s == null ? Optional.empty() : Optional.of(Instant.parse(s));
+    }
+}

@@ -1,0 +1,144 @@
+package gale.admin;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.jobs.InvalidJobException;
+import gale.jobs.JobService;
+import gale.jobs.JobView;
+import gale.store.JobItem;
+import io.javalin.Javalin;
+import io.javalin.http.BadRequestResponse;
+import io.javalin.http.Context;
+import io.javalin.http.NotFoundResponse;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** The map-job API under /v1/jobs (docs/jobs.md); the admin token check comes from {@link AdminApi}. */
+public final class JobsApi {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final JobService jobs;
+
+    public JobsApi(JobService jobs) {
+        this.jobs = jobs;
+    }
+
+    public void register(Javalin app) {
+        app.post("/v1/jobs", this::submit);
+        app.get("/v1/jobs", ctx -> ctx.json(jobs.list(Optional.ofNullable(ctx.queryParam("function")),
+                limit(ctx)).stream().map(JobsApi::json).toList()));
+        app.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
+        app.get("/v1/jobs/{id}/results", this::results);
+        app.delete("/v1/jobs/{id}", ctx -> {
+            find(ctx);
+            ctx.json(json(jobs.cancel(ctx.pathParam("id")).orElseThrow()));
+        });
+    }
+
+    private void submit(Context ctx) throws IOException {
+        String type = Optional.ofNullable(ctx.contentType()).orElse("");
+        try {
+            JobView job;
+            if (type.startsWith("application/x-ndjson") || type.startsWith("application/jsonl")) {
+                Map<String, Object> options = new LinkedHashMap<>();
+                ctx.queryParamMap().forEach((k, v) -> options.put(k, v.getFirst()));
+                job = jobs.submitNdjson(ctx.queryParam("function") == null ? "" : ctx.queryParam("function"),
+                        ctx.req().getInputStream(), options);
+            } else {
+                JsonNode body;
+                try {
+                    body = JSON.readTree(ctx.bodyInputStream());
+                } catch (IOException e) {
+                    throw new InvalidJobException("the job is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+                }
+                job = jobs.submit(body);
+            }
+            ctx.status(201).json(json(job));
+        } catch (InvalidJobException e) {
+            throw new BadRequestResponse(e.getMessage());
+        }
+    }
+
+    private void results(Context ctx) throws InterruptedException {
+        find(ctx);
+        int after;
+        try {
+            after = Integer.parseInt(Optional.ofNullable(ctx.queryParam("after")).orElse("-1"));
+        } catch (NumberFormatException e) {
+            throw new BadRequestResponse("after must be a number (the last index you have)");
+        }
+        boolean follow = "true".equalsIgnoreCase(ctx.queryParam("wait"));
+        ctx.status(200).contentType("application/x-ndjson");
+        try {
+            OutputStream out = ctx.res().getOutputStream();
+            jobs.results(ctx.pathParam("id"), after, follow, item -> writeLine(out, item, follow));
+            out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void writeLine(OutputStream out, JobItem item, boolean flush) {
+        try {
+            out.write(JSON.writeValueAsBytes(result(item)));
+            out.write('\n');
+            if (flush) out.flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException("the client went away", e);
+        }
+    }
+
+    static Map<String, Object> result(JobItem item) throws IOException {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("index", item.index());
+        boolean ok = item.state().equals("DONE");
+        out.put("ok", ok);
+        if (ok) {
+            out.put("result", JSON.readTree(item.resultJson().orElse("null")));
+        } else {
+            out.put("error", item.error().orElse(item.state().equals("CANCELLED") ? "cancelled before it ran" : "failed"));
+            item.traceback().ifPresent(t -> out.put("traceback", t));
+        }
+        item.status().ifPresent(s -> out.put("status", s));
+        item.durationMs().ifPresent(d -> out.put("durationMs", d));
+        out.put("attempts", item.attempts());
+        return out;
+    }
+
+    private JobView find(Context ctx) {
+        return jobs.view(ctx.pathParam("id")).orElseThrow(() -> new NotFoundResponse("no job " + ctx.pathParam("id")));
+    }
+
+    private static int limit(Context ctx) {
+        try {
+            return Math.clamp(Integer.parseInt(Optional.ofNullable(ctx.queryParam("limit")).orElse("50")), 1, 1000);
+        } catch (NumberFormatException e) {
+            throw new BadRequestResponse("limit must be a number");
+        }
+    }
+
+    static Map<String, Object> json(JobView j) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("id", j.id());
+        out.put("function", j.function());
+        out.put("state", j.state());
+        out.put("inputs", j.inputs());
+        out.put("counts", j.counts());
+        out.putAll(j.options());
+        out.put("createdAt", j.createdAt().toString());
+        out.put("startedAt", j.startedAt().map(Object::toString).orElse(null));
+        out.put("finishedAt", j.finishedAt().map(Object::toString).orElse(null));
+        out.put("elapsedMs", j.elapsedMs());
+        out.put("throughputPerSec", Math.round(j.throughputPerSec() * 10) / 10.0);
+        out.put("etaMs", j.etaMs().orElse(null));
+        out.put("error", j.error().orElse(null));
+        return out;
+    }
+}

@@ -1,0 +1,83 @@
+package gale.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.awaitility.Awaitility.await;
+
+/** The /v1/jobs API spoken over plain HTTP, as docs/jobs.md describes it. */
+final class JobsHttp {
+
+    static final ObjectMapper JSON = new ObjectMapper();
+    private final HttpClient http = HttpClient.newHttpClient();
+    private final GaleHarness gale;
+
+    JobsHttp(GaleHarness gale) {
+        this.gale = gale;
+    }
+
+    record Answer(int status, JsonNode json, String text) {
+    }
+
+    Answer send(String method, String path, String contentType, String body) {
+        var builder = HttpRequest.newBuilder(URI.create(gale.server.url() + path))
+                .header("Authorization", "Bearer " + gale.server.adminToken())
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        if (contentType != null) builder.header("Content-Type", contentType);
+        try {
+            HttpResponse<String> r = http.send(builder.build(), HttpResponse.BodyHandlers.ofString());
+            JsonNode json = null;
+            try {
+                json = JSON.readTree(r.body());
+            } catch (IOException notJson) {
+                // NDJSON or text
+            }
+            return new Answer(r.statusCode(), json, r.body());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    JsonNode submit(String jobJson) {
+        Answer a = send("POST", "/v1/jobs", "application/json", jobJson);
+        if (a.status() != 201) throw new AssertionError("submit answered " + a.status() + ": " + a.text());
+        return a.json();
+    }
+
+    JsonNode job(String id) {
+        return send("GET", "/v1/jobs/" + id, null, null).json();
+    }
+
+    JsonNode awaitEnd(String id) {
+        await().atMost(Duration.ofSeconds(90)).pollInterval(Duration.ofMillis(100))
+                .until(() -> !job(id).path("state").asText().matches("QUEUED|RUNNING"));
+        return job(id);
+    }
+
+    List<JsonNode> results(String id, boolean wait) {
+        String text = send("GET", "/v1/jobs/" + id + "/results" + (wait ? "?wait=true" : ""), null, null).text();
+        List<JsonNode> lines = new ArrayList<>();
+        for (String line : text.split("\n")) {
+            if (line.isBlank()) continue;
+            try {
+                lines.add(JSON.readTree(line));
+            } catch (IOException e) {
+                throw new AssertionError("not a JSON line: " + line);
+            }
+        }
+        return lines;
+    }
+}

@@ -1,0 +1,185 @@
+package gale.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+import static gale.e2e.GaleHarness.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/** Map jobs run a deployed function over many inputs, durably, in order, without starving HTTP traffic. */
+class MapJobsTest extends GaleE2E {
+
+    static JobsHttp jobs;
+
+    @BeforeAll
+    static void deployFunctions() {
+        jobs = new JobsHttp(gale);
+        gale.deployActive("square", gale.bundle("square", "main.py", """
+                import os
+                def square(request):
+                    x = request.get_json()
+                    if isinstance(x, dict) and "context" in x:
+                        return {"y": x["input"] * x["context"]["scale"]}
+                    if x == 13:
+                        raise ValueError("unlucky input 13")
+                    return {"y": x * x, "pid": os.getpid()}
+                """), "maxInstances", 3);
+        gale.deployActive("nap", gale.bundle("nap", "main.py", """
+                import time
+                def nap(request):
+                    time.sleep(request.get_json()["s"])
+                    return {"slept": request.get_json()["s"]}
+                """), "maxInstances", 2);
+    }
+
+    @Test
+    void aJobMapsTheFunctionOverItsInputsAndReturnsResultsInInputOrder() {
+        JsonNode job = jobs.submit("{\"function\": \"square\", \"inputs\": " + range(0, 40) + ", \"chunkSize\": 4}");
+
+        JsonNode end = jobs.awaitEnd(job.path("id").asText());
+        List<JsonNode> results = jobs.results(job.path("id").asText(), false);
+
+        assertThat(end.path("state").asText()).isEqualTo("FAILED"); // input 13 raises
+        assertThat(end.path("counts").path("done").asInt()).isEqualTo(39);
+        assertThat(end.path("counts").path("failed").asInt()).isEqualTo(1);
+        assertThat(end.path("error").asText()).contains("input 13").contains("unlucky");
+        assertThat(results).hasSize(40);
+        for (int i = 0; i < 40; i++) {
+            assertThat(results.get(i).path("index").asInt()).isEqualTo(i);
+            if (i != 13) assertThat(results.get(i).path("result").path("y").asInt()).isEqualTo(i * i);
+        }
+        assertThat(results.get(13).path("ok").asBoolean()).isFalse();
+        assertThat(results.get(13).path("traceback").asText()).contains("Traceback").contains("ValueError");
+        assertThat(results.get(13).path("attempts").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void theContextIsSentWithEveryInput() {
+        JsonNode job = jobs.submit("{\"function\": \"square\", \"inputs\": [1, 2, 3], \"context\": {\"scale\": 10}}");
+
+        jobs.awaitEnd(job.path("id").asText());
+
+        assertThat(jobs.results(job.path("id").asText(), false)).extracting(r -> r.path("result").path("y").asInt())
+                .containsExactly(10, 20, 30);
+    }
+
+    @Test
+    void aCrashedCallIsRetriedAndReportedOnce() {
+        gale.deployActive("flaky", gale.bundle("flaky", "main.py", """
+                import os
+                def flaky(request):
+                    n = request.get_json()
+                    marker = "/tmp/flaky-%s-%d" % (os.environ.get("RUN", "x"), n)
+                    if n % 3 == 0 and not os.path.exists(marker):
+                        open(marker, "w").close()
+                        os._exit(1)
+                    return {"n": n}
+                """), "env", Map.of("RUN", Long.toString(System.nanoTime())));
+        JsonNode job = jobs.submit("{\"function\": \"flaky\", \"inputs\": " + range(0, 9) + ", \"retryBackoff\": \"10ms\"}");
+
+        JsonNode end = jobs.awaitEnd(job.path("id").asText());
+        List<JsonNode> results = jobs.results(job.path("id").asText(), false);
+
+        assertThat(end.path("state").asText()).as(results.toString()).isEqualTo("SUCCEEDED");
+        assertThat(results).extracting(r -> r.path("result").path("n").asInt()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 8);
+        assertThat(results.get(3).path("attempts").asInt()).isEqualTo(2);
+        assertThat(results.get(1).path("attempts").asInt()).isEqualTo(1);
+    }
+
+    @Test
+    void stopOnErrorCancelsTheRest() {
+        JsonNode job = jobs.submit("{\"function\": \"square\", \"inputs\": " + range(10, 60)
+                + ", \"stopOnError\": true, \"parallelism\": 1}");
+
+        JsonNode end = jobs.awaitEnd(job.path("id").asText());
+
+        assertThat(end.path("state").asText()).isEqualTo("FAILED");
+        assertThat(end.path("counts").path("cancelled").asInt()).isPositive();
+        assertThat(end.path("counts").path("done").asInt()).isLessThan(49);
+    }
+
+    @Test
+    void cancellingAJobStopsItAndQueuedInputsNeverStart() {
+        JsonNode job = jobs.submit("{\"function\": \"nap\", \"inputs\": " + naps(40, 0.3) + ", \"parallelism\": 2}");
+        String id = job.path("id").asText();
+        await().atMost(Duration.ofSeconds(20)).until(() -> jobs.job(id).path("counts").path("done").asInt() >= 2);
+
+        JsonNode cancelled = jobs.send("DELETE", "/v1/jobs/" + id, null, null).json();
+
+        assertThat(cancelled.path("state").asText()).isEqualTo("CANCELLED");
+        assertThat(cancelled.path("counts").path("cancelled").asInt()).isGreaterThan(30);
+        int doneAtCancel = cancelled.path("counts").path("done").asInt();
+        assertThat(jobs.awaitEnd(id).path("counts").path("done").asInt()).isEqualTo(doneAtCancel);
+    }
+
+    @Test
+    void httpCallsAreServedBeforeQueuedJobTasks() {
+        JsonNode job = jobs.submit("{\"function\": \"nap\", \"inputs\": " + naps(30, 0.4) + "}");
+        String id = job.path("id").asText();
+        await().atMost(Duration.ofSeconds(20)).until(() -> jobs.job(id).path("counts").path("running").asInt() >= 2);
+
+        var response = gale.post("nap", "", "{\"s\": 0}", "application/json");
+        JsonNode during = jobs.job(id);
+
+        assertThat(text(response)).contains("slept");
+        assertThat(during.path("counts").path("queued").asInt()).as("the job still had queued inputs").isGreaterThan(10);
+        jobs.send("DELETE", "/v1/jobs/" + id, null, null);
+    }
+
+    @Test
+    void resultsCanBeFollowedAsTheyFinish() {
+        JsonNode job = jobs.submit("{\"function\": \"nap\", \"inputs\": " + naps(6, 0.2) + "}");
+
+        var streamed = CompletableFuture.supplyAsync(() -> jobs.results(job.path("id").asText(), true));
+
+        assertThat(streamed.join()).extracting(r -> r.path("index").asInt()).containsExactly(0, 1, 2, 3, 4, 5);
+    }
+
+    @Test
+    void ndjsonInputsWork() {
+        JobsHttp.Answer a = jobs.send("POST", "/v1/jobs?function=square&chunkSize=2", "application/x-ndjson", "2\n3\n\n4\n");
+
+        assertThat(a.status()).isEqualTo(201);
+        jobs.awaitEnd(a.json().path("id").asText());
+        assertThat(jobs.results(a.json().path("id").asText(), false)).extracting(r -> r.path("result").path("y").asInt())
+                .containsExactly(4, 9, 16);
+    }
+
+    @Test
+    void badJobsAreRejectedWithAClearMessageAndNothingIsCreated() {
+        int before = jobs.send("GET", "/v1/jobs?limit=1000", null, null).json().size();
+
+        assertThat(jobs.send("POST", "/v1/jobs", "application/json", "{\"function\": \"nope\", \"inputs\": [1]}"))
+                .satisfies(a -> assertThat(a.status()).isEqualTo(400)).satisfies(a -> assertThat(a.text()).contains("not found"));
+        assertThat(jobs.send("POST", "/v1/jobs", "application/json", "{\"function\": \"square\", \"inputs\": []}").text())
+                .contains("no inputs");
+        assertThat(jobs.send("POST", "/v1/jobs", "application/json", "{\"function\": \"square\", \"inputs\": 5}").text())
+                .contains("JSON array");
+        assertThat(jobs.send("POST", "/v1/jobs", "application/json", "this is not json").text()).contains("not valid JSON");
+        assertThat(jobs.send("POST", "/v1/jobs?function=square", "application/x-ndjson", "1\n{oops\n").text())
+                .contains("line 2");
+        assertThat(jobs.send("POST", "/v1/jobs", "application/json", "{\"function\": \"square\", \"inputs\": [1], \"chunkSize\": 0}").text())
+                .contains("chunkSize");
+        assertThat(jobs.send("GET", "/v1/jobs?limit=1000", null, null).json().size()).isEqualTo(before);
+        assertThat(jobs.send("GET", "/v1/jobs/job-000000000000", null, null).status()).isEqualTo(404);
+    }
+
+    static String range(int from, int to) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = from; i < to; i++) sb.append(i == from ? "" : ",").append(i);
+        return sb.append("]").toString();
+    }
+
+    static String naps(int n, double seconds) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < n; i++) sb.append(i == 0 ? "" : ",").append("{\"s\": ").append(seconds).append("}");
+        return sb.append("]").toString();
+    }
+}
