@@ -21,6 +21,7 @@ gale_find_java() { # sets GALE_JAVA to a java binary >= 21, or fails with a hint
       if [ -n "$version" ] && [ "$version" -ge 21 ]; then
         GALE_JAVA="$candidate/bin/java"
         export JAVA_HOME="$candidate"
+        gale_quiet_maven "$version"
         return 0
       fi
     fi
@@ -34,6 +35,12 @@ gale_find_java() { # sets GALE_JAVA to a java binary >= 21, or fails with a hint
   fi
   echo "gale: no JDK 21 or newer found; install one (e.g. apt-get install openjdk-21-jdk or Temurin 25) or set JAVA_HOME" >&2
   return 1
+}
+
+gale_quiet_maven() { # Maven 3.9 on JDK 24+ warns about sun.misc.Unsafe on every build; allow it quietly
+  if [ "$1" -ge 24 ]; then
+    case " ${MAVEN_OPTS:-} " in *sun-misc-unsafe*) ;; *) export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow" ;; esac
+  fi
 }
 
 gale_python() { # the interpreter user functions run on
