@@ -12,6 +12,7 @@ import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
 import gale.store.InvocationRecord;
+import gale.store.LogEntry;
 import gale.store.InvocationRecord.Outcome;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
@@ -101,6 +102,14 @@ public final class Gateway implements Handler {
                 Optional.ofNullable(ctx.host()).orElse(""), arrival.plus(config.timeout()));
         Served served = serve(fn, request);
         writeResult(ctx, requestId, fn, served);
+        if (served.result instanceof InvokeResult.InstanceDied died) {
+            // Make the kill visible where users look: in the function's own logs, with the request id.
+            logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
+                    "gale", "instance stopped during this call: " + died.failure().message()));
+        } else if (served.result instanceof InvokeResult.TimedOut) {
+            logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
+                    "gale", "call exceeded the timeout of " + Durations.format(config.timeout()) + "; instance stopped"));
+        }
         double durationMs = (System.nanoTime() - startNanos) / 1e6;
         metrics.record(fn.name(), served.outcome, durationMs, served.coldStart);
         logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, ctx.statusCode(),

@@ -98,6 +98,8 @@ class FailuresTest extends GaleE2E {
         assertThat(text(response)).contains("memory limit exceeded (128 MB)");
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(gale.client.invocations("hungry", 10))
                 .anySatisfy(i -> assertThat(i.outcome()).isEqualTo("memory")));
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(gale.client.logs("hungry", 0, 100, 0).entries())
+                .anySatisfy(e -> assertThat(e.message()).contains("memory limit exceeded (128 MB)")));
     }
 
     @Test

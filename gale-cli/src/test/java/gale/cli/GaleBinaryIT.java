@@ -1,0 +1,140 @@
+package gale.cli;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Drives the real `gale` binary (the shaded jar) as separate processes, the way a user
+ * does: server, deploy, call, logs, a server killed with SIGKILL and started again, and
+ * the demo.
+ */
+class GaleBinaryIT {
+
+    private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
+    private static final Path ROOT = Path.of(System.getProperty("gale.root", ".."));
+
+    @TempDir
+    Path tmp;
+    private final List<Process> servers = new ArrayList<>();
+
+    record Run(int exit, String out, String err) {
+    }
+
+    @AfterEach
+    void stopServers() {
+        servers.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
+        servers.forEach(Process::destroyForcibly);
+    }
+
+    @Test
+    void deployCallAndSurviveAKilledServer() throws Exception {
+        Path data = tmp.resolve("data");
+        int port = freePort();
+        Process server = startServer("server", port, data);
+        Path fn = Files.createDirectories(tmp.resolve("hello"));
+        Files.writeString(fn.resolve("main.py"), """
+                def hello(request):
+                    print("called with", request.args.get("name"))
+                    return "hello " + request.args.get("name", "world")
+                """);
+
+        Run deploy = gale(data, "deploy", "hello", "--source", fn.toString(), "--allow-unauthenticated");
+        Run call = gale(data, "call", "hello", "--query", "name=cli");
+        Files.writeString(fn.resolve("main.py"), "def hello(request)\n    return 'broken'\n");
+        Run broken = gale(data, "deploy", "hello", "--source", fn.toString());
+
+        assertThat(deploy.exit()).as(deploy.err()).isZero();
+        assertThat(deploy.out()).contains("ACTIVE");
+        assertThat(call.out().trim()).isEqualTo("hello cli");
+        assertThat(broken.exit()).isEqualTo(1);
+        assertThat(broken.err()).contains("syntax error").contains("version 1 keeps serving");
+        await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                assertThat(gale(data, "logs", "hello").out()).contains("called with cli"));
+
+        server.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // kill -9: no shutdown hook runs
+        startServer("server", freePort(), data);
+
+        Run afterRestart = gale(data, "call", "hello", "--query", "name=again");
+        Run versions = gale(data, "versions", "hello");
+        assertThat(afterRestart.out().trim()).isEqualTo("hello again");
+        assertThat(versions.out()).contains("ACTIVE").contains("FAILED");
+    }
+
+    @Test
+    void theDemoDeploysEveryExampleAndTheyAnswer() throws Exception {
+        Path data = tmp.resolve("demo");
+        int port = freePort();
+        startServer("demo", port, data, "--examples", ROOT.resolve("examples").toString());
+
+        await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> assertThat(gale(data, "ls").out())
+                .contains("survey-scorer").contains("lambda-scorer").contains("flask-app").doesNotContain("DEPLOYING"));
+        String survey = get("http://127.0.0.1:" + port + "/fn/survey-scorer"
+                + Files.readAllLines(ROOT.resolve("examples/survey-scorer/demo-call.txt")).getFirst());
+        assertThat(survey).isNotBlank();
+        assertThat(gale(data, "ls").out()).doesNotContain("FAILED");
+    }
+
+    private Process startServer(String verb, int port, Path data, String... extra) throws Exception {
+        List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(),
+                verb, "--port", Integer.toString(port), "--data-dir", data.toString()));
+        command.addAll(List.of(extra));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve(verb + "-" + port + ".log").toFile()).start();
+        servers.add(p);
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() ->
+                get("http://127.0.0.1:" + port + "/healthz").contains("ok"));
+        return p;
+    }
+
+    private Run gale(Path data, String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(javaBin(), "-jar", JAR.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command);
+        pb.environment().put("GALE_HOME", data.toString());
+        pb.environment().remove("GALE_URL");
+        pb.environment().remove("GALE_TOKEN");
+        Path out = Files.createTempFile(tmp, "out", ".txt");
+        Path err = Files.createTempFile(tmp, "err", ".txt");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        if (!p.waitFor(120, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new AssertionError("gale " + String.join(" ", args) + " did not finish");
+        }
+        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    private static String get(String url) throws IOException, InterruptedException {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        }
+    }
+
+    private static String javaBin() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}
