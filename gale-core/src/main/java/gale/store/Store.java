@@ -3,11 +3,11 @@ package gale.store;
 import org.flywaydb.core.Flyway;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
 import org.sqlite.SQLiteConfig;
 import org.sqlite.SQLiteDataSource;
 
 import java.nio.file.Path;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
@@ -143,18 +143,25 @@ public final class Store implements AutoCloseable {
 
     // ---- logs and invocations (written in batches by LogSink)
 
+    /** Writes a batch in one transaction with plain JDBC: this runs for every call, JDBI's per-row binding costs too much here. */
     public void appendLogs(List<LogEntry> entries) {
         if (entries.isEmpty()) return;
         jdbi.useTransaction(h -> {
-            PreparedBatch batch = h.prepareBatch("""
+            try (PreparedStatement ps = h.getConnection().prepareStatement("""
                     INSERT INTO logs (time, function_name, version, instance, request_id, stream, message)
-                    VALUES (:time, :f, :v, :instance, :request, :stream, :message)""");
-            for (LogEntry e : entries) {
-                batch.bind("time", e.time().toString()).bind("f", e.function()).bind("v", e.version())
-                        .bind("instance", e.instance().orElse(null)).bind("request", e.requestId().orElse(null))
-                        .bind("stream", e.stream()).bind("message", e.message()).add();
+                    VALUES (?, ?, ?, ?, ?, ?, ?)""")) {
+                for (LogEntry e : entries) {
+                    ps.setString(1, e.time().toString());
+                    ps.setString(2, e.function());
+                    ps.setInt(3, e.version());
+                    ps.setString(4, e.instance().orElse(null));
+                    ps.setString(5, e.requestId().orElse(null));
+                    ps.setString(6, e.stream());
+                    ps.setString(7, e.message());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
             }
-            batch.execute();
         });
     }
 
@@ -177,19 +184,25 @@ public final class Store implements AutoCloseable {
     public void appendInvocations(List<InvocationRecord> records) {
         if (records.isEmpty()) return;
         jdbi.useTransaction(h -> {
-            PreparedBatch batch = h.prepareBatch("""
+            try (PreparedStatement ps = h.getConnection().prepareStatement("""
                     INSERT INTO invocations (request_id, function_name, version, instance, status, outcome,
                                              duration_ms, cold_start, memory_mb, time)
-                    VALUES (:id, :f, :v, :instance, :status, :outcome, :duration, :cold, :memory, :time)
-                    ON CONFLICT (request_id) DO NOTHING""");
-            for (InvocationRecord r : records) {
-                batch.bind("id", r.requestId()).bind("f", r.function()).bind("v", r.version())
-                        .bind("instance", r.instance().orElse(null)).bind("status", r.status())
-                        .bind("outcome", r.outcome().wire()).bind("duration", r.durationMs())
-                        .bind("cold", r.coldStart()).bind("memory", r.memoryMb().orElse(null))
-                        .bind("time", r.time().toString()).add();
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING""")) {
+                for (InvocationRecord r : records) {
+                    ps.setString(1, r.requestId());
+                    ps.setString(2, r.function());
+                    ps.setInt(3, r.version());
+                    ps.setString(4, r.instance().orElse(null));
+                    ps.setInt(5, r.status());
+                    ps.setString(6, r.outcome().wire());
+                    ps.setDouble(7, r.durationMs());
+                    ps.setBoolean(8, r.coldStart());
+                    if (r.memoryMb().isPresent()) ps.setInt(9, r.memoryMb().get()); else ps.setNull(9, java.sql.Types.INTEGER);
+                    ps.setString(10, r.time().toString());
+                    ps.addBatch();
+                }
+                ps.executeBatch();
             }
-            batch.execute();
         });
     }
 
