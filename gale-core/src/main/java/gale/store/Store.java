@@ -146,23 +146,27 @@ public final class Store implements AutoCloseable {
     /** Writes a batch in one transaction with plain JDBC: this runs for every call, JDBI's per-row binding costs too much here. */
     public void appendLogs(List<LogEntry> entries) {
         if (entries.isEmpty()) return;
-        jdbi.useTransaction(h -> {
-            try (PreparedStatement ps = h.getConnection().prepareStatement("""
-                    INSERT INTO logs (time, function_name, version, instance, request_id, stream, message)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)""")) {
-                for (LogEntry e : entries) {
-                    ps.setString(1, e.time().toString());
-                    ps.setString(2, e.function());
-                    ps.setInt(3, e.version());
-                    ps.setString(4, e.instance().orElse(null));
-                    ps.setString(5, e.requestId().orElse(null));
-                    ps.setString(6, e.stream());
-                    ps.setString(7, e.message());
-                    ps.addBatch();
+        try {
+            jdbi.useTransaction(h -> {
+                try (PreparedStatement ps = h.getConnection().prepareStatement("""
+                        INSERT INTO logs (time, function_name, version, instance, request_id, stream, message)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)""")) {
+                    for (LogEntry e : entries) {
+                        ps.setString(1, e.time().toString());
+                        ps.setString(2, e.function());
+                        ps.setInt(3, e.version());
+                        ps.setString(4, e.instance().orElse(null));
+                        ps.setString(5, e.requestId().orElse(null));
+                        ps.setString(6, e.stream());
+                        ps.setString(7, e.message());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
                 }
-                ps.executeBatch();
-            }
-        });
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not write to the store: " + e.getMessage(), e);
+        }
     }
 
     /** Entries of {@code function} with seq greater than {@code after}, oldest first. */
@@ -183,27 +187,31 @@ public final class Store implements AutoCloseable {
 
     public void appendInvocations(List<InvocationRecord> records) {
         if (records.isEmpty()) return;
-        jdbi.useTransaction(h -> {
-            try (PreparedStatement ps = h.getConnection().prepareStatement("""
-                    INSERT INTO invocations (request_id, function_name, version, instance, status, outcome,
-                                             duration_ms, cold_start, memory_mb, time)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING""")) {
-                for (InvocationRecord r : records) {
-                    ps.setString(1, r.requestId());
-                    ps.setString(2, r.function());
-                    ps.setInt(3, r.version());
-                    ps.setString(4, r.instance().orElse(null));
-                    ps.setInt(5, r.status());
-                    ps.setString(6, r.outcome().wire());
-                    ps.setDouble(7, r.durationMs());
-                    ps.setBoolean(8, r.coldStart());
-                    if (r.memoryMb().isPresent()) ps.setInt(9, r.memoryMb().get()); else ps.setNull(9, java.sql.Types.INTEGER);
-                    ps.setString(10, r.time().toString());
-                    ps.addBatch();
+        try {
+            jdbi.useTransaction(h -> {
+                try (PreparedStatement ps = h.getConnection().prepareStatement("""
+                        INSERT INTO invocations (request_id, function_name, version, instance, status, outcome,
+                                                 duration_ms, cold_start, memory_mb, time)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING""")) {
+                    for (InvocationRecord r : records) {
+                        ps.setString(1, r.requestId());
+                        ps.setString(2, r.function());
+                        ps.setInt(3, r.version());
+                        ps.setString(4, r.instance().orElse(null));
+                        ps.setInt(5, r.status());
+                        ps.setString(6, r.outcome().wire());
+                        ps.setDouble(7, r.durationMs());
+                        ps.setBoolean(8, r.coldStart());
+                        if (r.memoryMb().isPresent()) ps.setInt(9, r.memoryMb().get()); else ps.setNull(9, java.sql.Types.INTEGER);
+                        ps.setString(10, r.time().toString());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
                 }
-                ps.executeBatch();
-            }
-        });
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not write to the store: " + e.getMessage(), e);
+        }
     }
 
     /** Newest first. */
