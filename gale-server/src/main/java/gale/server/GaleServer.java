@@ -12,6 +12,8 @@ import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
 import gale.runtime.PythonRuntime;
+import gale.runtime.java.JavaRuntime;
+import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
 import gale.store.Store;
 import io.javalin.Javalin;
@@ -71,7 +73,9 @@ public final class GaleServer implements AutoCloseable {
         this.listener = new InstanceListener(socketPath(run));
         var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
                 this::onInstanceLog, config.pipIndexUrl(), config.wheelDir());
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python), logs,
+        var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog);
+        var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog);
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,
                 config.drainTimeout());
         registry.restore();
         this.jobs = new JobService(registry, store.jobs());
@@ -81,6 +85,7 @@ public final class GaleServer implements AutoCloseable {
         this.app = Javalin.create(cfg -> {
             cfg.showJavalinBanner = false;
             cfg.useVirtualThreads = true;
+            cfg.http.disableCompression(); // function responses pass through as they are
             cfg.http.maxRequestSize = config.maxBodyBytes();
             cfg.jetty.multipartConfig.maxFileSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
             cfg.jetty.multipartConfig.maxTotalRequestSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
