@@ -6,7 +6,7 @@ GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian packages: the interpreter's libraries user functions import (Flask for
 # Cloud Functions-style handlers, scikit-learn for the examples) and pip for
 # requirements.txt installs from a wheel folder or index.
-GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pip)
+GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pip bubblewrap)
 
 gale_java_version() { # prints the major version of the java binary in $1
   "$1" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}' | cut -d. -f1

@@ -25,7 +25,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -86,7 +86,10 @@ public final class ConfigResolver {
                 env(m.get("env")),
                 bool(m, "allowUnauthenticated"),
                 cors(m.get("cors")),
-                string(m, "command", ""));
+                string(m, "command", ""),
+                number(m, "cpu", 1.0),
+                string(m, "sandbox", "auto"),
+                string(m, "network", "all"));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {
@@ -118,6 +121,17 @@ public final class ConfigResolver {
             return Integer.parseInt(v.toString().trim());
         } catch (NumberFormatException e) {
             throw new InvalidConfigException(kebabCase(key) + " must be a whole number, got '" + v + "'");
+        }
+    }
+
+    private static double number(Map<String, Object> m, String key, double fallback) {
+        Object v = m.get(key);
+        if (v == null) return fallback;
+        if (v instanceof Number n) return n.doubleValue();
+        try {
+            return Double.parseDouble(v.toString().trim());
+        } catch (NumberFormatException e) {
+            throw new InvalidConfigException(kebabCase(key) + " must be a number, got '" + v + "'");
         }
     }
 

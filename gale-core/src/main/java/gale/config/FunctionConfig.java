@@ -24,6 +24,9 @@ import java.util.Map;
  * @param allowUnauthenticated public (true) or admin-token only (false)
  * @param cors                 origins Gale answers preflight for; empty = the function handles CORS itself
  * @param command              for the process runtime: the command that serves HTTP on $PORT (empty otherwise)
+ * @param cpu                  CPU share of an instance relative to others (1 = a normal share, 0.5 = half)
+ * @param sandbox              "auto" (sandbox when bubblewrap is installed), "on" (required) or "off"
+ * @param network              "all", or "none" to run without network access (needs the sandbox)
  */
 public record FunctionConfig(
         String runtime,
@@ -40,10 +43,15 @@ public record FunctionConfig(
         Map<String, String> env,
         boolean allowUnauthenticated,
         List<String> cors,
-        String command) {
+        String command,
+        double cpu,
+        String sandbox,
+        String network) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
+    public static final List<String> SANDBOX_MODES = List.of("auto", "on", "off");
+    public static final List<String> NETWORK_MODES = List.of("all", "none");
 
     public FunctionConfig {
         env = Map.copyOf(env);
@@ -69,6 +77,10 @@ public record FunctionConfig(
                 "min-instances must be between 0 and max-instances (" + maxInstances + "), got " + minInstances);
         check(maxQueue >= 0 && maxQueue <= 100_000, "max-queue must be between 0 and 100000, got " + maxQueue);
         check(idleTimeout.toMillis() >= 100, "idle-timeout must be at least 100ms, got " + Durations.format(idleTimeout));
+        check(cpu >= 0.01 && cpu <= 64, "cpu must be between 0.01 and 64, got " + cpu);
+        check(SANDBOX_MODES.contains(sandbox), "sandbox must be one of " + SANDBOX_MODES + ", got '" + sandbox + "'");
+        check(NETWORK_MODES.contains(network), "network must be one of " + NETWORK_MODES + ", got '" + network + "'");
+        check(!(network.equals("none") && sandbox.equals("off")), "network none needs the sandbox; drop --sandbox off");
         for (String key : env.keySet()) {
             check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
             check(!key.startsWith("GALE_"), "env name '" + key + "' is reserved: GALE_* variables belong to the platform");
@@ -101,6 +113,9 @@ public record FunctionConfig(
         m.put("allowUnauthenticated", allowUnauthenticated);
         m.put("cors", String.join(",", cors));
         m.put("command", command);
+        m.put("cpu", cpu);
+        m.put("sandbox", sandbox);
+        m.put("network", network);
         return m;
     }
 }

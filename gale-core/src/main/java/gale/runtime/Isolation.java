@@ -1,0 +1,256 @@
+package gale.runtime;
+
+import gale.config.FunctionConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * What keeps an instance in its lane: a cgroup with its memory limit and CPU share, and
+ * a bubblewrap sandbox in which the bundle and the runtime are read-only, /tmp is a
+ * private tmpfs, nothing else of the host's files is visible (not the data dir, so not
+ * the admin token), and the network can be removed.
+ *
+ * <p>Both are probed once at start. Where the host allows no cgroups, the pool's RSS
+ * watchdog enforces memory limits instead; where bubblewrap is missing, functions
+ * deployed with {@code sandbox = "on"} fail to start with a message saying so.
+ */
+public final class Isolation {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Isolation.class);
+    private static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
+    /** cpu.shares of one normal instance (cgroup v1); v2's cpu.weight default is 100. */
+    private static final int V1_SHARES = 1024;
+
+    /** Which cgroup interface the host offers. */
+    public enum CgroupMode { V2, V1, NONE }
+
+    private final CgroupMode mode;
+    private final Path v2Root;
+    private final boolean bubblewrap;
+
+    Isolation(CgroupMode mode, Path v2Root, boolean bubblewrap) {
+        this.mode = mode;
+        this.v2Root = v2Root;
+        this.bubblewrap = bubblewrap;
+    }
+
+    /** Looks at what this host allows; creates Gale's parent cgroups. */
+    public static Isolation probe() {
+        CgroupMode mode = probeCgroups();
+        boolean bwrap = probeBubblewrap();
+        LOG.info("isolation: cgroups {}, bubblewrap sandbox {}", mode == CgroupMode.NONE ? "unavailable (RSS watchdog enforces memory)" : mode,
+                bwrap ? "available" : "unavailable");
+        return new Isolation(mode, CGROUP_ROOT.resolve("gale"), bwrap);
+    }
+
+    /** No cgroups, no sandbox: for tests and hosts that allow neither. */
+    public static Isolation none() {
+        return new Isolation(CgroupMode.NONE, CGROUP_ROOT.resolve("gale"), false);
+    }
+
+    public CgroupMode cgroupMode() {
+        return mode;
+    }
+
+    public boolean sandboxAvailable() {
+        return bubblewrap;
+    }
+
+    /** Whether an instance of this config runs in the sandbox; fails when it must and cannot. */
+    public boolean sandboxed(FunctionConfig config) throws DeployFailure {
+        return switch (config.sandbox()) {
+            case "off" -> false;
+            case "on" -> {
+                if (!bubblewrap) {
+                    throw new DeployFailure("sandbox = \"on\" needs bubblewrap, which this host lacks: apt-get install bubblewrap, "
+                            + "or deploy with --sandbox auto");
+                }
+                yield true;
+            }
+            default -> {
+                if (config.network().equals("none") && !bubblewrap) {
+                    throw new DeployFailure("network = \"none\" needs the bubblewrap sandbox: apt-get install bubblewrap");
+                }
+                yield bubblewrap;
+            }
+        };
+    }
+
+    // ---- cgroups
+
+    /** An instance's cgroup directories (one per controller on v1, one on v2). */
+    public record Cgroup(List<Path> dirs, CgroupMode mode) {
+        List<Path> procsFiles() {
+            return dirs.stream().map(d -> d.resolve("cgroup.procs")).toList();
+        }
+    }
+
+    /** Creates the instance's cgroup with its memory limit and CPU share; empty where cgroups are unavailable. */
+    public Optional<Cgroup> createCgroup(String instanceId, FunctionConfig config) {
+        try {
+            return switch (mode) {
+                case V2 -> {
+                    Path dir = Files.createDirectories(v2Root.resolve(instanceId));
+                    Files.writeString(dir.resolve("memory.max"), Long.toString(config.memory().bytes()));
+                    writeIfPresent(dir.resolve("memory.swap.max"), "0");
+                    writeIfPresent(dir.resolve("cpu.weight"), Long.toString(Math.max(1, Math.min(10_000, Math.round(100 * config.cpu())))));
+                    yield Optional.of(new Cgroup(List.of(dir), mode));
+                }
+                case V1 -> {
+                    Path memory = Files.createDirectories(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(instanceId));
+                    Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(config.memory().bytes()));
+                    writeIfPresent(memory.resolve("memory.memsw.limit_in_bytes"), Long.toString(config.memory().bytes()));
+                    List<Path> dirs = new ArrayList<>(List.of(memory));
+                    Path cpuRoot = CGROUP_ROOT.resolve("cpu");
+                    if (Files.isWritable(cpuRoot)) {
+                        Path cpu = Files.createDirectories(cpuRoot.resolve("gale").resolve(instanceId));
+                        Files.writeString(cpu.resolve("cpu.shares"), Long.toString(Math.max(2, Math.round(V1_SHARES * config.cpu()))));
+                        dirs.add(cpu);
+                    }
+                    yield Optional.of(new Cgroup(dirs, mode));
+                }
+                case NONE -> Optional.empty();
+            };
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("could not create a cgroup for {}: {}; its memory limit falls back to the RSS watchdog", instanceId, e.toString());
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * A command prefix that moves the process into its cgroup before anything else runs,
+     * so not even interpreter start-up escapes the limit.
+     */
+    public List<String> joinCommand(Cgroup cgroup) {
+        StringBuilder script = new StringBuilder();
+        int i = 1;
+        for (Path procs : cgroup.procsFiles()) {
+            script.append("echo $$ > \"$").append(i++).append("\" && ");
+        }
+        script.append("shift ").append(cgroup.procsFiles().size()).append(" && exec \"$@\"");
+        List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "gale-cgroup"));
+        cgroup.procsFiles().forEach(p -> command.add(p.toString()));
+        return command;
+    }
+
+    /** Moves a running process (one a zygote forked) into the cgroup. */
+    public void attach(Cgroup cgroup, long pid) throws IOException {
+        for (Path procs : cgroup.procsFiles()) Files.writeString(procs, Long.toString(pid));
+    }
+
+    /** True when the kernel killed a process of this cgroup for exceeding its memory limit. */
+    public boolean oomKilled(Cgroup cgroup) {
+        try {
+            Path dir = cgroup.dirs().getFirst();
+            Path events = cgroup.mode() == CgroupMode.V2 ? dir.resolve("memory.events") : dir.resolve("memory.oom_control");
+            for (String line : Files.readAllLines(events)) {
+                if (line.startsWith("oom_kill ") && Long.parseLong(line.substring(9).trim()) > 0) return true;
+            }
+        } catch (IOException | RuntimeException e) {
+            // gone already: no evidence either way
+        }
+        return false;
+    }
+
+    /** Removes the cgroup once its processes are gone (retrying briefly while the kernel reaps them). */
+    public void remove(Cgroup cgroup) {
+        for (Path dir : cgroup.dirs()) {
+            for (int attempt = 0; attempt < 20; attempt++) {
+                try {
+                    Files.deleteIfExists(dir);
+                    break;
+                } catch (IOException busy) {
+                    sleep(50);
+                }
+            }
+        }
+    }
+
+    // ---- sandbox
+
+    /**
+     * The bubblewrap prefix for an instance.
+     *
+     * @param readOnly  paths visible read-only at the same place (bundle, runtime, interpreter)
+     * @param readWrite paths visible writable (the instance socket's directory)
+     * @param workDir   the working directory inside
+     * @param network   false to give the instance no network at all
+     */
+    public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network) {
+        List<String> args = new ArrayList<>(List.of("bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-uts",
+                "--hostname", "gale", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
+        for (String system : List.of("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")) {
+            if (Files.exists(Path.of(system))) args.addAll(List.of("--ro-bind", system, system));
+        }
+        Set<Path> ro = new LinkedHashSet<>(readOnly);
+        for (Path p : ro) args.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+        for (Path p : readWrite) args.addAll(List.of("--bind", p.toString(), p.toString()));
+        if (!network) args.add("--unshare-net");
+        args.addAll(List.of("--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", workDir.toString(), "--"));
+        return args;
+    }
+
+    // ---- probing
+
+    private static CgroupMode probeCgroups() {
+        try {
+            Path controllers = CGROUP_ROOT.resolve("cgroup.controllers");
+            if (Files.exists(controllers) && Files.readString(controllers).contains("memory")) {
+                Path gale = Files.createDirectories(CGROUP_ROOT.resolve("gale"));
+                writeIfPresent(gale.resolve("cgroup.subtree_control"), "+memory +cpu");
+                if (Files.readString(gale.resolve("cgroup.subtree_control")).contains("memory")) return CgroupMode.V2;
+            }
+            Path memory = CGROUP_ROOT.resolve("memory");
+            if (Files.isDirectory(memory) && Files.exists(memory.resolve("memory.limit_in_bytes"))) {
+                Path probe = Files.createDirectories(memory.resolve("gale"));
+                if (Files.isWritable(probe)) {
+                    if (Files.isWritable(CGROUP_ROOT.resolve("cpu"))) Files.createDirectories(CGROUP_ROOT.resolve("cpu").resolve("gale"));
+                    return CgroupMode.V1;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("cgroups unavailable: {}", e.toString());
+        }
+        return CgroupMode.NONE;
+    }
+
+    private static boolean probeBubblewrap() {
+        try {
+            Process p = new ProcessBuilder("bwrap", "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "true")
+                    .redirectErrorStream(true).start();
+            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
+            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    private static void writeIfPresent(Path file, String value) {
+        try {
+            if (Files.exists(file)) Files.writeString(file, value);
+        } catch (IOException e) {
+            LOG.debug("could not write {} to {}: {}", value, file, e.toString());
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
