@@ -1,10 +1,11 @@
 package gale.store;
 
 import org.jdbi.v3.core.Jdbi;
-import org.jdbi.v3.core.statement.PreparedBatch;
 
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Instant;
 import java.util.EnumMap;
 import java.util.List;
@@ -25,6 +26,14 @@ public final class JobStore {
 
     /** Stores a job with all its inputs (QUEUED) in one transaction. */
     public void create(JobRow job, List<String> inputsJson) {
+        try {
+            createRows(job, inputsJson);
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not store job " + job.id() + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void createRows(JobRow job, List<String> inputsJson) throws SQLException {
         jdbi.useTransaction(h -> {
             h.createUpdate("""
                             INSERT INTO jobs (id, function_name, state, options, context, inputs, created_at)
@@ -32,12 +41,16 @@ public final class JobStore {
                     .bind("id", job.id()).bind("f", job.function()).bind("state", job.state())
                     .bind("options", job.optionsJson()).bind("context", job.contextJson().orElse(null))
                     .bind("inputs", job.inputs()).bind("created", job.createdAt().toString()).execute();
-            PreparedBatch batch = h.prepareBatch(
-                    "INSERT INTO job_items (job_id, idx, input, state) VALUES (:job, :idx, :input, 'QUEUED')");
-            for (int i = 0; i < inputsJson.size(); i++) {
-                batch.bind("job", job.id()).bind("idx", i).bind("input", inputsJson.get(i)).add();
+            try (PreparedStatement ps = h.getConnection().prepareStatement(
+                    "INSERT INTO job_items (job_id, idx, input, state) VALUES (?, ?, ?, 'QUEUED')")) {
+                for (int i = 0; i < inputsJson.size(); i++) {
+                    ps.setString(1, job.id());
+                    ps.setInt(2, i);
+                    ps.setString(3, inputsJson.get(i));
+                    ps.addBatch();
+                }
+                ps.executeBatch();
             }
-            batch.execute();
         });
     }
 
@@ -103,19 +116,30 @@ public final class JobStore {
      */
     public void record(List<JobItem> outcomes) {
         if (outcomes.isEmpty()) return;
-        jdbi.useTransaction(h -> {
-            PreparedBatch batch = h.prepareBatch("""
-                    UPDATE job_items SET state = :state, result = :result, error = :error, traceback = :traceback,
-                                         status = :status, attempts = :attempts, duration_ms = :duration
-                    WHERE job_id = :job AND idx = :idx AND state NOT IN ('DONE', 'FAILED')""");
-            for (JobItem o : outcomes) {
-                batch.bind("state", o.state()).bind("result", o.resultJson().orElse(null)).bind("error", o.error().orElse(null))
-                        .bind("traceback", o.traceback().orElse(null)).bind("status", o.status().orElse(null))
-                        .bind("attempts", o.attempts()).bind("duration", o.durationMs().orElse(null))
-                        .bind("job", o.jobId()).bind("idx", o.index()).add();
-            }
-            batch.execute();
-        });
+        try {
+            jdbi.useTransaction(h -> {
+                try (PreparedStatement ps = h.getConnection().prepareStatement("""
+                        UPDATE job_items SET state = ?, result = ?, error = ?, traceback = ?, status = ?, attempts = ?,
+                                             duration_ms = ?
+                        WHERE job_id = ? AND idx = ? AND state NOT IN ('DONE', 'FAILED')""")) {
+                    for (JobItem o : outcomes) {
+                        ps.setString(1, o.state());
+                        ps.setString(2, o.resultJson().orElse(null));
+                        ps.setString(3, o.error().orElse(null));
+                        ps.setString(4, o.traceback().orElse(null));
+                        if (o.status().isPresent()) ps.setInt(5, o.status().get()); else ps.setNull(5, Types.INTEGER);
+                        ps.setInt(6, o.attempts());
+                        if (o.durationMs().isPresent()) ps.setDouble(7, o.durationMs().get()); else ps.setNull(7, Types.DOUBLE);
+                        ps.setString(8, o.jobId());
+                        ps.setInt(9, o.index());
+                        ps.addBatch();
+                    }
+                    ps.executeBatch();
+                }
+            });
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record job results: " + e.getMessage(), e);
+        }
     }
 
     /** Marks every input not yet finished as CANCELLED. */
