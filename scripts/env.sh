@@ -8,6 +8,10 @@ GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # requirements.txt installs from a wheel folder or index.
 GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pip bubblewrap)
 
+# Debian packages only the test suite needs: R with plumber and ggplot2 for the
+# process runtime's R example (RPlumberTest runs examples/r-plumber).
+GALE_APT_PACKAGES_TEST=(r-base-core r-cran-plumber r-cran-ggplot2)
+
 gale_java_version() { # prints the major version of the java binary in $1
   "$1" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}' | cut -d. -f1
 }
@@ -60,9 +64,9 @@ gale_ensure_packages() { # installs the Debian packages in GALE_APT_PACKAGES (pl
     return 0
   fi
   echo "gale: installing ${missing[*]} (one time)" >&2
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     apt-get update -qq >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 }
 

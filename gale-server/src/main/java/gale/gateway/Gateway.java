@@ -98,7 +98,7 @@ public final class Gateway implements Handler {
             return;
         }
         InvokeRequest request = new InvokeRequest(requestId, ctx.method().name(), subPath(ctx, name),
-                Optional.ofNullable(ctx.queryString()).orElse(""), headers(ctx), body, ctx.ip(), ctx.scheme(),
+                Optional.ofNullable(ctx.queryString()).orElse(""), headers(ctx, auth.isAdmin(ctx)), body, ctx.ip(), ctx.scheme(),
                 Optional.ofNullable(ctx.host()).orElse(""), arrival.plus(config.timeout()));
         Served served = serve(fn, request);
         writeResult(ctx, requestId, fn, served);
@@ -242,11 +242,13 @@ public final class Gateway implements Handler {
         return rest.isEmpty() ? "/" : rest;
     }
 
-    private static List<Map.Entry<String, String>> headers(Context ctx) {
+    /** The request's headers for the function, minus the admin token: user code never sees it. */
+    private static List<Map.Entry<String, String>> headers(Context ctx, boolean carriesAdminToken) {
         List<Map.Entry<String, String>> list = new ArrayList<>();
         Enumeration<String> names = ctx.req().getHeaderNames();
         while (names.hasMoreElements()) {
             String n = names.nextElement();
+            if (carriesAdminToken && n.equalsIgnoreCase("Authorization")) continue;
             Enumeration<String> values = ctx.req().getHeaders(n);
             while (values.hasMoreElements()) list.add(Map.entry(n, values.nextElement()));
         }

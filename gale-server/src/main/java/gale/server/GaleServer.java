@@ -12,6 +12,7 @@ import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
 import gale.runtime.PythonRuntime;
+import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
 import gale.store.Store;
 import io.javalin.Javalin;
@@ -71,7 +72,8 @@ public final class GaleServer implements AutoCloseable {
         this.listener = new InstanceListener(socketPath(run));
         var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
                 this::onInstanceLog, config.pipIndexUrl(), config.wheelDir());
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python), logs,
+        var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog);
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process), logs,
                 config.drainTimeout());
         registry.restore();
         this.jobs = new JobService(registry, store.jobs());

@@ -171,11 +171,12 @@ class FailuresTest extends GaleE2E {
         gale.deployActive("snoop", gale.bundle("snoop", "main.py", """
                 import os
                 def snoop(request):
-                    return "\\n".join(k + "=" + v for k, v in os.environ.items())
+                    seen = [k + "=" + v for k, v in os.environ.items()] + [k + ": " + v for k, v in request.headers.items()]
+                    return "\\n".join(seen)
                 """));
 
-        String env = text(gale.get("snoop", ""));
+        String seen = text(gale.get("snoop", "")); // the client sends the admin token in Authorization
 
-        assertThat(env).doesNotContain(gale.server.adminToken()).doesNotContain("GALE_INSTANCE_NONCE=x");
+        assertThat(seen).contains("Host: ").doesNotContain(gale.server.adminToken()).doesNotContain("GALE_INSTANCE_NONCE");
     }
 }
