@@ -1,10 +1,12 @@
 """The process inside every Gale function instance.
 
 Gale starts ``python3 .../gale/_bootstrap.py`` with the bundle root as working
-directory. This module connects to Gale's UNIX socket, loads the user's entry
-module, and then answers INVOKE frames by calling the user's function in one of
-three conventions (Cloud Functions, Lambda, WSGI). The wire format and the
-meaning of every frame are specified in docs/protocol.md; keep the two in sync.
+directory, or has the version's zygote (gale/_zygote.py) fork a process that
+calls ``main()`` the same way. This module connects to Gale's UNIX socket,
+loads the user's entry module, and then answers INVOKE frames by calling the
+user's function in one of three conventions (Cloud Functions, Lambda, WSGI).
+The wire format and the meaning of every frame are specified in
+docs/protocol.md; keep the two in sync.
 
 Only the standard library is imported up front: Flask is imported when the
 function uses the Cloud Functions convention and nowhere else.
@@ -656,9 +658,10 @@ def _guess_content_type(body, is_base64):
 class Instance:
     """One function instance: connect, load, serve, exit."""
 
-    def __init__(self, settings, bundle_root):
+    def __init__(self, settings, bundle_root, after_load=None):
         self.settings = settings
         self.bundle_root = bundle_root
+        self.after_load = after_load  # the zygote's hook (gale/_zygote.py); called once READY is sent
         self.channel = None
         self.adapter = None
         self.log_streams = ()
@@ -677,6 +680,8 @@ class Instance:
         self._capture_output()
         if not self._load():
             self.exit(1)
+        if self.after_load is not None:
+            self.after_load()
         try:
             self._serve()
         except (ConnectionError, _Terminated):
@@ -792,14 +797,16 @@ def _occupy_standard_fds():
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor, i.e. fd
 
 
-def main():
+def main(after_load=None):
+    """Run the instance; never returns. A zygote's forked child calls this too, with
+    ``after_load`` to hear when user code has loaded."""
     _forget_script_directory()
     settings = Settings(os.environ)
     _scrub_secrets(os.environ)
     if not settings.socket_path:
         sys.exit("gale bootstrap: GALE_SOCKET is not set; this program is started by Gale")
     _occupy_standard_fds()
-    instance = Instance(settings, os.getcwd())
+    instance = Instance(settings, os.getcwd(), after_load)
     try:
         instance.run()
     except (ProtocolError, OSError) as exc:

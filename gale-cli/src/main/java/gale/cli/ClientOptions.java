@@ -17,6 +17,14 @@ final class ClientOptions {
             description = "admin token (default: $GALE_TOKEN, else admin-token in the data dir)")
     Optional<String> token = Optional.empty();
 
+    /** These options, each one that is unset taken from {@code fallback}. */
+    ClientOptions or(ClientOptions fallback) {
+        ClientOptions merged = new ClientOptions();
+        merged.url = url.or(() -> fallback.url);
+        merged.token = token.or(() -> fallback.token);
+        return merged;
+    }
+
     GaleClient connect(Map<String, String> env) {
         Map<String, String> effective = new HashMap<>(env);
         url.ifPresent(value -> effective.put("GALE_URL", value));

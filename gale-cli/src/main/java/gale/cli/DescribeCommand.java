@@ -53,7 +53,7 @@ final class DescribeCommand extends ClientCommand {
     }
 
     /** Aligned "key: value" lines; nested maps (such as env) indented below their key. */
-    private static void printMap(Map<?, ?> map, String indent, PrintStream out) {
+    static void printMap(Map<?, ?> map, String indent, PrintStream out) {
         int width = map.keySet().stream().mapToInt(key -> key.toString().length()).max().orElse(0) + 2;
         map.forEach((key, value) -> {
             if (value instanceof Map<?, ?> nested && !nested.isEmpty()) {

@@ -4,7 +4,7 @@ package gale.cli;
 final class ExitCode {
 
     static final int OK = 0;
-    /** The operation ran and failed: a deploy FAILED, a call answered non-2xx/3xx, the API refused. */
+    /** The operation ran and failed: a deploy FAILED, a call answered non-2xx/3xx, a map input failed, the API refused. */
     static final int FAILED = 1;
     /** The command line was wrong (picocli's default for usage errors). */
     static final int USAGE = 2;

@@ -1,8 +1,10 @@
 package gale.cli;
 
 import gale.config.DataSize;
+import gale.config.Durations;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.Callable;
@@ -12,17 +14,20 @@ import picocli.CommandLine.Help;
 import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.IVersionProvider;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ScopeType;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.TypeConversionException;
 
 @Command(name = "gale",
         mixinStandardHelpOptions = true,
+        scope = ScopeType.INHERIT, // every command answers --help
+
         versionProvider = GaleCommand.JarVersion.class,
-        description = "Deploy Python functions and serve them over HTTP.",
+        description = "Deploy Python functions, serve them over HTTP and map them over many inputs.",
         subcommands = {
-                ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, ListCommand.class,
-                DescribeCommand.class, VersionsCommand.class, LogsCommand.class, RollbackCommand.class,
-                RemoveCommand.class, HelpCommand.class},
+                ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
+                JobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",
                 "Client commands find the server through --url and --token, else GALE_URL",
@@ -51,6 +56,7 @@ final class GaleCommand implements Callable<Integer> {
         cli.setCaseInsensitiveEnumValuesAllowed(true);
         cli.setExpandAtFiles(false); // `gale call --data @input.json` reads the file itself
         cli.registerConverter(DataSize.class, GaleCommand::dataSize);
+        cli.registerConverter(Duration.class, GaleCommand::duration);
         cli.setExecutionExceptionHandler(new Failures());
         return cli;
     }
@@ -73,6 +79,14 @@ final class GaleCommand implements Callable<Integer> {
     private static DataSize dataSize(String text) {
         try {
             return DataSize.parse(text);
+        } catch (IllegalArgumentException e) {
+            throw new TypeConversionException(e.getMessage());
+        }
+    }
+
+    private static Duration duration(String text) {
+        try {
+            return Durations.parse(text);
         } catch (IllegalArgumentException e) {
             throw new TypeConversionException(e.getMessage());
         }

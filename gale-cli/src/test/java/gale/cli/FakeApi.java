@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
 
 /** A Gale server stand-in on a JDK HttpServer at port 0: one canned answer per "METHOD /path", every request recorded. */
 final class FakeApi implements AutoCloseable {
@@ -25,14 +26,27 @@ final class FakeApi implements AutoCloseable {
     private record Answer(int status, String body, Map<String, String> headers) {
     }
 
+    /** Writes the whole exchange itself, e.g. a stream that stays open; each request runs on its own thread. */
+    interface Handler {
+        void answer(Request request, HttpExchange exchange) throws IOException;
+    }
+
     private final HttpServer server;
     private final Map<String, Answer> answers = new ConcurrentHashMap<>();
+    private final Map<String, Handler> handlers = new ConcurrentHashMap<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
 
     FakeApi() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/", this::handle);
+        server.setExecutor(Executors.newVirtualThreadPerTaskExecutor()); // a held-open stream must not block other calls
         server.start();
+    }
+
+    /** Lets {@code handler} answer {@code "GET /v1/jobs/job-1/results"} (the path without its query). */
+    FakeApi handle(String methodAndPath, Handler handler) {
+        handlers.put(methodAndPath, handler);
+        return this;
     }
 
     /** Answers {@code "GET /fn/scorer"} (the path without its query) with this status, body and header pairs. */
@@ -64,8 +78,14 @@ final class FakeApi implements AutoCloseable {
     private void handle(HttpExchange exchange) throws IOException {
         try (exchange) {
             String body = new String(exchange.getRequestBody().readAllBytes(), UTF_8);
-            requests.add(new Request(exchange.getRequestMethod(), exchange.getRequestURI().toString(),
-                    Map.copyOf(exchange.getRequestHeaders()), body));
+            Request request = new Request(exchange.getRequestMethod(), exchange.getRequestURI().toString(),
+                    Map.copyOf(exchange.getRequestHeaders()), body);
+            requests.add(request);
+            Handler handler = handlers.get(exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath());
+            if (handler != null) {
+                handler.answer(request, exchange);
+                return;
+            }
             Answer answer = answers.getOrDefault(exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath(),
                     new Answer(404, "{\"error\": \"no route in the fake\"}", Map.of("X-Gale-Error", "platform")));
             answer.headers().forEach(exchange.getResponseHeaders()::add);

@@ -12,7 +12,7 @@ class MainTest {
         GaleCli.Result result = GaleCli.run(Map.of(), "--help");
 
         assertThat(result.exitCode()).isEqualTo(ExitCode.OK);
-        assertThat(result.out()).contains("server ", "demo ", "deploy ", "call ", "ls ", "describe ", "versions ",
+        assertThat(result.out()).contains("server ", "demo ", "deploy ", "call ", "map ", "jobs ", "ls ", "describe ", "versions ",
                 "logs ", "rollback ", "rm ", "help ");
     }
 
@@ -22,6 +22,16 @@ class MainTest {
 
         assertThat(result.exitCode()).isEqualTo(ExitCode.OK);
         assertThat(result.out()).contains("Usage: gale deploy", "--[no-]allow-unauthenticated", "--env=K=V");
+    }
+
+    @Test
+    void explainsEveryCommandWithHelpOption() {
+        GaleCli.Result map = GaleCli.run(Map.of(), "map", "--help");
+        GaleCli.Result cancel = GaleCli.run(Map.of(), "jobs", "cancel", "--help");
+
+        assertThat(map.exitCode()).isEqualTo(ExitCode.OK);
+        assertThat(map.out()).contains("Usage: gale map", "--input=FILE|-", "--stop-on-error", "Ctrl-C cancels the job");
+        assertThat(cancel.out()).contains("Usage: gale jobs cancel", "ID");
     }
 
     @Test

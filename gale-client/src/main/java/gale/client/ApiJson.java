@@ -12,7 +12,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.function.Function;
 import java.util.stream.StreamSupport;
 
@@ -65,6 +67,14 @@ final class ApiJson {
         return value.longValue();
     }
 
+    static OptionalLong optionalLong(JsonNode node, String field) {
+        return present(node, field).map(v -> OptionalLong.of(v.asLong())).orElse(OptionalLong.empty());
+    }
+
+    static OptionalDouble optionalDecimal(JsonNode node, String field) {
+        return present(node, field).map(v -> OptionalDouble.of(v.asDouble())).orElse(OptionalDouble.empty());
+    }
+
     static double decimal(JsonNode node, String field) {
         return required(node, field).asDouble();
     }
@@ -101,7 +111,7 @@ final class ApiJson {
         return StreamSupport.stream(array.spliterator(), false).map(reader).toList();
     }
 
-    private static JsonNode required(JsonNode node, String field) {
+    static JsonNode required(JsonNode node, String field) {
         return present(node, field).orElseThrow(() -> new IllegalStateException("field '" + field + "' is missing"));
     }
 

@@ -3,7 +3,10 @@ package gale.client;
 import static java.nio.charset.StandardCharsets.UTF_8;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.NullNode;
+import com.fasterxml.jackson.databind.node.TextNode;
 import java.io.IOException;
+import java.io.InputStream;
 import java.net.ConnectException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -21,11 +24,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Spliterator;
+import java.util.Spliterators;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 
 /**
  * A client for a Gale server: the admin API under {@code /v1} (see docs/api.md) and calls to
@@ -44,6 +53,11 @@ public final class GaleClient implements AutoCloseable {
     private static final Duration UPLOAD_TIMEOUT = Duration.ofMinutes(10);
     /** The server enforces each function's own timeout (504); this only guards against a hung connection. */
     private static final Duration CALL_TIMEOUT = Duration.ofMinutes(15);
+    /**
+     * The server sends a results stream's headers with its first line, which comes when the first input
+     * is done; past this the stream is opened again, after checking the job is still there.
+     */
+    private static final Duration FIRST_RESULT_WAIT = Duration.ofMinutes(2);
     private static final Duration FIRST_POLL = Duration.ofMillis(100);
     private static final Duration LONGEST_POLL = Duration.ofSeconds(1);
 
@@ -123,15 +137,8 @@ public final class GaleClient implements AutoCloseable {
      * replaced it), backing off from 100 ms to 1 s. Returns it as last seen when {@code timeout} passes first.
      */
     public Version awaitVersion(String name, int version, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        long pause = FIRST_POLL.toNanos();
-        while (true) {
-            Version current = version(name, version);
-            long remaining = deadline - System.nanoTime();
-            if (current.state().isSettled() || remaining <= 0) return current;
-            sleep(Math.min(pause, remaining), "waiting for " + name + " version " + version);
-            pause = Math.min(pause * 2, LONGEST_POLL.toNanos());
-        }
+        return poll(() -> version(name, version), current -> current.state().isSettled(), timeout,
+                "waiting for " + name + " version " + version);
     }
 
     public List<FunctionSummary> functions() {
@@ -200,6 +207,103 @@ public final class GaleClient implements AutoCloseable {
 
     public Invocation invocation(String requestId) {
         return get("/v1/invocations/" + segment(requestId), Invocation::fromJson);
+    }
+
+    /** Submits a map job (docs/jobs.md). Answers once the inputs are stored; the job starts right away. */
+    public Job submitJob(JobRequest job) {
+        HttpRequest request = admin(job.pathAndQuery(), UPLOAD_TIMEOUT)
+                .header("Content-Type", job.contentType())
+                .POST(job.body())
+                .build();
+        return read(request, Job::fromJson);
+    }
+
+    public Job job(String id) {
+        return get(jobPath(id), Job::fromJson);
+    }
+
+    /**
+     * Polls a job until it has ended, backing off from 100 ms to 1 s. Returns it as last seen when
+     * {@code timeout} passes first.
+     */
+    public Job awaitJob(String id, Duration timeout) {
+        return poll(() -> job(id), current -> current.state().isFinished(), timeout, "waiting for job " + id);
+    }
+
+    /** The latest jobs, newest first; only those of {@code function} when given. */
+    public List<Job> jobs(Optional<String> function, int limit) {
+        String query = "?limit=" + limit + function.map(name -> "&function=" + URLEncoder.encode(name, UTF_8)).orElse("");
+        return get("/v1/jobs" + query, json -> ApiJson.items(json, Job::fromJson));
+    }
+
+    /**
+     * Cancels a job: queued inputs never start, running calls are abandoned. Answers the job, CANCELLED,
+     * or as it was when it had already ended.
+     */
+    public Job cancelJob(String id) {
+        return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
+    }
+
+    /**
+     * The job's results in input order, from index {@code after + 1} ({@code -1} for all), each as soon as
+     * it and every result before it are done. The stream ends when the job has ended and its last result
+     * was read; it holds a connection, so close it (try-with-resources). A failed input is a result with
+     * {@code ok == false}; {@link GaleException}s are thrown from the stream's terminal operation.
+     */
+    public Stream<JobResult> results(String id, int after) {
+        JobResultReader reader = new JobResultReader(this, id, after);
+        return StreamSupport.stream(Spliterators.spliteratorUnknownSize(reader, Spliterator.ORDERED | Spliterator.NONNULL),
+                false).onClose(reader::close);
+    }
+
+    /**
+     * Maps {@code function} over {@code inputs} as a job and completes with one result per input, in input
+     * order; failed inputs are results with {@code ok == false}, not a failed future. Cancelling the future
+     * cancels the job. Fails with {@link GaleException} when the job cannot be submitted or followed.
+     *
+     * @param inputs anything Jackson can write as JSON
+     */
+    public CompletableFuture<List<JobResult>> map(String function, List<?> inputs, JobOptions options) {
+        return JobMap.start(this, new JobRequest(function, JobInputs.of(inputs), options));
+    }
+
+    /**
+     * Calls {@code function} once with {@code input} as its JSON body and completes with its JSON answer
+     * (a text answer as a JSON string). An error status fails the future with {@link GaleApiException}.
+     */
+    public CompletableFuture<JsonNode> invokeAsync(String function, Object input) {
+        return callAsync(function, "POST", "", ApiJson.write(input), Map.of("Content-Type", "application/json"))
+                .thenApply(response -> functionAnswer(function, response));
+    }
+
+    /**
+     * Opens one results stream; empty when the server sent nothing within {@link #FIRST_RESULT_WAIT}.
+     * The caller closes the body.
+     */
+    Optional<InputStream> openResults(String id, int after) {
+        HttpRequest request = admin(jobPath(id) + "/results?after=" + after + "&wait=true", FIRST_RESULT_WAIT)
+                .setHeader("Accept", JobRequest.NDJSON)
+                .GET()
+                .build();
+        HttpResponse<InputStream> response;
+        try {
+            response = http.send(request, BodyHandlers.ofInputStream());
+        } catch (HttpConnectTimeoutException e) {
+            throw unreachable(request, e);
+        } catch (HttpTimeoutException quiet) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw unreachable(request, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted during " + describe(request));
+        }
+        if (isSuccess(response)) return Optional.of(response.body());
+        try (InputStream body = response.body()) {
+            throw apiError(response.statusCode(), body.readAllBytes());
+        } catch (IOException e) {
+            throw unreachable(request, e);
+        }
     }
 
     /**
@@ -289,19 +393,40 @@ public final class GaleClient implements AutoCloseable {
         return new GaleUnreachableException(baseUrl, what, e);
     }
 
-    /** The server's {@code {"error": ...}}, or what little the response says when it is not Gale's JSON. */
     private static GaleApiException apiError(HttpResponse<byte[]> response) {
-        String error;
+        return apiError(response.statusCode(), response.body());
+    }
+
+    /** The server's {@code {"error": ...}}, or what little the response says when it is not Gale's JSON. */
+    private static GaleApiException apiError(int status, byte[] body) {
+        return new GaleApiException(status, errorMessage(body));
+    }
+
+    private static String errorMessage(byte[] body) {
         try {
-            error = ApiJson.parse(response.body()).path("error").asText("");
+            String error = ApiJson.parse(body).path("error").asText("");
+            if (!error.isBlank()) return error;
         } catch (IOException notJson) {
-            error = "";
+            // fall through to the raw body
         }
-        if (error.isBlank()) {
-            String body = new String(response.body(), UTF_8).strip();
-            error = body.isEmpty() ? "no error message" : body.substring(0, Math.min(body.length(), 300));
+        String text = new String(body, UTF_8).strip();
+        return text.isEmpty() ? "no error message" : text.substring(0, Math.min(text.length(), 300));
+    }
+
+    /** A function's JSON answer; an error status becomes a {@link GaleApiException} naming the function and request. */
+    private static JsonNode functionAnswer(String function, HttpResponse<byte[]> response) {
+        if (!isSuccess(response)) {
+            String kind = response.headers().firstValue("X-Gale-Error").map(k -> " (" + k + " error)").orElse("");
+            String requestId = response.headers().firstValue("X-Gale-Request-Id").map(id -> " (request " + id + ")").orElse("");
+            throw new GaleApiException(response.statusCode(),
+                    function + " failed" + kind + ": " + errorMessage(response.body()) + requestId);
         }
-        return new GaleApiException(response.statusCode(), error);
+        if (response.body().length == 0) return NullNode.getInstance();
+        try {
+            return ApiJson.parse(response.body());
+        } catch (IOException notJson) {
+            return TextNode.valueOf(new String(response.body(), UTF_8));
+        }
     }
 
     private static LogPage logPage(JsonNode json, long after) {
@@ -312,6 +437,10 @@ public final class GaleClient implements AutoCloseable {
 
     private static boolean isSuccess(HttpResponse<?> response) {
         return response.statusCode() / 100 == 2;
+    }
+
+    private static String jobPath(String id) {
+        return "/v1/jobs/" + segment(id);
     }
 
     private static String functionPath(String name) {
@@ -338,7 +467,20 @@ public final class GaleClient implements AutoCloseable {
         }
     }
 
-    private static void sleep(long nanos, String what) {
+    /** Asks until {@code done} holds or {@code timeout} passed (a deadline: the time asking counts), backing off. */
+    private static <T> T poll(Supplier<T> ask, Predicate<T> done, Duration timeout, String what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long pause = FIRST_POLL.toNanos();
+        while (true) {
+            T current = ask.get();
+            long remaining = deadline - System.nanoTime();
+            if (done.test(current) || remaining <= 0) return current;
+            sleep(Math.min(pause, remaining), what);
+            pause = Math.min(pause * 2, LONGEST_POLL.toNanos());
+        }
+    }
+
+    static void sleep(long nanos, String what) {
         try {
             TimeUnit.NANOSECONDS.sleep(nanos);
         } catch (InterruptedException e) {

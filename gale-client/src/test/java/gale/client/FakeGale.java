@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
 
 /**
  * A stand-in for a Gale server on a JDK HttpServer at port 0. Each "METHOD /path" gets canned answers,
@@ -37,14 +38,27 @@ final class FakeGale implements AutoCloseable {
     record Answer(int status, String body, Map<String, String> headers) {
     }
 
+    /** Writes the whole exchange itself, e.g. a stream that stays open; each request runs on its own thread. */
+    interface Handler {
+        void answer(Request request, HttpExchange exchange) throws IOException;
+    }
+
     private final HttpServer server;
     private final Map<String, Deque<Answer>> answers = new ConcurrentHashMap<>();
+    private final Map<String, Handler> handlers = new ConcurrentHashMap<>();
     private final List<Request> requests = new CopyOnWriteArrayList<>();
 
     FakeGale() throws IOException {
         server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
         server.createContext("/", this::handle);
+        server.setExecutor(Executors.newVirtualThreadPerTaskExecutor()); // a held-open stream must not block other calls
         server.start();
+    }
+
+    /** Lets {@code handler} answer {@code "GET /v1/jobs/job-1/results"} (the path without its query). */
+    FakeGale handle(String methodAndPath, Handler handler) {
+        handlers.put(methodAndPath, handler);
+        return this;
     }
 
     /** Answers {@code "GET /v1/functions"} (the path without its query) with these, in turn. */
@@ -82,9 +96,15 @@ final class FakeGale implements AutoCloseable {
         try (exchange) {
             URI uri = exchange.getRequestURI();
             byte[] body = exchange.getRequestBody().readAllBytes();
-            requests.add(new Request(exchange.getRequestMethod(), uri.getRawPath()
+            Request request = new Request(exchange.getRequestMethod(), uri.getRawPath()
                     + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery()),
-                    Map.copyOf(exchange.getRequestHeaders()), body));
+                    Map.copyOf(exchange.getRequestHeaders()), body);
+            requests.add(request);
+            Handler handler = handlers.get(exchange.getRequestMethod() + " " + uri.getRawPath());
+            if (handler != null) {
+                handler.answer(request, exchange);
+                return;
+            }
             Answer answer = next(exchange.getRequestMethod() + " " + uri.getRawPath());
             answer.headers().forEach(exchange.getResponseHeaders()::add);
             byte[] bytes = answer.body().getBytes(UTF_8);

@@ -4,7 +4,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.DataInputStream;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
@@ -14,14 +16,21 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.BiConsumer;
 
 /**
  * The UNIX socket every instance connects back to. An instance proves who it is with
  * the id and nonce Gale gave it at start (HELLO); anything else is dropped, so user
  * code of one function cannot pose as another's instance.
+ *
+ * <p>An instance forked by a zygote also connects its stdout and stderr here (fds 1 and 2
+ * cannot be pipes of the JVM, which is not its parent): a HELLO with the same id and nonce
+ * and {@code "stream": "stdout"} or {@code "stderr"}, then raw bytes until it exits.
  */
 public final class InstanceListener implements AutoCloseable {
 
@@ -32,9 +41,14 @@ public final class InstanceListener implements AutoCloseable {
     private record Expected(String nonce, CompletableFuture<Connection> connection) {
     }
 
+    private record Output(String nonce, BiConsumer<String, InputStream> sink) {
+    }
+
     private final Path socketPath;
     private final ServerSocketChannel server;
     private final Map<String, Expected> expected = new ConcurrentHashMap<>();
+    private final Map<String, Output> outputs = new ConcurrentHashMap<>();
+    private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
 
     public InstanceListener(Path socketPath) {
@@ -62,6 +76,23 @@ public final class InstanceListener implements AutoCloseable {
         return future;
     }
 
+    /**
+     * Accepts the stdout and stderr connections of an instance until {@link #forgetOutput}.
+     * The sink gets the stream's name and its bytes; closing the stream closes the connection.
+     */
+    public void expectOutput(String instanceId, String nonce, BiConsumer<String, InputStream> sink) {
+        outputs.put(instanceId, new Output(nonce, sink));
+    }
+
+    public void forgetOutput(String instanceId) {
+        outputs.remove(instanceId);
+    }
+
+    /** Runs when the listener closes, i.e. when the server stops: runtimes stop what outlives instances. */
+    public void onClose(Runnable hook) {
+        closeHooks.add(hook);
+    }
+
     private void acceptLoop() {
         while (server.isOpen()) {
             try {
@@ -84,6 +115,10 @@ public final class InstanceListener implements AutoCloseable {
             Frame hello = Frame.readFrom(in);
             greeted.complete(null);
             String id = hello.text("instance");
+            if (hello.type() == Frame.Type.HELLO && hello.header().has("stream")) {
+                acceptOutput(channel, in, id, hello);
+                return;
+            }
             Expected exp = expected.get(id);
             if (hello.type() != Frame.Type.HELLO || exp == null || !constantTimeEquals(exp.nonce(), hello.text("nonce"))) {
                 LOG.warn("dropped a connection on the instance socket that did not identify as an expected instance");
@@ -95,6 +130,24 @@ public final class InstanceListener implements AutoCloseable {
             greeted.complete(null);
             closeQuietly(channel);
         }
+    }
+
+    private void acceptOutput(SocketChannel channel, InputStream in, String id, Frame hello) {
+        Output output = outputs.get(id);
+        String stream = hello.text("stream");
+        if (output == null || !constantTimeEquals(output.nonce(), hello.text("nonce"))
+                || !(stream.equals("stdout") || stream.equals("stderr"))) {
+            LOG.warn("dropped an output connection on the instance socket that did not identify as an expected instance");
+            closeQuietly(channel);
+            return;
+        }
+        output.sink().accept(stream, new FilterInputStream(in) {
+            @Override
+            public void close() throws IOException {
+                super.close();
+                channel.close();
+            }
+        });
     }
 
     private static boolean constantTimeEquals(String a, String b) {
@@ -111,6 +164,13 @@ public final class InstanceListener implements AutoCloseable {
 
     @Override
     public void close() {
+        for (Runnable hook : closeHooks) {
+            try {
+                hook.run();
+            } catch (RuntimeException e) {
+                LOG.warn("stopping with the instance socket failed: {}", e.toString());
+            }
+        }
         try {
             server.close();
             Files.deleteIfExists(socketPath);

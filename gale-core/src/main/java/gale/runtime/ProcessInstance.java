@@ -25,16 +25,53 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An instance that is a local process (the Python bootstrap) speaking the instance
- * protocol over the UNIX socket. The first failure recorded is the one every later
- * call sees; a process exit and a broken socket both end up here.
+ * protocol over the UNIX socket. The process is a child of the JVM, or was forked by a
+ * zygote ({@link PythonZygote}) and may still be on its way when the instance is made.
+ * The first failure recorded is the one every later call sees; a process exit and a
+ * broken socket both end up here.
  */
 public final class ProcessInstance implements Instance {
 
     private static final Logger LOG = LoggerFactory.getLogger(ProcessInstance.class);
 
+    /**
+     * The operating-system process behind an instance.
+     *
+     * @param pid    its process id
+     * @param handle the process, looked up while it surely ran (so a reused pid is never hit); empty when it had gone already
+     * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"
+     */
+    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) {
+
+        /** A child of the JVM, which reports its exit status. */
+        public static OsProcess of(Process process) {
+            return new OsProcess(process.pid(), Optional.of(process.toHandle()),
+                    process.onExit().thenApply(p -> describeExitCode(p.exitValue())));
+        }
+
+        /** Kills the process and what it started; nothing once it has exited. */
+        void destroy() {
+            if (exit.isDone()) return;
+            handle.ifPresent(h -> {
+                ProcessTree.descendants(pid).forEach(child -> ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly));
+                h.destroyForcibly();
+            });
+        }
+    }
+
+    /** How a process ended, from a shell-style status (above 128: killed by signal status - 128). */
+    static String describeExitCode(int code) {
+        if (code > 128) return describeSignal(code - 128);
+        return "instance exited with code " + code;
+    }
+
+    static String describeSignal(int signal) {
+        return "instance was killed by signal " + signal;
+    }
+
     private final String id;
     private final InstanceSpec spec;
-    private final Process process;
+    private final CompletableFuture<OsProcess> launching;
     private final CompletableFuture<Connection> connecting;
     private final InstanceObserver observer;
     private final CompletableFuture<String> ready = new CompletableFuture<>();
@@ -43,20 +80,45 @@ public final class ProcessInstance implements Instance {
     private final Map<String, CompletableFuture<InvokeResult>> pending = new ConcurrentHashMap<>();
     private final long startNanos = System.nanoTime();
     private volatile Connection connection;
+    private volatile OsProcess process;
     private volatile long readyNanos;
     private volatile boolean stopping;
     private volatile long lastRssBytes;
 
-    ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer) {
-        this.id = id;
-        this.spec = spec;
-        this.process = process;
-        this.connecting = connecting;
-        this.observer = observer;
+    /** An instance whose process the JVM started; its stdout and stderr are logged from the process pipes. */
+    public ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer) {
+        this(id, spec, CompletableFuture.completedFuture(OsProcess.of(process)), connecting, observer);
         pipe(process.getInputStream(), "stdout");
         pipe(process.getErrorStream(), "stderr");
-        Thread.ofVirtual().name("gale-instance-" + id).start(this::readLoop);
-        process.onExit().thenRun(this::onProcessExit);
+    }
+
+    /**
+     * An instance whose process is still being made (a zygote forks it). Whoever makes it
+     * completes {@code launching}, and hands its output to {@link #pipe}; failing
+     * {@code launching} fails the instance.
+     */
+    ProcessInstance(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
+                    CompletableFuture<Connection> connecting, InstanceObserver observer) {
+        this.id = id;
+        this.spec = spec;
+        this.launching = launching;
+        this.connecting = connecting;
+        this.observer = observer;
+        // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
+        Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
+        launching.whenComplete((launched, error) -> {
+            if (error != null) {
+                fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "could not start the instance: " + messageOf(error)));
+                return;
+            }
+            process = launched;
+            launched.exit().thenRun(this::onProcessExit);
+        });
+    }
+
+    private static String messageOf(Throwable error) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+        return cause.getMessage() == null ? cause.toString() : cause.getMessage();
     }
 
     @Override
@@ -69,8 +131,10 @@ public final class ProcessInstance implements Instance {
         return spec;
     }
 
+    /** The process id, or -1 while the process is still being made. */
     public long pid() {
-        return process.pid();
+        OsProcess p = process;
+        return p == null ? -1 : p.pid();
     }
 
     /** Completes with the detected calling convention when user code has loaded; fails with {@link InstanceFailedException}. */
@@ -162,15 +226,16 @@ public final class ProcessInstance implements Instance {
                 // already gone: the kill below records it as stopped
             }
         }
-        process.onExit().completeOnTimeout(process, grace.toMillis(), TimeUnit.MILLISECONDS).join();
+        awaitExit(grace);
         fail(new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped"));
     }
 
     /** Measures the resident memory of the instance and its children, in bytes; 0 once it is gone. */
     @Override
     public long rssBytes() {
-        long total = rssOf(process.pid());
-        for (ProcessHandle child : process.descendants().toList()) total += rssOf(child.pid());
+        OsProcess p = process;
+        if (p == null || p.handle().isEmpty()) return 0;
+        long total = ProcessTree.rssBytes(p.pid());
         lastRssBytes = total;
         return total;
     }
@@ -181,20 +246,6 @@ public final class ProcessInstance implements Instance {
         return lastRssBytes;
     }
 
-    private static long rssOf(long pid) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
-                if (line.startsWith("VmRSS:")) {
-                    String kb = line.substring(6).trim().split("\\s+")[0];
-                    return Long.parseLong(kb) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // the process exited between listing and reading
-        }
-        return 0;
-    }
-
     private void fail(InstanceFailure reason) {
         if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
             reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
@@ -203,8 +254,7 @@ public final class ProcessInstance implements Instance {
         if (reason.kind() != InstanceFailure.Kind.STOPPED) {
             LOG.info("instance {} ({}) down: {}", id, spec.label(), reason.message());
         }
-        process.descendants().forEach(ProcessHandle::destroyForcibly);
-        process.destroyForcibly();
+        launching.thenAccept(OsProcess::destroy); // now, or as soon as a zygote has forked it
         connecting.completeExceptionally(new InstanceFailedException(reason));
         Connection c = connection;
         if (c != null) c.close();
@@ -229,7 +279,7 @@ public final class ProcessInstance implements Instance {
         } catch (IOException e) {
             if (failure.get() == null) {
                 // The socket closed first; give the process a moment to report its exit status.
-                process.onExit().completeOnTimeout(process, 1, TimeUnit.SECONDS).join();
+                awaitExit(Duration.ofSeconds(1));
                 fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
             }
         }
@@ -291,8 +341,18 @@ public final class ProcessInstance implements Instance {
         }
     }
 
-    private void pipe(InputStream stream, String name) {
-        Thread.ofVirtual().name("gale-" + name + "-" + id).start(() -> {
+    /** Waits up to {@code limit} for the process to exit. */
+    private void awaitExit(Duration limit) {
+        launching.thenCompose(OsProcess::exit)
+                .completeOnTimeout("", limit.toMillis(), TimeUnit.MILLISECONDS)
+                .exceptionally(error -> "")
+                .join();
+    }
+
+    /** Logs what the process writes to one of its output streams, line by line, with the instance id only. */
+    void pipe(InputStream stream, String name) {
+        // Pipe reads block a carrier thread; on a virtual thread two silent pipes could stall every request.
+        Thread.ofPlatform().daemon().name("gale-" + name + "-" + id).start(() -> {
             try (var reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
                 String line;
                 while ((line = reader.readLine()) != null) observer.log(this, Optional.empty(), name, line);
@@ -321,14 +381,13 @@ public final class ProcessInstance implements Instance {
     }
 
     private String describeExit() {
-        if (process.isAlive()) return "instance closed its connection unexpectedly";
-        int code = process.exitValue();
-        if (code > 128) return "instance was killed by signal " + (code - 128);
-        return "instance exited with code " + code;
+        OsProcess p = process;
+        String exit = p == null ? null : p.exit().getNow(null);
+        return exit == null ? "instance closed its connection unexpectedly" : exit;
     }
 
     @Override
     public String toString() {
-        return "Instance[" + id + " " + spec.label() + " pid " + process.pid() + "]";
+        return "Instance[" + id + " " + spec.label() + " pid " + pid() + "]";
     }
 }

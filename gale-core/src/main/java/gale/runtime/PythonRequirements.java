@@ -138,7 +138,7 @@ public final class PythonRequirements {
             Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
             p.getOutputStream().close();
             var output = new java.io.ByteArrayOutputStream();
-            Thread reader = Thread.ofVirtual().start(() -> {
+            Thread reader = Thread.ofPlatform().daemon().start(() -> { // a pipe read would pin a carrier thread
                 try {
                     p.getInputStream().transferTo(output);
                 } catch (IOException ignored) {

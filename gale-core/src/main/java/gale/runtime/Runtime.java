@@ -25,4 +25,20 @@ public interface Runtime {
 
     /** Starts an instance; it loads user code in the background (see {@link Instance#ready()}). */
     Instance start(InstanceSpec spec);
+
+    /**
+     * A hint that instances of this version will be wanted (a deploy, a restart, a rollback):
+     * the runtime may get ready off the request path, e.g. start the version's zygote.
+     * Returns at once; does nothing by default.
+     */
+    default void prewarm(InstanceSpec spec) {
+    }
+
+    /**
+     * The version will start no more instances: its pool was retired (redeploy, rollback,
+     * delete, failed deploy). Frees what the runtime keeps per version, e.g. its zygote;
+     * running instances are left to their pool. Safe to call more than once.
+     */
+    default void retire(InstanceSpec spec) {
+    }
 }

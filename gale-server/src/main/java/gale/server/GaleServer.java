@@ -12,6 +12,7 @@ import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
 import gale.runtime.PythonRuntime;
+import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
 import gale.store.Store;
@@ -73,7 +74,8 @@ public final class GaleServer implements AutoCloseable {
         var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
                 this::onInstanceLog, config.pipIndexUrl(), config.wheelDir());
         var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog);
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process), logs,
+        var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog);
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,
                 config.drainTimeout());
         registry.restore();
         this.jobs = new JobService(registry, store.jobs());

@@ -48,7 +48,7 @@ final class CommandOutput {
 
     private CompletableFuture<Void> read(InputStream stream, String name) {
         var done = new CompletableFuture<Void>();
-        Thread.ofVirtual().name("gale-" + name + "-" + instance.id()).start(() -> {
+        Thread.ofPlatform().daemon().name("gale-" + name + "-" + instance.id()).start(() -> {
             var line = new ByteArrayOutputStream(256);
             try (stream) {
                 int b;

@@ -1,0 +1,109 @@
+"""What a map task costs when the task does nothing: 10,000 no-op tasks.
+
+Gale runs them as one map job (gale.Executor.map of a Python callable through the
+gale-runner function, and of a deployed function by name with JSON in and out), on a
+server started here on 127.0.0.1. Baselines, measured in the same run on the same
+machine: multiprocessing.Pool(2).map and Dask (LocalCluster, 2 worker processes).
+Every configuration gets a warm-up map first (instances and workers started), then
+the best of REPEAT timed maps counts. Reports tasks/s and the per-task overhead
+(wall time / tasks), and the round trip of one submit(...).result().
+
+    python3 bench/map_overhead.py                 # 10,000 tasks, about 2 minutes
+    TASKS=2000 python3 bench/map_overhead.py
+"""
+import multiprocessing
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from map_common import log, median, start_server, table, timed, write_results  # noqa: E402
+
+
+TASKS = int(os.environ.get("TASKS", 10_000))
+WORKERS = int(os.environ.get("WORKERS", 4))  # Gale instances (and job parallelism)
+REPEAT = int(os.environ.get("REPEAT", 2))
+NOOP_SOURCE = {"main.py": "import json\n\n\ndef noop(event, context):\n    return json.loads(event['body'])\n"}
+
+
+def noop(x):
+    return x
+
+
+def best_of(run, repeat=REPEAT):
+    return min(timed(run)[0] for _ in range(repeat))
+
+
+def bench_pool(tasks):
+    with multiprocessing.Pool(2) as pool:
+        pool.map(noop, range(200))
+        return {f"multiprocessing.Pool(2).map, chunksize {c}": best_of(lambda c=c: pool.map(noop, tasks, chunksize=c))
+                for c in (1, 10)}
+
+
+def bench_dask(tasks):
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        log("Dask is not installed (apt-get install python3-distributed): skipping it")
+        return {}
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        client.gather(client.map(noop, range(200), pure=False))
+        return {"Dask client.map + gather, 2 workers": best_of(lambda: client.gather(client.map(noop, tasks, pure=False)))}
+
+
+def bench_gale(server, tasks):
+    results = {}
+    executor = server.executor(max_workers=WORKERS, progress=False)
+    client = executor.client
+    client.deploy("noop", NOOP_SOURCE, {"entryPoint": "noop", "signature": "event", "maxInstances": WORKERS})
+    for label, fn, chunk in ((f"Gale map(callable), chunksize 1", noop, 1),
+                             (f"Gale map(callable), chunksize 10", noop, 10),
+                             (f"Gale map(\"noop\") by name, JSON, chunksize 1", "noop", 1)):
+        list(executor.map(fn, range(500), chunksize=chunk))  # warm-up: instances up
+        results[label] = best_of(lambda: check(list(executor.map(fn, tasks, chunksize=chunk)), tasks))
+        log(f"{label}: {len(tasks) / results[label]:.0f} tasks/s")
+    latencies = []
+    for value in range(50):
+        seconds, result = timed(lambda: executor.submit(noop, value).result())
+        latencies.append(seconds)
+    executor.shutdown()
+    return results, median(latencies)
+
+
+def check(results, tasks):
+    if results != list(tasks):
+        raise AssertionError("results differ from the inputs")
+    return results
+
+
+def main():
+    tasks = list(range(TASKS))
+    server = start_server()
+    try:
+        log(f"baselines: {TASKS} no-op tasks")
+        baselines = {**bench_pool(tasks), **bench_dask(tasks)}
+        for label, seconds in baselines.items():
+            log(f"{label}: {TASKS / seconds:.0f} tasks/s")
+        gale_results, latency = bench_gale(server, tasks)
+    finally:
+        server.stop()
+    pool = baselines["multiprocessing.Pool(2).map, chunksize 1"]
+    dask = next((seconds for label, seconds in baselines.items() if label.startswith("Dask")), None)
+    rows = [[label, f"{seconds:.2f}", f"{TASKS / seconds:,.0f}", f"{seconds / TASKS * 1000:.3f}",
+             f"{pool / seconds:.2f}x", f"{dask / seconds:.2f}x" if dask else "-"]
+            for label, seconds in list(baselines.items()) + list(gale_results.items())]
+    write_results("map_overhead", f"Map overhead: {TASKS:,} no-op tasks", [
+        f"{TASKS:,} tasks that return their input. Gale: one map job on a fresh `gale server` "
+        f"(gale-runner with max-instances {WORKERS}, concurrency 1, job parallelism {WORKERS}); "
+        f"the client, the server and the instances share the machine's CPUs. Best of {REPEAT} "
+        f"timed runs after a warm-up run. Per-task overhead = wall time / tasks. The ratio columns "
+        f"divide a baseline's wall time by the row's (above 1: the row is faster).",
+        table(["configuration", "wall s", "tasks/s", "per-task ms", "vs Pool(2) chunksize 1", "vs Dask"], rows),
+        f"One `Executor.submit(noop, x).result()` round trip on a warm runner (a one-input job: "
+        f"submit, run, stream the result back): median {latency * 1000:.1f} ms over 50 calls.",
+    ], "python3 bench/map_overhead.py" + (f"  (TASKS={TASKS})" if TASKS != 10_000 else ""))
+
+
+if __name__ == "__main__":
+    main()

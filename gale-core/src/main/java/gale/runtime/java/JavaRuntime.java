@@ -1,0 +1,258 @@
+package gale.runtime.java;
+
+import gale.config.FunctionConfig;
+import gale.runtime.DeployFailure;
+import gale.runtime.Instance;
+import gale.runtime.InstanceListener;
+import gale.runtime.InstanceObserver;
+import gale.runtime.InstanceSpec;
+import gale.runtime.ProcessInstance;
+import gale.runtime.Runtime;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.jar.JarFile;
+
+/**
+ * Runs Java functions (runtime {@code java21}): classes implementing {@code gale.api.HttpFunction},
+ * one JVM per instance, started with {@code gale.api.internal.Bootstrap} (module gale-api) as
+ * main class, which speaks docs/protocol.md. See docs/java.md.
+ *
+ * <p>A bundle is either jars (at its root, libraries in lib/) or a Maven project, which
+ * {@link #prepare} builds. Instances start on the JVM running Gale with a clean environment
+ * (nothing of the server's, so never the admin token), the function's variables, and a scratch
+ * HOME and TMPDIR. After a version's first instance is ready, a training run makes its
+ * class-data archive in the background; every later instance maps it and starts faster.
+ */
+public final class JavaRuntime implements Runtime {
+
+    private static final Logger LOG = LoggerFactory.getLogger(JavaRuntime.class);
+    /** Inherited variables that are safe and useful for user code; everything else is dropped. */
+    private static final List<String> PASSED_THROUGH = List.of("PATH", "LANG", "LC_ALL", "TZ");
+
+    private final String javaBinary;
+    private final Path scratchRoot;
+    private final InstanceListener listener;
+    private final InstanceObserver observer;
+    private final Optional<Path> apiJar;
+    /** Size and time of the gale-api jar: a new one (a Gale upgrade) needs new archives. */
+    private final String apiJarStamp;
+    private final Optional<MavenBuild> maven;
+    private final boolean classDataSharing;
+    private final ClassDataArchive.Kind archiveKind = ClassDataArchive.Kind.forJava(java.lang.Runtime.version().feature());
+    /** Archives being trained now, so each is trained once. */
+    private final Set<Path> training = ConcurrentHashMap.newKeySet();
+    private final ExecutorService trainer = Executors.newVirtualThreadPerTaskExecutor();
+    private final SecureRandom random = new SecureRandom();
+    private final AtomicLong counter = new AtomicLong();
+
+    /**
+     * A runtime with class-data archives unless the server's environment has {@code GALE_JAVA_CDS=0}.
+     *
+     * @param java        the java binary instances run on ({@link #currentJava()}: the JVM running Gale)
+     * @param runtimeDir  where the gale-api jar is written
+     * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
+     */
+    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer) {
+        this(java, runtimeDir, scratchRoot, listener, observer, !"0".equals(System.getenv("GALE_JAVA_CDS")));
+    }
+
+    /** @param classDataSharing train and use a class-data archive per version (off: for comparisons) */
+    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
+                       boolean classDataSharing) {
+        this.classDataSharing = classDataSharing;
+        this.javaBinary = java.toString();
+        this.scratchRoot = scratchRoot;
+        this.listener = listener;
+        this.observer = observer;
+        this.apiJar = ApiJar.install(runtimeDir);
+        this.apiJarStamp = apiJar.map(JavaRuntime::stamp).orElse("");
+        this.maven = apiJar.map(jar -> new MavenBuild(MavenBuild.locate(System.getenv(), galeCodeSource()), jdkHome(), jar, apiVersion(jar)));
+    }
+
+    /** The java binary of the JVM running Gale, else $JAVA_HOME/bin/java. */
+    public static Path currentJava() {
+        Optional<String> command = ProcessHandle.current().info().command();
+        if (command.isPresent() && Files.isExecutable(Path.of(command.get()))) return Path.of(command.get());
+        Path own = Path.of(System.getProperty("java.home"), "bin", "java");
+        if (Files.isExecutable(own)) return own;
+        String javaHome = System.getenv("JAVA_HOME");
+        return javaHome == null ? Path.of("java") : Path.of(javaHome, "bin", "java");
+    }
+
+    @Override
+    public String name() {
+        return "java21";
+    }
+
+    /**
+     * Finds the jars to run, building a Maven project first. Reuses what an earlier prepare of
+     * the version made (restart, rollback).
+     *
+     * @return the version's {@code java/} folder, holding classpath.txt and later the class-data archive
+     */
+    @Override
+    public Optional<Path> prepare(Path bundleDir, Path versionDir) throws DeployFailure {
+        if (apiJar.isEmpty() || maven.isEmpty()) {
+            throw new DeployFailure("this Gale server cannot run Java functions: it was built without its gale-api module "
+                    + "(rebuild Gale with ./mvnw install, or start it with -D" + ApiJar.OVERRIDE_PROPERTY + "=PATH_TO_GALE_API_JAR)");
+        }
+        Path javaDir = versionDir.resolve("java");
+        if (FunctionClasspath.load(javaDir).isPresent()) return Optional.of(javaDir);
+        FunctionClasspath classpath = MavenBuild.isMavenProject(bundleDir)
+                ? maven.get().build(bundleDir, javaDir)
+                : FunctionClasspath.ofBundle(bundleDir);
+        try {
+            classpath.save(javaDir);
+        } catch (IOException e) {
+            throw new DeployFailure("cannot write the classpath of the version into " + javaDir + ": " + e.getMessage());
+        }
+        return Optional.of(javaDir);
+    }
+
+    @Override
+    public Instance start(InstanceSpec spec) {
+        FunctionConfig config = spec.config();
+        if (config.memory().megabytes() < JvmOptions.MIN_MEMORY_MB) {
+            throw new IllegalArgumentException("a Java function needs --memory of at least " + JvmOptions.MIN_MEMORY_MB
+                    + "MB (a JVM alone uses about 40MB); " + spec.label() + " has " + config.memory());
+        }
+        Path javaDir = spec.environment().orElseThrow(() -> new IllegalStateException(spec.label() + " was not prepared"));
+        FunctionClasspath jars = FunctionClasspath.load(javaDir).orElseThrow(() -> new IllegalStateException(
+                "the jars of " + spec.label() + " are gone from " + javaDir + "; deploy it again"));
+        Path api = apiJar.orElseThrow(() -> new IllegalStateException("this Gale server has no gale-api jar"));
+        String classpath = jars.withApi(api);
+        List<String> jvmOptions = JvmOptions.forVersion(config.memory(), config.env());
+        ClassDataArchive archive = ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp);
+
+        String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
+                + HexFormat.of().formatHex(randomBytes(2));
+        String nonce = HexFormat.of().formatHex(randomBytes(16));
+        var connecting = listener.expect(id, nonce);
+        try {
+            Path scratch = Files.createDirectories(scratchRoot.resolve(id));
+            List<String> command = new ArrayList<>();
+            command.add(javaBinary);
+            command.addAll(jvmOptions);
+            if (classDataSharing && archive.exists()) command.add(archive.useFlag());
+            command.add("-Djava.io.tmpdir=" + scratch);
+            command.add("-Duser.home=" + scratch);
+            command.addAll(List.of("-cp", classpath, ApiJar.BOOTSTRAP_CLASS));
+            ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile());
+            pb.environment().clear();
+            pb.environment().putAll(environment(spec, scratch));
+            pb.environment().put("GALE_SOCKET", listener.socketPath().toString());
+            pb.environment().put("GALE_INSTANCE_ID", id);
+            pb.environment().put("GALE_INSTANCE_NONCE", nonce);
+            var process = OutputReadingProcess.of(pb.start());
+            process.getOutputStream().close();
+            process.onExit().thenRun(() -> Processes.deleteQuietly(scratch));
+            var instance = new ProcessInstance(id, spec, process, connecting, observer);
+            process.forwardOutput(instance, observer);
+            if (classDataSharing && !archive.exists() && !archive.failedBefore()) {
+                // Train once the function is known to load, off the request path; this instance runs without.
+                instance.ready().thenRunAsync(() -> trainOnce(archive, jvmOptions, classpath, spec), trainer);
+            }
+            return instance;
+        } catch (IOException e) {
+            connecting.cancel(false);
+            throw new UncheckedIOException("cannot start " + javaBinary + " for " + spec.label() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The instance environment: clean, then the function's variables, then the protocol's (docs/protocol.md). */
+    private static Map<String, String> environment(InstanceSpec spec, Path scratch) {
+        Map<String, String> env = Processes.cleanEnvironment(PASSED_THROUGH);
+        env.put("HOME", scratch.toString());
+        env.put("TMPDIR", scratch.toString());
+        env.putAll(spec.config().env());
+        env.put("GALE_FUNCTION", spec.function());
+        env.put("GALE_VERSION", Integer.toString(spec.version()));
+        env.put("GALE_ENTRY_POINT", spec.config().entryPoint());
+        env.put("GALE_MEMORY_MB", Long.toString(spec.config().memory().megabytes()));
+        env.put("GALE_CONCURRENCY", Integer.toString(spec.config().concurrency()));
+        env.put("GALE_URL_PREFIX", "/fn/" + spec.function());
+        return env;
+    }
+
+    private void trainOnce(ClassDataArchive archive, List<String> jvmOptions, String classpath, InstanceSpec spec) {
+        if (!training.add(archive.file())) return;
+        try {
+            if (archive.exists()) return;
+            Path scratch = Files.createDirectories(scratchRoot.resolve(spec.function() + "-" + spec.version() + "-training"));
+            try {
+                archive.train(javaBinary, jvmOptions, classpath, spec.bundleDir(), environment(spec, scratch));
+            } finally {
+                Processes.deleteQuietly(scratch);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("no class-data archive for {}: {}", spec.label(), e.toString());
+        } finally {
+            training.remove(archive.file());
+        }
+    }
+
+    private byte[] randomBytes(int n) {
+        byte[] b = new byte[n];
+        random.nextBytes(b);
+        return b;
+    }
+
+    private static String stamp(Path file) {
+        try {
+            return Files.size(file) + "@" + Files.getLastModifiedTime(file).toMillis();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    /** The JDK Maven builds with: Gale's own when it has javac, else $JAVA_HOME. */
+    private static Path jdkHome() {
+        Path own = Path.of(System.getProperty("java.home"));
+        if (Files.isExecutable(own.resolve("bin").resolve("javac"))) return own;
+        String javaHome = System.getenv("JAVA_HOME");
+        return javaHome == null ? own : Path.of(javaHome);
+    }
+
+    private static Optional<Path> galeCodeSource() {
+        try {
+            var source = JavaRuntime.class.getProtectionDomain().getCodeSource();
+            return source == null ? Optional.empty() : Optional.of(Path.of(source.getLocation().toURI()));
+        } catch (URISyntaxException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** The version written into gale-api at build time (gale/api/internal/gale-api.properties). */
+    static String apiVersion(Path apiJar) {
+        try (JarFile jar = new JarFile(apiJar.toFile())) {
+            var entry = jar.getEntry("gale/api/internal/gale-api.properties");
+            if (entry == null) return "unknown";
+            try (InputStream in = jar.getInputStream(entry)) {
+                Properties p = new Properties();
+                p.load(in);
+                return p.getProperty("version", "unknown");
+            }
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+}

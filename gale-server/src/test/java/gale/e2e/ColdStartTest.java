@@ -1,0 +1,225 @@
+package gale.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static gale.e2e.GaleHarness.text;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Instances are forked from a zygote per function version that has imported the
+ * dependencies, so a cold start skips interpreter start-up and imports, while each
+ * instance still runs the module's own code and connects as itself.
+ */
+class ColdStartTest extends GaleE2E {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** Reports the instance's process, its parent, and the process that ran the module-level code. */
+    private static final String WHO_AM_I = """
+            import json, os, random, time
+            LOADED_IN = os.getpid()
+            def who(request):
+                time.sleep(float(request.args.get("s", "0")))
+                if request.args.get("exit"):
+                    os._exit(0)
+                return json.dumps({"pid": os.getpid(), "parent": os.getppid(), "loadedIn": LOADED_IN,
+                                   "random": random.random()})
+            """;
+
+    @Test
+    void instancesAreForkedFromTheZygoteAndEachRunsTheModuleLevelCodeItself() {
+        gale.deployActive("forked", gale.bundle("forked", "main.py", WHO_AM_I), "entryPoint", "who", "maxInstances", 2);
+
+        var first = gale.client.callAsync("forked", "GET", "?s=1", new byte[0], Map.of());
+        var second = gale.client.callAsync("forked", "GET", "?s=1", new byte[0], Map.of());
+        JsonNode a = json(first.join());
+        JsonNode b = json(second.join());
+
+        assertThat(a.path("pid").asLong()).isNotEqualTo(b.path("pid").asLong());
+        assertThat(a.path("parent").asLong()).isEqualTo(b.path("parent").asLong());
+        assertThat(isZygote(a.path("parent").asLong())).isTrue();
+        assertThat(a.path("loadedIn").asLong()).isEqualTo(a.path("pid").asLong());
+        assertThat(b.path("loadedIn").asLong()).isEqualTo(b.path("pid").asLong());
+        assertThat(a.path("random").asDouble()).isNotEqualTo(b.path("random").asDouble());
+    }
+
+    @Test
+    void twoFunctionsNeverShareAZygote() {
+        gale.deployActive("left", gale.bundle("left", "main.py", WHO_AM_I), "entryPoint", "who");
+        gale.deployActive("right", gale.bundle("right", "main.py", WHO_AM_I), "entryPoint", "who");
+
+        long left = json(gale.get("left", "")).path("parent").asLong();
+        long right = json(gale.get("right", "")).path("parent").asLong();
+
+        assertThat(isZygote(left)).isTrue();
+        assertThat(isZygote(right)).isTrue();
+        assertThat(left).isNotEqualTo(right);
+    }
+
+    @Test
+    void aKilledZygoteIsRebuiltWhileItsInstancesKeepServing() {
+        gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", WHO_AM_I), "entryPoint", "who");
+        JsonNode before = json(gale.get("phoenix", ""));
+        long zygote = before.path("parent").asLong();
+
+        ProcessHandle.of(zygote).orElseThrow().destroyForcibly();
+        await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(zygote).map(p -> !p.isAlive()).orElse(true));
+        JsonNode stillWarm = json(gale.get("phoenix", ""));
+        gale.get("phoenix", "?exit=1"); // the instance goes; the next call needs a new one
+        HttpResponse<byte[]> cold = gale.get("phoenix", "");
+        JsonNode after = json(cold);
+
+        assertThat(stillWarm.path("pid").asLong()).isEqualTo(before.path("pid").asLong());
+        assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
+        assertThat(after.path("pid").asLong()).isNotEqualTo(before.path("pid").asLong());
+        assertThat(after.path("parent").asLong()).isNotEqualTo(zygote);
+        assertThat(isZygote(after.path("parent").asLong())).isTrue();
+    }
+
+    @Test
+    void afterScaleToZeroTheNextCallIsAColdStartForkedFromTheSameZygote() {
+        gale.deployActive("napper", gale.bundle("napper", "main.py", WHO_AM_I), "entryPoint", "who", "idleTimeout", "1s");
+        var warm = gale.get("napper", "");
+        long zygote = json(warm).path("parent").asLong();
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("napper").instances() == 0);
+        var cold = gale.get("napper", "");
+
+        assertThat(warm.headers().firstValue("X-Gale-Cold-Start")).hasValue("false");
+        assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
+        assertThat(json(cold).path("parent").asLong()).isEqualTo(zygote);
+    }
+
+    @Test
+    void aVersionThatFailsToLoadLeavesNoZygoteBehind() {
+        var version = gale.deploy("broken", gale.bundle("broken", "main.py", "import json\ndef broken(request) return 1\n"));
+
+        assertThat(version.state().name()).isEqualTo("FAILED");
+        await().atMost(Duration.ofSeconds(5)).until(() -> zygotesServing("broken") == 0);
+    }
+
+    @Test
+    void bytesAForkedInstanceWritesStraightToItsStdoutAndStderrAreLoggedWithItsId() {
+        gale.deployActive("raw", gale.bundle("raw", "main.py", """
+                import os, subprocess
+                def raw(request):
+                    os.write(1, b"straight to fd 1\\n")
+                    subprocess.run(["sh", "-c", "echo from a subprocess >&2"], check=True)
+                    return "ok"
+                """));
+
+        gale.get("raw", "");
+
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            var entries = gale.client.logs("raw", 0, 1000, 0).entries();
+            assertThat(entries).anySatisfy(e -> {
+                assertThat(e.message()).isEqualTo("straight to fd 1");
+                assertThat(e.stream()).isEqualTo("stdout");
+                assertThat(e.instance()).hasValueSatisfying(i -> assertThat(i).startsWith("raw-1-"));
+            });
+            assertThat(entries).anySatisfy(e -> {
+                assertThat(e.message()).isEqualTo("from a subprocess");
+                assertThat(e.stream()).isEqualTo("stderr");
+            });
+        });
+    }
+
+    @Test
+    void aColdStartOfAScikitLearnScorerDoesNotPayForTheImports() throws Exception {
+        assumeThat(pythonHas("sklearn")).as("python3 can import sklearn").isTrue();
+        Path source = gale.bundle("scorer", "main.py", """
+                import pickle
+                import sklearn
+                with open("model.pkl", "rb") as f:
+                    MODEL = pickle.load(f)
+                def scorer(request):
+                    return str(MODEL.predict([[float(request.args.get("x", "0"))] * 4])[0])
+                """);
+        trainModel(source.resolve("model.pkl"));
+        gale.deployActive("scorer", source, "idleTimeout", "1s");
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("scorer").instances() == 0);
+
+        long started = System.nanoTime();
+        var cold = gale.get("scorer", "?x=1");
+        long coldMillis = (System.nanoTime() - started) / 1_000_000;
+        long freshMillis = freshLoadMillis(source);
+
+        assertThat(cold.statusCode()).isEqualTo(200);
+        assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
+        assertThat(coldMillis).as("cold start through Gale (ms), against a fresh python3 loading the model (%d ms)", freshMillis)
+                .isLessThan(freshMillis / 3);
+    }
+
+    /** What a fresh interpreter takes just to import scikit-learn and unpickle the model, on this machine now. */
+    private static long freshLoadMillis(Path bundle) throws Exception {
+        long started = System.nanoTime();
+        Process p = new ProcessBuilder("/usr/bin/python3", "-c", "import pickle, sklearn; pickle.load(open('model.pkl', 'rb'))")
+                .directory(bundle.toFile()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(output).isZero();
+        return (System.nanoTime() - started) / 1_000_000;
+    }
+
+    // ---- helpers
+
+    private static JsonNode json(HttpResponse<byte[]> response) {
+        assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
+        try {
+            return JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new AssertionError("not JSON: " + text(response), e);
+        }
+    }
+
+    private static boolean isZygote(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).contains("_zygote.py");
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Zygote processes working in a bundle of this function (on this test's server). */
+    private static long zygotesServing(String function) {
+        String functionDir = "/" + function + "/";
+        return ProcessHandle.allProcesses().filter(p -> {
+            try {
+                String cwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(p.pid()), "cwd")).toString();
+                return cwd.startsWith(gale.dataDir.toString()) && cwd.contains(functionDir) && isZygote(p.pid());
+            } catch (IOException | UnsupportedOperationException e) {
+                return false;
+            }
+        }).count();
+    }
+
+    private static boolean pythonHas(String module) throws Exception {
+        return new ProcessBuilder("/usr/bin/python3", "-c", "import " + module).start().waitFor() == 0;
+    }
+
+    private static void trainModel(Path file) throws Exception {
+        Process p = new ProcessBuilder("/usr/bin/python3", "-c", """
+                import pickle, sys
+                import numpy as np
+                from sklearn.linear_model import LogisticRegression
+                rng = np.random.default_rng(7)
+                x = rng.normal(size=(200, 4))
+                model = LogisticRegression().fit(x, (x.sum(axis=1) > 0).astype(int))
+                with open(sys.argv[1], "wb") as f:
+                    pickle.dump(model, f)
+                """, file.toString()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(output).isZero();
+    }
+}

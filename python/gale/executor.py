@@ -1,0 +1,509 @@
+"""gale.Executor: concurrent.futures over Gale map jobs (docs/jobs.md).
+
+``fn`` is either the name of a deployed function (inputs and results are JSON, as
+in an HTTP call) or any Python callable. Callables are pickled once per job into
+the job's ``context`` and run by the ``gale-runner`` function, which the executor
+deploys (and re-deploys when its code differs from this client's); see
+gale/_runner.py for the wire format.
+"""
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+
+from gale import _pickling, _runner
+from gale._progress import progress_bar
+from gale.client import Client
+from gale.errors import ApiError, GaleError, RemoteError, SerializationError, VersionMismatchError
+
+RUNNER_FUNCTION = "gale-runner"
+RUNNER_MAIN = '''"""Runs Python callables shipped by gale.Executor (deployed by the gale client)."""
+import os
+
+import gale
+
+# Gale may have imported its own gale package before this file runs (its zygote does);
+# the runner files this bundle carries in gale/ come first, as the client checks their version.
+BUNDLED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gale")
+if BUNDLED not in gale.__path__:
+    gale.__path__.insert(0, BUNDLED)
+
+from gale._runner import run  # noqa: E402
+'''
+# Config of the runner function, unless runner_config says otherwise (docs/api.md keys).
+RUNNER_CONFIG = {"runtime": "python3", "entryPoint": "run", "signature": "event", "concurrency": 1,
+                 "memory": "1GB", "timeout": "600s", "maxInstances": 10}
+RUNNER_ENV_KEYS = ("RUNNER_VERSION", "RUNNER_CONFIG_DIGEST")  # what the runner was deployed with
+PROGRESS_POLL_SECONDS = 0.25
+STREAM_RETRIES = 8
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+
+
+class TaskFuture(concurrent.futures.Future):
+    """A concurrent.futures.Future for one input of a Gale job."""
+
+    def __init__(self):
+        super().__init__()
+        self.job_id = None
+        self.index = None
+        self.duration_ms = None  # the call's duration as the job recorded it
+        self.attempts = None
+
+    def __repr__(self):
+        return f"<TaskFuture {self.job_id}[{self.index}] {self._state.lower()}>"
+
+
+class Executor(concurrent.futures.Executor):
+    """Runs calls on Gale. Use it like concurrent.futures.ThreadPoolExecutor::
+
+        with gale.Executor() as ex:
+            squares = list(ex.map(lambda x: x * x, range(1000)))
+
+    ``function`` names the function that runs Python callables (default ``gale-runner``),
+    ``max_workers`` caps each job's parallelism (and raises the runner's max-instances to
+    match), ``runner_config`` and ``requirements`` shape the runner the executor deploys.
+    """
+
+    def __init__(self, url=None, token=None, function=None, *, client=None, max_workers=None,
+                 task_timeout=None, retries=None, runner_config=None, requirements=(), progress=None,
+                 max_result_bytes=_runner.DEFAULT_MAX_RESULT_BYTES, linger=0.005):
+        self._owns_client = client is None
+        self.client = client or Client(url, token)
+        self.function = function or RUNNER_FUNCTION
+        self.max_workers = max_workers
+        self.task_timeout = task_timeout
+        self.retries = retries
+        self.runner_config = dict(runner_config or {})
+        self.requirements = list(requirements)
+        self.progress = progress
+        self.max_result_bytes = max_result_bytes
+        self.linger = linger
+        self._lock = threading.Lock()
+        self._runner_lock = threading.Lock()
+        self._runner_ready = False
+        self._batches = {}
+        self._jobs = set()
+        self._shutdown = False
+
+    def __repr__(self):
+        return f"gale.Executor({self.client.url!r}, function={self.function!r})"
+
+    # ----------------------------------------------------------------- concurrent.futures API
+
+    def submit(self, fn, /, *args, **kwargs):
+        """Schedule ``fn(*args, **kwargs)``; returns a Future. Calls of the same ``fn``
+        submitted within ``linger`` seconds of each other share one job."""
+        self._check_open()
+        call = self._encode_call(fn, args, kwargs, None)
+        future = TaskFuture()
+        key = fn if isinstance(fn, str) else id(fn)
+        with self._lock:
+            batch = self._batches.get(key)
+            if batch is not None and batch.fn is fn and not batch.sent:
+                batch.calls.append(call)
+                batch.futures.append(future)
+                return future
+        batch = _Batch(fn, self._context(fn))
+        batch.calls.append(call)
+        batch.futures.append(future)
+        with self._lock:
+            self._check_open()
+            self._batches[key] = batch  # a batch this replaces still flushes itself
+        timer = threading.Timer(self.linger, self._flush, (key, batch))
+        timer.daemon = True
+        timer.start()
+        return future
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1, progress=None):
+        """Like concurrent.futures.Executor.map: an iterator over the results in input order.
+        All inputs go out at once, as one job; a failed input raises when its turn comes.
+        ``progress`` shows a bar on stderr: True (tqdm when installed), "text" (the plain one-line
+        bar), False; by default when stderr is a terminal."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        job, futures = self._map(fn, iterables, chunksize, progress)
+
+        def results(pending):
+            try:
+                pending.reverse()
+                while pending:
+                    future = pending.pop()
+                    yield future.result(None if deadline is None else deadline - time.monotonic())
+                if job is not None:
+                    job.wait_for_progress_bar()  # its last line comes before whatever the caller prints next
+            finally:
+                for future in pending:
+                    future.cancel()
+
+        return results(list(futures))
+
+    def map_futures(self, fn, *iterables, chunksize=1, progress=None):
+        """Like map, but returns the list of futures (Pywren's ``pwex.map``)."""
+        return self._map(fn, iterables, chunksize, progress)[1]
+
+    def _map(self, fn, iterables, chunksize, progress):
+        self._check_open()
+        if not iterables:
+            raise TypeError("map() needs at least one iterable of inputs")
+        if isinstance(fn, str):
+            if len(iterables) > 1:
+                raise TypeError(f"function {fn!r} is called with one JSON input per call; zip the "
+                                f"iterables into one")
+            calls = [self._encode_call(fn, (value,), {}, index) for index, value in enumerate(iterables[0])]
+        else:
+            _pickling.register_local_modules()
+            calls = [_pickling.encode_call(args, {}, index) for index, args in enumerate(zip(*iterables))]
+        if not calls:
+            return None, []
+        futures = [TaskFuture() for _ in calls]
+        context = self._context(fn)
+        return self._start_job(fn, context, calls, futures, chunksize, self._want_progress(progress)), futures
+
+    def shutdown(self, wait=True, *, cancel_futures=False):
+        with self._lock:
+            self._shutdown = True
+            batches = list(self._batches.items())
+        for key, batch in batches:
+            self._flush(key, batch)
+        with self._lock:
+            jobs = list(self._jobs)
+        if cancel_futures:
+            for job in jobs:
+                job.cancel_futures()
+        if wait:
+            for job in jobs:
+                job.join()
+            if self._owns_client:
+                self.client.close()
+
+    # ----------------------------------------------------------------- runner
+
+    def runner_bundle(self):
+        """The files of the runner function: main.py, requirements.txt and the runner's gale files."""
+        import gale
+        package = os.path.dirname(os.path.abspath(gale.__file__))
+        files = {"main.py": RUNNER_MAIN, "requirements.txt": "\n".join(["cloudpickle"] + self.requirements) + "\n"}
+        for name in _runner.RUNNER_FILES:
+            with open(os.path.join(package, name), "rb") as file:
+                files[f"gale/{name}"] = file.read()
+        return files
+
+    def runner_deploy_config(self):
+        config = dict(RUNNER_CONFIG)
+        config.update(self.runner_config)
+        if self.max_workers and config.get("maxInstances", 0) * config.get("concurrency", 1) < self.max_workers:
+            config["maxInstances"] = -(-self.max_workers // config.get("concurrency", 1))
+        digest = hashlib.sha256(json.dumps([self.requirements, {k: v for k, v in config.items() if k != "maxInstances"}],
+                                           sort_keys=True).encode()).hexdigest()[:12]
+        # (GALE_* names are the platform's own.)
+        config["env"] = dict(config.get("env") or {}, RUNNER_VERSION=_runner.RUNNER_VERSION,
+                             RUNNER_CONFIG_DIGEST=digest)
+        return config
+
+    def ensure_runner(self):
+        """Deploy the runner if it is missing, runs other code, or is configured otherwise than
+        wanted; then check that it answers with this client's runner version."""
+        with self._runner_lock:
+            if self._runner_ready:
+                return
+            wanted = self.runner_deploy_config()
+            try:
+                current = self.client.function(self.function)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                current = None
+            if not _satisfies(current, wanted):
+                self.client.deploy(self.function, self.runner_bundle(), wanted)
+            self._check_runner_version()
+            self._runner_ready = True
+
+    def _check_runner_version(self):
+        answer = self.client.call(self.function, {"ping": {}}).json() or {}
+        runner, python = answer.get("runner"), str(answer.get("python", ""))
+        if runner != _runner.RUNNER_VERSION or python.rsplit(".", 1)[0] != _runner.PYTHON_VERSION:
+            raise VersionMismatchError(
+                f"gale client {_runner.RUNNER_VERSION} (Python {_runner.PYTHON_VERSION}) cannot use function "
+                f"{self.function!r}: it runs gale runner {runner} on Python {python or '?'}. Delete the function "
+                f"(`gale rm {self.function}`) so the client deploys its own runner, or use the same gale "
+                f"package and Python version on both sides")
+
+    # ----------------------------------------------------------------- jobs
+
+    def _check_open(self):
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new calls after shutdown")
+
+    def _want_progress(self, progress):
+        if progress is None:
+            progress = self.progress
+        if progress is None:
+            progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        return progress
+
+    def _context(self, fn):
+        """None for a deployed function; for a callable, the job context (and a ready runner)."""
+        if isinstance(fn, str):
+            return None
+        if not callable(fn):
+            raise TypeError(f"fn must be a callable or the name of a deployed function, not {type(fn).__name__}")
+        context = _pickling.job_context(fn, self.max_result_bytes)
+        self.ensure_runner()
+        return context
+
+    def _encode_call(self, fn, args, kwargs, index):
+        if isinstance(fn, str):
+            if kwargs and args:
+                raise TypeError(f"function {fn!r} takes one JSON input: pass one argument or keyword arguments")
+            value = kwargs if kwargs else (args[0] if len(args) == 1 else list(args))
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as exc:
+                where = f"input {index}" if index is not None else "the input"
+                raise SerializationError(f"{where} for function {fn!r} is not JSON: {exc}") from None
+            return value
+        _pickling.register_local_modules()
+        return _pickling.encode_call(args, kwargs, index)
+
+    def _flush(self, key, batch):
+        with self._lock:
+            if batch.sent:
+                return
+            batch.sent = True
+            if self._batches.get(key) is batch:
+                del self._batches[key]
+        try:
+            self._start_job(batch.fn, batch.context, batch.calls, batch.futures, 1, False)
+        except BaseException as exc:
+            for future in batch.futures:
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(exc)
+
+    def _start_job(self, fn, context, calls, futures, chunksize, progress):
+        function = fn if isinstance(fn, str) else self.function
+        info = self.client.submit_job(function, calls, context=context, parallelism=self.max_workers,
+                                      chunk_size=chunksize if chunksize != 1 else None,
+                                      task_timeout=self.task_timeout, retries=self.retries)
+        job = _Job(self, info, futures, pickled=context is not None, progress=progress)
+        with self._lock:
+            self._jobs.add(job)
+        job.start()
+        return job
+
+    def _job_finished(self, job):
+        with self._lock:
+            self._jobs.discard(job)
+
+
+class _Batch:
+    def __init__(self, fn, context):
+        self.fn = fn
+        self.context = context
+        self.calls = []
+        self.futures = []
+        self.sent = False
+
+
+class _Job:
+    """Follows one job: streams its results into the futures, draws its progress bar."""
+
+    def __init__(self, executor, info, futures, pickled, progress):
+        self.executor = executor
+        self.client = executor.client
+        self.id = info["id"]
+        self.info = info
+        self.futures = futures
+        self.pickled = pickled
+        self.progress = progress
+        self._resolved = 0
+        self._cancelled = 0
+        self._cancel_sent = False
+        self._lock = threading.Lock()
+        self._threads = []
+        self._streamed = threading.Event()
+        self._bar_thread = None
+        for index, future in enumerate(futures):
+            future.job_id, future.index = self.id, index
+            future.add_done_callback(self._on_done)
+
+    def start(self):
+        self._threads.append(threading.Thread(target=self._stream, name=f"gale-{self.id}", daemon=True))
+        if self.progress:
+            self._bar_thread = threading.Thread(target=self._draw_progress, name=f"gale-{self.id}-progress",
+                                                daemon=True)
+            self._threads.append(self._bar_thread)
+        for thread in self._threads:
+            thread.start()
+
+    def join(self):
+        for thread in self._threads:
+            thread.join()
+
+    def wait_for_progress_bar(self):
+        if self._bar_thread is not None:
+            self._bar_thread.join()
+
+    # ----------------------------------------------------------------- results
+
+    def _stream(self):
+        after, failures = -1, 0
+        try:
+            while after < len(self.futures) - 1:
+                try:
+                    for line in self.client.results(self.id, after=after, wait=True):
+                        self._resolve(line)
+                        after, failures = line["index"], 0
+                    if after < len(self.futures) - 1:
+                        self.info = self.client.job(self.id)
+                        if self.info.get("state") in TERMINAL_STATES:
+                            # One more read: results that landed after the stream ended.
+                            for line in self.client.results(self.id, after=after, wait=False):
+                                self._resolve(line)
+                                after = line["index"]
+                            break
+                        time.sleep(0.2)  # the stream ended early (a server restart?): follow it again
+                except TimeoutError:
+                    continue  # nothing finished for a while; ask again
+                except (GaleError, OSError) as exc:
+                    failures += 1
+                    if failures > STREAM_RETRIES or (isinstance(exc, ApiError) and exc.status != 503):
+                        self._fail_rest(exc)
+                        return
+                    time.sleep(min(0.1 * 2 ** failures, 5.0))
+            self._finish_rest()
+        except BaseException as exc:  # never leave futures hanging
+            self._fail_rest(GaleError(f"gale job {self.id}: lost track of the results: {exc!r}"))
+            raise
+        finally:
+            self._streamed.set()
+            self.client.release()
+            self.executor._job_finished(self)
+
+    def _resolve(self, line):
+        index = line["index"]
+        future = self.futures[index]
+        future.duration_ms = line.get("durationMs")
+        future.attempts = line.get("attempts")
+        if line.get("ok"):
+            if self.pickled:
+                ok, value = _pickling.decode_answer(line.get("result"), self.id, index, future.attempts)
+            else:
+                ok, value = True, line.get("result")
+        else:
+            ok, value = False, RemoteError(line.get("error") or "the task failed", line.get("traceback"),
+                                           status=line.get("status"), job_id=self.id, index=index,
+                                           attempts=future.attempts)
+        if not ok and isinstance(value, VersionMismatchError):
+            self.executor._runner_ready = False
+            self._cancel_job()  # every other call would fail the same way
+        self._settle(future, ok, value)
+
+    def _settle(self, future, ok, value):
+        if future.done() or not future.set_running_or_notify_cancel():
+            return  # cancelled here: the result is dropped
+        with self._lock:
+            self._resolved += 1
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _finish_rest(self):
+        pending = [future for future in self.futures if not future.done()]
+        if not pending:
+            return
+        try:
+            self.info = self.client.job(self.id)
+        except GaleError:
+            pass
+        state = self.info.get("state")
+        if state == "CANCELLED":
+            for future in pending:
+                future.cancel()
+            return
+        error = GaleError(f"gale job {self.id} ended {state} before this input finished"
+                          + (f": {self.info['error']}" if self.info.get("error") else ""))
+        self._fail_rest(error)
+
+    def _fail_rest(self, error):
+        for future in self.futures:
+            if not future.done() and future.set_running_or_notify_cancel():
+                future.set_exception(error)
+
+    # ----------------------------------------------------------------- cancellation
+
+    def _on_done(self, future):
+        if not future.cancelled():
+            return
+        with self._lock:
+            self._cancelled += 1
+            everything_cancelled = self._cancelled + self._resolved >= len(self.futures)
+        if everything_cancelled:
+            self._cancel_job()
+
+    def cancel_futures(self):
+        for future in self.futures:
+            future.cancel()
+
+    def _cancel_job(self):
+        with self._lock:
+            if self._cancel_sent:
+                return
+            self._cancel_sent = True
+
+        def cancel():
+            try:
+                self.client.cancel(self.id)
+            except GaleError:
+                pass  # it ended by itself in the meantime
+            finally:
+                self.client.release()
+
+        threading.Thread(target=cancel, name=f"gale-{self.id}-cancel", daemon=True).start()
+
+    # ----------------------------------------------------------------- progress
+
+    def _draw_progress(self):
+        bar = progress_bar(len(self.futures), self.id, use_tqdm=False if self.progress == "text" else None)
+        try:
+            while True:
+                last = self._streamed.wait(PROGRESS_POLL_SECONDS)
+                try:
+                    info = self.client.job(self.id)
+                except GaleError:
+                    info = None
+                if info:
+                    counts = info.get("counts") or {}
+                    eta = info.get("etaMs")
+                    bar.update(counts.get("done", 0) + counts.get("failed", 0), counts.get("failed", 0),
+                               info.get("throughputPerSec"), None if eta is None else eta / 1000)
+                if last or (info and info.get("state") in TERMINAL_STATES):
+                    return
+        finally:
+            bar.close()
+            self.client.release()
+
+
+def _satisfies(current, wanted):
+    """True when the deployed runner has our code and settings, and enough instances."""
+    if not current or not current.get("activeVersion"):
+        return False
+    config = current.get("config") or {}
+    env = config.get("env") or {}
+    if any(env.get(key) != wanted["env"][key] for key in RUNNER_ENV_KEYS):
+        return False
+    return (config.get("maxInstances") or 0) >= wanted.get("maxInstances", 0)
+
+
+def wait(fs, timeout=None, return_when=concurrent.futures.ALL_COMPLETED):
+    """concurrent.futures.wait, for Gale's futures (or any)."""
+    return concurrent.futures.wait(fs, timeout=timeout, return_when=return_when)
+
+
+def as_completed(fs, timeout=None):
+    """concurrent.futures.as_completed, for Gale's futures (or any)."""
+    return concurrent.futures.as_completed(fs, timeout=timeout)
+

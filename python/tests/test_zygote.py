@@ -1,0 +1,593 @@
+"""Tests of gale/_zygote.py.
+
+Each test plays Gale: it starts a real zygote in a temporary bundle, sends fork
+requests over the zygote's stdin, reads its events from stdout, and accepts the
+forked instances on a UNIX socket (main connection plus the stdout and stderr
+connections), exchanging frames as docs/protocol.md describes.
+"""
+
+import json
+import os
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+import unittest
+from pathlib import Path
+
+PYTHON_DIR = Path(__file__).resolve().parent.parent
+ZYGOTE = PYTHON_DIR / "gale" / "_zygote.py"
+TIMEOUT_SECONDS = 30
+PREFIX = struct.Struct(">cII")
+HELLO, READY, INVOKE, RESPONSE, ERROR, LOG = b"H", b"R", b"I", b"r", b"E", b"L"
+
+sys.path.insert(0, str(PYTHON_DIR))
+from gale import _zygote  # noqa: E402
+
+try:
+    import numpy  # noqa: F401
+    HAVE_NUMPY = True
+except ImportError:
+    HAVE_NUMPY = False
+
+
+def encode_frame(kind, header, body=b""):
+    header_bytes = json.dumps(header).encode()
+    return PREFIX.pack(kind, len(header_bytes), len(body)) + header_bytes + body
+
+
+def read_frame(reader):
+    prefix = reader.read(PREFIX.size)
+    if not prefix:
+        return None
+    kind, header_length, body_length = PREFIX.unpack(prefix)
+    header = json.loads(reader.read(header_length))
+    return kind, header, reader.read(body_length)
+
+
+class ForkedInstance:
+    """The three connections of one forked instance, as Gale's listener sees them."""
+
+    def __init__(self, hello, connection, reader, outputs):
+        self.hello = hello
+        self.connection = connection
+        self.reader = reader
+        self.outputs = outputs  # "stdout"/"stderr" -> socket carrying raw bytes
+        self.loaded = self.next_frame()
+
+    def next_frame(self):
+        while True:
+            frame = read_frame(self.reader)
+            if frame is None or frame[0] != LOG:
+                return frame
+
+    def invoke(self):
+        """One GET; the body of the RESPONSE (the tests' handlers answer JSON)."""
+        self.connection.sendall(encode_frame(INVOKE, {
+            "id": "req-1", "method": "GET", "path": "/", "query": "", "headers": [],
+            "remoteAddr": "127.0.0.1", "scheme": "http", "host": "localhost",
+            "deadlineMs": int(time.time() * 1000) + 60_000, "timeoutMs": 60_000}))
+        frame = self.next_frame()
+        assert frame is not None and frame[0] == RESPONSE, frame
+        return json.loads(frame[2])
+
+    def read_output(self, stream, until):
+        data = b""
+        connection = self.outputs[stream]
+        connection.settimeout(TIMEOUT_SECONDS)
+        while until not in data:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def close(self):
+        for closable in (self.reader, self.connection, *self.outputs.values()):
+            closable.close()
+
+
+class FakeGale:
+    """Gale's end of a zygote: starts it, asks for forks, accepts the instances."""
+
+    def __init__(self, files, env=None, site_files=None, signature="auto"):
+        self._tmp = tempfile.TemporaryDirectory(prefix="gale-zygote-test-")
+        root = Path(self._tmp.name)
+        self.bundle = root / "bundle"
+        self.bundle.mkdir()
+        for name, content in files.items():
+            path = self.bundle / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(textwrap.dedent(content))
+        site = root / "site"  # installed packages of the test, outside the bundle
+        site.mkdir()
+        for name, content in (site_files or {}).items():
+            (site / name).write_text(textwrap.dedent(content))
+
+        self.socket_path = str(root / "gale.sock")
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(self.socket_path)
+        self._listener.listen(16)
+        self._listener.settimeout(TIMEOUT_SECONDS)
+
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("GALE_")}
+        self.env.update({
+            "GALE_SOCKET": self.socket_path, "GALE_FUNCTION": "hello", "GALE_VERSION": "1",
+            "GALE_ENTRY_POINT": "handler", "GALE_SIGNATURE": signature, "GALE_MEMORY_MB": "256",
+            "GALE_CONCURRENCY": "1", "GALE_URL_PREFIX": "/fn/hello",
+            "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(site)]), "PYTHONDONTWRITEBYTECODE": "1",
+        })
+        self.env.update(env or {})
+        self.stderr_path = root / "zygote-stderr"
+        with open(self.stderr_path, "wb") as err:
+            self.process = subprocess.Popen([sys.executable, str(ZYGOTE)], cwd=self.bundle, env=self.env,
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        self.events = queue.Queue()
+        threading.Thread(target=self._read_events, daemon=True).start()
+        self.instances = []
+        self.ready = self.event("ready")
+
+    def _read_events(self):
+        for line in self.process.stdout:
+            self.events.put(json.loads(line))
+        self.events.put(None)
+
+    def event(self, kind):
+        """The next event of that kind; others before it are kept in self.seen."""
+        deadline = time.monotonic() + TIMEOUT_SECONDS
+        while True:
+            try:
+                event = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {kind} event from the zygote; stderr: {self.stderr()}") from None
+            if event is None:
+                raise AssertionError(f"the zygote exited before {kind}; stderr: {self.stderr()}")
+            self.seen = getattr(self, "seen", []) + [event]
+            if event["event"] == kind:
+                return event
+
+    def fork(self, instance_id="hello-1-a", nonce="n0nce", **env):
+        """Asks for an instance and accepts its connections; returns (pid, ForkedInstance)."""
+        instance_env = dict(self.env, GALE_INSTANCE_ID=instance_id, GALE_INSTANCE_NONCE=nonce, **env)
+        self.process.stdin.write((json.dumps({"op": "fork", "id": instance_id, "env": instance_env}) + "\n").encode())
+        self.process.stdin.flush()
+        forked = self.event("forked")
+        assert forked["id"] == instance_id, forked
+        instance = self.accept(instance_id)
+        self.instances.append(instance)
+        return forked["pid"], instance
+
+    def accept(self, instance_id):
+        main, outputs = None, {}
+        while main is None or len(outputs) < 2:
+            connection, _ = self._listener.accept()
+            connection.settimeout(TIMEOUT_SECONDS)
+            reader = connection.makefile("rb")
+            kind, hello, _ = read_frame(reader)
+            assert kind == HELLO and hello["instance"] == instance_id, hello
+            if "stream" in hello:
+                reader.close()  # raw bytes follow; read them from the socket itself
+                outputs[hello["stream"]] = connection
+            else:
+                main = (hello, connection, reader)
+        return ForkedInstance(*main, outputs)
+
+    def stderr(self):
+        return self.stderr_path.read_text(errors="replace")
+
+    def close(self):
+        for instance in self.instances:
+            instance.close()
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.process.stdin.close()
+        self.process.stdout.close()
+        self._listener.close()
+        self._tmp.cleanup()
+
+
+def reporting(source):
+    """A main.py whose handler answers what its report() returns, as JSON."""
+    return "import json, os, sys\ndef handler(request):\n    return json.dumps(report())\n" + textwrap.dedent(source)
+
+
+def wait_for_children(parent, count):
+    """The pids of the parent's children once there are `count` of them."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        if len(children) >= count:
+            return [int(pid) for pid in children]
+        time.sleep(0.02)
+    raise AssertionError(f"process {parent} did not get {count} children")
+
+
+class ZygoteTestCase(unittest.TestCase):
+
+    def start(self, files, **options):
+        gale = FakeGale(files, **options)
+        self.addCleanup(gale.close)
+        return gale
+
+
+class ForkTest(ZygoteTestCase):
+
+    def test_a_forked_instance_says_its_own_hello_and_its_parent_is_the_zygote(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return {"pid": os.getpid(), "parent": os.getppid()}
+        """)})
+
+        pid, instance = gale.fork("hello-1-a", nonce="secret-a")
+
+        self.assertEqual(instance.hello["nonce"], "secret-a")
+        self.assertEqual(instance.hello["pid"], pid)
+        self.assertEqual(instance.loaded[0], READY, instance.loaded)
+        self.assertEqual(instance.invoke(), {"pid": pid, "parent": gale.process.pid})
+
+    def test_two_instances_get_their_own_ids_and_processes(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return {"id": os.environ["GALE_INSTANCE_ID"], "pid": os.getpid()}
+        """)})
+
+        pid_a, a = gale.fork("hello-1-a")
+        pid_b, b = gale.fork("hello-1-b")
+
+        self.assertEqual(a.invoke(), {"id": "hello-1-a", "pid": pid_a})
+        self.assertEqual(b.invoke(), {"id": "hello-1-b", "pid": pid_b})
+        self.assertNotEqual(pid_a, pid_b)
+
+    def test_the_instance_gets_the_environment_of_the_fork_request_and_the_bundle_as_directory(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return {"env": {k: os.environ.get(k) for k in ("HOME", "TMPDIR", "ONLY_IN_ZYGOTE", "PER_INSTANCE",
+                                                              "GALE_INSTANCE_NONCE", "GALE_INSTANCE_ID")},
+                        "cwd": os.getcwd(), "argv0": os.path.basename(sys.argv[0]),
+                        "tmp": __import__("tempfile").gettempdir()}
+        """)}, env={"ONLY_IN_ZYGOTE": "1"})
+        home = tempfile.mkdtemp()
+        self.addCleanup(os.rmdir, home)
+        env = {k: v for k, v in gale.env.items() if k != "ONLY_IN_ZYGOTE"}
+        gale.env = env
+
+        _, instance = gale.fork("hello-1-a", HOME=home, TMPDIR=home, PER_INSTANCE="yes")
+
+        self.assertEqual(instance.invoke(), {
+            "env": {"HOME": home, "TMPDIR": home, "ONLY_IN_ZYGOTE": None, "PER_INSTANCE": "yes",
+                    "GALE_INSTANCE_NONCE": None, "GALE_INSTANCE_ID": "hello-1-a"},
+            "cwd": str(gale.bundle), "argv0": "_bootstrap.py", "tmp": home})
+
+    def test_module_level_code_runs_in_each_instance_and_never_in_the_zygote(self):
+        gale = self.start({"main.py": reporting("""
+            open("loaded-%d" % os.getpid(), "w").close()
+            def report():
+                return sorted(f for f in os.listdir(".") if f.startswith("loaded-"))
+        """)})
+        self.assertEqual([f for f in os.listdir(gale.bundle) if f.startswith("loaded-")], [])
+
+        pid_a, a = gale.fork("hello-1-a")
+        pid_b, b = gale.fork("hello-1-b")
+
+        self.assertEqual(b.invoke(), sorted([f"loaded-{pid_a}", f"loaded-{pid_b}"]))
+        self.assertNotIn("main", gale.ready["preloaded"])
+
+    def test_the_zygotes_descriptors_are_closed_in_the_instance(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                fds = {}
+                for fd in sorted(int(n) for n in os.listdir("/proc/self/fd")):
+                    try:
+                        fds[fd] = os.readlink("/proc/self/fd/%d" % fd)
+                    except OSError:
+                        pass  # the directory being listed
+                return fds
+        """)})
+
+        _, instance = gale.fork()
+        fds = {int(fd): target for fd, target in instance.invoke().items()}
+
+        self.assertEqual(fds[0], os.devnull)
+        self.assertTrue(fds[1].startswith("socket:") and fds[2].startswith("socket:"), fds)
+        others = {fd: target for fd, target in fds.items() if fd > 2}
+        self.assertEqual(len(others), 1, f"only the instance's own connection should be left: {fds}")
+        self.assertTrue(next(iter(others.values())).startswith("socket:"), fds)
+
+    def test_signal_handlers_the_zygote_set_are_reset(self):
+        gale = self.start({"main.py": reporting("""
+            import signal
+            def report():
+                return {"chld": signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL,
+                        "int": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+                        "wakeup": signal.set_wakeup_fd(-1)}
+        """)})
+
+        _, instance = gale.fork()
+
+        self.assertEqual(instance.invoke(), {"chld": True, "int": True, "wakeup": -1})
+
+    def test_random_state_is_reseeded_in_every_instance(self):
+        numpy_line = "import numpy" if HAVE_NUMPY else ""
+        gale = self.start({"main.py": reporting("""
+            %s
+            import random
+            def report():
+                values = [random.random()]
+                if "numpy" in sys.modules:
+                    values.append(float(sys.modules["numpy"].random.rand()))
+                return values
+        """ % numpy_line)})
+        if HAVE_NUMPY:
+            self.assertIn("numpy", gale.ready["preloaded"])
+
+        _, a = gale.fork("hello-1-a")
+        _, b = gale.fork("hello-1-b")
+        first, second = a.invoke(), b.invoke()
+
+        self.assertEqual(len(first), 2 if HAVE_NUMPY else 1)
+        for x, y in zip(first, second):
+            self.assertNotEqual(x, y)
+
+    def test_bytes_written_to_fds_1_and_2_reach_the_instances_stream_connections(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                os.write(1, b"raw out\\n")
+                os.write(2, b"raw err\\n")
+                return "ok"
+        """)})
+
+        _, instance = gale.fork()
+        instance.invoke()
+
+        self.assertEqual(instance.read_output("stdout", b"\n"), b"raw out\n")
+        self.assertEqual(instance.read_output("stderr", b"\n"), b"raw err\n")
+
+    def test_the_exit_status_of_an_instance_is_reported(self):
+        gale = self.start({"main.py": """
+            import os
+            def handler(request):
+                os._exit(3)
+        """})
+        pid_a, a = gale.fork("hello-1-a")
+        pid_b, _ = gale.fork("hello-1-b")
+
+        a.connection.sendall(encode_frame(INVOKE, {"id": "r", "method": "GET", "path": "/", "query": "",
+                                                   "headers": [], "deadlineMs": 0, "timeoutMs": 1000}))
+        exited = gale.event("exited")
+        os.kill(pid_b, signal.SIGKILL)
+        killed = gale.event("exited")
+
+        self.assertEqual(exited, {"event": "exited", "pid": pid_a, "code": 3})
+        self.assertEqual(killed, {"event": "exited", "pid": pid_b, "signal": 9})
+
+    def test_an_idle_zygote_keeps_a_spare_child_and_the_next_instance_is_that_child(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return os.getpid()
+        """)})
+        spare = wait_for_children(gale.process.pid, 1)[0]
+
+        pid, instance = gale.fork()
+
+        self.assertEqual(pid, spare)
+        self.assertEqual(instance.invoke(), spare)
+        replacement = wait_for_children(gale.process.pid, 2)
+        self.assertIn(spare, replacement)
+
+    def test_a_spare_that_died_is_replaced_and_the_instance_still_starts(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return os.getpid()
+        """)})
+        spare = wait_for_children(gale.process.pid, 1)[0]
+        os.kill(spare, signal.SIGKILL)
+        time.sleep(0.2)
+
+        pid, instance = gale.fork()
+
+        self.assertNotEqual(pid, spare)
+        self.assertEqual(instance.invoke(), pid)
+        self.assertNotIn("exited", [event["event"] for event in gale.seen])  # a spare is nobody's instance
+
+    def test_instances_keep_serving_after_the_zygote_is_gone(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return "still here"
+        """)})
+        _, instance = gale.fork()
+
+        gale.process.stdin.close()
+        self.assertEqual(gale.process.wait(TIMEOUT_SECONDS), 0)
+
+        self.assertEqual(instance.invoke(), "still here")
+
+
+class PreloadTest(ZygoteTestCase):
+
+    def test_imports_of_the_entry_module_and_pickled_classes_are_preloaded(self):
+        import fractions
+        import pickle
+        gale = self.start({
+            "main.py": """
+                import pickle, os
+                from xml.dom import minidom
+                from os import path
+                import helpers
+                with open("model.pkl", "rb") as f:
+                    MODEL = pickle.load(f)
+                def handler(request):
+                    return str(MODEL)
+            """,
+            "helpers.py": "import colorsys\n",
+            "model.pkl": pickle.dumps(fractions.Fraction(1, 3)),
+        })
+
+        preloaded = gale.ready["preloaded"]
+
+        for module in ("xml.dom", "xml.dom.minidom", "fractions", "colorsys"):
+            self.assertIn(module, preloaded)
+        self.assertNotIn("os.path", preloaded)
+        self.assertNotIn("helpers", preloaded)
+
+    def test_a_module_the_bundle_provides_is_never_preloaded(self):
+        gale = self.start({
+            "main.py": "import colorsys\ndef handler(request):\n    return colorsys.MINE\n",
+            "colorsys.py": "MINE = 'bundle'\n",
+        })
+
+        self.assertNotIn("colorsys", gale.ready["preloaded"])
+        _, instance = gale.fork()
+        self.assertEqual(instance.loaded[0], READY)
+
+    def test_a_module_that_starts_a_thread_is_refused_and_the_instance_imports_it_itself(self):
+        gale = self.start({"main.py": reporting("""
+            import spinner, colorsys
+            import threading
+            def report():
+                return {"threads": threading.active_count(), "spinner": spinner.STARTED_IN == os.getpid()}
+        """)}, site_files={"spinner.py": """
+            import os, threading, time
+            STARTED_IN = os.getpid()
+            threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
+        """})
+
+        self.assertIn("spinner", gale.ready["refused"])
+        self.assertIn("thread", gale.ready["refused"]["spinner"])
+        self.assertIn("colorsys", gale.ready["preloaded"])
+        self.assertEqual(gale.ready["pid"], gale.process.pid)  # re-executed in place
+        _, instance = gale.fork()
+        self.assertEqual(instance.invoke(), {"threads": 2, "spinner": True})
+
+    def test_a_module_that_keeps_a_socket_open_is_refused(self):
+        gale = self.start({"main.py": "import chatty\ndef handler(request):\n    return 'ok'\n"},
+                          site_files={"chatty.py": """
+            import socket
+            CONNECTION = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        """})
+
+        self.assertIn("chatty", gale.ready["refused"])
+        self.assertIn("socket", gale.ready["refused"]["chatty"])
+
+    def test_a_failing_import_is_skipped_and_left_to_the_instance_to_report(self):
+        gale = self.start({"main.py": "import broken\ndef handler(request):\n    return 'ok'\n"},
+                          site_files={"broken.py": "raise RuntimeError('no licence')\n"})
+
+        self.assertEqual(gale.ready["skipped"], {"broken": "RuntimeError: no licence"})
+        _, instance = gale.fork()
+        self.assertEqual(instance.loaded[0], b"F")
+        self.assertIn("no licence", instance.loaded[1]["error"])
+
+    def test_changing_the_environment_at_import_time_turns_dependency_preloading_off(self):
+        gale = self.start({"main.py": """
+            import os
+            os.environ["OMP_NUM_THREADS"] = "1"
+            import colorsys
+            def handler(request):
+                return 'ok'
+        """})
+
+        self.assertNotIn("colorsys", gale.ready["preloaded"])
+        self.assertIn("main.py line 3", gale.ready["note"])
+        self.assertIn("os.environ", gale.ready["note"])
+
+    def test_modules_an_instance_imported_while_loading_are_learned_for_the_next(self):
+        gale = self.start({"main.py": """
+            import importlib
+            importlib.import_module("xml.dom.minidom")  # invisible to the scan
+            def handler(request):
+                return 'ok'
+        """})
+        self.assertNotIn("xml.dom.minidom", gale.ready["preloaded"])
+
+        _, instance = gale.fork()
+        learned = gale.event("learned")
+
+        self.assertEqual(instance.loaded[0], READY)
+        self.assertIn("xml.dom.minidom", learned["modules"])
+        self.assertNotIn("main", learned["modules"])
+
+
+class ScanTest(unittest.TestCase):
+    """The static part: what a bundle is found to depend on, without running it."""
+
+    def bundle(self, files):
+        directory = tempfile.TemporaryDirectory()
+        self.addCleanup(directory.cleanup)
+        for name, content in files.items():
+            path = Path(directory.name) / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(content))
+        return directory.name
+
+    def test_requirements_become_import_names(self):
+        try:
+            from importlib import metadata
+            metadata.distribution("scikit-learn")
+        except Exception:
+            self.skipTest("scikit-learn is not installed")
+        root = self.bundle({"requirements.txt": "scikit-learn>=1.0  # the model\n-r other.txt\nnot-installed-pkg\n"})
+
+        self.assertEqual(_zygote.requirement_modules(root), ["sklearn"])
+
+    def test_only_imports_that_run_at_import_time_count(self):
+        root = self.bundle({"main.py": """
+            import a
+            try:
+                import b
+            except ImportError:
+                b = None
+            class C:
+                import c
+            def f():
+                import d
+            from e.f import g, h
+            from . import rel
+        """})
+
+        candidates, _, note = _zygote.plan_preload(root, "main.py", signature="event")
+
+        self.assertIsNone(note)
+        self.assertEqual(candidates, [("a", False), ("b", False), ("c", False), ("e.f", False),
+                                      ("e.f.g", True), ("e.f.h", True)])
+
+    def test_flask_is_preloaded_for_cloud_functions_style_functions_only(self):
+        root = self.bundle({"main.py": "def handler(request):\n    return 'ok'\n"})
+
+        self.assertIn(("flask", False), _zygote.plan_preload(root, "main.py", "http")[0])
+        self.assertIn(("flask", False), _zygote.plan_preload(root, "main.py", "auto")[0])
+        self.assertNotIn(("flask", False), _zygote.plan_preload(root, "main.py", "event")[0])
+
+    def test_changes_to_the_environment_or_import_path_are_found(self):
+        for line in ("os.environ['X'] = '1'", "os.environ.update(X='1')", "sys.path.insert(0, 'lib')",
+                     "os.putenv('X', '1')", "del os.environ['X']", "sys.modules['x'] = None",
+                     "load_dotenv()", "environ.setdefault('X', '1')"):
+            with self.subTest(line):
+                root = self.bundle({"main.py": f"import os, sys\n{line}\nimport json\n"})
+                self.assertIsNotNone(_zygote.plan_preload(root, "main.py", "event")[2])
+        for line in ("x = os.environ.get('X')", "y = os.environ['X']", "print(sys.path)"):
+            with self.subTest(line):
+                root = self.bundle({"main.py": f"import os, sys\n{line}\n"})
+                self.assertIsNone(_zygote.plan_preload(root, "main.py", "event")[2])
+
+    def test_a_change_in_a_bundle_module_the_entry_module_imports_counts_too(self):
+        root = self.bundle({"main.py": "import settings\nimport json\n",
+                            "settings.py": "import os\nos.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"})
+
+        candidates, _, note = _zygote.plan_preload(root, "main.py", "event")
+
+        self.assertEqual(candidates, [])
+        self.assertIn("settings.py line 2", note)
+
+
+if __name__ == "__main__":
+    unittest.main()
