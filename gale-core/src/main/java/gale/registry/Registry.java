@@ -180,11 +180,11 @@ public final class Registry implements AutoCloseable {
             var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
             Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
             if (failure.isPresent()) {
-                pool.close();
+                discard(pool);
                 throw new DeployFailure(failure.get().message());
             }
             if (store.findFunction(name).isEmpty()) { // deleted while deploying
-                pool.close();
+                discard(pool);
                 return;
             }
             activate(name, version, config, pool);
@@ -210,7 +210,14 @@ public final class Registry implements AutoCloseable {
     /** Lets the old pool finish its in-flight calls, then stops it; kills what is left after the drain timeout. */
     private void retire(InstancePool pool) {
         pool.drain().orTimeout(drainTimeout.toMillis(), TimeUnit.MILLISECONDS)
-                .whenComplete((ok, timeout) -> pool.close());
+                .whenComplete((ok, timeout) -> discard(pool));
+    }
+
+    /** Stops a pool now and lets its runtime free what it keeps for the version (a zygote). */
+    private void discard(InstancePool pool) {
+        pool.close();
+        Runtime runtime = runtimes.get(pool.spec().config().runtime());
+        if (runtime != null) runtime.retire(pool.spec());
     }
 
     // ---- rollback and delete
@@ -245,7 +252,7 @@ public final class Registry implements AutoCloseable {
             }
             Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT);
             if (failure.isPresent()) {
-                pool.close();
+                discard(pool);
                 throw new DeployRejected("version " + target.version() + " of '" + name + "' no longer loads: " + failure.get().message());
             }
             activate(name, target.version(), config, pool);
@@ -270,7 +277,7 @@ public final class Registry implements AutoCloseable {
         lock.lock();
         try {
             ActiveFunction current = active.remove(name);
-            if (current != null) current.pool().close();
+            if (current != null) discard(current.pool());
             List<VersionRow> versions = store.listVersions(name);
             store.deleteFunction(name);
             deleteTree(versionsRoot.resolve(name));
@@ -307,6 +314,7 @@ public final class Registry implements AutoCloseable {
                 ensureUnpacked(row, bundleDir);
                 var pool = preparedPool(fn.name(), v, config);
                 active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
+                runtimeFor(config).prewarm(pool.spec()); // the first call after a restart finds its zygote ready
             } catch (IOException | DeployFailure e) {
                 LOG.error("cannot serve {} v{} after the restart: {}", fn.name(), v, e.getMessage());
                 platformLog(fn.name(), v, "version " + v + " cannot serve after the restart: " + e.getMessage());
