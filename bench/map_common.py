@@ -67,8 +67,8 @@ def machine_line():
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     return (f"{now}, {os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}; "
-            f"Python {platform.python_version()}; repository at {git_revision()}, server launched with "
-            f"`{os.environ.get('GALE_BIN') or './gale'}`. "
+            f"Python {platform.python_version()}; Gale {os.environ.get('GALE_REVISION') or git_revision()}, "
+            f"server launched with `{os.environ.get('GALE_BIN') or './gale'}`. "
             f"Load average when the run ended: {load} (1, 5, 15 min; other work on the machine "
             f"competes for the same CPUs).")
 

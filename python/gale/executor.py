@@ -216,6 +216,10 @@ class Executor(concurrent.futures.Executor):
                 if exc.status != 404:
                     raise
                 current = None
+            if current and "RUNNER_VERSION" not in ((current.get("config") or {}).get("env") or {}):
+                raise GaleError(f"function {self.function!r} exists and is not a gale runner (its config has no "
+                                f"RUNNER_VERSION); the executor will not deploy over it: pass another "
+                                f"function= name, or delete it first (`gale rm {self.function}`)")
             if not _satisfies(current, wanted):
                 self.client.deploy(self.function, self.runner_bundle(), wanted)
             self._check_runner_version()

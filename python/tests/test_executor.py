@@ -322,6 +322,14 @@ class RunnerDeployTest(FakeServerTestCase):
         self.assertEqual(self.executor.submit(square, 5).result(10), 25)
         self.assertEqual(len(self.fake.deploys), 1)
 
+    def test_never_deploys_over_a_function_that_is_not_a_runner(self):
+        self.fake.add_function("scorer", lambda body: body)
+        executor = self.make_executor(function="scorer")
+        with self.assertRaises(gale.GaleError) as caught:
+            executor.submit(square, 1)
+        self.assertIn("'scorer' exists and is not a gale runner", str(caught.exception))
+        self.assertEqual(self.fake.deploys, [])
+
     def test_max_workers_beyond_the_runners_instances_redeploys_it_with_more(self):
         self.executor.submit(square, 2).result(10)
         self.make_executor(max_workers=100).submit(square, 2).result(10)
