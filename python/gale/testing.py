@@ -383,13 +383,23 @@ class LocalGale:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()  # ends the process group if it started, removes a temporary data dir
+            raise
+
+    def _start(self):
         if not self.launcher:
             raise GaleError("no gale launcher found: set GALE_BIN or put `gale` on PATH")
-        log = open(self.log_path, "ab")
         command = [self.launcher, "server", "--port", str(self.port), "--data-dir", self.data_dir, *self.args]
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)  # its own group, so stop() ends the JVM too
-        log.close()
+        with open(self.log_path, "ab") as log:
+            try:
+                self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                                stdin=subprocess.DEVNULL,
+                                                start_new_session=True)  # its own group: stop() ends the JVM too
+            except OSError as exc:
+                raise GaleError(f"cannot run the gale launcher {self.launcher}: {exc}") from exc
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -402,7 +412,6 @@ class LocalGale:
             except OSError:
                 time.sleep(0.2)
         else:
-            self.stop()
             raise GaleError(f"gale server did not answer /healthz within {self.start_timeout:g}s:\n{self.log_tail()}")
         with open(os.path.join(self.data_dir, "admin-token"), encoding="utf-8") as file:
             self.token = file.readline().strip()

@@ -156,6 +156,14 @@ class ExecutorE2ETest(E2ETestCase):
         job_id = self.client.jobs(function=RUNNER_FUNCTION, limit=1)[0]["id"]
         self.assertEqual(wait_for_state(self.client, job_id, "CANCELLED")["state"], "CANCELLED")
 
+    def test_a_job_cancelled_elsewhere_ends_its_unfinished_futures(self):
+        futures = self.executor.map_futures(time.sleep, [0.5] * 40)
+        time.sleep(0.3)
+        self.client.cancel(futures[0].job_id)
+        self.assertEqual(len(concurrent.futures.wait(futures, timeout=30).not_done), 0)
+        errors = [f.exception() for f in futures if not f.cancelled()]
+        self.assertTrue(any(isinstance(e, RemoteError) and "cancelled before it ran" in str(e) for e in errors))
+
     def test_map_shows_a_progress_bar_from_the_jobs_counts(self):
         err = io.StringIO()
         with mock.patch("sys.stderr", err):
