@@ -36,7 +36,9 @@ Control channel: the zygote's stdin and stdout, one JSON object per line. The
 zygote moves both off fds 0 and 1 before importing anything (fd 1 then points at
 fd 2), so what it or a library prints can never corrupt the channel.
 
-    Gale -> zygote   {"op": "fork", "id": "hello-1-1a2b", "env": {"GALE_SOCKET": ..., ...}}
+    Gale -> zygote   {"op": "fork", "id": "hello-1-1a2b", "env": {"GALE_SOCKET": ..., ...}, "hold": false}
+                     {"op": "release", "id": "hello-1-1a2b"}    a held child may go on
+                     {"op": "cancel", "id": "hello-1-1a2b"}     a held child is killed
     zygote -> Gale   {"event": "ready", "pid": 41, "ms": 1830, "preloaded": [...],
                       "refused": {"mod": "why"}, "skipped": {"mod": "why"}, "note": null}
                      {"event": "forked", "id": "hello-1-1a2b", "pid": 42}
@@ -44,7 +46,12 @@ fd 2), so what it or a library prints can never corrupt the channel.
                      {"event": "exited", "pid": 42, "code": 3}      or "signal": 9
                      {"event": "learned", "modules": [...], "ms": 210}
 
-``env`` is the whole environment of the new instance. ``ready`` may come again
+``env`` is the whole environment of the new instance. With ``"hold": true`` the
+child is reported as ``forked`` but waits, before anything of the instance runs,
+until ``release`` (Gale moves it into its cgroup in between, so the instance's
+whole start counts against its memory limit); ``cancel`` kills it instead. In a
+sandbox the pids are those of the sandbox's PID namespace; Gale maps them to the
+host's. ``ready`` may come again
 after a re-execution. EOF on stdin, or the bundle directory disappearing, ends
 the zygote; instances it forked keep running (they serve over their own socket).
 
@@ -423,6 +430,7 @@ class Zygote:
         self.spare = self.last_spare = None  # a forked child waiting for its instance's environment
         self.spare_not_before = 0.0
         self.discarded = set()
+        self.held = {}  # instance id -> (child, its environment as JSON): forked, waiting for "release"
         self.control_buffer = b""
         self.candidates, self.local, self.note = plan_preload(
             self.bundle_root, self.settings.entry_module, self.settings.signature, self.settings.concurrency)
@@ -573,8 +581,16 @@ class Zygote:
         return True
 
     def handle(self, request):
-        if request.get("op") == "fork":
+        op = request.get("op")
+        if op == "fork":
             self.fork(request)
+        elif op == "release":
+            self.release(str(request.get("id", "")))
+        elif op == "cancel":
+            held = self.held.pop(str(request.get("id", "")), None)
+            if held is not None:
+                self.discard(held[0])
+                _kill(held[0].pid)
         else:
             self.send({"event": "error", "error": f"unknown request {request.get('op')!r}"})
 
@@ -588,6 +604,10 @@ class Zygote:
                 return
             if self.spare is not None and pid == self.spare.pid:
                 self.discard_spare()  # died before it was needed
+            for instance_id, (child, _) in list(self.held.items()):
+                if child.pid == pid:  # died while held: Gale learns of it from the "exited" below
+                    del self.held[instance_id]
+                    child.close()
             if pid in self.discarded:
                 self.discarded.discard(pid)
                 continue
@@ -612,6 +632,15 @@ class Zygote:
             self.send({"event": "fork_failed", "id": instance_id, "error": "the fork request has no string env"})
             return
         data = json.dumps(env).encode()
+        if request.get("hold"):
+            try:
+                child = self.take_spare() or self.make_child()
+            except OSError as exc:
+                self.send({"event": "fork_failed", "id": instance_id, "error": describe_exception(exc)})
+                return
+            self.held[instance_id] = (child, data)
+            self.send({"event": "forked", "id": instance_id, "pid": child.pid})
+            return
         for child in (self.take_spare(), None):
             try:
                 child = child or self.make_child()
@@ -623,11 +652,27 @@ class Zygote:
                     self.send({"event": "fork_failed", "id": instance_id, "error": describe_exception(exc)})
                     return
                 continue
-            os.close(child.request_w)
-            if child.learn_r is not None:
-                self.learning[child.learn_r] = b""
+            self.hand_over(child)
             self.send({"event": "forked", "id": instance_id, "pid": child.pid})
             return
+
+    def hand_over(self, child):
+        os.close(child.request_w)
+        if child.learn_r is not None:
+            self.learning[child.learn_r] = b""
+
+    def release(self, instance_id):
+        """A held child may become its instance now; one that died meanwhile was reported as exited."""
+        held = self.held.pop(instance_id, None)
+        if held is None:
+            return
+        child, data = held
+        try:
+            _write_all(child.request_w, data)
+        except OSError:
+            child.close()  # died while held: the reap reports its exit
+            return
+        self.hand_over(child)
 
     def take_spare(self):
         self.last_spare, self.spare = self.spare, None
@@ -676,12 +721,7 @@ class Zygote:
 
     def discard(self, child):
         self.discarded.add(child.pid)  # its exit is nobody's business
-        for fd in (child.request_w, child.learn_r):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        child.close()
 
     def prepare_child(self, request_r, learn_w, parent_ends):
         """In the child: undo what is the zygote's, then wait to learn which instance to become."""
@@ -692,6 +732,8 @@ class Zygote:
         zygote_fds = [self.control_in, self.control_out, self.wake_r, self.wake_w, *self.learning, *parent_ends]
         if self.spare is not None:
             zygote_fds += [self.spare.request_w, self.spare.learn_r]
+        for held, _ in self.held.values():  # or a held child would never see the end of its request
+            zygote_fds += [held.request_w, held.learn_r]
         for fd in zygote_fds:
             if fd is not None:
                 os.close(fd)
@@ -818,6 +860,23 @@ class Child:
         self.pid = pid
         self.request_w = request_w
         self.learn_r = learn_r  # where it reports the modules it imported; None when not learning
+
+    def close(self):
+        """Closes the zygote's ends of its pipes (a child never handed its request, or gone)."""
+        for fd in (self.request_w, self.learn_r):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.request_w = self.learn_r = None
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass  # gone already
 
 
 def _write_all(fd, data):

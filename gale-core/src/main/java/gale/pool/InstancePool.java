@@ -354,6 +354,7 @@ public final class InstancePool implements AutoCloseable {
     private void enforceMemory(List<Slot> toCheck) {
         long limit = config.memory().bytes();
         for (Slot s : toCheck) {
+            if (s.instance.memoryLimitEnforced()) continue;
             long rss = s.instance.rssBytes();
             if (rss > limit) {
                 LOG.warn("{}: instance {} uses {} MB, over its limit of {} MB; killing it", spec.label(),

@@ -175,7 +175,7 @@ public final class Registry implements AutoCloseable {
             long started = System.nanoTime();
             Path bundleDir = bundleDir(name, version);
             Runtime runtime = runtimeFor(config);
-            refuseUnenforcedIsolation(config);
+            runtime.checkIsolation(config);
             Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
             var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
             Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
@@ -340,18 +340,6 @@ public final class Registry implements AutoCloseable {
         Path bundleDir = bundleDir(name, version);
         Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
         return new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
-    }
-
-    /**
-     * The sandbox and network settings are parsed, and {@code gale.runtime.Isolation} can
-     * enforce them, but instances are not started inside it yet: a deploy that asks for
-     * them must fail rather than run unprotected.
-     */
-    private static void refuseUnenforcedIsolation(FunctionConfig config) throws DeployFailure {
-        if (config.sandbox().equals("on") || config.network().equals("none")) {
-            throw new DeployFailure("sandbox = \"on\" and network = \"none\" are not enforced by this server yet; "
-                    + "deploy without them (the default runs the function unsandboxed, with its memory limit enforced)");
-        }
     }
 
     private Runtime runtimeFor(FunctionConfig config) throws DeployFailure {

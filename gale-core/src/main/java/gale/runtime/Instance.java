@@ -44,4 +44,13 @@ public interface Instance {
 
     /** The last {@link #rssBytes()} measurement, without measuring again. */
     long lastRssBytes();
+
+    /**
+     * True when the kernel enforces the memory limit (a cgroup), so nothing else has to: the
+     * pool's RSS watchdog, which cannot tell pages shared with a zygote from the instance's
+     * own, leaves such instances alone.
+     */
+    default boolean memoryLimitEnforced() {
+        return false;
+    }
 }

@@ -66,8 +66,13 @@ public final class Isolation {
         return bubblewrap;
     }
 
-    /** Whether an instance of this config runs in the sandbox; fails when it must and cannot. */
-    public boolean sandboxed(FunctionConfig config) throws DeployFailure {
+    /** Whether instances of this config run in the sandbox (after {@link #check} admitted the config). */
+    public boolean runsSandboxed(FunctionConfig config) {
+        return bubblewrap && !config.sandbox().equals("off");
+    }
+
+    /** Whether an instance of this config runs in the sandbox; fails the deploy when it must and cannot. */
+    public boolean check(FunctionConfig config) throws DeployFailure {
         return switch (config.sandbox()) {
             case "off" -> false;
             case "on" -> {
@@ -88,23 +93,85 @@ public final class Isolation {
 
     // ---- cgroups
 
-    /** An instance's cgroup directories (one per controller on v1, one on v2). */
-    public record Cgroup(List<Path> dirs, CgroupMode mode) {
-        List<Path> procsFiles() {
+    /**
+     * An instance's cgroup: its directories (one per controller on v1, one on v2) and the
+     * memory limit written there. The kernel enforces the limit; {@link #explain} turns the
+     * resulting SIGKILL into the failure users should see.
+     */
+    public record Cgroup(List<Path> dirs, CgroupMode mode, long memoryMegabytes) {
+
+        private List<Path> procsFiles() {
             return dirs.stream().map(d -> d.resolve("cgroup.procs")).toList();
+        }
+
+        /**
+         * A command prefix that moves the process into the cgroup before anything else runs,
+         * so not even interpreter start-up escapes the limit.
+         */
+        public List<String> joinCommand() {
+            StringBuilder script = new StringBuilder();
+            int i = 1;
+            for (Path ignored : procsFiles()) {
+                script.append("echo $$ > \"$").append(i++).append("\" && ");
+            }
+            script.append("shift ").append(procsFiles().size()).append(" && exec \"$@\"");
+            List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "gale-cgroup"));
+            procsFiles().forEach(p -> command.add(p.toString()));
+            return command;
+        }
+
+        /** Moves a running process (one a zygote forked) into the cgroup. */
+        public void attach(long pid) throws IOException {
+            for (Path procs : procsFiles()) Files.writeString(procs, Long.toString(pid));
+        }
+
+        /** True when the kernel killed a process of this cgroup for exceeding its memory limit. */
+        public boolean oomKilled() {
+            try {
+                Path dir = dirs.getFirst();
+                Path events = mode == CgroupMode.V2 ? dir.resolve("memory.events") : dir.resolve("memory.oom_control");
+                for (String line : Files.readAllLines(events)) {
+                    if (line.startsWith("oom_kill ") && Long.parseLong(line.substring(9).trim()) > 0) return true;
+                }
+            } catch (IOException | RuntimeException e) {
+                // gone already: no evidence either way
+            }
+            return false;
+        }
+
+        /** The failure to report for an instance of this cgroup: a crash the OOM killer caused is a memory failure. */
+        public InstanceFailure explain(InstanceFailure failure) {
+            if (failure.kind() == InstanceFailure.Kind.CRASHED && oomKilled()) {
+                return new InstanceFailure(InstanceFailure.Kind.MEMORY, "memory limit exceeded (" + memoryMegabytes + " MB)");
+            }
+            return failure;
+        }
+
+        /** Removes the cgroup once its processes are gone (retrying briefly while the kernel reaps them). */
+        public void remove() {
+            for (Path dir : dirs) {
+                for (int attempt = 0; attempt < 20 && Files.exists(dir); attempt++) {
+                    try {
+                        Files.deleteIfExists(dir);
+                    } catch (IOException busy) {
+                        sleep(50);
+                    }
+                }
+            }
         }
     }
 
     /** Creates the instance's cgroup with its memory limit and CPU share; empty where cgroups are unavailable. */
     public Optional<Cgroup> createCgroup(String instanceId, FunctionConfig config) {
+        long megabytes = config.memory().megabytes();
         try {
             return switch (mode) {
                 case V2 -> {
                     Path dir = Files.createDirectories(v2Root.resolve(instanceId));
                     Files.writeString(dir.resolve("memory.max"), Long.toString(config.memory().bytes()));
                     writeIfPresent(dir.resolve("memory.swap.max"), "0");
-                    writeIfPresent(dir.resolve("cpu.weight"), Long.toString(Math.max(1, Math.min(10_000, Math.round(100 * config.cpu())))));
-                    yield Optional.of(new Cgroup(List.of(dir), mode));
+                    writeIfPresent(dir.resolve("cpu.weight"), Long.toString(cpuWeight(config.cpu())));
+                    yield Optional.of(new Cgroup(List.of(dir), mode, megabytes));
                 }
                 case V1 -> {
                     Path memory = Files.createDirectories(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(instanceId));
@@ -114,10 +181,10 @@ public final class Isolation {
                     Path cpuRoot = CGROUP_ROOT.resolve("cpu");
                     if (Files.isWritable(cpuRoot)) {
                         Path cpu = Files.createDirectories(cpuRoot.resolve("gale").resolve(instanceId));
-                        Files.writeString(cpu.resolve("cpu.shares"), Long.toString(Math.max(2, Math.round(V1_SHARES * config.cpu()))));
+                        Files.writeString(cpu.resolve("cpu.shares"), Long.toString(cpuShares(config.cpu())));
                         dirs.add(cpu);
                     }
-                    yield Optional.of(new Cgroup(dirs, mode));
+                    yield Optional.of(new Cgroup(dirs, mode, megabytes));
                 }
                 case NONE -> Optional.empty();
             };
@@ -127,77 +194,108 @@ public final class Isolation {
         }
     }
 
-    /**
-     * A command prefix that moves the process into its cgroup before anything else runs,
-     * so not even interpreter start-up escapes the limit.
-     */
-    public List<String> joinCommand(Cgroup cgroup) {
-        StringBuilder script = new StringBuilder();
-        int i = 1;
-        for (Path procs : cgroup.procsFiles()) {
-            script.append("echo $$ > \"$").append(i++).append("\" && ");
-        }
-        script.append("shift ").append(cgroup.procsFiles().size()).append(" && exec \"$@\"");
-        List<String> command = new ArrayList<>(List.of("/bin/sh", "-c", script.toString(), "gale-cgroup"));
-        cgroup.procsFiles().forEach(p -> command.add(p.toString()));
-        return command;
+    /** cgroup v1 cpu.shares for a --cpu value (1 = 1024, the kernel's default share). */
+    static long cpuShares(double cpu) {
+        return Math.max(2, Math.round(V1_SHARES * cpu));
     }
 
-    /** Moves a running process (one a zygote forked) into the cgroup. */
-    public void attach(Cgroup cgroup, long pid) throws IOException {
-        for (Path procs : cgroup.procsFiles()) Files.writeString(procs, Long.toString(pid));
-    }
-
-    /** True when the kernel killed a process of this cgroup for exceeding its memory limit. */
-    public boolean oomKilled(Cgroup cgroup) {
-        try {
-            Path dir = cgroup.dirs().getFirst();
-            Path events = cgroup.mode() == CgroupMode.V2 ? dir.resolve("memory.events") : dir.resolve("memory.oom_control");
-            for (String line : Files.readAllLines(events)) {
-                if (line.startsWith("oom_kill ") && Long.parseLong(line.substring(9).trim()) > 0) return true;
-            }
-        } catch (IOException | RuntimeException e) {
-            // gone already: no evidence either way
-        }
-        return false;
-    }
-
-    /** Removes the cgroup once its processes are gone (retrying briefly while the kernel reaps them). */
-    public void remove(Cgroup cgroup) {
-        for (Path dir : cgroup.dirs()) {
-            for (int attempt = 0; attempt < 20; attempt++) {
-                try {
-                    Files.deleteIfExists(dir);
-                    break;
-                } catch (IOException busy) {
-                    sleep(50);
-                }
-            }
-        }
+    /** cgroup v2 cpu.weight for a --cpu value (1 = 100, the kernel's default weight). */
+    static long cpuWeight(double cpu) {
+        return Math.max(1, Math.min(10_000, Math.round(100 * cpu)));
     }
 
     // ---- sandbox
 
+    /** Host files a root process could read even without any capability: hidden behind /dev/null. */
+    private static final List<String> HIDDEN_SYSTEM_FILES = List.of("/etc/shadow", "/etc/shadow-", "/etc/gshadow",
+            "/etc/gshadow-", "/etc/sudoers", "/etc/ssh/ssh_host_rsa_key", "/etc/ssh/ssh_host_ecdsa_key",
+            "/etc/ssh/ssh_host_ed25519_key");
+    /** Files in /etc that are often links to elsewhere (/run): their targets must be visible too. */
+    private static final List<String> LINKED_SYSTEM_FILES = List.of("/etc/resolv.conf", "/etc/localtime", "/etc/hosts");
+    private static final List<String> SYSTEM_DIRS = List.of("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc");
+
     /**
-     * The bubblewrap prefix for an instance.
+     * The bubblewrap prefix for an instance (or a zygote and the instances it forks).
+     *
+     * <p>Processes inside run as root without any capability, in their own mount, PID, IPC,
+     * UTS and cgroup namespaces: the host's other processes are invisible (so no
+     * {@code /proc/PID/root} leads out), and only the system directories, the given paths
+     * and a private tmpfs at {@code /tmp} exist. The environment passes through unchanged.
+     * No {@code --die-with-parent}: the kernel ties that to the thread that started the
+     * process, and a JVM thread may end long before the instance should.
      *
      * @param readOnly  paths visible read-only at the same place (bundle, runtime, interpreter)
-     * @param readWrite paths visible writable (the instance socket's directory)
+     * @param readWrite paths visible writable (the instance socket, scratch folders)
      * @param workDir   the working directory inside
      * @param network   false to give the instance no network at all
      */
     public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network) {
-        List<String> args = new ArrayList<>(List.of("bwrap", "--die-with-parent", "--unshare-ipc", "--unshare-uts",
-                "--hostname", "gale", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
-        for (String system : List.of("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/etc")) {
+        List<String> args = new ArrayList<>(List.of("bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", "--cap-drop", "ALL", "--hostname", "gale",
+                "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
+        for (String system : SYSTEM_DIRS) {
             if (Files.exists(Path.of(system))) args.addAll(List.of("--ro-bind", system, system));
         }
-        Set<Path> ro = new LinkedHashSet<>(readOnly);
-        for (Path p : ro) args.addAll(List.of("--ro-bind", p.toString(), p.toString()));
-        for (Path p : readWrite) args.addAll(List.of("--bind", p.toString(), p.toString()));
+        for (String link : LINKED_SYSTEM_FILES) { // e.g. /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf
+            try {
+                Path real = Path.of(link).toRealPath();
+                if (!isSystemPath(real)) args.addAll(List.of("--ro-bind", real.toString(), real.toString()));
+            } catch (IOException absent) {
+                // nothing to follow
+            }
+        }
+        for (String hidden : HIDDEN_SYSTEM_FILES) {
+            if (Files.exists(Path.of(hidden))) args.addAll(List.of("--ro-bind", "/dev/null", hidden));
+        }
+        for (Path p : new LinkedHashSet<>(readOnly)) {
+            if (!isSystemPath(p)) args.addAll(List.of("--ro-bind", p.toString(), p.toString()));
+        }
+        for (Path p : new LinkedHashSet<>(readWrite)) args.addAll(List.of("--bind", p.toString(), p.toString()));
         if (!network) args.add("--unshare-net");
-        args.addAll(List.of("--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp", "--chdir", workDir.toString(), "--"));
+        args.addAll(List.of("--chdir", workDir.toString(), "--"));
         return args;
+    }
+
+    /**
+     * What must be visible for {@code executable} to run when it is installed outside the
+     * system directories (a pyenv Python, a JDK under /opt): its installation prefix, the
+     * folder above its {@code bin}; for a virtualenv, also the interpreter it was made from.
+     */
+    public static Set<Path> installationOf(Path executable) {
+        Set<Path> roots = new LinkedHashSet<>();
+        addInstallation(executable, roots);
+        return roots;
+    }
+
+    private static void addInstallation(Path executable, Set<Path> roots) {
+        Path bin = executable.toAbsolutePath().getParent();
+        if (bin != null && bin.getParent() != null && !isSystemPath(bin)) {
+            Path prefix = bin.getParent();
+            roots.add(prefix);
+            Path venvConfig = prefix.resolve("pyvenv.cfg");
+            if (Files.isRegularFile(venvConfig)) {
+                try {
+                    for (String line : Files.readAllLines(venvConfig)) {
+                        if (line.strip().startsWith("home") && line.contains("=")) {
+                            addInstallation(Path.of(line.substring(line.indexOf('=') + 1).strip()).resolve("python"), roots);
+                        }
+                    }
+                } catch (IOException ignored) {
+                    // an unreadable venv fails to start, and says so
+                }
+            }
+        }
+        try {
+            Path real = executable.toRealPath();
+            if (!real.equals(executable.toAbsolutePath())) addInstallation(real, roots);
+        } catch (IOException ignored) {
+            // not there: starting it fails with a clear message
+        }
+    }
+
+    private static boolean isSystemPath(Path p) {
+        Path abs = p.toAbsolutePath().normalize();
+        return SYSTEM_DIRS.stream().anyMatch(abs::startsWith);
     }
 
     // ---- probing
@@ -226,7 +324,8 @@ public final class Isolation {
 
     private static boolean probeBubblewrap() {
         try {
-            Process p = new ProcessBuilder("bwrap", "--ro-bind", "/", "/", "--unshare-net", "--dev", "/dev", "true")
+            Process p = new ProcessBuilder("bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
+                    "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev", "true")
                     .redirectErrorStream(true).start();
             p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
             return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;

@@ -74,6 +74,7 @@ public final class ProcessInstance implements Instance {
     private final CompletableFuture<OsProcess> launching;
     private final CompletableFuture<Connection> connecting;
     private final InstanceObserver observer;
+    private final Optional<Isolation.Cgroup> cgroup;
     private final CompletableFuture<String> ready = new CompletableFuture<>();
     private final CompletableFuture<InstanceFailure> terminated = new CompletableFuture<>();
     private final AtomicReference<InstanceFailure> failure = new AtomicReference<>();
@@ -87,7 +88,13 @@ public final class ProcessInstance implements Instance {
 
     /** An instance whose process the JVM started; its stdout and stderr are logged from the process pipes. */
     public ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer) {
-        this(id, spec, CompletableFuture.completedFuture(OsProcess.of(process)), connecting, observer);
+        this(id, spec, process, connecting, observer, Optional.empty());
+    }
+
+    /** An instance whose process the JVM started inside {@code cgroup} (the kernel enforces its memory limit). */
+    public ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer,
+                           Optional<Isolation.Cgroup> cgroup) {
+        this(id, spec, CompletableFuture.completedFuture(OsProcess.of(process)), connecting, observer, cgroup);
         pipe(process.getInputStream(), "stdout");
         pipe(process.getErrorStream(), "stderr");
     }
@@ -98,12 +105,16 @@ public final class ProcessInstance implements Instance {
      * {@code launching} fails the instance.
      */
     ProcessInstance(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
-                    CompletableFuture<Connection> connecting, InstanceObserver observer) {
+                    CompletableFuture<Connection> connecting, InstanceObserver observer, Optional<Isolation.Cgroup> cgroup) {
         this.id = id;
         this.spec = spec;
         this.launching = launching;
         this.connecting = connecting;
         this.observer = observer;
+        this.cgroup = cgroup;
+        // The cgroup goes when the process has, whether it started or not.
+        cgroup.ifPresent(c -> launching.thenCompose(OsProcess::exit).handle((exit, error) -> null)
+                .thenRunAsync(c::remove, Thread.ofVirtual().factory()::newThread));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
         launching.whenComplete((launched, error) -> {
@@ -246,10 +257,17 @@ public final class ProcessInstance implements Instance {
         return lastRssBytes;
     }
 
+    /** True when the instance runs in a cgroup: the kernel enforces its memory limit, so the pool's watchdog need not. */
+    @Override
+    public boolean memoryLimitEnforced() {
+        return cgroup.isPresent();
+    }
+
     private void fail(InstanceFailure reason) {
         if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
             reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
         }
+        if (cgroup.isPresent() && failure.get() == null) reason = cgroup.get().explain(reason);
         if (!failure.compareAndSet(null, reason)) return;
         if (reason.kind() != InstanceFailure.Kind.STOPPED) {
             LOG.info("instance {} ({}) down: {}", id, spec.label(), reason.message());

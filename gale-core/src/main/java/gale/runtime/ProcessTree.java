@@ -39,6 +39,21 @@ public final class ProcessTree {
         return total;
     }
 
+    /** The pid of {@code pid} in the innermost PID namespace it belongs to (itself outside any); -1 once gone. */
+    public static long innermostPid(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] pids = line.substring(6).trim().split("\\s+");
+                    return Long.parseLong(pids[pids.length - 1]);
+                }
+            }
+            return pid; // a kernel without NSpid (before 4.1): no namespaces to speak of
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     private static List<Long> childrenOf(long pid) {
         List<Long> children = new ArrayList<>();
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {

@@ -12,11 +12,14 @@ import java.nio.file.StandardCopyOption;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,6 +35,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * zygote cannot serve (still preloading after {@link PythonZygote#FORK_WAIT}, failed,
  * exited), the instance is a fresh {@code python3 _bootstrap.py} and the reason is logged.
  * {@code GALE_ZYGOTE=0} in the server's environment turns zygotes off, for comparisons.
+ *
+ * <p>Isolation ({@link Isolation}): each instance gets a cgroup with its memory limit and
+ * CPU share (a fresh process joins it before exec; a forked one is held until Gale has
+ * moved it in). A sandboxed version's zygote runs inside bubblewrap, so the instances it
+ * forks are in the same sandbox: the bundle, the interpreter and Gale's Python files
+ * read-only, the version's scratch folder and the instance socket writable, nothing else
+ * of the host. A fresh process gets a sandbox of its own.
  */
 public final class PythonRuntime implements Runtime {
 
@@ -51,6 +61,7 @@ public final class PythonRuntime implements Runtime {
     private final InstanceObserver observer;
     private final PythonRequirements requirements;
     private final boolean zygotes;
+    private final Isolation isolation;
     private final Map<String, PythonZygote> zygoteByVersion = new ConcurrentHashMap<>();
     private final Map<String, Instant> zygoteBrokenUntil = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
@@ -66,13 +77,14 @@ public final class PythonRuntime implements Runtime {
      * @param wheelDir    wheel folder for requirements the interpreter lacks (GALE_WHEEL_DIR)
      */
     public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                         Optional<String> indexUrl, Optional<Path> wheelDir) {
-        this(python, runtimeDir, scratchRoot, listener, observer, indexUrl, wheelDir, zygotesWanted(System.getenv("GALE_ZYGOTE")));
+                         Optional<String> indexUrl, Optional<Path> wheelDir, Isolation isolation) {
+        this(python, runtimeDir, scratchRoot, listener, observer, indexUrl, wheelDir, isolation,
+                zygotesWanted(System.getenv("GALE_ZYGOTE")));
     }
 
     /** @param zygotes fork instances from a zygote per version (else every instance is a fresh process) */
     public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                         Optional<String> indexUrl, Optional<Path> wheelDir, boolean zygotes) {
+                         Optional<String> indexUrl, Optional<Path> wheelDir, Isolation isolation, boolean zygotes) {
         this.python = python;
         this.packageDir = unpackPackage(runtimeDir);
         this.scratchRoot = scratchRoot;
@@ -80,6 +92,7 @@ public final class PythonRuntime implements Runtime {
         this.observer = observer;
         this.requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
         this.zygotes = zygotes;
+        this.isolation = isolation;
         listener.onClose(this::stopZygotes);
         if (!zygotes) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
     }
@@ -124,6 +137,12 @@ public final class PythonRuntime implements Runtime {
         if (zygote != null) zygote.stop();
     }
 
+    /** Fails the deploy when the config asks for a sandbox this host cannot give. */
+    @Override
+    public void checkIsolation(gale.config.FunctionConfig config) throws DeployFailure {
+        isolation.check(config);
+    }
+
     @Override
     public Instance start(InstanceSpec spec) {
         String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
@@ -132,7 +151,7 @@ public final class PythonRuntime implements Runtime {
         var connecting = listener.expect(id, nonce);
         Path scratch;
         try {
-            scratch = Files.createDirectories(scratchRoot.resolve(id));
+            scratch = Files.createDirectories(versionScratch(spec).resolve(id));
         } catch (IOException e) {
             connecting.cancel(false);
             throw new UncheckedIOException("cannot create the scratch directory of " + spec.label() + ": " + e.getMessage(), e);
@@ -140,26 +159,28 @@ public final class PythonRuntime implements Runtime {
         Map<String, String> env = environment(spec, scratch);
         env.put("GALE_INSTANCE_ID", id);
         env.put("GALE_INSTANCE_NONCE", nonce);
+        Optional<Isolation.Cgroup> cgroup = isolation.createCgroup(id, spec.config());
         Optional<PythonZygote> zygote = zygoteFor(spec);
         if (zygote.isEmpty()) {
             try {
-                Process process = startFresh(spec, env);
+                Process process = startFresh(spec, env, scratch, cgroup);
                 process.onExit().thenRun(() -> deleteQuietly(scratch));
-                return new ProcessInstance(id, spec, process, connecting, observer);
+                return new ProcessInstance(id, spec, process, connecting, observer, cgroup);
             } catch (IOException e) {
                 connecting.cancel(false);
+                cgroup.ifPresent(Isolation.Cgroup::remove);
                 throw new UncheckedIOException(cannotStart(spec, e), e);
             }
         }
-        return fork(zygote.get(), id, nonce, env, scratch, connecting);
+        return fork(zygote.get(), id, nonce, env, scratch, connecting, cgroup);
     }
 
     /** An instance forked by the zygote, or a fresh process should the zygote not deliver. */
     private Instance fork(PythonZygote zygote, String id, String nonce, Map<String, String> env, Path scratch,
-                          CompletableFuture<Connection> connecting) {
+                          CompletableFuture<Connection> connecting, Optional<Isolation.Cgroup> cgroup) {
         InstanceSpec spec = zygote.spec();
         var launching = new CompletableFuture<ProcessInstance.OsProcess>();
-        var instance = new ProcessInstance(id, spec, launching, connecting, observer);
+        var instance = new ProcessInstance(id, spec, launching, connecting, observer, cgroup);
         listener.expectOutput(id, nonce, (stream, in) -> instance.pipe(in, stream));
         instance.terminated().thenAccept(failure -> {
             listener.forgetOutput(id);
@@ -171,7 +192,7 @@ public final class PythonRuntime implements Runtime {
                 });
             }
         });
-        zygote.fork(id, env).whenComplete((child, error) -> {
+        zygote.fork(id, env, cgroup).whenComplete((child, error) -> {
             if (error == null) {
                 launching.complete(child);
             } else if (instance.failure().isPresent()) {
@@ -180,7 +201,7 @@ public final class PythonRuntime implements Runtime {
                 LOG.warn("{}: zygote (pid {}) did not fork instance {} ({}); starting a fresh python3 instead",
                         spec.label(), zygote.pid(), id, rootMessage(error));
                 try {
-                    Process process = startFresh(spec, env);
+                    Process process = startFresh(spec, env, scratch, cgroup);
                     instance.pipe(process.getInputStream(), "stdout");
                     instance.pipe(process.getErrorStream(), "stderr");
                     launching.complete(ProcessInstance.OsProcess.of(process));
@@ -193,14 +214,36 @@ public final class PythonRuntime implements Runtime {
         return instance;
     }
 
-    private Process startFresh(InstanceSpec spec, Map<String, String> env) throws IOException {
-        ProcessBuilder pb = new ProcessBuilder(interpreter(spec).toString(), packageDir.resolve("_bootstrap.py").toString())
-                .directory(spec.bundleDir().toFile());
+    private Process startFresh(InstanceSpec spec, Map<String, String> env, Path scratch, Optional<Isolation.Cgroup> cgroup)
+            throws IOException {
+        List<String> command = new ArrayList<>();
+        cgroup.ifPresent(c -> command.addAll(c.joinCommand()));
+        if (isolation.runsSandboxed(spec.config())) command.addAll(sandbox(spec, scratch));
+        command.addAll(List.of(interpreter(spec).toString(), packageDir.resolve("_bootstrap.py").toString()));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile());
         pb.environment().clear();
         pb.environment().putAll(env);
         Process process = pb.start();
         process.getOutputStream().close();
         return process;
+    }
+
+    /**
+     * The sandbox of an instance or of a version's zygote: the bundle, the interpreter (and
+     * the virtualenv) and Gale's Python files read-only; the instance socket and
+     * {@code scratch} writable.
+     */
+    private List<String> sandbox(InstanceSpec spec, Path scratch) {
+        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir(), packageRoot()));
+        spec.environment().ifPresent(readOnly::add);
+        readOnly.addAll(Isolation.installationOf(interpreter(spec)));
+        Set<Path> readWrite = new LinkedHashSet<>(List.of(listener.socketPath(), scratch));
+        return isolation.sandboxCommand(readOnly, readWrite, spec.bundleDir(), !spec.config().network().equals("none"));
+    }
+
+    /** The folder of a version's scratch folders (its instances' HOME and TMPDIR, its zygote's). */
+    private Path versionScratch(InstanceSpec spec) {
+        return scratchRoot.resolve(spec.function() + "-" + spec.version());
     }
 
     /** The environment of the version's instances, without the per-instance id and nonce. */
@@ -259,10 +302,13 @@ public final class PythonRuntime implements Runtime {
 
     private PythonZygote startZygote(InstanceSpec spec) {
         try {
-            Path scratch = Files.createDirectories(scratchRoot.resolve(spec.function() + "-" + spec.version() + "-zygote-"
-                    + Long.toString(counter.incrementAndGet(), 36)));
-            var command = List.of(interpreter(spec).toString(), packageDir.resolve("_zygote.py").toString());
-            PythonZygote zygote = PythonZygote.start(spec, command, environment(spec, scratch), gone -> {
+            Path versionScratch = Files.createDirectories(versionScratch(spec));
+            Path scratch = Files.createDirectories(versionScratch.resolve("zygote-" + Long.toString(counter.incrementAndGet(), 36)));
+            boolean sandboxed = isolation.runsSandboxed(spec.config());
+            List<String> command = new ArrayList<>();
+            if (sandboxed) command.addAll(sandbox(spec, versionScratch)); // its instances' scratch folders appear there later
+            command.addAll(List.of(interpreter(spec).toString(), packageDir.resolve("_zygote.py").toString()));
+            PythonZygote zygote = PythonZygote.start(spec, command, environment(spec, scratch), sandboxed, gone -> {
                 onZygoteGone(gone);
                 deleteQuietly(scratch);
             });

@@ -49,15 +49,26 @@ final class PythonZygote {
     private final Consumer<PythonZygote> onGone;
     private final ExecutorService writer;
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
-    private final Map<String, CompletableFuture<ProcessInstance.OsProcess>> forking = new ConcurrentHashMap<>();
-    private final Map<Long, CompletableFuture<String>> children = new ConcurrentHashMap<>();
+    private final boolean ownPidNamespace;
+    private final Map<String, Forking> forking = new ConcurrentHashMap<>();
+    /** Live children by the pid the zygote knows them by (inside its sandbox's PID namespace, if any). */
+    private final Map<Long, Child> children = new ConcurrentHashMap<>();
     private final ArrayDeque<String> lastStderr = new ArrayDeque<>();
     private volatile boolean gone;
     private volatile boolean failed;
 
-    private PythonZygote(InstanceSpec spec, Process process, Consumer<PythonZygote> onGone) {
+    /** A fork asked for: its result, and the cgroup the child joins before it runs anything of the instance. */
+    private record Forking(CompletableFuture<ProcessInstance.OsProcess> result, Optional<Isolation.Cgroup> cgroup) {
+    }
+
+    /** A forked child: its pid on the host, and how it exited. */
+    private record Child(long hostPid, CompletableFuture<String> exit) {
+    }
+
+    private PythonZygote(InstanceSpec spec, Process process, boolean ownPidNamespace, Consumer<PythonZygote> onGone) {
         this.spec = spec;
         this.process = process;
+        this.ownPidNamespace = ownPidNamespace;
         this.onGone = onGone;
         this.writer = Executors.newSingleThreadExecutor(Thread.ofVirtual().name("gale-zygote-writer-" + process.pid()).factory());
         Thread.ofVirtual().name("gale-zygote-" + process.pid()).start(this::readEvents);
@@ -67,16 +78,18 @@ final class PythonZygote {
     /**
      * Starts a zygote; it preloads in the background ({@link #ready()}).
      *
-     * @param command the interpreter and _zygote.py
-     * @param env     the environment of the version's instances, without per-instance variables
-     * @param onGone  called once when the zygote has exited
+     * @param command         the interpreter and _zygote.py, after the sandbox's prefix if any
+     * @param env             the environment of the version's instances, without per-instance variables
+     * @param ownPidNamespace true when the command runs in a PID namespace (the sandbox), so the pids
+     *                        the zygote reports are not the host's
+     * @param onGone          called once when the zygote has exited
      */
-    static PythonZygote start(InstanceSpec spec, List<String> command, Map<String, String> env, Consumer<PythonZygote> onGone)
-            throws IOException {
+    static PythonZygote start(InstanceSpec spec, List<String> command, Map<String, String> env, boolean ownPidNamespace,
+                              Consumer<PythonZygote> onGone) throws IOException {
         ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile());
         pb.environment().clear();
         pb.environment().putAll(env);
-        return new PythonZygote(spec, pb.start(), onGone);
+        return new PythonZygote(spec, pb.start(), ownPidNamespace, onGone);
     }
 
     InstanceSpec spec() {
@@ -110,19 +123,21 @@ final class PythonZygote {
     /**
      * Forks an instance with exactly {@code env} as its environment. Completes with the new
      * process, or fails (zygote gone, fork failed, no answer within {@link #FORK_WAIT}); a
-     * child forked after its caller gave up is killed.
+     * child forked after its caller gave up is killed. With a cgroup, the child is held
+     * until Gale has moved it there, so everything of the instance counts against its limit.
      */
-    CompletableFuture<ProcessInstance.OsProcess> fork(String instanceId, Map<String, String> env) {
+    CompletableFuture<ProcessInstance.OsProcess> fork(String instanceId, Map<String, String> env, Optional<Isolation.Cgroup> cgroup) {
         var forked = new CompletableFuture<ProcessInstance.OsProcess>();
-        forking.put(instanceId, forked);
-        forked.whenComplete((child, error) -> forking.remove(instanceId, forked));
+        var entry = new Forking(forked, cgroup);
+        forking.put(instanceId, entry);
+        forked.whenComplete((child, error) -> forking.remove(instanceId, entry));
         if (gone) forked.completeExceptionally(new IOException("the zygote has exited"));
         ready.whenComplete((ok, error) -> {
             if (error != null) {
                 forked.completeExceptionally(error);
             } else if (!forked.isDone()) {
                 try {
-                    writer.execute(() -> send(forkRequest(instanceId, env), forked));
+                    writer.execute(() -> send(forkRequest(instanceId, env, cgroup.isPresent()), forked));
                 } catch (java.util.concurrent.RejectedExecutionException stopped) {
                     forked.completeExceptionally(new IOException("the zygote is stopping"));
                 }
@@ -131,8 +146,9 @@ final class PythonZygote {
         return forked.orTimeout(FORK_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    private static ObjectNode forkRequest(String instanceId, Map<String, String> env) {
+    private static ObjectNode forkRequest(String instanceId, Map<String, String> env, boolean hold) {
         ObjectNode request = Frame.JSON.createObjectNode().put("op", "fork").put("id", instanceId);
+        if (hold) request.put("hold", true);
         ObjectNode environment = request.putObject("env");
         env.forEach(environment::put);
         return request;
@@ -190,12 +206,12 @@ final class PythonZygote {
             case "forked" -> onForked(event.path("id").asText(), event.path("pid").asLong());
             case "fork_failed" -> {
                 var waiting = forking.get(event.path("id").asText());
-                if (waiting != null) waiting.completeExceptionally(new IOException("fork failed: " + event.path("error").asText()));
+                if (waiting != null) waiting.result().completeExceptionally(new IOException("fork failed: " + event.path("error").asText()));
             }
             case "exited" -> {
-                var exit = children.remove(event.path("pid").asLong());
-                if (exit != null) {
-                    exit.complete(event.has("signal") ? ProcessInstance.describeSignal(event.path("signal").asInt())
+                var child = children.remove(event.path("pid").asLong());
+                if (child != null) {
+                    child.exit().complete(event.has("signal") ? ProcessInstance.describeSignal(event.path("signal").asInt())
                             : "instance exited with code " + event.path("code").asInt());
                 }
             }
@@ -230,15 +246,55 @@ final class PythonZygote {
     }
 
     private void onForked(String instanceId, long pid) {
-        var exit = new CompletableFuture<String>();
-        children.put(pid, exit);
-        Optional<ProcessHandle> handle = ProcessHandle.of(pid);
-        var child = new ProcessInstance.OsProcess(pid, handle, exit);
         var waiting = forking.get(instanceId);
-        if (waiting == null || !waiting.complete(child)) {
+        long hostPid = ownPidNamespace ? hostPidOf(pid) : pid;
+        if (hostPid < 0) {
+            sendLater(control("cancel", instanceId));
+            if (waiting != null) {
+                waiting.result().completeExceptionally(new IOException("the zygote forked pid " + pid + " but it is not among its processes"));
+            }
+            return;
+        }
+        var exit = new CompletableFuture<String>();
+        children.put(pid, new Child(hostPid, exit));
+        var child = new ProcessInstance.OsProcess(hostPid, ProcessHandle.of(hostPid), exit);
+        if (waiting != null && waiting.cgroup().isPresent()) {
+            try {
+                waiting.cgroup().get().attach(hostPid);
+            } catch (IOException e) {
+                sendLater(control("cancel", instanceId));
+                waiting.result().completeExceptionally(new IOException("could not move the instance into its cgroup: " + e.getMessage(), e));
+                return;
+            }
+            sendLater(control("release", instanceId));
+        }
+        if (waiting == null || !waiting.result().complete(child)) {
             LOG.info("zygote of {} forked {} after it was given up on; killing it", spec.label(), instanceId);
             child.destroy();
         }
+    }
+
+    private static ObjectNode control(String op, String instanceId) {
+        return Frame.JSON.createObjectNode().put("op", op).put("id", instanceId);
+    }
+
+    private void sendLater(ObjectNode message) {
+        try {
+            writer.execute(() -> send(message, new CompletableFuture<>()));
+        } catch (java.util.concurrent.RejectedExecutionException stopped) {
+            // the zygote is stopping; its held children end with it
+        }
+    }
+
+    /**
+     * The host pid of a process the zygote knows as {@code nsPid} inside its PID namespace:
+     * the last entry of {@code NSpid} in /proc/PID/status is the pid in the innermost namespace.
+     */
+    private long hostPidOf(long nsPid) {
+        for (long pid : ProcessTree.descendants(process.pid())) {
+            if (ProcessTree.innermostPid(pid) == nsPid) return pid;
+        }
+        return -1;
     }
 
     private void readStderr() {
@@ -273,11 +329,11 @@ final class PythonZygote {
             LOG.info("zygote of {} (pid {}) {}; {} instances it forked keep running", spec.label(), pid(), why, children.size());
         }
         ready.completeExceptionally(new IOException("the zygote " + why));
-        forking.values().forEach(f -> f.completeExceptionally(new IOException("the zygote " + why)));
-        children.forEach((pid, exit) -> {
-            exit.thenRun(() -> children.remove(pid));
-            ProcessHandle.of(pid).ifPresentOrElse(h -> h.onExit().thenRun(() -> exit.complete(UNKNOWN_EXIT)),
-                    () -> exit.complete(UNKNOWN_EXIT));
+        forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + why)));
+        children.forEach((pid, child) -> {
+            child.exit().thenRun(() -> children.remove(pid));
+            ProcessHandle.of(child.hostPid()).ifPresentOrElse(h -> h.onExit().thenRun(() -> child.exit().complete(UNKNOWN_EXIT)),
+                    () -> child.exit().complete(UNKNOWN_EXIT));
         });
         writer.shutdown();
         onGone.accept(this);

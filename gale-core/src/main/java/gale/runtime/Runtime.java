@@ -23,6 +23,13 @@ public interface Runtime {
      */
     Optional<Path> prepare(Path bundleDir, Path versionDir) throws DeployFailure;
 
+    /**
+     * Fails the deploy when this runtime cannot isolate instances as the config asks (a
+     * sandbox without bubblewrap, no network where the runtime needs it). Nothing by default.
+     */
+    default void checkIsolation(gale.config.FunctionConfig config) throws DeployFailure {
+    }
+
     /** Starts an instance; it loads user code in the background (see {@link Instance#ready()}). */
     Instance start(InstanceSpec spec);
 

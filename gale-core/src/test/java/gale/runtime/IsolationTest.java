@@ -56,16 +56,16 @@ class IsolationTest {
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         var cgroup = isolation.createCgroup("test-" + System.nanoTime(), config("64MB")).orElseThrow();
         try {
-            List<String> command = new ArrayList<>(isolation.joinCommand(cgroup));
+            List<String> command = new ArrayList<>(cgroup.joinCommand());
             command.addAll(List.of(PYTHON, "-c", "b = bytearray(300 * 1024 * 1024); print('survived')"));
 
             Run run = run(command);
 
             assertThat(run.output()).doesNotContain("survived");
             assertThat(run.exit()).isNotZero();
-            assertThat(isolation.oomKilled(cgroup)).isTrue();
+            assertThat(cgroup.oomKilled()).isTrue();
         } finally {
-            isolation.remove(cgroup);
+            cgroup.remove();
         }
     }
 
@@ -74,15 +74,15 @@ class IsolationTest {
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         var cgroup = isolation.createCgroup("test-" + System.nanoTime(), config("256MB")).orElseThrow();
         try {
-            List<String> command = new ArrayList<>(isolation.joinCommand(cgroup));
+            List<String> command = new ArrayList<>(cgroup.joinCommand());
             command.addAll(List.of(PYTHON, "-c", "b = bytearray(16 * 1024 * 1024); print('fine')"));
 
             Run run = run(command);
 
             assertThat(run.output().trim()).isEqualTo("fine");
-            assertThat(isolation.oomKilled(cgroup)).isFalse();
+            assertThat(cgroup.oomKilled()).isFalse();
         } finally {
-            isolation.remove(cgroup);
+            cgroup.remove();
         }
     }
 

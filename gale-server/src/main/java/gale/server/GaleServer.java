@@ -11,6 +11,7 @@ import gale.logs.LogSink;
 import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
+import gale.runtime.Isolation;
 import gale.runtime.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
@@ -71,8 +72,9 @@ public final class GaleServer implements AutoCloseable {
         Path run = dataDir.root().resolve("run");
         clearDirectory(run);
         this.listener = new InstanceListener(socketPath(run));
+        var isolation = Isolation.probe();
         var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
-                this::onInstanceLog, config.pipIndexUrl(), config.wheelDir());
+                this::onInstanceLog, config.pipIndexUrl(), config.wheelDir(), isolation);
         var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog);
         var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog);
         this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,

@@ -132,15 +132,6 @@ class DeployTest extends GaleE2E {
     }
 
     @Test
-    void isolationThatIsNotEnforcedYetFailsTheDeployInsteadOfRunningUnprotected() {
-        Version v = gale.deploy("nonet", gale.bundle("nonet", "main.py", V1.replace("api", "nonet"),
-                "gale.toml", "network = \"none\"\n"));
-
-        assertThat(v.state().name()).isEqualTo("FAILED");
-        assertThat(v.reason()).hasValueSatisfying(r -> assertThat(r).contains("not enforced"));
-    }
-
-    @Test
     void deletingAFunctionStopsServingIt() {
         gale.deployActive("gone", gale.bundle("gone", "main.py", V1.replace("api", "gone")));
 
