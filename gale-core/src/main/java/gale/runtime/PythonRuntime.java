@@ -134,7 +134,7 @@ public final class PythonRuntime implements Runtime {
     public void retire(InstanceSpec spec) {
         zygoteBrokenUntil.remove(key(spec));
         PythonZygote zygote = zygoteByVersion.remove(key(spec));
-        if (zygote != null) zygote.stop();
+        if (zygote != null) zygote.retire();
     }
 
     /** Fails the deploy when the config asks for a sandbox this host cannot give. */

@@ -56,6 +56,7 @@ final class PythonZygote {
     private final ArrayDeque<String> lastStderr = new ArrayDeque<>();
     private volatile boolean gone;
     private volatile boolean failed;
+    private volatile boolean retiring;
 
     /** A fork asked for: its result, and the cgroup the child joins before it runs anything of the instance. */
     private record Forking(CompletableFuture<ProcessInstance.OsProcess> result, Optional<Isolation.Cgroup> cgroup) {
@@ -165,7 +166,17 @@ final class PythonZygote {
         }
     }
 
-    /** Asks the zygote to exit (instances it forked keep running) and kills it if it does not. */
+    /**
+     * The version starts no more instances: the zygote goes. In a sandbox its instances live
+     * in its PID namespace, which ends with it, so it waits until the last of them has
+     * exited (the pool drains them); outside, it goes now and they keep running.
+     */
+    void retire() {
+        retiring = true;
+        if (!ownPidNamespace || children.isEmpty()) stop();
+    }
+
+    /** Asks the zygote to exit and kills it if it does not; in a sandbox, its instances end with it. */
     void stop() {
         writer.shutdown();
         try {
@@ -210,6 +221,7 @@ final class PythonZygote {
             }
             case "exited" -> {
                 var child = children.remove(event.path("pid").asLong());
+                if (retiring && children.isEmpty()) stop();
                 if (child != null) {
                     child.exit().complete(event.has("signal") ? ProcessInstance.describeSignal(event.path("signal").asInt())
                             : "instance exited with code " + event.path("code").asInt());

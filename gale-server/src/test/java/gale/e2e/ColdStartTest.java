@@ -20,7 +20,9 @@ import static org.awaitility.Awaitility.await;
 /**
  * Instances are forked from a zygote per function version that has imported the
  * dependencies, so a cold start skips interpreter start-up and imports, while each
- * instance still runs the module's own code and connects as itself.
+ * instance still runs the module's own code and connects as itself. The tests that compare
+ * process ids deploy with {@code sandbox = "off"}: inside the sandbox a function sees the
+ * pids of its own PID namespace (SandboxTest covers the sandboxed zygote).
  */
 class ColdStartTest extends GaleE2E {
 
@@ -40,7 +42,7 @@ class ColdStartTest extends GaleE2E {
 
     @Test
     void instancesAreForkedFromTheZygoteAndEachRunsTheModuleLevelCodeItself() {
-        gale.deployActive("forked", gale.bundle("forked", "main.py", WHO_AM_I), "entryPoint", "who", "maxInstances", 2);
+        gale.deployActive("forked", gale.bundle("forked", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off", "maxInstances", 2);
 
         var first = gale.client.callAsync("forked", "GET", "?s=1", new byte[0], Map.of());
         var second = gale.client.callAsync("forked", "GET", "?s=1", new byte[0], Map.of());
@@ -57,8 +59,8 @@ class ColdStartTest extends GaleE2E {
 
     @Test
     void twoFunctionsNeverShareAZygote() {
-        gale.deployActive("left", gale.bundle("left", "main.py", WHO_AM_I), "entryPoint", "who");
-        gale.deployActive("right", gale.bundle("right", "main.py", WHO_AM_I), "entryPoint", "who");
+        gale.deployActive("left", gale.bundle("left", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
+        gale.deployActive("right", gale.bundle("right", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
 
         long left = json(gale.get("left", "")).path("parent").asLong();
         long right = json(gale.get("right", "")).path("parent").asLong();
@@ -70,7 +72,7 @@ class ColdStartTest extends GaleE2E {
 
     @Test
     void aKilledZygoteIsRebuiltWhileItsInstancesKeepServing() {
-        gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", WHO_AM_I), "entryPoint", "who");
+        gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
         JsonNode before = json(gale.get("phoenix", ""));
         long zygote = before.path("parent").asLong();
 
@@ -90,7 +92,7 @@ class ColdStartTest extends GaleE2E {
 
     @Test
     void afterScaleToZeroTheNextCallIsAColdStartForkedFromTheSameZygote() {
-        gale.deployActive("napper", gale.bundle("napper", "main.py", WHO_AM_I), "entryPoint", "who", "idleTimeout", "1s");
+        gale.deployActive("napper", gale.bundle("napper", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off", "idleTimeout", "1s");
         var warm = gale.get("napper", "");
         long zygote = json(warm).path("parent").asLong();
 

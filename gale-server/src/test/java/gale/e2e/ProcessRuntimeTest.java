@@ -311,7 +311,8 @@ class ProcessRuntimeTest extends GaleE2E {
 
         await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("polite").instances() == 0);
 
-        assertThat(markers.resolve("term-" + pid)).exists();
+        // The pool stops counting the instance when it sends SIGTERM; the handler writes its marker a moment later.
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(markers.resolve("term-" + pid)).exists());
         await().atMost(Duration.ofSeconds(2)).until(() -> !alive(pid) && !alive(child));
     }
 

@@ -116,6 +116,35 @@ class SandboxTest extends GaleE2E {
     }
 
     @Test
+    void aKilledSandboxedZygoteIsRebuiltAndTheFunctionKeepsServing() throws IOException {
+        gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", "import os\ndef phoenix(request):\n    return str(os.getpid())\n"));
+        assertThat(gale.get("phoenix", "").statusCode()).isEqualTo(200);
+        long zygote = zygoteOf("phoenix");
+
+        ProcessHandle.of(zygote).orElseThrow().destroyForcibly();
+
+        // Its instances lived in its PID namespace and went with it; the next call gets a new zygote and instance.
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(gale.get("phoenix", "").statusCode()).isEqualTo(200));
+        assertThat(zygoteOf("phoenix")).isNotEqualTo(zygote);
+    }
+
+    /** The host pid of the zygote working in the function's bundle. */
+    private static long zygoteOf(String function) throws IOException {
+        String bundle = bundleFile(function, "").toString();
+        try (Stream<ProcessHandle> all = ProcessHandle.allProcesses()) {
+            return all.filter(p -> {
+                try {
+                    String pid = Long.toString(p.pid());
+                    return Files.readString(Path.of("/proc", pid, "cmdline")).contains("_zygote.py")
+                            && Files.readSymbolicLink(Path.of("/proc", pid, "cwd")).toString().equals(bundle);
+                } catch (IOException | RuntimeException e) {
+                    return false;
+                }
+            }).mapToLong(ProcessHandle::pid).findFirst().orElseThrow(() -> new AssertionError("no zygote for " + function));
+        }
+    }
+
+    @Test
     void networkNoneLeavesAFunctionWithoutNetworkWhileOthersHaveIt() {
         assertThat(probe("probe", "connect", "")).isEqualTo("ok");
 
