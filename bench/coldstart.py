@@ -7,7 +7,9 @@ Python zygotes against Gale starting a fresh python3 per instance, in one run.
     KEEP_WORK=1 bench/coldstart.py        # keep the servers' logs and data dirs
 
 Two Gale servers run on 127.0.0.1: "zygote" (as shipped) and "fresh"
-(GALE_ZYGOTE=0). Both get the same two Cloud Functions style functions, with
+(GALE_ZYGOTE=0). The zygote server also serves a copy of each function deployed
+with ``sandbox = "off"`` ("unsandboxed"), so the cost of the bubblewrap sandbox
+(on by default where bubblewrap is installed) shows in the same run. Both get the same two Cloud Functions style functions, with
 min-instances 0, max-instances 1 and idle-timeout 1s:
 
 - hello: ``return "ok"`` (bench/functions/hello), the platform's own cold start;
@@ -172,6 +174,22 @@ def percentile(values, q):
 
 # --------------------------------------------------------------------------- cold starts
 
+class Unsandboxed:
+    """The zygote server's copies of the functions deployed with sandbox = "off"."""
+
+    SUFFIX = "-unsandboxed"
+
+    def __init__(self, server):
+        self.server = server
+        self.label = "unsandboxed"
+
+    def instances(self, name):
+        return self.server.instances(name + self.SUFFIX)
+
+    def call(self, name, query):
+        return self.server.call(name + self.SUFFIX, query)
+
+
 def wait_scaled_to_zero(servers, names, timeout=30):
     deadline = time.monotonic() + timeout
     while any(server.instances(name) for server in servers for name in names):
@@ -281,14 +299,16 @@ def report(cold, warm, not_cold, memory, context):
              f"{context['machine']}; load average {context['load_before']} before, {context['load_after']} after; "
              f"commit {context['commit']}. `bench/coldstart.py`, REPS={REPS}.", "",
              "## Time to first response after scale-to-zero (ms)", "",
+             "Both servers sandbox their instances (the default); \"zygote, no sandbox\" is the same zygote server's "
+             "copy of the function deployed with `sandbox = \"off\"`.", "",
              "| function | zygote p50 | zygote p90 | fresh p50 | fresh p90 | fresh / zygote (p50) "
-             "| warm p50 (zygote) | not reported cold |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| zygote, no sandbox p50 | warm p50 (zygote) | not reported cold |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in FUNCTIONS:
-        z, f = cold[("zygote", name)], cold[("fresh", name)]
-        flags = not_cold[("zygote", name)] + not_cold[("fresh", name)]
+        z, f, u = cold[("zygote", name)], cold[("fresh", name)], cold[("unsandboxed", name)]
+        flags = not_cold[("zygote", name)] + not_cold[("fresh", name)] + not_cold[("unsandboxed", name)]
         lines.append(f"| {name} | {percentile(z, 50):.1f} | {percentile(z, 90):.1f} | {percentile(f, 50):.1f} "
-                     f"| {percentile(f, 90):.1f} | {percentile(f, 50) / percentile(z, 50):.1f}x "
+                     f"| {percentile(f, 90):.1f} | {percentile(f, 50) / percentile(z, 50):.1f}x | {percentile(u, 50):.1f} "
                      f"| {percentile(warm[('zygote', name)], 50):.1f} | {flags or ''} |")
     z, f = memory["zygote"], memory["fresh"]
     z_total = z["instances_kb"] + z["zygote_kb"]
@@ -331,12 +351,19 @@ def main():
                 log(f"deploying {name} on the {server.label} server")
                 server.deploy(name, bundles[name], {"entryPoint": entry_point, "minInstances": 0, "maxInstances": 1,
                                                     "idleTimeout": "1s", "allowUnauthenticated": True})
+        for name, (_, entry_point, _) in FUNCTIONS.items():
+            log(f"deploying {name}{Unsandboxed.SUFFIX} (sandbox off) on the zygote server")
+            servers[0].deploy(name + Unsandboxed.SUFFIX, bundles[name], {
+                "entryPoint": entry_point, "minInstances": 0, "maxInstances": 1, "idleTimeout": "1s",
+                "allowUnauthenticated": True, "sandbox": "off"})
         log(f"{REPS} rounds of cold starts (plus a warm-up)")
-        cold, warm, not_cold = measure_cold_starts(servers)
+        cold, warm, not_cold = measure_cold_starts(servers + [Unsandboxed(servers[0])])
         memory = {}
         for server in servers:
             for name in FUNCTIONS:
                 server.api("DELETE", f"/v1/functions/{name}")
+                if server is servers[0]:
+                    server.api("DELETE", f"/v1/functions/{name}{Unsandboxed.SUFFIX}")
             log(f"memory of {IDLE_INSTANCES} idle scorer instances on the {server.label} server")
             memory[server.label] = measure_idle_memory(server, scorer)
         context["load_after"] = "%.1f" % os.getloadavg()[0]

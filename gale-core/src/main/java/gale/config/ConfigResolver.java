@@ -25,7 +25,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -89,7 +89,8 @@ public final class ConfigResolver {
                 string(m, "command", ""),
                 number(m, "cpu", 1.0),
                 string(m, "sandbox", "auto"),
-                string(m, "network", "all"));
+                string(m, "network", "all"),
+                bool(m, "prewarm", true));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {
@@ -136,8 +137,12 @@ public final class ConfigResolver {
     }
 
     private static boolean bool(Map<String, Object> m, String key) {
+        return bool(m, key, false);
+    }
+
+    private static boolean bool(Map<String, Object> m, String key, boolean fallback) {
         Object v = m.get(key);
-        if (v == null) return false;
+        if (v == null) return fallback;
         if (v instanceof Boolean b) return b;
         return switch (v.toString().trim().toLowerCase()) {
             case "true", "yes", "1" -> true;

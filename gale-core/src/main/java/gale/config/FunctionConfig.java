@@ -27,6 +27,8 @@ import java.util.Map;
  * @param cpu                  CPU share of an instance relative to others (1 = a normal share, 0.5 = half)
  * @param sandbox              "auto" (sandbox when bubblewrap is installed), "on" (required) or "off"
  * @param network              "all", or "none" to run without network access (needs the sandbox)
+ * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
+ *                             starts then); false leaves that to the first cold start
  */
 public record FunctionConfig(
         String runtime,
@@ -46,7 +48,8 @@ public record FunctionConfig(
         String command,
         double cpu,
         String sandbox,
-        String network) {
+        String network,
+        boolean prewarm) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
@@ -116,6 +119,7 @@ public record FunctionConfig(
         m.put("cpu", cpu);
         m.put("sandbox", sandbox);
         m.put("network", network);
+        m.put("prewarm", prewarm);
         return m;
     }
 }

@@ -188,6 +188,7 @@ public final class Registry implements AutoCloseable {
                 return;
             }
             activate(name, version, config, pool);
+            if (!config.prewarm()) runtime.retire(pool.spec()); // its zygote is made again by the first cold start
             platformLog(name, version, "version " + version + " is ACTIVE (ready in "
                     + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)");
         } catch (DeployFailure e) {
@@ -314,7 +315,7 @@ public final class Registry implements AutoCloseable {
                 ensureUnpacked(row, bundleDir);
                 var pool = preparedPool(fn.name(), v, config);
                 active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
-                runtimeFor(config).prewarm(pool.spec()); // the first call after a restart finds its zygote ready
+                if (config.prewarm()) runtimeFor(config).prewarm(pool.spec()); // the first call after a restart finds its zygote ready
             } catch (IOException | DeployFailure e) {
                 LOG.error("cannot serve {} v{} after the restart: {}", fn.name(), v, e.getMessage());
                 platformLog(fn.name(), v, "version " + v + " cannot serve after the restart: " + e.getMessage());

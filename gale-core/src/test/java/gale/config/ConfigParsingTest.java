@@ -79,6 +79,17 @@ class ConfigParsingTest {
     }
 
     @Test
+    void prewarmIsOnUnlessTurnedOff(@TempDir Path bundle) throws Exception {
+        assertThat(ConfigResolver.resolve("fn", bundle, Map.of()).prewarm()).isTrue();
+
+        Files.writeString(bundle.resolve("gale.toml"), "prewarm = false\n");
+
+        assertThat(ConfigResolver.resolve("fn", bundle, Map.of()).prewarm()).isFalse();
+        assertThat(ConfigResolver.resolve("fn", bundle, Map.of("prewarm", true)).prewarm()).isTrue();
+        assertThat(ConfigResolver.fromMap("fn", Map.of()).prewarm()).as("versions stored before the setting existed").isTrue();
+    }
+
+    @Test
     void theWireFormRoundTrips(@TempDir Path bundle) {
         FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("memory", "768MB", "env", Map.of("A", "1"),
                 "cors", "https://a.example,https://b.example"));

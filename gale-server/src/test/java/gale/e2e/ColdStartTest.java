@@ -105,6 +105,22 @@ class ColdStartTest extends GaleE2E {
     }
 
     @Test
+    void aDeployPrewarmsTheZygoteUnlessPrewarmIsOff() {
+        gale.deployActive("eager", gale.bundle("eager", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
+        gale.deployActive("lazy", gale.bundle("lazy", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off",
+                "prewarm", false, "idleTimeout", "1s");
+
+        // (zygotesServing also counts the processes a zygote forked: they share its command line)
+        assertThat(zygotesServing("eager")).isPositive();
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("lazy").instances() == 0);
+        await().atMost(Duration.ofSeconds(5)).until(() -> zygotesServing("lazy") == 0);
+
+        HttpResponse<byte[]> cold = gale.get("lazy", ""); // makes the zygote, which then stays for later cold starts
+        assertThat(cold.statusCode()).isEqualTo(200);
+        assertThat(isZygote(json(cold).path("parent").asLong())).isTrue();
+    }
+
+    @Test
     void aVersionThatFailsToLoadLeavesNoZygoteBehind() {
         var version = gale.deploy("broken", gale.bundle("broken", "main.py", "import json\ndef broken(request) return 1\n"));
 
