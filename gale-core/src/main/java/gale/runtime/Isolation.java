@@ -139,11 +139,18 @@ public final class Isolation {
             return false;
         }
 
+        /**
+         * The memory failure, once the kernel has killed any process of this cgroup for its limit:
+         * the one it killed may have been a helper, leaving the instance alive but not whole.
+         */
+        public Optional<InstanceFailure> memoryFailure() {
+            if (!oomKilled()) return Optional.empty();
+            return Optional.of(new InstanceFailure(InstanceFailure.Kind.MEMORY, "memory limit exceeded (" + memoryMegabytes + " MB)"));
+        }
+
         /** The failure to report for an instance of this cgroup: a crash the OOM killer caused is a memory failure. */
         public InstanceFailure explain(InstanceFailure failure) {
-            if (failure.kind() == InstanceFailure.Kind.CRASHED && oomKilled()) {
-                return new InstanceFailure(InstanceFailure.Kind.MEMORY, "memory limit exceeded (" + memoryMegabytes + " MB)");
-            }
+            if (failure.kind() == InstanceFailure.Kind.CRASHED) return memoryFailure().orElse(failure);
             return failure;
         }
 
