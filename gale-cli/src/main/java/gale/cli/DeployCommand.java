@@ -26,13 +26,17 @@ final class DeployCommand extends ClientCommand {
 
     enum Signature { AUTO, HTTP, EVENT, WSGI }
 
+    enum Sandbox { AUTO, ON, OFF }
+
+    enum Network { ALL, NONE }
+
     @Parameters(index = "0", paramLabel = "NAME", description = "function name: lowercase letters, digits and -")
     String name;
 
     @Option(names = "--source", required = true, paramLabel = "DIR|ZIP", description = "folder with main.py (or a .zip of it)")
     Path source;
 
-    @Option(names = "--runtime", paramLabel = "RUNTIME", description = "runtime (default: python3)")
+    @Option(names = "--runtime", paramLabel = "RUNTIME", description = "python3, java21 or process (default: python3)")
     Optional<String> runtime = Optional.empty();
 
     @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _)")
@@ -44,11 +48,26 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
     Optional<Signature> signature = Optional.empty();
 
+    @Option(names = "--command", paramLabel = "CMD",
+            description = "process runtime: the command that serves HTTP on $PORT, e.g. \"Rscript serve.R\"")
+    Optional<String> command = Optional.empty();
+
     @Option(names = "--memory", paramLabel = "SIZE", description = "memory per instance, e.g. 512MB (default: 256MB)")
     Optional<String> memory = Optional.empty();
 
     @Option(names = "--timeout", paramLabel = "DURATION", description = "limit for one call, e.g. 60s (default: 60s)")
     Optional<String> timeout = Optional.empty();
+
+    @Option(names = "--cpu", paramLabel = "N", description = "CPU share of an instance, 1 = a normal share, e.g. 0.5 (default: 1)")
+    Optional<Double> cpu = Optional.empty();
+
+    @Option(names = "--sandbox", paramLabel = "MODE",
+            description = "auto (sandboxed when bubblewrap is installed), on (fail the deploy without it) or off (default: auto)")
+    Optional<Sandbox> sandbox = Optional.empty();
+
+    @Option(names = "--network", paramLabel = "MODE",
+            description = "all, or none: no network at all (needs the sandbox; not possible with the process runtime) (default: all)")
+    Optional<Network> network = Optional.empty();
 
     @Option(names = "--concurrency", paramLabel = "N", description = "requests one instance serves at once (default: 1)")
     Optional<Integer> concurrency = Optional.empty();
@@ -71,6 +90,11 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--allow-unauthenticated", negatable = true,
             description = "anyone may call the function without the token (default: no)")
     Optional<Boolean> allowUnauthenticated = Optional.empty();
+
+    @Option(names = "--prewarm", negatable = true,
+            description = "start a Python version's zygote (its dependencies imported) at deploy and restart, so the first call "
+                    + "is a fast cold start; --no-prewarm leaves that to the first call (default: yes)")
+    Optional<Boolean> prewarm = Optional.empty();
 
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
@@ -100,8 +124,12 @@ final class DeployCommand extends ClientCommand {
         entryPoint.ifPresent(value -> config.put("entryPoint", value));
         entryModule.ifPresent(value -> config.put("entryModule", value));
         signature.ifPresent(value -> config.put("signature", value.name().toLowerCase(Locale.ROOT)));
+        command.ifPresent(value -> config.put("command", value));
         memory.ifPresent(value -> config.put("memory", value));
         timeout.ifPresent(value -> config.put("timeout", value));
+        cpu.ifPresent(value -> config.put("cpu", value));
+        sandbox.ifPresent(value -> config.put("sandbox", value.name().toLowerCase(Locale.ROOT)));
+        network.ifPresent(value -> config.put("network", value.name().toLowerCase(Locale.ROOT)));
         concurrency.ifPresent(value -> config.put("concurrency", value));
         minInstances.ifPresent(value -> config.put("minInstances", value));
         maxInstances.ifPresent(value -> config.put("maxInstances", value));
@@ -109,6 +137,7 @@ final class DeployCommand extends ClientCommand {
         idleTimeout.ifPresent(value -> config.put("idleTimeout", value));
         if (!env.isEmpty()) config.put("env", env);
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
+        prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
         return config;
     }

@@ -58,6 +58,59 @@ class DeployCommandTest {
     }
 
     @Test
+    void mapsTheProcessCommandAndTheIsolationFlagsToTheirApiKeys() {
+        DeployCommand deploy = parse("deploy", "plots", "--source", "src", "--runtime", "process",
+                "--command", "Rscript serve.R --port $PORT", "--cpu", "0.5", "--sandbox", "on", "--network", "all");
+
+        assertThat(deploy.config()).containsExactly(
+                Map.entry("runtime", "process"),
+                Map.entry("command", "Rscript serve.R --port $PORT"),
+                Map.entry("cpu", 0.5),
+                Map.entry("sandbox", "on"),
+                Map.entry("network", "all"));
+    }
+
+    @Test
+    void prewarmIsSentOnlyWhenGivenEitherWay() {
+        assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("prewarm");
+        assertThat(parse("deploy", "scorer", "--source", "src", "--no-prewarm").config()).containsEntry("prewarm", false);
+        assertThat(parse("deploy", "scorer", "--source", "src", "--prewarm").config()).containsEntry("prewarm", true);
+    }
+
+    @Test
+    void sendsTheSandboxAndNetworkModesInLowerCaseWhateverTheCaseWritten() {
+        assertThat(parse("deploy", "scorer", "--source", "src", "--sandbox", "OFF", "--network", "None").config())
+                .containsExactly(Map.entry("sandbox", "off"), Map.entry("network", "none"));
+    }
+
+    @Test
+    void refusesAnUnknownSandboxOrNetworkModeAsAUsageError() {
+        GaleCli.Result sandbox = GaleCli.run(Map.of(), "deploy", "scorer", "--source", "src", "--sandbox", "maybe");
+        GaleCli.Result network = GaleCli.run(Map.of(), "deploy", "scorer", "--source", "src", "--network", "lan");
+
+        assertThat(sandbox.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(sandbox.err()).contains("--sandbox");
+        assertThat(network.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(network.err()).contains("--network");
+    }
+
+    @Test
+    void refusesACpuShareThatIsNotANumberAsAUsageError() {
+        GaleCli.Result result = GaleCli.run(Map.of(), "deploy", "scorer", "--source", "src", "--cpu", "half");
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(result.err()).contains("--cpu");
+    }
+
+    @Test
+    void theHelpListsTheIsolationFlagsWithTheirChoices() {
+        GaleCli.Result result = GaleCli.run(Map.of(), "deploy", "--help");
+
+        assertThat(result.out()).contains("--command=CMD", "--cpu=N", "--sandbox=MODE", "--network=MODE")
+                .contains("bubblewrap");
+    }
+
+    @Test
     void sendsFalseWhenAFunctionIsMadePrivateAgain() {
         assertThat(parse("deploy", "scorer", "--source", "src", "--no-allow-unauthenticated").config())
                 .containsExactly(Map.entry("allowUnauthenticated", false));

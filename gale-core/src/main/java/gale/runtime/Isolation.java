@@ -139,11 +139,18 @@ public final class Isolation {
             return false;
         }
 
+        /**
+         * The memory failure, once the kernel has killed any process of this cgroup for its limit:
+         * the one it killed may have been a helper, leaving the instance alive but not whole.
+         */
+        public Optional<InstanceFailure> memoryFailure() {
+            if (!oomKilled()) return Optional.empty();
+            return Optional.of(new InstanceFailure(InstanceFailure.Kind.MEMORY, "memory limit exceeded (" + memoryMegabytes + " MB)"));
+        }
+
         /** The failure to report for an instance of this cgroup: a crash the OOM killer caused is a memory failure. */
         public InstanceFailure explain(InstanceFailure failure) {
-            if (failure.kind() == InstanceFailure.Kind.CRASHED && oomKilled()) {
-                return new InstanceFailure(InstanceFailure.Kind.MEMORY, "memory limit exceeded (" + memoryMegabytes + " MB)");
-            }
+            if (failure.kind() == InstanceFailure.Kind.CRASHED) return memoryFailure().orElse(failure);
             return failure;
         }
 
@@ -230,9 +237,20 @@ public final class Isolation {
      * @param network   false to give the instance no network at all
      */
     public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network) {
+        return sandboxCommand(readOnly, readWrite, workDir, network, true);
+    }
+
+    /**
+     * @param newSession true to start the sandbox in a session of its own, without a controlling
+     *                   terminal (else, with the server started from a shell, code inside could push
+     *                   keystrokes into that shell with TIOCSTI); false only for a command that
+     *                   {@code setsid} already put in a session whose process group Gale signals
+     */
+    public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network, boolean newSession) {
         List<String> args = new ArrayList<>(List.of("bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--cap-drop", "ALL", "--hostname", "gale",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
+        if (newSession) args.add("--new-session");
         for (String system : SYSTEM_DIRS) {
             if (Files.exists(Path.of(system))) args.addAll(List.of("--ro-bind", system, system));
         }

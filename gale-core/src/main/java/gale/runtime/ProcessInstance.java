@@ -112,9 +112,9 @@ public final class ProcessInstance implements Instance {
         this.connecting = connecting;
         this.observer = observer;
         this.cgroup = cgroup;
-        // The cgroup goes when the process has, whether it started or not.
-        cgroup.ifPresent(c -> launching.thenCompose(OsProcess::exit).handle((exit, error) -> null)
-                .thenRunAsync(c::remove, Thread.ofVirtual().factory()::newThread));
+        // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count.
+        cgroup.ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null), terminated)
+                .thenRunAsync(c::remove, Thread::startVirtualThread));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
         launching.whenComplete((launched, error) -> {

@@ -75,8 +75,9 @@ public final class GaleServer implements AutoCloseable {
         var isolation = Isolation.probe();
         var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
                 this::onInstanceLog, config.pipIndexUrl(), config.wheelDir(), isolation);
-        var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog);
-        var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog);
+        var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog, isolation);
+        var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog,
+                isolation);
         this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,
                 config.drainTimeout());
         registry.restore();

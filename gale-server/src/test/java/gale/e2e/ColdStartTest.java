@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static gale.e2e.GaleHarness.text;
@@ -20,24 +21,39 @@ import static org.awaitility.Awaitility.await;
 /**
  * Instances are forked from a zygote per function version that has imported the
  * dependencies, so a cold start skips interpreter start-up and imports, while each
- * instance still runs the module's own code and connects as itself. The tests that compare
- * process ids deploy with {@code sandbox = "off"}: inside the sandbox a function sees the
- * pids of its own PID namespace (SandboxTest covers the sandboxed zygote).
+ * instance still runs the module's own code and connects as itself.
+ *
+ * <p>In the sandbox a zygote and its instances live in a PID namespace of their own, so
+ * the pids they see are not the host's, and a new zygote's may repeat an old one's.
+ * Instances are therefore told apart by GALE_INSTANCE_ID and zygotes by their scratch
+ * folder (their HOME), which each function reads from its parent's environment. The tests
+ * that kill or count zygote processes from the host deploy with {@code sandbox = "off"};
+ * SandboxTest covers the sandboxed zygote's life.
  */
 class ColdStartTest extends GaleE2E {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Reports the instance's process, its parent, and the process that ran the module-level code. */
+    /**
+     * Reports the instance, its process, the process that ran the module-level code, and its
+     * parent: whether it runs _zygote.py, and which zygote it is (its HOME, a scratch folder of its own).
+     */
     private static final String WHO_AM_I = """
             import json, os, random, time
             LOADED_IN = os.getpid()
+            def parent():
+                with open("/proc/%d/cmdline" % os.getppid(), "rb") as f:
+                    command = f.read().split(b"\\0")
+                with open("/proc/%d/environ" % os.getppid(), "rb") as f:
+                    env = dict(v.split(b"=", 1) for v in f.read().split(b"\\0") if b"=" in v)
+                return any(arg.endswith(b"_zygote.py") for arg in command), env.get(b"HOME", b"").decode()
             def who(request):
                 time.sleep(float(request.args.get("s", "0")))
                 if request.args.get("exit"):
                     os._exit(0)
-                return json.dumps({"pid": os.getpid(), "parent": os.getppid(), "loadedIn": LOADED_IN,
-                                   "random": random.random()})
+                is_zygote, zygote = parent()
+                return json.dumps({"instance": os.environ["GALE_INSTANCE_ID"], "pid": os.getpid(), "loadedIn": LOADED_IN,
+                                   "parentIsZygote": is_zygote, "zygote": zygote, "random": random.random()})
             """;
 
     @Test
@@ -49,9 +65,10 @@ class ColdStartTest extends GaleE2E {
         JsonNode a = json(first.join());
         JsonNode b = json(second.join());
 
+        assertThat(a.path("instance").asText()).isNotEqualTo(b.path("instance").asText());
         assertThat(a.path("pid").asLong()).isNotEqualTo(b.path("pid").asLong());
-        assertThat(a.path("parent").asLong()).isEqualTo(b.path("parent").asLong());
-        assertThat(isZygote(a.path("parent").asLong())).isTrue();
+        assertThat(a.path("zygote").asText()).isEqualTo(b.path("zygote").asText());
+        assertThat(a.path("parentIsZygote").asBoolean()).isTrue();
         assertThat(a.path("loadedIn").asLong()).isEqualTo(a.path("pid").asLong());
         assertThat(b.path("loadedIn").asLong()).isEqualTo(b.path("pid").asLong());
         assertThat(a.path("random").asDouble()).isNotEqualTo(b.path("random").asDouble());
@@ -62,46 +79,46 @@ class ColdStartTest extends GaleE2E {
         gale.deployActive("left", gale.bundle("left", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
         gale.deployActive("right", gale.bundle("right", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
 
-        long left = json(gale.get("left", "")).path("parent").asLong();
-        long right = json(gale.get("right", "")).path("parent").asLong();
+        JsonNode left = json(gale.get("left", ""));
+        JsonNode right = json(gale.get("right", ""));
 
-        assertThat(isZygote(left)).isTrue();
-        assertThat(isZygote(right)).isTrue();
-        assertThat(left).isNotEqualTo(right);
+        assertThat(left.path("parentIsZygote").asBoolean()).isTrue();
+        assertThat(right.path("parentIsZygote").asBoolean()).isTrue();
+        assertThat(left.path("zygote").asText()).isNotEqualTo(right.path("zygote").asText());
     }
 
     @Test
     void aKilledZygoteIsRebuiltWhileItsInstancesKeepServing() {
         gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
         JsonNode before = json(gale.get("phoenix", ""));
-        long zygote = before.path("parent").asLong();
+        ProcessHandle zygote = zygoteWithHome(before.path("zygote").asText());
 
-        ProcessHandle.of(zygote).orElseThrow().destroyForcibly();
-        await().atMost(Duration.ofSeconds(5)).until(() -> ProcessHandle.of(zygote).map(p -> !p.isAlive()).orElse(true));
+        zygote.destroyForcibly();
+        await().atMost(Duration.ofSeconds(5)).until(() -> !zygote.isAlive());
         JsonNode stillWarm = json(gale.get("phoenix", ""));
         gale.get("phoenix", "?exit=1"); // the instance goes; the next call needs a new one
         HttpResponse<byte[]> cold = gale.get("phoenix", "");
         JsonNode after = json(cold);
 
-        assertThat(stillWarm.path("pid").asLong()).isEqualTo(before.path("pid").asLong());
+        assertThat(stillWarm.path("instance").asText()).isEqualTo(before.path("instance").asText());
         assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
-        assertThat(after.path("pid").asLong()).isNotEqualTo(before.path("pid").asLong());
-        assertThat(after.path("parent").asLong()).isNotEqualTo(zygote);
-        assertThat(isZygote(after.path("parent").asLong())).isTrue();
+        assertThat(after.path("instance").asText()).isNotEqualTo(before.path("instance").asText());
+        assertThat(after.path("zygote").asText()).isNotEqualTo(before.path("zygote").asText());
+        assertThat(after.path("parentIsZygote").asBoolean()).isTrue();
     }
 
     @Test
     void afterScaleToZeroTheNextCallIsAColdStartForkedFromTheSameZygote() {
         gale.deployActive("napper", gale.bundle("napper", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off", "idleTimeout", "1s");
         var warm = gale.get("napper", "");
-        long zygote = json(warm).path("parent").asLong();
+        String zygote = json(warm).path("zygote").asText();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("napper").instances() == 0);
         var cold = gale.get("napper", "");
 
         assertThat(warm.headers().firstValue("X-Gale-Cold-Start")).hasValue("false");
         assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
-        assertThat(json(cold).path("parent").asLong()).isEqualTo(zygote);
+        assertThat(json(cold).path("zygote").asText()).isEqualTo(zygote);
     }
 
     @Test
@@ -201,12 +218,26 @@ class ColdStartTest extends GaleE2E {
         }
     }
 
+    /** The interpreter running _zygote.py (not bubblewrap, whose command line names it too). */
     private static boolean isZygote(long pid) {
         try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).contains("_zygote.py");
-        } catch (IOException e) {
+            List<String> command = List.of(Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).split("\0"));
+            return !command.getFirst().endsWith("bwrap") && command.stream().anyMatch(arg -> arg.endsWith("_zygote.py"));
+        } catch (IOException | RuntimeException e) {
             return false;
         }
+    }
+
+    /** The zygote process, found on the host by the HOME its instances report (its pid in the sandbox is not the host's). */
+    private static ProcessHandle zygoteWithHome(String home) {
+        return ProcessHandle.allProcesses().filter(p -> isZygote(p.pid())).filter(p -> {
+            try {
+                String env = Files.readString(Path.of("/proc", Long.toString(p.pid()), "environ"));
+                return List.of(env.split("\0")).contains("HOME=" + home);
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }).findFirst().orElseThrow(() -> new AssertionError("no zygote process with HOME=" + home));
     }
 
     /** Zygote processes working in a bundle of this function (on this test's server). */

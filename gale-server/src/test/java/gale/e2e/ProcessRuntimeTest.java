@@ -2,10 +2,11 @@ package gale.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.client.LogEntry;
 import gale.client.Version;
 import gale.server.ServerConfig;
+import org.assertj.core.api.Condition;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -18,6 +19,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
 
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -27,6 +30,11 @@ import static org.awaitility.Awaitility.await;
  * The process runtime (the Cloud Run contract): any command serving HTTP on $PORT is
  * started, probed, proxied to, replaced when it dies and stopped with SIGTERM, then
  * SIGKILL. Driven with examples/http-echo and a small stdlib Python server written here.
+ *
+ * <p>Where bubblewrap is installed the commands run in the sandbox (the default, sandbox =
+ * "auto"), in a PID namespace of their own: the pids they see are not the host's, and the
+ * host's folders are not theirs to write. So instances are told apart by GALE_INSTANCE_ID,
+ * their processes found on the host by it, and what they do on SIGTERM read from the logs.
  */
 class ProcessRuntimeTest extends GaleE2E {
 
@@ -35,20 +43,14 @@ class ProcessRuntimeTest extends GaleE2E {
     private static final String PYTHON = ServerConfig.defaultPython().toString();
 
     /**
-     * A server that misbehaves on request. On SIGTERM it writes term-PID into $MARKER_DIR
-     * and exits, or keeps serving when IGNORE_TERM is set. With SPAWN_CHILD it starts a
-     * `sleep` child and writes its pid to child-PID, to check that signals reach children.
+     * A server that misbehaves on request. On SIGTERM it prints "got SIGTERM at TIME" and
+     * exits, or keeps serving when IGNORE_TERM is set. With SPAWN_CHILD it starts a `sleep`
+     * child, to check that signals reach children.
      */
     private static final String TEST_SERVER = """
             import json, os, signal, subprocess, sys, threading, time
             from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
             from urllib.parse import urlsplit, parse_qs
-
-            MARKERS = os.environ.get("MARKER_DIR", ".")
-
-            def mark(name, text=""):
-                with open(os.path.join(MARKERS, "%s-%d" % (name, os.getpid())), "w") as f:
-                    f.write(text)
 
             class Handler(BaseHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
@@ -100,10 +102,9 @@ class ProcessRuntimeTest extends GaleE2E {
             server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler)
             if os.environ.get("SPAWN_CHILD"):
                 child = subprocess.Popen(["sleep", "600"])
-                mark("child", str(child.pid))
 
             def on_term(signum, frame):
-                mark("term", str(time.time()))
+                print("got SIGTERM at %f" % time.time(), flush=True)
                 if not os.environ.get("IGNORE_TERM"):
                     threading.Thread(target=server.shutdown).start()
 
@@ -111,9 +112,6 @@ class ProcessRuntimeTest extends GaleE2E {
             print("test server up", flush=True)
             server.serve_forever()
             """;
-
-    @TempDir
-    Path markers;
 
     @Test
     void theExampleSeesMethodPathQueryHeadersAndBodyAsSent() throws IOException {
@@ -177,14 +175,14 @@ class ProcessRuntimeTest extends GaleE2E {
     @Test
     void aServerThatClosesWithoutAnsweringGets500AndKeepsServing() throws IOException {
         deployTestServer("rude");
-        long pid = pid(gale.get("rude", ""));
+        String instance = instance(gale.get("rude", ""));
 
         var broken = gale.get("rude", "/broken");
 
         assertThat(broken.statusCode()).isEqualTo(500);
         assertThat(broken.headers().firstValue("X-Gale-Error")).hasValue("function");
         assertThat(text(broken)).contains("closed the connection without answering");
-        assertThat(pid(gale.get("rude", ""))).isEqualTo(pid);
+        assertThat(instance(gale.get("rude", ""))).isEqualTo(instance);
     }
 
     @Test
@@ -238,14 +236,14 @@ class ProcessRuntimeTest extends GaleE2E {
     void aCommandThatNeverListensFailsWithinTheStartupTimeoutAndIsKilled() {
         Instant start = Instant.now();
         Version v = gale.deploy("deaf", gale.bundle("deaf", "README", "x"),
-                "runtime", "process", "command", "echo \"warming up as pid $$\"; exec sleep 600", "timeout", "2s");
+                "runtime", "process", "command", "echo \"warming up as $GALE_INSTANCE_ID\"; exec sleep 600", "timeout", "2s");
 
         assertThat(Duration.between(start, Instant.now())).isLessThan(Duration.ofSeconds(15));
         assertThat(v.state().name()).isEqualTo("FAILED");
         String reason = v.reason().orElseThrow();
-        assertThat(reason).contains("never listened on $PORT").contains("within 2s").contains("warming up as pid");
-        long pid = Long.parseLong(reason.replaceAll("(?s).*warming up as pid (\\d+).*", "$1"));
-        await().atMost(Duration.ofSeconds(5)).until(() -> !alive(pid));
+        assertThat(reason).contains("never listened on $PORT").contains("within 2s").contains("warming up as deaf-1-");
+        String instance = reason.replaceAll("(?s).*warming up as (deaf-1-[0-9a-z]+).*", "$1");
+        await().atMost(Duration.ofSeconds(5)).until(() -> processesOf(instance).isEmpty());
     }
 
     @Test
@@ -265,7 +263,7 @@ class ProcessRuntimeTest extends GaleE2E {
     @Test
     void aCrashMidCallGets502AndANewInstanceServesTheNextCall() {
         deployTestServer("crashy");
-        long before = pid(gale.get("crashy", ""));
+        String before = instance(gale.get("crashy", ""));
 
         var crashed = gale.get("crashy", "/crash");
         var after = gale.get("crashy", "");
@@ -274,14 +272,14 @@ class ProcessRuntimeTest extends GaleE2E {
         assertThat(crashed.headers().firstValue("X-Gale-Error")).hasValue("function");
         assertThat(text(crashed)).contains("the command exited with code 3");
         assertThat(after.statusCode()).isEqualTo(200);
-        assertThat(pid(after)).isNotEqualTo(before);
+        assertThat(instance(after)).isNotEqualTo(before);
         assertThat(after.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
     }
 
     @Test
     void aCallPastItsTimeoutGets504AndTheInstanceIsKilledAndReplaced() {
         deployTestServer("sleepy", "timeout", "3s");
-        long before = pid(gale.get("sleepy", ""));
+        String before = instance(gale.get("sleepy", ""));
 
         var slow = gale.get("sleepy", "/sleep?s=20");
         var next = gale.get("sleepy", "");
@@ -289,8 +287,8 @@ class ProcessRuntimeTest extends GaleE2E {
         assertThat(slow.statusCode()).isEqualTo(504);
         assertThat(text(slow)).contains("timeout of 3s");
         assertThat(next.statusCode()).isEqualTo(200);
-        assertThat(pid(next)).isNotEqualTo(before);
-        await().atMost(Duration.ofSeconds(5)).until(() -> !alive(before));
+        assertThat(instance(next)).isNotEqualTo(before);
+        await().atMost(Duration.ofSeconds(5)).until(() -> processesOf(before).isEmpty());
     }
 
     @Test
@@ -304,28 +302,27 @@ class ProcessRuntimeTest extends GaleE2E {
     }
 
     @Test
-    void scaleDownSendsSigtermToEveryProcessAndACooperativeServerExits() throws IOException {
-        deployTestServer("polite", "idleTimeout", "1s", "env", Map.of("MARKER_DIR", markers.toString(), "SPAWN_CHILD", "1"));
-        long pid = pid(gale.get("polite", ""));
-        long child = Long.parseLong(Files.readString(markers.resolve("child-" + pid)));
+    void scaleDownSendsSigtermToEveryProcessAndACooperativeServerExits() {
+        deployTestServer("polite", "idleTimeout", "1s", "env", Map.of("SPAWN_CHILD", "1"));
+        String instance = instance(gale.get("polite", ""));
+        assertThat(processesOf(instance)).contains(List.of("sleep", "600")).haveAtLeastOne(isTheServer());
 
         await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("polite").instances() == 0);
 
-        // The pool stops counting the instance when it sends SIGTERM; the handler writes its marker a moment later.
-        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(markers.resolve("term-" + pid)).exists());
-        await().atMost(Duration.ofSeconds(2)).until(() -> !alive(pid) && !alive(child));
+        await().atMost(Duration.ofSeconds(5)).until(() -> sigtermAt("polite").isPresent());
+        await().atMost(Duration.ofSeconds(2)).until(() -> processesOf(instance).isEmpty());
+        assertThat(gale.client.latestLogs("polite", 50).entries()).noneSatisfy(e -> assertThat(e.message()).contains("did not exit"));
     }
 
     @Test
-    void aServerThatIgnoresSigtermIsKilledAfterTheGracePeriod() throws IOException {
-        deployTestServer("stubborn", "idleTimeout", "1s", "env", Map.of("MARKER_DIR", markers.toString(), "IGNORE_TERM", "1"));
-        long pid = pid(gale.get("stubborn", ""));
-        Path term = markers.resolve("term-" + pid);
+    void aServerThatIgnoresSigtermIsKilledAfterTheGracePeriod() {
+        deployTestServer("stubborn", "idleTimeout", "1s", "env", Map.of("IGNORE_TERM", "1"));
+        String instance = instance(gale.get("stubborn", ""));
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> Files.exists(term) && Files.size(term) > 0);
-        Instant termed = Instant.ofEpochMilli((long) (Double.parseDouble(Files.readString(term)) * 1000));
-        assertThat(alive(pid)).isTrue();
-        await().atMost(Duration.ofSeconds(10)).until(() -> !alive(pid));
+        await().atMost(Duration.ofSeconds(10)).until(() -> sigtermAt("stubborn").isPresent());
+        Instant termed = sigtermAt("stubborn").orElseThrow();
+        assertThat(processesOf(instance)).haveAtLeastOne(isTheServer());
+        await().atMost(Duration.ofSeconds(10)).until(() -> processesOf(instance).isEmpty());
         Instant killed = Instant.now();
 
         assertThat(Duration.between(termed, killed)).isGreaterThan(Duration.ofSeconds(4)); // the pool's 5s grace
@@ -359,23 +356,54 @@ class ProcessRuntimeTest extends GaleE2E {
         return values;
     }
 
-    private static long pid(HttpResponse<byte[]> response) {
+    /** The id of the TEST_SERVER instance that answered (it returns its environment). */
+    private static String instance(HttpResponse<byte[]> response) {
         try {
             assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
-            return JSON.readTree(response.body()).path("pid").asLong();
+            return JSON.readTree(response.body()).path("env").path("GALE_INSTANCE_ID").asText();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
     }
 
-    /** Running, not a zombie: orphans are reparented to init, which in some containers never reaps them. */
-    private static boolean alive(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
-            return state != 'Z' && state != 'X';
+    /**
+     * The command lines of an instance's running processes, sandbox included, found on the host by
+     * GALE_INSTANCE_ID in their environment. Zombies do not count: orphans are reparented to init,
+     * which in some containers never reaps them.
+     */
+    static List<List<String>> processesOf(String instance) {
+        List<List<String>> found = new ArrayList<>();
+        try (Stream<Path> dirs = Files.list(Path.of("/proc"))) {
+            for (Path dir : dirs.filter(d -> d.getFileName().toString().matches("\\d+")).toList()) {
+                try {
+                    String stat = Files.readString(dir.resolve("stat"));
+                    char state = stat.charAt(stat.lastIndexOf(')') + 2);
+                    if (state == 'Z' || state == 'X') continue;
+                    String env = new String(Files.readAllBytes(dir.resolve("environ")), StandardCharsets.UTF_8);
+                    if (List.of(env.split("\0")).contains("GALE_INSTANCE_ID=" + instance)) {
+                        found.add(List.of(new String(Files.readAllBytes(dir.resolve("cmdline")), StandardCharsets.UTF_8).split("\0")));
+                    }
+                } catch (IOException | RuntimeException gone) {
+                    // exited while we looked
+                }
+            }
         } catch (IOException e) {
-            return false;
+            throw new UncheckedIOException(e);
         }
+        return found;
+    }
+
+    /** The Python process running server.py itself (not the shell or bubblewrap, whose command lines mention it too). */
+    private static Condition<List<String>> isTheServer() {
+        return new Condition<>(command -> command.contains("server.py"), "the server.py process");
+    }
+
+    /** When the function's server said it got SIGTERM, from its logs. */
+    private static Optional<Instant> sigtermAt(String function) {
+        return gale.client.latestLogs(function, 50).entries().stream()
+                .map(LogEntry::message)
+                .filter(m -> m.startsWith("got SIGTERM at "))
+                .map(m -> Instant.ofEpochMilli((long) (Double.parseDouble(m.substring("got SIGTERM at ".length())) * 1000)))
+                .findFirst();
     }
 }

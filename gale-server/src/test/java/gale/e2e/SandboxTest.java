@@ -45,6 +45,8 @@ class SandboxTest extends GaleE2E {
                         return "ok"
                     if op == "list":
                         return "ok " + " ".join(sorted(os.listdir(path)))
+                    if op == "session":  # 0: the session's leader is outside the sandbox's PID namespace
+                        return "ok " + str(os.getsid(0))
                     if op == "whoami":
                         return "ok " + os.environ["TMPDIR"] + " " + os.path.abspath(".")
                 except Exception as e:
@@ -142,6 +144,13 @@ class SandboxTest extends GaleE2E {
                 }
             }).mapToLong(ProcessHandle::pid).findFirst().orElseThrow(() -> new AssertionError("no zygote for " + function));
         }
+    }
+
+    @Test
+    void aFunctionRunsInASessionOfItsOwnSoItCannotReachTheServersTerminal() {
+        // With the server's session (and so its terminal, when started from a shell), TIOCSTI could type into that shell.
+        assertThat(probe("probe", "session", "")).startsWith("ok ").isNotEqualTo("ok 0");
+        assertThat(probe("probe", "read", "/dev/tty")).startsWith("error");
     }
 
     @Test

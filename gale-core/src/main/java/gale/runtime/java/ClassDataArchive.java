@@ -98,11 +98,15 @@ final class ClassDataArchive {
     /**
      * Runs {@code java <jvmOptions> -XX:...=archive -cp <classpath> Bootstrap --train} and keeps
      * the archive when it succeeded; otherwise leaves a marker with the reason.
+     *
+     * @param java      the command that starts java: the binary, behind the sandbox's prefix when sandboxed
+     * @param outputDir where the training run writes the archive (and the JVM its temporary files): the one folder
+     *                  a sandboxed run may write; the archive is moved into place from there
      */
-    void train(String java, List<String> jvmOptions, String classpath, Path workDir, Map<String, String> env) {
-        Path partial = file.resolveSibling(file.getFileName() + ".partial");
-        List<String> command = new ArrayList<>();
-        command.add(java);
+    void train(List<String> java, List<String> jvmOptions, String classpath, Path workDir, Path outputDir, Map<String, String> env) {
+        Path partial = outputDir.resolve(file.getFileName() + ".partial");
+        Path staged = file.resolveSibling(file.getFileName() + ".partial");
+        List<String> command = new ArrayList<>(java);
         command.addAll(jvmOptions);
         command.add(kind.createFlag + partial);
         command.addAll(List.of("-cp", classpath, ApiJar.BOOTSTRAP_CLASS, "--train"));
@@ -112,7 +116,8 @@ final class ClassDataArchive {
             Files.deleteIfExists(partial);
             var result = Processes.run(command, workDir, env, TRAINING_TIMEOUT, log);
             if (result.exitCode() == 0 && Files.isRegularFile(partial)) {
-                Files.move(partial, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                Files.move(partial, staged, StandardCopyOption.REPLACE_EXISTING); // a copy when on another file system
+                Files.move(staged, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
                 LOG.info("class-data archive {} made in {} ms ({} KB)", file, Duration.ofNanos(System.nanoTime() - started).toMillis(),
                         Files.size(file) >> 10);
                 return;
@@ -126,6 +131,7 @@ final class ClassDataArchive {
         } finally {
             try {
                 Files.deleteIfExists(partial);
+                Files.deleteIfExists(staged);
             } catch (IOException ignored) {
                 // a leftover partial file is never used
             }

@@ -6,6 +6,7 @@ import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
 import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
+import gale.runtime.Isolation;
 import gale.runtime.ProcessInstance;
 import gale.runtime.Runtime;
 import org.slf4j.Logger;
@@ -20,6 +21,7 @@ import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -41,6 +43,14 @@ import java.util.jar.JarFile;
  * (nothing of the server's, so never the admin token), the function's variables, and a scratch
  * HOME and TMPDIR. After a version's first instance is ready, a training run makes its
  * class-data archive in the background; every later instance maps it and starts faster.
+ *
+ * <p>Isolation ({@link Isolation}): each JVM joins a cgroup with the function's memory limit
+ * and CPU share before it starts, and runs in the bubblewrap sandbox when the version's config
+ * asks for it: the bundle, the version's {@code java/} folder (classpath, built jars, the
+ * archive), the gale-api jar and the JDK read-only; the instance socket and its scratch folder
+ * writable. The JVM talks to Gale over the UNIX socket only, so {@code network = "none"}
+ * works. The training run loads the function's class, so it runs in the same sandbox, with
+ * only its own scratch folder writable: the archive is written there and moved into place.
  */
 public final class JavaRuntime implements Runtime {
 
@@ -52,6 +62,7 @@ public final class JavaRuntime implements Runtime {
     private final Path scratchRoot;
     private final InstanceListener listener;
     private final InstanceObserver observer;
+    private final Isolation isolation;
     private final Optional<Path> apiJar;
     /** Size and time of the gale-api jar: a new one (a Gale upgrade) needs new archives. */
     private final String apiJarStamp;
@@ -70,19 +81,22 @@ public final class JavaRuntime implements Runtime {
      * @param java        the java binary instances run on ({@link #currentJava()}: the JVM running Gale)
      * @param runtimeDir  where the gale-api jar is written
      * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
+     * @param isolation   the cgroups and sandbox this host offers
      */
-    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer) {
-        this(java, runtimeDir, scratchRoot, listener, observer, !"0".equals(System.getenv("GALE_JAVA_CDS")));
+    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
+                       Isolation isolation) {
+        this(java, runtimeDir, scratchRoot, listener, observer, isolation, !"0".equals(System.getenv("GALE_JAVA_CDS")));
     }
 
     /** @param classDataSharing train and use a class-data archive per version (off: for comparisons) */
     public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                       boolean classDataSharing) {
+                       Isolation isolation, boolean classDataSharing) {
         this.classDataSharing = classDataSharing;
         this.javaBinary = java.toString();
         this.scratchRoot = scratchRoot;
         this.listener = listener;
         this.observer = observer;
+        this.isolation = isolation;
         this.apiJar = ApiJar.install(runtimeDir);
         this.apiJarStamp = apiJar.map(JavaRuntime::stamp).orElse("");
         this.maven = apiJar.map(jar -> new MavenBuild(MavenBuild.locate(System.getenv(), galeCodeSource()), jdkHome(), jar, apiVersion(jar)));
@@ -128,6 +142,12 @@ public final class JavaRuntime implements Runtime {
         return Optional.of(javaDir);
     }
 
+    /** Fails the deploy when the config asks for a sandbox this host cannot give. */
+    @Override
+    public void checkIsolation(FunctionConfig config) throws DeployFailure {
+        isolation.check(config);
+    }
+
     @Override
     public Instance start(InstanceSpec spec) {
         FunctionConfig config = spec.config();
@@ -147,10 +167,13 @@ public final class JavaRuntime implements Runtime {
                 + HexFormat.of().formatHex(randomBytes(2));
         String nonce = HexFormat.of().formatHex(randomBytes(16));
         var connecting = listener.expect(id, nonce);
+        Optional<Isolation.Cgroup> cgroup = Optional.empty();
         try {
             Path scratch = Files.createDirectories(scratchRoot.resolve(id));
+            cgroup = isolation.createCgroup(id, config);
             List<String> command = new ArrayList<>();
-            command.add(javaBinary);
+            cgroup.ifPresent(c -> command.addAll(c.joinCommand()));
+            command.addAll(launcher(spec, jars, api, Set.of(listener.socketPath(), scratch)));
             command.addAll(jvmOptions);
             if (classDataSharing && archive.exists()) command.add(archive.useFlag());
             command.add("-Djava.io.tmpdir=" + scratch);
@@ -165,15 +188,16 @@ public final class JavaRuntime implements Runtime {
             var process = OutputReadingProcess.of(pb.start());
             process.getOutputStream().close();
             process.onExit().thenRun(() -> Processes.deleteQuietly(scratch));
-            var instance = new ProcessInstance(id, spec, process, connecting, observer);
+            var instance = new ProcessInstance(id, spec, process, connecting, observer, cgroup);
             process.forwardOutput(instance, observer);
             if (classDataSharing && !archive.exists() && !archive.failedBefore()) {
                 // Train once the function is known to load, off the request path; this instance runs without.
-                instance.ready().thenRunAsync(() -> trainOnce(archive, jvmOptions, classpath, spec), trainer);
+                instance.ready().thenRunAsync(() -> trainOnce(archive, jvmOptions, classpath, spec, jars, api), trainer);
             }
             return instance;
         } catch (IOException e) {
             connecting.cancel(false);
+            cgroup.ifPresent(Isolation.Cgroup::remove);
             throw new UncheckedIOException("cannot start " + javaBinary + " for " + spec.label() + ": " + e.getMessage(), e);
         }
     }
@@ -193,13 +217,33 @@ public final class JavaRuntime implements Runtime {
         return env;
     }
 
-    private void trainOnce(ClassDataArchive archive, List<String> jvmOptions, String classpath, InstanceSpec spec) {
+    /**
+     * The command that starts a JVM of this version: the java binary, behind the sandbox's prefix
+     * when the version is sandboxed. Read-only: what it runs (see the class comment); writable:
+     * {@code readWrite}, an instance's socket and scratch folder, or a training run's scratch folder.
+     */
+    private List<String> launcher(InstanceSpec spec, FunctionClasspath jars, Path api, Set<Path> readWrite) {
+        if (!isolation.runsSandboxed(spec.config())) return List.of(javaBinary);
+        Path javaDir = spec.environment().orElseThrow();
+        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir(), javaDir, api.getParent()));
+        jars.jars().stream().filter(jar -> !jar.startsWith(spec.bundleDir()) && !jar.startsWith(javaDir)).forEach(readOnly::add);
+        Path java = Path.of(javaBinary);
+        if (java.isAbsolute()) readOnly.addAll(Isolation.installationOf(java)); // a JDK in /opt, say
+        List<String> command = new ArrayList<>(isolation.sandboxCommand(readOnly, readWrite, spec.bundleDir(),
+                !spec.config().network().equals("none")));
+        command.add(javaBinary);
+        return command;
+    }
+
+    private void trainOnce(ClassDataArchive archive, List<String> jvmOptions, String classpath, InstanceSpec spec,
+                           FunctionClasspath jars, Path api) {
         if (!training.add(archive.file())) return;
         try {
             if (archive.exists()) return;
             Path scratch = Files.createDirectories(scratchRoot.resolve(spec.function() + "-" + spec.version() + "-training"));
             try {
-                archive.train(javaBinary, jvmOptions, classpath, spec.bundleDir(), environment(spec, scratch));
+                List<String> java = launcher(spec, jars, api, Set.of(scratch)); // the archive is written into scratch
+                archive.train(java, jvmOptions, classpath, spec.bundleDir(), scratch, environment(spec, scratch));
             } finally {
                 Processes.deleteQuietly(scratch);
             }

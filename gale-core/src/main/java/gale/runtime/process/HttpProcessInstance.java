@@ -8,6 +8,7 @@ import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
+import gale.runtime.Isolation;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,6 +33,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * forwarded to it over its own loopback connection; it is stopped with SIGTERM, then
  * SIGKILL after the grace period, and both reach every process it started.
  *
+ * <p>In a cgroup the kernel enforces the memory limit: when it kills any process of the
+ * instance (the server, or a helper the server started), the instance is killed with a
+ * memory failure, as the pool's RSS watchdog would kill it without a cgroup.
+ *
  * <p>As with every {@link Instance}, the first failure recorded is the one all later
  * calls see: a process exit, a timeout kill and a stop all end up in {@link #fail}.
  */
@@ -52,6 +57,8 @@ final class HttpProcessInstance implements Instance {
     private final InstanceSpec spec;
     private final Process process;
     private final ProcessGroup group;
+    private final boolean sandboxed;
+    private final Optional<Isolation.Cgroup> cgroup;
     private final int port;
     private final Duration startupTimeout;
     private final InstanceObserver observer;
@@ -65,16 +72,20 @@ final class HttpProcessInstance implements Instance {
     private volatile long lastRssBytes;
 
     /**
-     * @param process        {@code setsid /bin/sh -c COMMAND}, just started
+     * @param process        {@code setsid /bin/sh -c COMMAND}, just started, maybe in bubblewrap
+     * @param sandboxed      the process is bubblewrap, holding the shell in its sandbox
+     * @param cgroup         the cgroup the process joined before anything else ran; removed once the instance is over
      * @param startupTimeout how long the command may take to answer HTTP on its port
      * @param deadlines      runs the timers that end calls at their deadline
      */
-    HttpProcessInstance(String id, InstanceSpec spec, Process process, int port, Duration startupTimeout,
-                        InstanceObserver observer, ScheduledExecutorService deadlines) {
+    HttpProcessInstance(String id, InstanceSpec spec, Process process, boolean sandboxed, Optional<Isolation.Cgroup> cgroup,
+                        int port, Duration startupTimeout, InstanceObserver observer, ScheduledExecutorService deadlines) {
         this.id = id;
         this.spec = spec;
         this.process = process;
-        this.group = new ProcessGroup(process.toHandle());
+        this.group = new ProcessGroup(process.toHandle(), sandboxed);
+        this.sandboxed = sandboxed;
+        this.cgroup = cgroup;
         this.port = port;
         this.startupTimeout = startupTimeout;
         this.observer = observer;
@@ -82,6 +93,8 @@ final class HttpProcessInstance implements Instance {
         this.output = new CommandOutput(this, process, observer);
         Thread.ofVirtual().name("gale-probe-" + id).start(this::probeUntilReady);
         process.onExit().thenRun(this::onProcessExit);
+        // fail() has killed every member by then; the kernel may take a moment to let the cgroup go.
+        cgroup.ifPresent(c -> terminated.thenRunAsync(c::remove, Thread::startVirtualThread));
     }
 
     @Override
@@ -175,7 +188,7 @@ final class HttpProcessInstance implements Instance {
             exchange.send(request.method(), ForwardedRequest.target(request), ForwardedRequest.headers(request,
                     spec.config().isPublic(), ProcessRuntime.urlPrefix(spec), port), request.body());
             var response = exchange.receive("HEAD".equals(request.method()));
-            return new InvokeResult.Response(response.status(), response.headers(), response.body());
+            return outOfMemory().orElse(new InvokeResult.Response(response.status(), response.headers(), response.body()));
         } catch (IOException e) {
             return broken(request, exchange, e);
         } finally {
@@ -189,6 +202,8 @@ final class HttpProcessInstance implements Instance {
     private InvokeResult broken(InvokeRequest request, Http1Exchange exchange, IOException e) {
         InstanceFailure failed = failure.get();
         if (failed != null) return new InvokeResult.InstanceDied(failed); // killed (memory, stop, another call's timeout)
+        Optional<InvokeResult> outOfMemory = outOfMemory();
+        if (outOfMemory.isPresent()) return outOfMemory.get();
         if (exchange.aborted()) {
             kill(new InstanceFailure(InstanceFailure.Kind.TIMEOUT, "a call exceeded the timeout; instance killed"));
             return new InvokeResult.TimedOut();
@@ -206,6 +221,18 @@ final class HttpProcessInstance implements Instance {
         observer.log(this, Optional.of(request.requestId()), "gale", spec.label() + " answered " + request.method() + " "
                 + request.path() + " with " + error);
         return new InvokeResult.FunctionError(error, "");
+    }
+
+    /**
+     * After a call: when the kernel killed a process of the instance for its memory limit
+     * (during the call or before), the instance is killed and the call fails with why, even
+     * if the server survived and answered.
+     */
+    private Optional<InvokeResult> outOfMemory() {
+        Optional<InstanceFailure> memory = cgroup.flatMap(Isolation.Cgroup::memoryFailure);
+        if (memory.isEmpty()) return Optional.empty();
+        kill(memory.get());
+        return Optional.of(new InvokeResult.InstanceDied(failure.get()));
     }
 
     // ---- stop
@@ -244,10 +271,17 @@ final class HttpProcessInstance implements Instance {
         return lastRssBytes;
     }
 
+    /** True in a cgroup: the kernel enforces the memory limit, so the pool's watchdog need not. */
+    @Override
+    public boolean memoryLimitEnforced() {
+        return cgroup.isPresent();
+    }
+
     private void fail(InstanceFailure reason) {
         if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
             reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
         }
+        if (cgroup.isPresent() && failure.get() == null) reason = cgroup.get().explain(reason);
         if (!failure.compareAndSet(null, reason)) return;
         if (reason.kind() != InstanceFailure.Kind.STOPPED) {
             LOG.info("instance {} ({}) down: {}", id, spec.label(), reason.message());
@@ -267,9 +301,14 @@ final class HttpProcessInstance implements Instance {
             return;
         }
         output.drained().copy().completeOnTimeout(null, OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS).join();
-        String hint = process.exitValue() == 127 ? " (command not found: install it, or fix --command)" : "";
-        fail(new InstanceFailure(InstanceFailure.Kind.LOAD_FAILED, describeExit() + " before listening on $PORT (" + port
-                + ")" + hint + "; last output: " + output.tail()));
+        String hint = process.exitValue() != 127 ? ""
+                : sandboxed ? " (command not found: install it, or fix --command; the sandbox shows the system folders, such as"
+                        + " /usr and /bin, and the bundle: name a program installed elsewhere by its absolute path, or deploy"
+                        + " with --sandbox off)"
+                : " (command not found: install it, or fix --command)";
+        String memory = cgroup.flatMap(Isolation.Cgroup::memoryFailure).map(m -> " (" + m.message() + ")").orElse("");
+        fail(new InstanceFailure(InstanceFailure.Kind.LOAD_FAILED, describeExit() + memory + " before listening on $PORT ("
+                + port + ")" + hint + "; last output: " + output.tail()));
     }
 
     /** Only once the process has exited. */

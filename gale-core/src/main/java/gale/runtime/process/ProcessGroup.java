@@ -18,6 +18,11 @@ import java.util.Set;
  * descendant that moved to another group. Signals and memory cover all of them, so a
  * shell's or R's children are neither left running nor left out of the memory limit.
  *
+ * <p>In the sandbox the leader is bubblewrap, which passes on no signal: SIGTERM would end it at
+ * once, while the command still handles the signal, and Gale would take that for the command's
+ * exit. So SIGTERM skips the leader, which exits by itself with the shell's status (the sandbox's
+ * own init ignores SIGTERM anyway); SIGKILL reaches everyone.
+ *
  * <p>Membership is read from {@code /proc} on each call; a process that exits between
  * listing and signalling is simply gone. {@link ProcessHandle} checks start times, so
  * a recycled pid is never signalled.
@@ -27,17 +32,24 @@ final class ProcessGroup {
     private static final Path PROC = Path.of("/proc");
 
     private final ProcessHandle leader;
+    private final boolean leaderIsSandbox;
     /** Once the leader and all members are gone the group is gone for good, and its id may be reused. */
     private volatile boolean gone;
 
-    /** @param leader the process started with setsid: its pid is the group id */
-    ProcessGroup(ProcessHandle leader) {
+    /**
+     * @param leader          the process started with setsid: its pid is the group id
+     * @param leaderIsSandbox the leader is bubblewrap, holding the command in its sandbox
+     */
+    ProcessGroup(ProcessHandle leader, boolean leaderIsSandbox) {
         this.leader = leader;
+        this.leaderIsSandbox = leaderIsSandbox;
     }
 
-    /** Asks every member to exit (SIGTERM). */
+    /** Asks every member to exit (SIGTERM); a sandbox's leader ends when the command does. */
     void terminate() {
-        members().forEach(ProcessHandle::destroy);
+        for (ProcessHandle p : members()) {
+            if (!(leaderIsSandbox && p.pid() == leader.pid())) p.destroy();
+        }
     }
 
     /** Kills every member (SIGKILL). */

@@ -1,9 +1,11 @@
 package gale.runtime.process;
 
+import gale.config.FunctionConfig;
 import gale.runtime.DeployFailure;
 import gale.runtime.Instance;
 import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
+import gale.runtime.Isolation;
 import gale.runtime.Runtime;
 
 import java.io.IOException;
@@ -17,6 +19,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -24,6 +27,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
 
 /**
  * The {@code process} runtime: any command that serves HTTP on {@code $PORT}, the Cloud
@@ -32,6 +36,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * environment: the function's variables plus PORT, K_SERVICE, K_REVISION and
  * K_CONFIGURATION as Cloud Run sets them, and nothing of the server's (so never the
  * admin token). See docs/runtimes.md.
+ *
+ * <p>Isolation ({@link Isolation}): each instance joins a cgroup with its memory limit and CPU
+ * share before the shell starts, and runs in the bubblewrap sandbox when the version's config
+ * asks for it: the system directories, the bundle and the program the command names by
+ * absolute path read-only, the instance's scratch folder writable. The sandbox keeps the
+ * host's network, because Gale reaches the command over TCP on 127.0.0.1; so
+ * {@code network = "none"} fails the deploy.
  */
 public final class ProcessRuntime implements Runtime {
 
@@ -41,9 +52,14 @@ public final class ProcessRuntime implements Runtime {
     private static final Path SETSID = Path.of("/usr/bin/setsid");
     /** Inherited variables that are safe and useful for user code; everything else is dropped. */
     private static final List<String> PASSED_THROUGH = List.of("PATH", "LANG", "LC_ALL", "TZ");
+    /** Leading words of a command that come before the program it runs: {@code exec}, {@code NAME=value}. */
+    private static final Pattern PREFIX_WORD = Pattern.compile("exec|[A-Za-z_][A-Za-z0-9_]*=\\S*");
+    /** An absolute path with nothing the shell would expand or split. */
+    private static final Pattern PLAIN_PATH = Pattern.compile("/[A-Za-z0-9._+/@%:,-]*");
 
     private final Path scratchRoot;
     private final InstanceObserver observer;
+    private final Isolation isolation;
     private final ScheduledThreadPoolExecutor deadlines;
     private final Set<Integer> portsInUse = ConcurrentHashMap.newKeySet();
     private final SecureRandom random = new SecureRandom();
@@ -52,10 +68,12 @@ public final class ProcessRuntime implements Runtime {
     /**
      * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
      * @param observer    receives each line the commands print
+     * @param isolation   the cgroups and sandbox this host offers
      */
-    public ProcessRuntime(Path scratchRoot, InstanceObserver observer) {
+    public ProcessRuntime(Path scratchRoot, InstanceObserver observer, Isolation isolation) {
         this.scratchRoot = scratchRoot;
         this.observer = observer;
+        this.isolation = isolation;
         this.deadlines = new ScheduledThreadPoolExecutor(1,
                 Thread.ofPlatform().name("gale-process-deadlines").daemon().factory());
         deadlines.setRemoveOnCancelPolicy(true); // most calls finish long before their deadline
@@ -75,6 +93,21 @@ public final class ProcessRuntime implements Runtime {
         return Optional.empty();
     }
 
+    /**
+     * Refuses {@code network = "none"}, which would cut Gale off from the command, and a
+     * sandbox this host cannot give.
+     */
+    @Override
+    public void checkIsolation(FunctionConfig config) throws DeployFailure {
+        if (config.network().equals("none")) {
+            throw new DeployFailure("the process runtime is reached over TCP on 127.0.0.1; network none is not possible: "
+                    + "the instance needs the host's loopback for Gale to send it calls. Deploy with --network all (the "
+                    + "sandbox still hides the host's files), or use the python3 or java21 runtime, which Gale reaches "
+                    + "over a UNIX socket");
+        }
+        isolation.check(config);
+    }
+
     /** How long the command may take to answer HTTP: the function's timeout, at most {@link #MAX_STARTUP}. */
     static Duration startupTimeout(InstanceSpec spec) {
         Duration timeout = spec.config().timeout();
@@ -92,26 +125,65 @@ public final class ProcessRuntime implements Runtime {
                 + HexFormat.of().formatHex(randomBytes(2));
         int port = reservePort();
         Path scratch = null;
+        Optional<Isolation.Cgroup> cgroup = Optional.empty();
         try {
             scratch = Files.createDirectories(scratchRoot.resolve(id));
+            cgroup = isolation.createCgroup(id, spec.config());
+            boolean sandboxed = isolation.runsSandboxed(spec.config());
             List<String> argv = new ArrayList<>();
+            cgroup.ifPresent(c -> argv.addAll(c.joinCommand()));
             if (Files.isExecutable(SETSID)) argv.add(SETSID.toString()); // its own process group, signalled as one
+            if (sandboxed) argv.addAll(sandbox(spec, scratch));
             argv.addAll(List.of(SHELL.toString(), "-c", spec.config().command()));
             ProcessBuilder pb = new ProcessBuilder(argv).directory(spec.bundleDir().toFile());
             environment(pb.environment(), spec, id, port, scratch);
             Process process = pb.start();
             process.getOutputStream().close(); // stdin is empty, as in a container started without -i
+            var instance = new HttpProcessInstance(id, spec, process, sandboxed, cgroup, port, startupTimeout(spec), observer,
+                    deadlines);
             Path dir = scratch;
-            process.onExit().thenRun(() -> deleteQuietly(dir));
-            var instance = new HttpProcessInstance(id, spec, process, port, startupTimeout(spec), observer, deadlines);
-            instance.terminated().whenComplete((reason, error) -> portsInUse.remove(port));
+            // After the whole group, not just the shell, is gone: a server may still write there while it handles SIGTERM.
+            instance.terminated().whenComplete((reason, error) -> {
+                portsInUse.remove(port);
+                deleteQuietly(dir);
+            });
             return instance;
         } catch (IOException e) {
             portsInUse.remove(port);
             if (scratch != null) deleteQuietly(scratch);
+            cgroup.ifPresent(Isolation.Cgroup::remove);
             throw new UncheckedIOException("cannot start the command of " + spec.label() + " (" + spec.config().command()
                     + "): " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The sandbox of an instance: the bundle and the program the command names by absolute
+     * path (with its installation, e.g. /opt/node) read-only, the scratch folder writable, the
+     * host's network kept. Never an installation folder holding Gale's own data: a program in
+     * ~/bin would otherwise show ~/.gale, admin token included.
+     */
+    private List<String> sandbox(InstanceSpec spec, Path scratch) {
+        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir()));
+        program(spec.config().command()).map(Isolation::installationOf).orElse(Set.of()).stream()
+                .filter(Files::isDirectory) // a program that is not there fails with "not found", not a sandbox error
+                .filter(root -> !scratchRoot.toAbsolutePath().startsWith(root))
+                .forEach(readOnly::add);
+        // setsid (before bwrap) already gave it a session without a terminal, and its process group is the one Gale signals.
+        return isolation.sandboxCommand(readOnly, Set.of(scratch), spec.bundleDir(), true, false);
+    }
+
+    /**
+     * The program a command starts, when it names it by a plain absolute path
+     * ({@code /opt/node/bin/node server.js}, {@code exec /opt/r/bin/Rscript serve.R}); empty for
+     * a name found on PATH, which the sandbox looks up in the system directories only.
+     */
+    static Optional<Path> program(String command) {
+        for (String word : command.strip().split("\\s+")) {
+            if (PREFIX_WORD.matcher(word).matches()) continue;
+            return PLAIN_PATH.matcher(word).matches() ? Optional.of(Path.of(word)) : Optional.empty();
+        }
+        return Optional.empty();
     }
 
     private static void environment(Map<String, String> env, InstanceSpec spec, String id, int port, Path scratch) {
