@@ -1,5 +1,7 @@
 """The exceptions the Gale client raises. Stdlib-only: the runner function ships this file."""
 
+import re
+
 
 class GaleError(Exception):
     """Base class of every error the Gale client raises."""
@@ -41,7 +43,7 @@ class RemoteError(GaleError):
     def __init__(self, error, traceback="", status=None, job_id=None, index=None, attempts=None,
                  exception_type=None):
         self.error = error
-        self.traceback = traceback or ""
+        self.traceback = with_local_source(traceback or "")
         self.status = status
         self.job_id = job_id
         self.index = index
@@ -67,6 +69,35 @@ class RemoteError(GaleError):
     def __reduce__(self):
         return type(self), (self.error, self.traceback, self.status, self.job_id, self.index,
                             self.attempts, self.exception_type)
+
+
+_FRAME_LINE = re.compile(r'^(\s*)File "([^"]+)", line (\d+), in ')
+
+
+def with_local_source(traceback_text):
+    """Fills in the source lines a remote traceback lacks from this machine's files.
+
+    The sandbox on the server shows a function its bundle, not the notebook or script
+    its callable came from, so Python there prints the frame without its line; the file
+    is usually right here, where the traceback is read."""
+    if "File \"" not in traceback_text:
+        return traceback_text
+    import linecache
+    lines = traceback_text.split("\n")
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        frame = _FRAME_LINE.match(line)
+        if not frame:
+            continue
+        following = lines[i + 1] if i + 1 < len(lines) else ""
+        indent = frame.group(1)
+        if following.startswith(indent + "  ") and not _FRAME_LINE.match(following):
+            continue  # the server had the source
+        source = linecache.getline(frame.group(2), int(frame.group(3))).strip()
+        if source:
+            out.append(f"{indent}  {source}")  # where Python puts it: two columns in from "File"
+    return "\n".join(out)
 
 
 class ResultTooLargeError(GaleError):
