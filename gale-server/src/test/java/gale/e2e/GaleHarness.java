@@ -104,6 +104,26 @@ final class GaleHarness implements AutoCloseable {
         return client.call(name, "POST", pathAndQuery, body.getBytes(StandardCharsets.UTF_8), Map.of("Content-Type", contentType));
     }
 
+    /** Where Gale keeps the first version of a function: functions/NAME/1 in the data dir (bundle/, java/, ...). */
+    Path versionDir(String name) {
+        return dataDir.resolve("functions").resolve(name).resolve("1");
+    }
+
+    /** A file of the first version's bundle, as it lies on the host. */
+    Path bundleFile(String name, String file) {
+        return versionDir(name).resolve("bundle").resolve(file);
+    }
+
+    /**
+     * Calls a sandbox probe function (GET ?op=OP&path=PATH plus {@code moreQuery}), which
+     * answers 200 with "ok ..." or "error TYPE: message".
+     */
+    String probe(String name, String op, String path, String moreQuery) {
+        var response = get(name, "?op=" + op + "&path=" + java.net.URLEncoder.encode(path, StandardCharsets.UTF_8) + moreQuery);
+        if (response.statusCode() != 200) throw new AssertionError("probe " + name + " answered " + response.statusCode() + ": " + text(response));
+        return text(response);
+    }
+
     static String text(HttpResponse<byte[]> r) {
         return new String(r.body(), StandardCharsets.UTF_8);
     }

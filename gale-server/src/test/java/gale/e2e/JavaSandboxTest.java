@@ -75,6 +75,10 @@ class JavaSandboxTest extends GaleE2E {
 
     static int port;
 
+    private static String probe(String function, String op, String path) {
+        return gale.probe(function, op, path, "&port=" + port);
+    }
+
     @BeforeAll
     static void deployProbes() {
         assumeTrue(Isolation.probe().sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
@@ -85,17 +89,6 @@ class JavaSandboxTest extends GaleE2E {
         gale.deployActive("secretive", gale.bundle("secretive", "main.py", "def secretive(request):\n    return 'hi'\n",
                 "secret.txt", "the other function's secret"));
         port = URI.create(gale.server.url()).getPort();
-    }
-
-    private static String probe(String function, String op, String path) {
-        var response = gale.get(function, "?op=" + op + "&path=" + URLEncoder.encode(path, StandardCharsets.UTF_8) + "&port=" + port);
-        assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
-        return text(response);
-    }
-
-    /** Where Gale keeps a function's first version: functions/NAME/1/ in the data dir (bundle/, and java/ for Java). */
-    private static Path versionDir(String function) {
-        return gale.dataDir.resolve("functions").resolve(function).resolve("1");
     }
 
     private static List<Path> filesEndingIn(Path dir, String... endings) throws IOException {
@@ -109,25 +102,25 @@ class JavaSandboxTest extends GaleE2E {
         String self = probe("probe-java", "whoami", "");
         String tmpdir = self.split(" ")[1];
         String bundle = self.split(" ")[2];
-        byte[] jar = Files.readAllBytes(versionDir("probe-java").resolve("bundle/app.jar"));
+        byte[] jar = Files.readAllBytes(gale.versionDir("probe-java").resolve("bundle/app.jar"));
 
-        assertThat(bundle).isEqualTo(versionDir("probe-java").resolve("bundle").toString());
+        assertThat(bundle).isEqualTo(gale.versionDir("probe-java").resolve("bundle").toString());
         assertThat(probe("probe-java", "write", bundle + "/app.jar")).startsWith("error FileSystemException")
                 .contains("Read-only file system");
         assertThat(probe("probe-java", "write", bundle + "/new-file.txt")).contains("Read-only file system");
-        assertThat(probe("probe-java", "write", versionDir("probe-java").resolve("java/classpath.txt").toString()))
+        assertThat(probe("probe-java", "write", gale.versionDir("probe-java").resolve("java/classpath.txt").toString()))
                 .contains("Read-only file system");
         assertThat(probe("probe-java", "write", gale.dataDir.resolve("runtime/java/gale-api.jar").toString()))
                 .contains("Read-only file system");
         assertThat(probe("probe-java", "write", "/tmp/scratch.txt")).isEqualTo("ok");
         assertThat(probe("probe-java", "write", tmpdir + "/scratch.txt")).isEqualTo("ok");
-        assertThat(Files.readAllBytes(versionDir("probe-java").resolve("bundle/app.jar"))).isEqualTo(jar);
+        assertThat(Files.readAllBytes(gale.versionDir("probe-java").resolve("bundle/app.jar"))).isEqualTo(jar);
     }
 
     @Test
     void aJavaFunctionCannotReadTheAdminTokenNorAnotherFunctionsFiles() throws IOException {
         Path token = gale.dataDir.resolve("admin-token");
-        Path secret = versionDir("secretive").resolve("bundle/secret.txt");
+        Path secret = gale.versionDir("secretive").resolve("bundle/secret.txt");
         assertThat(token).exists();
         assertThat(Files.readString(secret)).isEqualTo("the other function's secret"); // there, on the host
 
@@ -149,7 +142,7 @@ class JavaSandboxTest extends GaleE2E {
 
     @Test
     void theTrainingRunOfTheClassDataArchiveRunsInTheSandboxAndItsArchiveIsKept() throws IOException {
-        Path javaDir = versionDir("probe-java").resolve("java");
+        Path javaDir = gale.versionDir("probe-java").resolve("java");
         await().atMost(Duration.ofSeconds(60)).until(() -> !filesEndingIn(javaDir, ".aot", ".jsa", ".failed").isEmpty());
 
         Path log = filesEndingIn(javaDir, ".log").getFirst(); // the training run's command and output

@@ -73,6 +73,10 @@ class ProcessSandboxTest extends GaleE2E {
             ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
             """;
 
+    private static String probe(String function, String op, String path) {
+        return gale.probe(function, op, path, "");
+    }
+
     @BeforeAll
     static void deployProbes() {
         assumeTrue(Isolation.probe().sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
@@ -86,16 +90,6 @@ class ProcessSandboxTest extends GaleE2E {
         gale.deployActive(name, gale.bundle(name, files), "runtime", "process", "command", PYTHON + " server.py");
     }
 
-    private static String probe(String function, String op, String path) {
-        var response = gale.get(function, "?op=" + op + "&path=" + URLEncoder.encode(path, StandardCharsets.UTF_8));
-        assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
-        return text(response);
-    }
-
-    private static Path bundleFile(String function, String file) {
-        return gale.dataDir.resolve("functions").resolve(function).resolve("1").resolve("bundle").resolve(file);
-    }
-
     @Test
     void aCommandCannotWriteToItsBundleButCanWriteToTmpAndItsScratchFolder() throws IOException {
         String self = probe("probe", "whoami", "");
@@ -107,13 +101,13 @@ class ProcessSandboxTest extends GaleE2E {
         assertThat(probe("probe", "write", "/tmp/scratch.txt")).isEqualTo("ok");
         assertThat(probe("probe", "write", tmpdir + "/scratch.txt")).isEqualTo("ok");
         assertThat(probe("probe", "write", "/usr/lib/gale-was-here")).startsWith("error");
-        assertThat(Files.readString(bundleFile("probe", "server.py"))).isEqualTo(PROBE);
+        assertThat(Files.readString(gale.bundleFile("probe", "server.py"))).isEqualTo(PROBE);
     }
 
     @Test
     void aCommandCannotReadTheAdminTokenNorAnotherFunctionsFiles() throws IOException {
         Path token = gale.dataDir.resolve("admin-token");
-        Path secret = bundleFile("secretive", "secret.txt");
+        Path secret = gale.bundleFile("secretive", "secret.txt");
         assertThat(token).exists();
         assertThat(Files.readString(secret)).isEqualTo("the other function's secret"); // there, on the host
 

@@ -56,6 +56,10 @@ class SandboxTest extends GaleE2E {
 
     static int port;
 
+    private static String probe(String function, String op, String path) {
+        return gale.probe(function, op, path, "&port=" + port);
+    }
+
     @BeforeAll
     static void deployProbes() {
         Isolation isolation = Isolation.probe();
@@ -66,17 +70,6 @@ class SandboxTest extends GaleE2E {
         gale.deployActive("secretive", gale.bundle("secretive", "main.py", "def secretive(request):\n    return 'hi'\n",
                 "secret.txt", "the other function's secret"));
         port = URI.create(gale.server.url()).getPort();
-    }
-
-    private static String probe(String function, String op, String path) {
-        var response = gale.get(function, "?op=" + op + "&path=" + URLEncoder.encode(path, StandardCharsets.UTF_8) + "&port=" + port);
-        assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
-        return text(response);
-    }
-
-    /** Where Gale keeps a file of a function's first version: functions/NAME/1/bundle/FILE in the data dir. */
-    private static Path bundleFile(String function, String file) {
-        return gale.dataDir.resolve("functions").resolve(function).resolve("1").resolve("bundle").resolve(file);
     }
 
     @Test
@@ -90,12 +83,12 @@ class SandboxTest extends GaleE2E {
         assertThat(probe("probe", "write", "/tmp/scratch.txt")).isEqualTo("ok");
         assertThat(probe("probe", "write", tmpdir + "/scratch.txt")).isEqualTo("ok");
         assertThat(probe("probe", "write", "/usr/lib/gale-was-here")).startsWith("error");
-        assertThat(Files.readString(bundleFile("probe", "main.py"))).isEqualTo(PROBE);
+        assertThat(Files.readString(gale.bundleFile("probe", "main.py"))).isEqualTo(PROBE);
     }
 
     @Test
     void aFunctionCannotReadAnotherFunctionsFiles() throws IOException {
-        Path secret = bundleFile("secretive", "secret.txt");
+        Path secret = gale.bundleFile("secretive", "secret.txt");
         assertThat(Files.readString(secret)).isEqualTo("the other function's secret"); // it is there, on the host
 
         assertThat(probe("probe", "read", secret.toString())).startsWith("error FileNotFoundError");
@@ -132,7 +125,7 @@ class SandboxTest extends GaleE2E {
 
     /** The host pid of the zygote working in the function's bundle. */
     private static long zygoteOf(String function) throws IOException {
-        String bundle = bundleFile(function, "").toString();
+        String bundle = gale.bundleFile(function, "").toString();
         try (Stream<ProcessHandle> all = ProcessHandle.allProcesses()) {
             return all.filter(p -> {
                 try {
