@@ -42,10 +42,13 @@ class ColdStartTest extends GaleE2E {
             import json, os, random, time
             LOADED_IN = os.getpid()
             def parent():
-                with open("/proc/%d/cmdline" % os.getppid(), "rb") as f:
-                    command = f.read().split(b"\\0")
-                with open("/proc/%d/environ" % os.getppid(), "rb") as f:
-                    env = dict(v.split(b"=", 1) for v in f.read().split(b"\\0") if b"=" in v)
+                try:
+                    with open("/proc/%d/cmdline" % os.getppid(), "rb") as f:
+                        command = f.read().split(b"\\0")
+                    with open("/proc/%d/environ" % os.getppid(), "rb") as f:
+                        env = dict(v.split(b"=", 1) for v in f.read().split(b"\\0") if b"=" in v)
+                except OSError:  # orphaned after its zygote died: the new parent may be unreadable
+                    return False, ""
                 return any(arg.endswith(b"_zygote.py") for arg in command), env.get(b"HOME", b"").decode()
             def who(request):
                 time.sleep(float(request.args.get("s", "0")))
@@ -134,7 +137,7 @@ class ColdStartTest extends GaleE2E {
 
         HttpResponse<byte[]> cold = gale.get("lazy", ""); // makes the zygote, which then stays for later cold starts
         assertThat(cold.statusCode()).isEqualTo(200);
-        assertThat(isZygote(json(cold).path("parent").asLong())).isTrue();
+        assertThat(json(cold).path("parentIsZygote").asBoolean()).isTrue();
     }
 
     @Test
