@@ -8,7 +8,8 @@ processes (BLAS and OpenMP limited to one thread inside the task, the same for a
 
 - Gale: gale.Executor(max_workers=WORKERS), a runner with max-instances WORKERS,
   concurrency 1, scikit-learn in its requirements (so the zygote preloads it);
-  the training data travels inside the callable, once per job.
+  the training data travels inside the callable, in the job's context, which each runner
+  instance receives once and keeps (contextOnce, docs/jobs.md).
 - multiprocessing.Pool(WORKERS).map(..., chunksize=1); the data reaches the workers by fork.
 - Dask: LocalCluster(n_workers=WORKERS, threads_per_worker=1), the data scattered
   (broadcast) once, client.map + gather.
@@ -150,8 +151,10 @@ def main():
                f"throughput vs {faster[1]}"], rows),
         f"Gale's throughput is {gale_ratio:.2f}x that of the faster baseline ({faster[1]}); target >= {TARGET}x: "
         f"{'met' if gale_ratio >= TARGET else 'NOT met'}.",
-        f"What Gale moves per call: the job context (the pickled task with its training and scoring data, "
-        f"{context_mb:.1f} MB as base64) is part of every call's body (docs/jobs.md), and each fitted model "
+        f"What Gale moves: the job context (the pickled task with its training and scoring data, "
+        f"{context_mb:.1f} MB as base64) goes to the server once per job and to each runner instance once "
+        f"(contextOnce, docs/jobs.md; the rounds reuse the same context, so warm instances already have it), "
+        f"and each fitted model "
         f"comes back as {result_mb:.2f} MB pickled (base64 in the JSON result). The Pool gets the data by "
         f"fork and Dask scatters it once per worker.",
     ], "python3 bench/map_cpu.py")

@@ -21,6 +21,8 @@ from gale.errors import ApiError, GaleError, GaleUnreachableError
 DEFAULT_TIMEOUT = 60.0
 # A results stream waits for tasks; after this long without a line it reconnects.
 STREAM_READ_TIMEOUT = 120.0
+# Most bytes read from a results stream at once; a line (one result) can be megabytes.
+STREAM_READ_BYTES = 1 << 20
 # Folders that never belong in a bundle (the same list as the CLI's).
 SKIPPED_FOLDERS = frozenset({".git", "__pycache__", ".gale", ".venv", "venv", "node_modules"})
 _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
@@ -221,10 +223,7 @@ class Client:
                 raise self._unreachable("GET", path, exc) from exc
             if answer.status >= 400:
                 raise api_error("GET", path, Response(answer.status, answer.headers, answer.read()))
-            while True:
-                line = answer.readline()
-                if not line:
-                    return
+            for line in _lines(answer):
                 line = line.strip()
                 if line:
                     yield json.loads(line)
@@ -288,13 +287,14 @@ class Client:
     # ----------------------------------------------------------------- jobs
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,
-                   retries=None, retry_backoff=None, stop_on_error=None, retry_function_errors=None):
+                   retries=None, retry_backoff=None, stop_on_error=None, retry_function_errors=None,
+                   context_once=None):
         """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default."""
         spec = {"function": function, "inputs": list(inputs)}
         options = {"context": context, "parallelism": parallelism, "chunkSize": chunk_size,
                    "taskTimeout": _duration(task_timeout), "retries": retries,
                    "retryBackoff": _duration(retry_backoff), "stopOnError": stop_on_error,
-                   "retryFunctionErrors": retry_function_errors}
+                   "retryFunctionErrors": retry_function_errors, "contextOnce": context_once}
         spec.update({key: value for key, value in options.items() if value is not None})
         return self._json("POST", "/v1/jobs", body=spec, timeout=max(self.timeout, 120.0))
 
@@ -312,6 +312,25 @@ class Client:
 
     def cancel(self, job_id):
         return self._json("DELETE", f"/v1/jobs/{_quote(job_id)}")
+
+
+def _lines(answer):
+    """The lines of a streamed body as they arrive. A line can be megabytes (a job result), so the
+    body is read in the pieces the socket has, not in the small steps of readline."""
+    pieces = []
+    while True:
+        data = answer.read1(STREAM_READ_BYTES)
+        if not data:
+            break
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            pieces.append(data[start:end])
+            yield b"".join(pieces)
+            pieces, start = [], end + 1
+        if start < len(data):
+            pieces.append(data[start:])
+    if pieces:
+        yield b"".join(pieces)
 
 
 def api_error(method, path, response):

@@ -3,8 +3,9 @@
 ``fn`` is either the name of a deployed function (inputs and results are JSON, as
 in an HTTP call) or any Python callable. Callables are pickled once per job into
 the job's ``context`` and run by the ``gale-runner`` function, which the executor
-deploys (and re-deploys when its code differs from this client's); see
-gale/_runner.py for the wire format.
+deploys (and re-deploys when its code differs from this client's). The jobs are
+submitted with ``contextOnce``, so each runner instance receives the context once
+and keeps it, not once per call; see gale/_runner.py for the wire format.
 """
 
 import concurrent.futures
@@ -290,7 +291,8 @@ class Executor(concurrent.futures.Executor):
         function = fn if isinstance(fn, str) else self.function
         info = self.client.submit_job(function, calls, context=context, parallelism=self.max_workers,
                                       chunk_size=chunksize if chunksize != 1 else None,
-                                      task_timeout=self.task_timeout, retries=self.retries)
+                                      task_timeout=self.task_timeout, retries=self.retries,
+                                      context_once=True if context is not None else None)
         job = _Job(self, info, futures, pickled=context is not None, progress=progress)
         with self._lock:
             self._jobs.add(job)

@@ -8,6 +8,7 @@ a real ``gale server`` on a free port with a temporary data dir.
 
 import email.parser
 import email.policy
+import hashlib
 import io
 import itertools
 import json
@@ -33,11 +34,12 @@ TERMINAL = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
 class FunctionError(Exception):
-    """Raised by a fake function's handler to answer with a given status (default 500)."""
+    """Raised by a fake function's handler to answer with a given status (default 500) and headers."""
 
-    def __init__(self, message, status=500):
+    def __init__(self, message, status=500, headers=None):
         super().__init__(message)
         self.status = status
+        self.headers = dict(headers or {})
 
 
 # --------------------------------------------------------------------------- the fake server
@@ -63,6 +65,7 @@ class FakeJob:
         self.created = time.monotonic()
         self.finished = None
         self.changed = threading.Condition()
+        self.full_contexts_sent = 0  # calls whose body carried the whole context
 
     def view(self):
         done = sum(1 for r in self.results if r is not None and r["ok"])
@@ -141,17 +144,20 @@ class FakeGale:
     def _run_runner(self, body):
         if "ping" in body:
             return dict(_runner.describe(), runner=self.runner_version)
-        return _runner.execute(body.get("context") or {}, body.get("input"), runner_version=self.runner_version)
+        try:
+            return _runner.answer(body, runner_version=self.runner_version)
+        except _runner.ContextMissing as missing:
+            raise FunctionError(str(missing), _runner.CONTEXT_MISSING_STATUS, {_runner.CONTEXT_HEADER: "missing"})
 
     def call(self, function, body):
-        """(status, json) of one call, as the gateway would answer it."""
+        """(status, json, headers) of one call, as the gateway would answer it."""
         function.calls += 1
         try:
-            return 200, function.handler(body)
+            return 200, function.handler(body), {}
         except FunctionError as exc:
-            return exc.status, {"error": str(exc), "traceback": ""}
+            return exc.status, {"error": str(exc), "traceback": ""}, exc.headers
         except Exception as exc:
-            return 500, {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+            return 500, {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}, {}
 
     # jobs
     def submit(self, spec):
@@ -170,6 +176,22 @@ class FakeGale:
         context = job.spec.get("context")
         chunk = job.spec.get("chunkSize") or 1
         chunks = [range(i, min(i + chunk, len(job.inputs))) for i in range(0, len(job.inputs), chunk)]
+        context_id = None
+        if context is not None and job.spec.get("contextOnce"):  # docs/jobs.md: the context once per instance
+            context_id = hashlib.sha256(json.dumps(context, separators=(",", ":")).encode()).hexdigest()
+
+        def call_with_context(index):
+            if context is None:
+                return self.call(job.function, job.inputs[index])
+            full = {"context": context, "input": job.inputs[index]}
+            if context_id is not None:
+                status, answer, headers = self.call(job.function, {"contextId": context_id, "input": job.inputs[index]})
+                if status != _runner.CONTEXT_MISSING_STATUS or headers.get(_runner.CONTEXT_HEADER) != "missing":
+                    return status, answer, headers
+                full["contextId"] = context_id
+            with job.changed:
+                job.full_contexts_sent += 1
+            return self.call(job.function, full)
 
         def run_chunk(indexes):
             for index in indexes:
@@ -177,9 +199,8 @@ class FakeGale:
                     return
                 with job.changed:
                     job.running += 1
-                body = job.inputs[index] if context is None else {"context": context, "input": job.inputs[index]}
                 started = time.perf_counter()
-                status, answer = self.call(job.function, body)
+                status, answer, _ = call_with_context(index)
                 duration = (time.perf_counter() - started) * 1000
                 if status == 200:
                     line = {"index": index, "ok": True, "result": answer, "durationMs": duration, "attempts": 1}
@@ -259,8 +280,9 @@ class _FakeHandler(BaseHTTPRequestHandler):
         function = self.gale.functions.get(name)
         if function is None:
             raise _HttpError(404, f"no function {name}")
-        status, answer = self.gale.call(function, json.loads(body) if body else None)
-        headers = {"X-Gale-Error": "function"} if status >= 500 else {}
+        status, answer, headers = self.gale.call(function, json.loads(body) if body else None)
+        if status >= 500:
+            headers = dict(headers, **{"X-Gale-Error": "function"})
         self._json(status, answer, headers)
 
     def _functions(self, method, rest, body):

@@ -9,6 +9,7 @@ import zipfile
 from unittest import mock
 
 from gale.client import Client, DeployError, make_bundle, resolve_server
+from gale.client import _lines as client_lines
 from gale.errors import ApiError, GaleUnreachableError
 from gale.testing import FakeGale, free_port
 
@@ -133,6 +134,12 @@ class ClientAgainstFakeTest(unittest.TestCase):
         self.assertIn("ValueError: two", lines[2]["error"])
         self.assertEqual(self.client.job(job["id"])["state"], "FAILED")
 
+    def test_results_of_a_megabyte_each_arrive_whole(self):
+        self.fake.add_function("big", lambda body: str(body) * 1_500_000)
+        job = self.client.submit_job("big", [1, 2, 3])
+        self.assertEqual([line["result"] for line in self.client.results(job["id"])],
+                         ["1" * 1_500_000, "2" * 1_500_000, "3" * 1_500_000])
+
     def test_submit_job_sends_only_the_options_that_are_set(self):
         self.fake.add_function("f", lambda body: body)
         job = self.client.submit_job("f", [1], chunk_size=5, task_timeout=1.5, retry_backoff="1s")
@@ -146,6 +153,25 @@ class ClientAgainstFakeTest(unittest.TestCase):
         first = self.client._local.connection
         self.client.functions()
         self.assertIs(self.client._local.connection, first)
+
+
+class StreamLinesTest(unittest.TestCase):
+
+    class Pieces:
+        """A response whose read1 returns the given pieces, as a socket might."""
+
+        def __init__(self, *pieces):
+            self.pieces = list(pieces)
+
+        def read1(self, size):
+            return self.pieces.pop(0) if self.pieces else b""
+
+    def test_lines_split_across_pieces_and_several_in_one_piece_come_out_whole(self):
+        answer = self.Pieces(b'{"a"', b': 1}\n{"b": 2}\n{"c"', b"", b"")
+        self.assertEqual(list(client_lines(answer)), [b'{"a": 1}', b'{"b": 2}', b'{"c"'])
+
+    def test_a_piece_that_ends_with_a_newline_leaves_nothing_behind(self):
+        self.assertEqual(list(client_lines(self.Pieces(b"1\n", b"2\n"))), [b"1", b"2"])
 
 
 class MakeBundleTest(unittest.TestCase):

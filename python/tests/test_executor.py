@@ -53,6 +53,8 @@ class FakeServerTestCase(unittest.TestCase):
     fake_options = {}
 
     def setUp(self):
+        _runner._contexts.clear()  # the fake runs the runner in this process: start each test cold
+        _runner._callables.clear()
         self.fake = FakeGale(**self.fake_options).start()
         self.addCleanup(self.fake.stop)
         self.executor = self.make_executor()
@@ -86,6 +88,18 @@ class MapTest(FakeServerTestCase):
         self.assertIn("fn", spec["context"])
         self.assertEqual(spec["context"]["gale"], _runner.RUNNER_VERSION)
         self.assertTrue(all(isinstance(value, str) and len(value) < 200 for value in spec["inputs"]))
+
+    def test_each_runner_instance_receives_the_context_once_not_with_every_call(self):
+        executor = self.make_executor(max_workers=1)  # one call at a time: the fake's runner is one instance
+        self.assertEqual(list(executor.map(square, range(6))), [x * x for x in range(6)])
+        job = self.only_job()
+        self.assertIs(job.spec["contextOnce"], True)
+        self.assertEqual(job.full_contexts_sent, 1)
+
+    def test_a_deployed_function_gets_no_context_once_option(self):
+        self.fake.add_function("echo", lambda value: value)
+        self.assertEqual(list(self.executor.map("echo", [1, 2])), [1, 2])
+        self.assertNotIn("contextOnce", self.only_job().spec)
 
     def test_chunksize_and_max_workers_become_the_jobs_chunk_size_and_parallelism(self):
         executor = self.make_executor(max_workers=3)

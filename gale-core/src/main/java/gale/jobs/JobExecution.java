@@ -1,5 +1,6 @@
 package gale.jobs;
 
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.pool.InstancePool;
@@ -17,6 +18,7 @@ import gale.store.JobStore.ItemState;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -54,6 +56,7 @@ final class JobExecution {
     private final Registry registry;
     private final JobStore store;
     private final Consumer<JobItem> writer;
+    private final CallBodies bodies;
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicInteger failed = new AtomicInteger();
@@ -66,12 +69,14 @@ final class JobExecution {
     /** The server is stopping: no new calls, nothing recorded as failed; a restart resumes the job. */
     private volatile boolean suspended;
 
-    JobExecution(JobRow row, JobOptions options, Registry registry, JobStore store, Consumer<JobItem> writer) {
+    JobExecution(JobRow row, Optional<JobContext> context, JobOptions options, Registry registry, JobStore store,
+                 Consumer<JobItem> writer) {
         this.row = row;
         this.options = options;
         this.registry = registry;
         this.store = store;
         this.writer = writer;
+        this.bodies = CallBodies.of(context, options.contextOnce());
     }
 
     CompletableFuture<String> finished() {
@@ -199,7 +204,7 @@ final class JobExecution {
                     long started = System.nanoTime();
                     InvokeResult result;
                     try {
-                        result = instance.invoke(request(item));
+                        result = call(instance, item);
                     } finally {
                         running.decrementAndGet();
                     }
@@ -212,6 +217,22 @@ final class JobExecution {
                 busyInstances.remove(instance);
             }
         }
+    }
+
+    /**
+     * One call of an input. An instance that lacks the job's context (contextOnce) gets it at once,
+     * on the same lease: that is the protocol, not a failure, so it is no attempt and waits no backoff.
+     */
+    private InvokeResult call(Instance instance, JobItem item) {
+        InvokeResult result = instance.invoke(request(item, bodies.body(item.inputJson())));
+        if (result instanceof InvokeResult.Response r) {
+            Optional<byte[]> again = bodies.bodyWithContext(item.inputJson(), r.status(), r.headers());
+            if (again.isPresent()) {
+                LOG.debug("JobID {} input {}: instance {} lacks the context; sending it", row.id(), item.index(), instance.id());
+                return instance.invoke(request(item, again.get()));
+            }
+        }
+        return result;
     }
 
     /**
@@ -276,27 +297,43 @@ final class JobExecution {
         if (options.stopOnError()) stopRequested = true;
     }
 
-    private InvokeRequest request(JobItem item) {
-        String body = row.contextJson().map(ctx -> "{\"context\":" + ctx + ",\"input\":" + item.inputJson() + "}")
-                .orElse(item.inputJson());
+    private InvokeRequest request(JobItem item, byte[] body) {
         String requestId = row.id() + "-" + item.index() + "-" + UUID.randomUUID().toString().substring(0, 8);
         return new InvokeRequest(requestId, "POST", "/", "", List.of(Map.entry("Content-Type", "application/json"),
                 Map.entry("X-Gale-Job-Id", row.id()), Map.entry("X-Gale-Job-Index", Integer.toString(item.index()))),
-                body.getBytes(StandardCharsets.UTF_8), "127.0.0.1", "http", "gale-job",
+                body, "127.0.0.1", "http", "gale-job",
                 Instant.now().plus(options.taskTimeout()));
     }
 
-    /** The function's JSON answer as stored; a body that is not JSON is kept as a JSON string. */
+    /**
+     * The function's JSON answer as stored: one line of JSON, as results are streamed as NDJSON.
+     * A body that is not JSON is kept as a JSON string.
+     */
     static String resultJson(byte[] body) {
         if (body.length == 0) return "null";
+        if (isOneLineOfJson(body)) return new String(body, StandardCharsets.UTF_8); // no tree for a megabyte answer
         try {
             return JSON.writeValueAsString(JSON.readTree(body));
-        } catch (java.io.IOException e) {
+        } catch (IOException e) {
             try {
                 return JSON.writeValueAsString(new String(body, StandardCharsets.UTF_8));
             } catch (JsonProcessingException impossible) {
                 throw new IllegalStateException(impossible);
             }
+        }
+    }
+
+    /** True when the bytes are exactly one JSON value (whitespace around it allowed) without a line break. */
+    static boolean isOneLineOfJson(byte[] body) {
+        for (byte b : body) {
+            if (b == '\n' || b == '\r') return false;
+        }
+        try (JsonParser parser = JSON.getFactory().createParser(body)) {
+            if (parser.nextToken() == null) return false;
+            parser.skipChildren(); // still reads (and so checks) every token inside
+            return parser.nextToken() == null;
+        } catch (IOException e) {
+            return false;
         }
     }
 

@@ -17,9 +17,10 @@ import java.util.Map;
  * @param retryBackoff        first wait before a retry, doubling per attempt
  * @param stopOnError         cancel the rest at the first input that failed for good
  * @param retryFunctionErrors also retry calls whose function raised or answered 5xx itself
+ * @param contextOnce         send the context to each instance once, by id ({@link CallBodies})
  */
 public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, int retries, Duration retryBackoff,
-                         boolean stopOnError, boolean retryFunctionErrors) {
+                         boolean stopOnError, boolean retryFunctionErrors, boolean contextOnce) {
 
     public JobOptions {
         require(parallelism >= 1 && parallelism <= 10_000, "parallelism must be between 1 and 10000, got " + parallelism);
@@ -41,7 +42,8 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
                     integer(given, "retries", 2),
                     duration(given, "retryBackoff", Duration.ofMillis(500)),
                     bool(given, "stopOnError"),
-                    bool(given, "retryFunctionErrors"));
+                    bool(given, "retryFunctionErrors"),
+                    bool(given, "contextOnce"));
         } catch (IllegalArgumentException e) {
             throw new InvalidJobException(e.getMessage());
         }
@@ -56,6 +58,7 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
         m.put("retryBackoff", Durations.format(retryBackoff));
         m.put("stopOnError", stopOnError);
         m.put("retryFunctionErrors", retryFunctionErrors);
+        m.put("contextOnce", contextOnce);
         return m;
     }
 

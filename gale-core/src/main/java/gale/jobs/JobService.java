@@ -116,17 +116,18 @@ public final class JobService implements AutoCloseable {
         if (inputs.size() > MAX_INPUTS) throw new InvalidJobException("a job takes at most " + MAX_INPUTS + " inputs");
         JobOptions options = JobOptions.from(given, fn.config());
         String id = "job-" + HexFormat.of().formatHex(randomBytes(6));
-        JobRow row = new JobRow(id, function, "QUEUED", write(JSON.valueToTree(options.toMap())), context, inputs.size(),
-                Optional.empty(), Instant.now(), Optional.empty(), Optional.empty());
-        store.create(row, inputs);
+        Optional<JobContext> encoded = context.map(JobContext::of);
+        JobRow row = new JobRow(id, function, "QUEUED", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
+                inputs.size(), Optional.empty(), Instant.now(), Optional.empty(), Optional.empty());
+        store.create(row, context, inputs);
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
-        start(row, options);
+        start(row, encoded, options);
         return view(id).orElseThrow();
     }
 
-    private void start(JobRow row, JobOptions options) {
-        var execution = new JobExecution(row, options, registry, store, this::enqueue);
+    private void start(JobRow row, Optional<JobContext> context, JobOptions options) {
+        var execution = new JobExecution(row, context, options, registry, store, this::enqueue);
         running.put(row.id(), execution);
         store.markStarted(row.id(), Instant.now());
         jobs.submit(() -> {
@@ -204,15 +205,11 @@ public final class JobService implements AutoCloseable {
         int next = after + 1;
         while (next < row.inputs()) {
             boolean ended = !running.containsKey(id);
-            List<JobItem> page = store.items(id, next, Math.min(row.inputs(), next + RESULT_PAGE));
-            int emitted = 0;
-            for (JobItem item : page) {
-                if (!item.finished()) break;
-                out.accept(item);
-                emitted++;
-            }
-            next += emitted;
-            if (emitted == page.size()) continue;
+            int to = Math.min(row.inputs(), next + RESULT_PAGE);
+            List<JobItem> ready = store.finishedRun(id, next, to);
+            ready.forEach(out);
+            next += ready.size();
+            if (next == to) continue;
             if (!follow || ended) return;
             synchronized (written) {
                 written.wait(500);
@@ -260,7 +257,7 @@ public final class JobService implements AutoCloseable {
                 JobOptions parsed = JobOptions.from(options, fn.map(ActiveFunction::config)
                         .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
                 LOG.info("JobID {}: resuming after a restart", row.id());
-                start(row, parsed);
+                start(row, store.context(row.id()).map(JobContext::of), parsed);
             } catch (IOException | InvalidJobException e) {
                 store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
             }

@@ -4,17 +4,19 @@ import java.time.Instant;
 import java.util.Optional;
 
 /**
- * A map job as stored.
+ * A map job as stored. Its context can be megabytes and only the job's execution reads it
+ * ({@link JobStore#context}), so the row holds only the key it is stored under.
  *
  * @param optionsJson the job's options (parallelism, chunk size, retries...) as JSON
- * @param contextJson the value sent with every input, if any
+ * @param contextKey  the key of the value sent with every input, if any: its SHA-256, so jobs
+ *                    with the same context share it
  */
 public record JobRow(
         String id,
         String function,
         String state,
         String optionsJson,
-        Optional<String> contextJson,
+        Optional<String> contextKey,
         int inputs,
         Optional<String> error,
         Instant createdAt,

@@ -24,22 +24,37 @@ public final class JobStore {
         this.jdbi = jdbi;
     }
 
-    /** Stores a job with all its inputs (QUEUED) in one transaction. */
-    public void create(JobRow job, List<String> inputsJson) {
+    /**
+     * Stores a job, its context (the value sent with every input, if any; under the job's context
+     * key, once for all jobs with that key) and its inputs (QUEUED) in one transaction.
+     */
+    public void create(JobRow job, Optional<String> contextJson, List<String> inputsJson) {
+        if (job.contextKey().isPresent() != contextJson.isPresent()) {
+            throw new IllegalArgumentException("job " + job.id() + ": a context needs a context key, and a key a context");
+        }
         try {
-            createRows(job, inputsJson);
+            createRows(job, contextJson, inputsJson);
         } catch (SQLException e) {
             throw new IllegalStateException("could not store job " + job.id() + ": " + e.getMessage(), e);
         }
     }
 
-    private void createRows(JobRow job, List<String> inputsJson) throws SQLException {
+    private void createRows(JobRow job, Optional<String> contextJson, List<String> inputsJson) throws SQLException {
         jdbi.useTransaction(h -> {
+            if (contextJson.isPresent()) {
+                String key = job.contextKey().orElseThrow();
+                boolean stored = h.createQuery("SELECT COUNT(*) FROM job_contexts WHERE context_key = :key").bind("key", key)
+                        .mapTo(Integer.class).one() > 0;
+                if (!stored) { // a repeated map sends the same megabytes again: keep them once
+                    h.createUpdate("INSERT INTO job_contexts (context_key, context) VALUES (:key, :context)")
+                            .bind("key", key).bind("context", contextJson.get()).execute();
+                }
+            }
             h.createUpdate("""
-                            INSERT INTO jobs (id, function_name, state, options, context, inputs, created_at)
-                            VALUES (:id, :f, :state, :options, :context, :inputs, :created)""")
+                            INSERT INTO jobs (id, function_name, state, options, context_key, inputs, created_at)
+                            VALUES (:id, :f, :state, :options, :key, :inputs, :created)""")
                     .bind("id", job.id()).bind("f", job.function()).bind("state", job.state())
-                    .bind("options", job.optionsJson()).bind("context", job.contextJson().orElse(null))
+                    .bind("options", job.optionsJson()).bind("key", job.contextKey().orElse(null))
                     .bind("inputs", job.inputs()).bind("created", job.createdAt().toString()).execute();
             try (PreparedStatement ps = h.getConnection().prepareStatement(
                     "INSERT INTO job_items (job_id, idx, input, state) VALUES (?, ?, ?, 'QUEUED')")) {
@@ -57,6 +72,13 @@ public final class JobStore {
     public Optional<JobRow> find(String id) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM jobs WHERE id = :id").bind("id", id)
                 .map((rs, ctx) -> job(rs)).findOne());
+    }
+
+    /** The job's context, which only its execution reads. */
+    public Optional<String> context(String id) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT c.context FROM jobs j JOIN job_contexts c ON c.context_key = j.context_key WHERE j.id = :id""")
+                .bind("id", id).mapTo(String.class).findOne());
     }
 
     /** Newest first; all functions when {@code function} is empty. */
@@ -98,6 +120,20 @@ public final class JobStore {
     public List<JobItem> items(String id, int from, int to) {
         return jdbi.withHandle(h -> h.createQuery("""
                         SELECT * FROM job_items WHERE job_id = :id AND idx >= :from AND idx < :to ORDER BY idx""")
+                .bind("id", id).bind("from", from).bind("to", to).map((rs, ctx) -> item(rs)).list());
+    }
+
+    /**
+     * The finished inputs from {@code from} on, in order, up to the first one not finished or
+     * {@code to}: what a results stream can send next. Rows past a gap are not read (a result
+     * can be megabytes).
+     */
+    public List<JobItem> finishedRun(String id, int from, int to) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM job_items WHERE job_id = :id AND idx >= :from AND idx < COALESCE((
+                            SELECT MIN(idx) FROM job_items WHERE job_id = :id AND idx >= :from AND idx < :to
+                                AND state IN ('QUEUED', 'RUNNING')), :to)
+                        ORDER BY idx""")
                 .bind("id", id).bind("from", from).bind("to", to).map((rs, ctx) -> item(rs)).list());
     }
 
@@ -151,7 +187,7 @@ public final class JobStore {
 
     private static JobRow job(ResultSet rs) throws SQLException {
         return new JobRow(rs.getString("id"), rs.getString("function_name"), rs.getString("state"), rs.getString("options"),
-                Optional.ofNullable(rs.getString("context")), rs.getInt("inputs"), Optional.ofNullable(rs.getString("error")),
+                Optional.ofNullable(rs.getString("context_key")), rs.getInt("inputs"), Optional.ofNullable(rs.getString("error")),
                 Instant.parse(rs.getString("created_at")), instant(rs, "started_at"), instant(rs, "finished_at"));
     }
 

@@ -2,6 +2,7 @@ package gale.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.util.RawValue;
 import gale.jobs.InvalidJobException;
 import gale.jobs.JobService;
 import gale.jobs.JobView;
@@ -95,13 +96,13 @@ public final class JobsApi {
         }
     }
 
-    static Map<String, Object> result(JobItem item) throws IOException {
+    static Map<String, Object> result(JobItem item) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("index", item.index());
         boolean ok = item.state().equals("DONE");
         out.put("ok", ok);
         if (ok) {
-            out.put("result", JSON.readTree(item.resultJson().orElse("null")));
+            out.put("result", new RawValue(item.resultJson().orElse("null"))); // stored as one line of JSON: no re-parse
         } else {
             out.put("error", item.error().orElse(item.state().equals("CANCELLED") ? "cancelled before it ran" : "failed"));
             item.traceback().ifPresent(t -> out.put("traceback", t));

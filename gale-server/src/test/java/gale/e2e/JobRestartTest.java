@@ -9,7 +9,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** A job survives a server restart: finished results are kept, interrupted inputs run again, none twice. */
+/** A job survives a server restart: finished results are kept, interrupted inputs run again with its context, none twice. */
 class JobRestartTest extends GaleE2E {
 
     @Test
@@ -17,13 +17,15 @@ class JobRestartTest extends GaleE2E {
         gale.deployActive("slowsquare", gale.bundle("slowsquare", "main.py", """
                 import time
                 def slowsquare(request):
-                    x = request.get_json()
+                    body = request.get_json()
+                    x = body["input"]
                     time.sleep(0.25)
                     print("computing", x)
-                    return {"y": x * x}
+                    return {"y": x * x * body["context"]["scale"]}
                 """), "maxInstances", 2);
         JobsHttp jobs = new JobsHttp(gale);
-        String id = jobs.submit("{\"function\": \"slowsquare\", \"inputs\": " + MapJobsTest.range(0, 24) + "}").path("id").asText();
+        String id = jobs.submit("{\"function\": \"slowsquare\", \"context\": {\"scale\": 3}, \"inputs\": "
+                + MapJobsTest.range(0, 24) + "}").path("id").asText();
         await().atMost(Duration.ofSeconds(30)).until(() -> jobs.job(id).path("counts").path("done").asInt() >= 4);
 
         gale.restart();
@@ -35,7 +37,7 @@ class JobRestartTest extends GaleE2E {
         assertThat(results).hasSize(24);
         for (int i = 0; i < 24; i++) {
             assertThat(results.get(i).path("index").asInt()).isEqualTo(i);
-            assertThat(results.get(i).path("result").path("y").asInt()).isEqualTo(i * i);
+            assertThat(results.get(i).path("result").path("y").asInt()).isEqualTo(3 * i * i);
         }
     }
 }

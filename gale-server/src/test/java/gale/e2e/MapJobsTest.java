@@ -5,8 +5,11 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.IntStream;
 import java.util.concurrent.CompletableFuture;
 
 import static gale.e2e.GaleHarness.text;
@@ -31,6 +34,26 @@ class MapJobsTest extends GaleE2E {
                         raise ValueError("unlucky input 13")
                     return {"y": x * x, "pid": os.getpid()}
                 """), "maxInstances", 3);
+        // The contextOnce protocol of docs/jobs.md, kept per instance in a module global.
+        gale.deployActive("keeper", gale.bundle("keeper", "main.py", """
+                import json, os
+                contexts = {}
+                full_contexts = {}  # contextId -> times this instance received the context in full
+
+                def handler(event, context):
+                    body = json.loads(event["body"])
+                    if body["input"] == -1:
+                        return {"statusCode": 428, "body": json.dumps({"keys": sorted(body)})}  # its own: no X-Gale-Context
+                    context_id = body.get("contextId")
+                    if context_id and "context" in body:
+                        full_contexts[context_id] = full_contexts.get(context_id, 0) + 1
+                        contexts[context_id] = body["context"]
+                    ctx = body["context"] if "context" in body else contexts.get(context_id)
+                    if ctx is None:
+                        return {"statusCode": 428, "headers": {"X-Gale-Context": "missing"}, "body": "{}"}
+                    return {"y": body["input"] * ctx["scale"], "pid": os.getpid(), "keys": sorted(body),
+                            "fullContexts": full_contexts.get(context_id, 0)}
+                """), "entryPoint", "handler", "maxInstances", 2);
         gale.deployActive("nap", gale.bundle("nap", "main.py", """
                 import time
                 def nap(request):
@@ -68,6 +91,58 @@ class MapJobsTest extends GaleE2E {
 
         assertThat(jobs.results(job.path("id").asText(), false)).extracting(r -> r.path("result").path("y").asInt())
                 .containsExactly(10, 20, 30);
+    }
+
+    @Test
+    void withContextOnceEachInstanceGetsTheContextOnceAndTheResendIsNoAttempt() {
+        String job = "{\"function\": \"keeper\", \"inputs\": " + range(0, 30) + ", \"context\": {\"scale\": 7},"
+                + " \"contextOnce\": true, \"parallelism\": 2, \"retryBackoff\": \"30s\"}";
+        JsonNode first = jobs.awaitEnd(jobs.submit(job).path("id").asText());
+        JsonNode second = jobs.awaitEnd(jobs.submit(job).path("id").asText());
+
+        for (JsonNode end : List.of(first, second)) {
+            List<JsonNode> results = jobs.results(end.path("id").asText(), false);
+            assertThat(end.path("state").asText()).as(results.toString()).isEqualTo("SUCCEEDED");
+            assertThat(end.path("contextOnce").asBoolean()).isTrue();
+            assertThat(end.path("elapsedMs").asLong()).as("a resend waits no backoff").isLessThan(30_000);
+            assertThat(results).extracting(r -> r.path("index").asInt()).containsExactlyElementsOf(rangeList(0, 30));
+            assertThat(results).extracting(r -> r.path("result").path("y").asInt())
+                    .containsExactlyElementsOf(rangeList(0, 30).stream().map(i -> i * 7).toList());
+            assertThat(results).allSatisfy(r -> assertThat(r.path("attempts").asInt()).isEqualTo(1));
+        }
+        List<JsonNode> all = new ArrayList<>(jobs.results(first.path("id").asText(), false));
+        all.addAll(jobs.results(second.path("id").asText(), false));
+        Map<Integer, Integer> fullContextsByInstance = new HashMap<>();
+        all.forEach(r -> fullContextsByInstance.merge(r.path("result").path("pid").asInt(),
+                r.path("result").path("fullContexts").asInt(), Math::max));
+        assertThat(fullContextsByInstance).as("instances (pid -> full contexts received), over both jobs")
+                .hasSizeBetween(1, 2).allSatisfy((pid, full) -> assertThat(full).isEqualTo(1));
+        assertThat(all.getLast().path("result").path("keys")).extracting(JsonNode::asText).containsExactly("contextId", "input");
+    }
+
+    @Test
+    void withoutContextOnceTheBodyIsContextAndInputAsBefore() {
+        JsonNode end = jobs.awaitEnd(jobs.submit("{\"function\": \"keeper\", \"inputs\": [1, 2], \"context\": {\"scale\": 3}}")
+                .path("id").asText());
+
+        List<JsonNode> results = jobs.results(end.path("id").asText(), false);
+        assertThat(end.path("contextOnce").asBoolean()).isFalse();
+        assertThat(results).extracting(r -> r.path("result").path("y").asInt()).containsExactly(3, 6);
+        assertThat(results).allSatisfy(r -> assertThat(r.path("result").path("keys")).extracting(JsonNode::asText)
+                .containsExactly("context", "input"));
+    }
+
+    @Test
+    void aFunctionsOwn428IsItsAnswerNotARequestForTheContext() {
+        JsonNode end = jobs.awaitEnd(jobs.submit("{\"function\": \"keeper\", \"inputs\": [2, -1],"
+                + " \"context\": {\"scale\": 5}, \"contextOnce\": true}").path("id").asText());
+
+        List<JsonNode> results = jobs.results(end.path("id").asText(), false);
+        assertThat(results.get(0).path("result").path("y").asInt()).isEqualTo(10);
+        assertThat(results.get(1).path("ok").asBoolean()).isFalse();
+        assertThat(results.get(1).path("status").asInt()).isEqualTo(428);
+        assertThat(results.get(1).path("error").asText()).as("not sent again with the context").contains("[\"contextId\", \"input\"]");
+        assertThat(results.get(1).path("attempts").asInt()).isEqualTo(1);
     }
 
     @Test
@@ -175,6 +250,10 @@ class MapJobsTest extends GaleE2E {
         StringBuilder sb = new StringBuilder("[");
         for (int i = from; i < to; i++) sb.append(i == from ? "" : ",").append(i);
         return sb.append("]").toString();
+    }
+
+    static List<Integer> rangeList(int from, int to) {
+        return IntStream.range(from, to).boxed().toList();
     }
 
     static String naps(int n, double seconds) {

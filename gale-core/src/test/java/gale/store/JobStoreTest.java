@@ -1,0 +1,87 @@
+package gale.store;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.sqlite.SQLiteDataSource;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class JobStoreTest {
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aResultsStreamGetsTheFinishedInputsUpToTheFirstThatIsNot() {
+        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+            JobStore jobs = store.jobs();
+            jobs.create(job("job-1", Optional.empty(), 4), Optional.empty(), List.of("0", "1", "2", "3"));
+            jobs.record(List.of(done("job-1", 0), done("job-1", 2), done("job-1", 3)));
+
+            assertThat(jobs.finishedRun("job-1", 0, 4)).extracting(JobItem::index).containsExactly(0);
+            assertThat(jobs.finishedRun("job-1", 1, 4)).isEmpty();
+            assertThat(jobs.finishedRun("job-1", 2, 3)).extracting(JobItem::index).containsExactly(2);
+
+            jobs.record(List.of(done("job-1", 1)));
+            assertThat(jobs.finishedRun("job-1", 0, 4)).extracting(JobItem::index).containsExactly(0, 1, 2, 3);
+            assertThat(jobs.finishedRun("job-1", 0, 4).get(1).resultJson()).contains("{\"y\":1}");
+        }
+    }
+
+    @Test
+    void jobsWithTheSameContextStoreItOnceAndEachReadsIt() throws SQLException {
+        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+            JobStore jobs = store.jobs();
+            jobs.create(job("job-a", Optional.of("key-1"), 1), Optional.of("{\"scale\":2}"), List.of("1"));
+            jobs.create(job("job-b", Optional.of("key-1"), 1), Optional.of("{\"scale\":2}"), List.of("1"));
+            jobs.create(job("job-c", Optional.of("key-2"), 1), Optional.of("{\"scale\":3}"), List.of("1"));
+            jobs.create(job("job-none", Optional.empty(), 1), Optional.empty(), List.of("1"));
+            jobs.markStarted("job-a", Instant.now());
+
+            assertThat(jobs.context("job-a")).contains("{\"scale\":2}");
+            assertThat(jobs.context("job-b")).contains("{\"scale\":2}");
+            assertThat(jobs.context("job-c")).contains("{\"scale\":3}");
+            assertThat(jobs.context("job-none")).isEmpty();
+            assertThat(jobs.find("job-a")).hasValueSatisfying(j -> {
+                assertThat(j.state()).isEqualTo("RUNNING");
+                assertThat(j.contextKey()).contains("key-1");
+            });
+        }
+        assertThat(count(dir.resolve("gale.db"), "SELECT COUNT(*) FROM job_contexts")).isEqualTo(2);
+    }
+
+    @Test
+    void aContextWithoutAKeyIsRefused() {
+        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+            assertThatThrownBy(() -> store.jobs().create(job("job-x", Optional.empty(), 1), Optional.of("{}"), List.of("1")))
+                    .hasMessageContaining("context key");
+        }
+    }
+
+    static int count(Path file, String sql) throws SQLException {
+        SQLiteDataSource ds = new SQLiteDataSource();
+        ds.setUrl("jdbc:sqlite:" + file);
+        try (Connection c = ds.getConnection(); ResultSet rs = c.createStatement().executeQuery(sql)) {
+            return rs.getInt(1);
+        }
+    }
+
+    private static JobRow job(String id, Optional<String> contextKey, int inputs) {
+        return new JobRow(id, "f", "QUEUED", "{}", contextKey, inputs, Optional.empty(), Instant.now(), Optional.empty(),
+                Optional.empty());
+    }
+
+    private static JobItem done(String jobId, int index) {
+        return new JobItem(jobId, index, Integer.toString(index), "DONE", Optional.of("{\"y\":" + index + "}"), Optional.empty(),
+                Optional.empty(), Optional.of(200), 1, Optional.of(1.0));
+    }
+}
