@@ -162,6 +162,7 @@ public final class GaleServer implements AutoCloseable {
         jobs.close();
         registry.close();
         logs.close();
+        store.close();
         listener.close();
         dataDir.removeServerInfo();
         try {
