@@ -288,10 +288,12 @@ class Client:
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,
                    retries=None, retry_backoff=None, stop_on_error=None, retry_function_errors=None,
-                   context_once=None):
-        """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default."""
+                   context_once=None, context_ref=None):
+        """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default.
+        ``context_ref`` names the context of an earlier job (its ``contextId``) instead of sending it
+        again; a server that does not hold it answers 409 (ApiError with status 409)."""
         spec = {"function": function, "inputs": list(inputs)}
-        options = {"context": context, "parallelism": parallelism, "chunkSize": chunk_size,
+        options = {"context": context, "contextRef": context_ref, "parallelism": parallelism, "chunkSize": chunk_size,
                    "taskTimeout": _duration(task_timeout), "retries": retries,
                    "retryBackoff": _duration(retry_backoff), "stopOnError": stop_on_error,
                    "retryFunctionErrors": retry_function_errors, "contextOnce": context_once}

@@ -88,6 +88,7 @@ class Executor(concurrent.futures.Executor):
         self._runner_ready = False
         self._batches = {}
         self._jobs = set()
+        self._context_ids = {}  # (fnHash, runner, python, maxResultBytes) -> the contextId the server reported
         self._shutdown = False
 
     def __repr__(self):
@@ -289,15 +290,35 @@ class Executor(concurrent.futures.Executor):
 
     def _start_job(self, fn, context, calls, futures, chunksize, progress):
         function = fn if isinstance(fn, str) else self.function
-        info = self.client.submit_job(function, calls, context=context, parallelism=self.max_workers,
-                                      chunk_size=chunksize if chunksize != 1 else None,
-                                      task_timeout=self.task_timeout, retries=self.retries,
-                                      context_once=True if context is not None else None)
+        options = dict(parallelism=self.max_workers, chunk_size=chunksize if chunksize != 1 else None,
+                       task_timeout=self.task_timeout, retries=self.retries,
+                       context_once=True if context is not None else None)
+        info = self._submit(function, calls, context, options)
         job = _Job(self, info, futures, pickled=context is not None, progress=progress)
         with self._lock:
             self._jobs.add(job)
         job.start()
         return job
+
+    def _submit(self, function, calls, context, options):
+        """Submits a job. A context this executor sent before (the same pickled callable) goes by
+        the id the server reported for it, so megabytes of captured data travel once per server;
+        a server that no longer holds it (409) gets it again."""
+        if context is None:
+            return self.client.submit_job(function, calls, **options)
+        key = (context["fnHash"], context["gale"], context["python"], context.get("maxResultBytes"))
+        ref = self._context_ids.get(key)
+        if ref is not None:
+            try:
+                return self.client.submit_job(function, calls, context_ref=ref, **options)
+            except ApiError as exc:
+                if exc.status != 409:
+                    raise
+                self._context_ids.pop(key, None)
+        info = self.client.submit_job(function, calls, context=context, **options)
+        if info.get("contextId"):
+            self._context_ids[key] = info["contextId"]
+        return info
 
     def _job_finished(self, job):
         with self._lock:

@@ -109,6 +109,26 @@ class ExecutorE2ETest(E2ETestCase):
         self.assertEqual([f.result(60) for f in futures], list(range(30, 0, -1)))
         self.assertEqual(self.client.job(futures[0].job_id)["chunkSize"], 7)
 
+    def test_a_callable_mapped_again_sends_its_context_by_reference_and_resends_it_when_the_server_lacks_it(self):
+        weights = list(range(1000))
+        def weigh(i):
+            return weights[i] * 2
+        sent = []
+        submit = self.executor.client.submit_job
+        def spy(*args, **kwargs):
+            sent.append("ref" if kwargs.get("context_ref") else "context" if kwargs.get("context") else "none")
+            return submit(*args, **kwargs)
+        self.executor.client.submit_job = spy
+        try:
+            self.assertEqual(list(self.executor.map(weigh, [1, 2])), [2, 4])
+            self.assertEqual(list(self.executor.map(weigh, [3, 4])), [6, 8])
+            for key in self.executor._context_ids:  # as after a server that lost its store
+                self.executor._context_ids[key] = "0" * 64
+            self.assertEqual(list(self.executor.map(weigh, [5])), [10])
+        finally:
+            self.executor.client.submit_job = submit
+        self.assertEqual(sent, ["context", "ref", "ref", "context"])
+
     def test_a_remote_exception_is_reraised_locally_with_the_remote_traceback(self):
         with self.assertRaises(ZeroDivisionError) as caught:
             list(self.executor.map(exploding, range(6)))

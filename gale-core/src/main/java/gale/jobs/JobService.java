@@ -76,10 +76,18 @@ public final class JobService implements AutoCloseable {
         for (JsonNode input : inputs) inputJson.add(write(input));
         Map<String, Object> options = new LinkedHashMap<>();
         request.fields().forEachRemaining(e -> {
-            if (!List.of("function", "inputs", "context").contains(e.getKey())) options.put(e.getKey(), JSON.convertValue(e.getValue(), Object.class));
+            if (!List.of("function", "inputs", "context", "contextRef").contains(e.getKey())) options.put(e.getKey(), JSON.convertValue(e.getValue(), Object.class));
         });
         JsonNode context = request.get("context");
-        return create(function, inputJson, context == null || context.isNull() ? Optional.empty() : Optional.of(write(context)), options);
+        JsonNode ref = request.get("contextRef");
+        if ((context == null || context.isNull()) && ref != null && !ref.isNull()) {
+            // The context of an earlier job, by the id that job reported: megabytes not sent again.
+            String id = ref.asText();
+            String stored = store.contextByKey(id).orElseThrow(() -> InvalidJobException.unknownContext(id));
+            return create(function, inputJson, Optional.of(new JobContext(stored, stored.getBytes(StandardCharsets.UTF_8), id)), options);
+        }
+        return create(function, inputJson, context == null || context.isNull() ? Optional.empty()
+                : Optional.of(JobContext.of(write(context))), options);
     }
 
     /** A job whose inputs arrive as newline-delimited JSON; options come as query parameters. */
@@ -103,10 +111,10 @@ public final class JobService implements AutoCloseable {
         Map<String, Object> rest = new LinkedHashMap<>(options);
         rest.remove("context");
         rest.remove("function");
-        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString), rest);
+        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString).map(JobContext::of), rest);
     }
 
-    private JobView create(String function, List<String> inputs, Optional<String> context, Map<String, Object> given) {
+    private JobView create(String function, List<String> inputs, Optional<JobContext> encoded, Map<String, Object> given) {
         if (function.isBlank()) throw new InvalidJobException("'function' is required: the name of a deployed function");
         ActiveFunction fn = registry.active(function).orElseThrow(() -> new InvalidJobException(
                 registry.function(function).isPresent()
@@ -116,10 +124,9 @@ public final class JobService implements AutoCloseable {
         if (inputs.size() > MAX_INPUTS) throw new InvalidJobException("a job takes at most " + MAX_INPUTS + " inputs");
         JobOptions options = JobOptions.from(given, fn.config());
         String id = "job-" + HexFormat.of().formatHex(randomBytes(6));
-        Optional<JobContext> encoded = context.map(JobContext::of);
         JobRow row = new JobRow(id, function, "QUEUED", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
                 inputs.size(), Optional.empty(), Instant.now(), Optional.empty(), Optional.empty());
-        store.create(row, context, inputs);
+        store.create(row, encoded.map(JobContext::json), inputs);
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
         start(row, encoded, options);
@@ -189,7 +196,7 @@ public final class JobService implements AutoCloseable {
         int left = row.inputs() - done - failed - cancelled;
         Optional<Long> eta = execution != null && throughput > 0 ? Optional.of((long) (left / throughput * 1000)) : Optional.empty();
         return Optional.of(new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
-                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error()));
+                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey()));
     }
 
     public List<JobView> list(Optional<String> function, int limit) {

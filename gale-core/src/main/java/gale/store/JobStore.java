@@ -74,6 +74,12 @@ public final class JobStore {
                 .map((rs, ctx) -> job(rs)).findOne());
     }
 
+    /** A context stored for an earlier job, by its key (a job's contextId). */
+    public Optional<String> contextByKey(String key) {
+        return jdbi.withHandle(h -> h.createQuery("SELECT context FROM job_contexts WHERE context_key = :key")
+                .bind("key", key).mapTo(String.class).findOne());
+    }
+
     /** The job's context, which only its execution reads. */
     public Optional<String> context(String id) {
         return jdbi.withHandle(h -> h.createQuery("""

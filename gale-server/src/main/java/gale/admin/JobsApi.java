@@ -63,6 +63,7 @@ public final class JobsApi {
             }
             ctx.status(201).json(json(job));
         } catch (InvalidJobException e) {
+            if (e.conflict()) throw new io.javalin.http.ConflictResponse(e.getMessage());
             throw new BadRequestResponse(e.getMessage());
         }
     }
@@ -140,6 +141,7 @@ public final class JobsApi {
         out.put("throughputPerSec", Math.round(j.throughputPerSec() * 10) / 10.0);
         out.put("etaMs", j.etaMs().orElse(null));
         out.put("error", j.error().orElse(null));
+        out.put("contextId", j.contextId().orElse(null));
         return out;
     }
 }

@@ -94,6 +94,33 @@ class MapJobsTest extends GaleE2E {
     }
 
     @Test
+    void aLaterJobCanNameAnEarlierJobsContextInsteadOfSendingItAgain() {
+        JsonNode first = jobs.submit("{\"function\": \"square\", \"inputs\": [1, 2], \"context\": {\"scale\": 7}}");
+        String contextId = first.path("contextId").asText();
+        assertThat(contextId).hasSize(64); // SHA-256 of the context's JSON
+
+        JsonNode second = jobs.submit("{\"function\": \"square\", \"inputs\": [3, 4], \"contextRef\": \"" + contextId + "\"}");
+        jobs.awaitEnd(second.path("id").asText());
+
+        assertThat(second.path("contextId").asText()).isEqualTo(contextId);
+        assertThat(jobs.results(second.path("id").asText(), false)).extracting(r -> r.path("result").path("y").asInt())
+                .containsExactly(21, 28);
+        assertThat(second.has("contextRef")).as("not an option of the job").isFalse();
+    }
+
+    @Test
+    void anUnknownContextRefIsAConflictAndCreatesNothing() {
+        int before = jobs.send("GET", "/v1/jobs?limit=1000", null, null).json().size();
+
+        var answer = jobs.send("POST", "/v1/jobs", "application/json",
+                "{\"function\": \"square\", \"inputs\": [1], \"contextRef\": \"" + "0".repeat(64) + "\"}");
+
+        assertThat(answer.status()).isEqualTo(409);
+        assertThat(answer.text()).contains("unknown contextRef").contains("send the context itself");
+        assertThat(jobs.send("GET", "/v1/jobs?limit=1000", null, null).json().size()).isEqualTo(before);
+    }
+
+    @Test
     void withContextOnceEachInstanceGetsTheContextOnceAndTheResendIsNoAttempt() {
         String job = "{\"function\": \"keeper\", \"inputs\": " + range(0, 30) + ", \"context\": {\"scale\": 7},"
                 + " \"contextOnce\": true, \"parallelism\": 2, \"retryBackoff\": \"30s\"}";
