@@ -71,24 +71,20 @@ public final class Isolation {
         return bubblewrap && !config.sandbox().equals("off");
     }
 
-    /** Whether an instance of this config runs in the sandbox; fails the deploy when it must and cannot. */
-    public boolean check(FunctionConfig config) throws DeployFailure {
-        return switch (config.sandbox()) {
-            case "off" -> false;
-            case "on" -> {
-                if (!bubblewrap) {
-                    throw new DeployFailure("sandbox = \"on\" needs bubblewrap, which this host lacks: apt-get install bubblewrap, "
-                            + "or deploy with --sandbox auto");
-                }
-                yield true;
-            }
-            default -> {
-                if (config.network().equals("none") && !bubblewrap) {
-                    throw new DeployFailure("network = \"none\" needs the bubblewrap sandbox: apt-get install bubblewrap");
-                }
-                yield bubblewrap;
-            }
-        };
+    /**
+     * Fails the deploy when the config asks for a sandbox this host cannot give; where it
+     * passes, {@link #runsSandboxed} says whether instances run in one. (A config with
+     * network "none" and sandbox "off" never gets here: FunctionConfig refuses it.)
+     */
+    public void check(FunctionConfig config) throws DeployFailure {
+        if (bubblewrap) return;
+        if (config.sandbox().equals("on")) {
+            throw new DeployFailure("sandbox = \"on\" needs bubblewrap, which this host lacks: apt-get install bubblewrap, "
+                    + "or deploy with --sandbox auto");
+        }
+        if (config.network().equals("none")) {
+            throw new DeployFailure("network = \"none\" needs the bubblewrap sandbox: apt-get install bubblewrap");
+        }
     }
 
     // ---- cgroups

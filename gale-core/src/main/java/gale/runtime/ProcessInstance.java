@@ -21,7 +21,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An instance that is a local process (the Python bootstrap) speaking the instance
@@ -74,16 +73,12 @@ public final class ProcessInstance implements Instance {
     private final CompletableFuture<OsProcess> launching;
     private final CompletableFuture<Connection> connecting;
     private final InstanceObserver observer;
-    private final Optional<Isolation.Cgroup> cgroup;
-    private final CompletableFuture<String> ready = new CompletableFuture<>();
-    private final CompletableFuture<InstanceFailure> terminated = new CompletableFuture<>();
-    private final AtomicReference<InstanceFailure> failure = new AtomicReference<>();
+    private final FirstFailure life;
     private final Map<String, CompletableFuture<InvokeResult>> pending = new ConcurrentHashMap<>();
     private final long startNanos = System.nanoTime();
     private volatile Connection connection;
     private volatile OsProcess process;
     private volatile long readyNanos;
-    private volatile boolean stopping;
     private volatile long lastRssBytes;
 
     /** An instance whose process the JVM started; its stdout and stderr are logged from the process pipes. */
@@ -111,9 +106,9 @@ public final class ProcessInstance implements Instance {
         this.launching = launching;
         this.connecting = connecting;
         this.observer = observer;
-        this.cgroup = cgroup;
+        this.life = new FirstFailure(id, spec, cgroup);
         // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count.
-        cgroup.ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null), terminated)
+        cgroup.ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null), life.terminated())
                 .thenRunAsync(c::remove, Thread::startVirtualThread));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
@@ -151,22 +146,22 @@ public final class ProcessInstance implements Instance {
     /** Completes with the detected calling convention when user code has loaded; fails with {@link InstanceFailedException}. */
     @Override
     public CompletableFuture<String> ready() {
-        return ready;
+        return life.ready();
     }
 
     public boolean isReady() {
-        return ready.isDone() && !ready.isCompletedExceptionally() && failure.get() == null;
+        return life.ready().isDone() && !life.ready().isCompletedExceptionally() && life.current() == null;
     }
 
     @Override
     public Optional<InstanceFailure> failure() {
-        return Optional.ofNullable(failure.get());
+        return life.get();
     }
 
     /** Completes once, with the reason, when the instance can serve no more. */
     @Override
     public CompletableFuture<InstanceFailure> terminated() {
-        return terminated;
+        return life.terminated();
     }
 
     /** Time from process start to READY. */
@@ -180,11 +175,11 @@ public final class ProcessInstance implements Instance {
      */
     @Override
     public InvokeResult invoke(InvokeRequest request) {
-        InstanceFailure failed = failure.get();
+        InstanceFailure failed = life.current();
         if (failed != null) return new InvokeResult.InstanceDied(failed);
         var result = new CompletableFuture<InvokeResult>();
         pending.put(request.requestId(), result);
-        failed = failure.get();
+        failed = life.current();
         if (failed != null) result.complete(new InvokeResult.InstanceDied(failed));
         try {
             connection.write(new Frame(Frame.Type.INVOKE, invokeHeader(request), request.body()));
@@ -192,14 +187,14 @@ public final class ProcessInstance implements Instance {
             return result.get(Math.max(0, remaining), TimeUnit.MILLISECONDS);
         } catch (IOException e) {
             fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "lost the connection to the instance: " + e.getMessage()));
-            return result.getNow(new InvokeResult.InstanceDied(failure.get()));
+            return result.getNow(new InvokeResult.InstanceDied(life.current()));
         } catch (TimeoutException e) {
             kill(new InstanceFailure(InstanceFailure.Kind.TIMEOUT, "a call exceeded the timeout; instance killed"));
             return new InvokeResult.TimedOut();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "the call was interrupted"));
-            return new InvokeResult.InstanceDied(failure.get());
+            return new InvokeResult.InstanceDied(life.current());
         } catch (ExecutionException e) {
             throw new IllegalStateException("call results are never completed exceptionally", e);
         } finally {
@@ -227,8 +222,8 @@ public final class ProcessInstance implements Instance {
     /** Asks the instance to exit and waits up to {@code grace}, then kills it. In-flight calls should be finished first. */
     @Override
     public void stop(Duration grace) {
-        if (failure.get() != null) return;
-        stopping = true;
+        if (life.current() != null) return;
+        life.stopping();
         Connection c = connection;
         if (c != null) {
             try {
@@ -260,33 +255,27 @@ public final class ProcessInstance implements Instance {
     /** True when the instance runs in a cgroup: the kernel enforces its memory limit, so the pool's watchdog need not. */
     @Override
     public boolean memoryLimitEnforced() {
-        return cgroup.isPresent();
+        return life.memoryLimitEnforced();
     }
 
-    private void fail(InstanceFailure reason) {
-        if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
-            reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
-        }
-        if (cgroup.isPresent() && failure.get() == null) reason = cgroup.get().explain(reason);
-        if (!failure.compareAndSet(null, reason)) return;
-        if (reason.kind() != InstanceFailure.Kind.STOPPED) {
-            LOG.info("instance {} ({}) down: {}", id, spec.label(), reason.message());
-        }
+    private void fail(InstanceFailure given) {
+        Optional<InstanceFailure> recorded = life.record(given);
+        if (recorded.isEmpty()) return;
+        InstanceFailure reason = recorded.get();
         launching.thenAccept(OsProcess::destroy); // now, or as soon as a zygote has forked it
         connecting.completeExceptionally(new InstanceFailedException(reason));
         Connection c = connection;
         if (c != null) c.close();
-        ready.completeExceptionally(new InstanceFailedException(reason));
         var died = new InvokeResult.InstanceDied(reason);
         pending.values().forEach(f -> f.complete(died));
-        terminated.complete(reason);
+        life.end(reason);
     }
 
     private void readLoop() {
         try {
             connection = connecting.get();
             if (connection == null) return; // exited without connecting: onProcessExit reports it
-            if (failure.get() != null) connection.close();
+            if (life.current() != null) connection.close();
             while (true) {
                 handle(connection.read());
             }
@@ -295,7 +284,7 @@ public final class ProcessInstance implements Instance {
         } catch (ExecutionException e) {
             // failed before it connected; fail() has recorded why
         } catch (IOException e) {
-            if (failure.get() == null) {
+            if (life.current() == null) {
                 // The socket closed first; give the process a moment to report its exit status.
                 awaitExit(Duration.ofSeconds(1));
                 fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
@@ -307,7 +296,7 @@ public final class ProcessInstance implements Instance {
         switch (frame.type()) {
             case READY -> {
                 readyNanos = System.nanoTime();
-                ready.complete(frame.text("signature"));
+                life.ready().complete(frame.text("signature"));
             }
             case LOAD_FAILED -> {
                 logLines(Optional.empty(), "stderr", frame.text("traceback"));

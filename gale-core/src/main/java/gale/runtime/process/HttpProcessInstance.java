@@ -2,7 +2,7 @@ package gale.runtime.process;
 
 import gale.config.Durations;
 import gale.runtime.Instance;
-import gale.runtime.InstanceFailedException;
+import gale.runtime.FirstFailure;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
@@ -25,7 +25,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An instance that is any command serving HTTP on {@code $PORT} (the Cloud Run container
@@ -58,17 +57,13 @@ final class HttpProcessInstance implements Instance {
     private final Process process;
     private final ProcessGroup group;
     private final boolean sandboxed;
-    private final Optional<Isolation.Cgroup> cgroup;
+    private final FirstFailure life;
     private final int port;
     private final Duration startupTimeout;
     private final InstanceObserver observer;
     private final ScheduledExecutorService deadlines;
     private final CommandOutput output;
-    private final CompletableFuture<String> ready = new CompletableFuture<>();
-    private final CompletableFuture<InstanceFailure> terminated = new CompletableFuture<>();
-    private final AtomicReference<InstanceFailure> failure = new AtomicReference<>();
     private final Set<Http1Exchange> inFlight = ConcurrentHashMap.newKeySet();
-    private volatile boolean stopping;
     private volatile long lastRssBytes;
 
     /**
@@ -85,7 +80,7 @@ final class HttpProcessInstance implements Instance {
         this.process = process;
         this.group = new ProcessGroup(process.toHandle(), sandboxed);
         this.sandboxed = sandboxed;
-        this.cgroup = cgroup;
+        this.life = new FirstFailure(id, spec, cgroup);
         this.port = port;
         this.startupTimeout = startupTimeout;
         this.observer = observer;
@@ -94,7 +89,7 @@ final class HttpProcessInstance implements Instance {
         Thread.ofVirtual().name("gale-probe-" + id).start(this::probeUntilReady);
         process.onExit().thenRun(this::onProcessExit);
         // fail() has killed every member by then; the kernel may take a moment to let the cgroup go.
-        cgroup.ifPresent(c -> terminated.thenRunAsync(c::remove, Thread::startVirtualThread));
+        cgroup.ifPresent(c -> life.terminated().thenRunAsync(c::remove, Thread::startVirtualThread));
     }
 
     @Override
@@ -113,17 +108,17 @@ final class HttpProcessInstance implements Instance {
 
     @Override
     public CompletableFuture<String> ready() {
-        return ready;
+        return life.ready();
     }
 
     @Override
     public Optional<InstanceFailure> failure() {
-        return Optional.ofNullable(failure.get());
+        return life.get();
     }
 
     @Override
     public CompletableFuture<InstanceFailure> terminated() {
-        return terminated;
+        return life.terminated();
     }
 
     // ---- start
@@ -133,7 +128,7 @@ final class HttpProcessInstance implements Instance {
         Instant deadline = Instant.now().plus(startupTimeout);
         Duration backoff = PROBE_FIRST_BACKOFF;
         boolean connected = false;
-        while (failure.get() == null) {
+        while (life.current() == null) {
             Duration left = Duration.between(Instant.now(), deadline);
             if (left.isNegative() || left.isZero()) {
                 fail(new InstanceFailure(InstanceFailure.Kind.LOAD_FAILED, neverAnswered(connected)));
@@ -151,7 +146,7 @@ final class HttpProcessInstance implements Instance {
                 } finally {
                     timer.cancel(false);
                 }
-                if (ready.complete("http")) LOG.debug("instance {} ({}) answers HTTP on port {}", id, spec.label(), port);
+                if (life.ready().complete("http")) LOG.debug("instance {} ({}) answers HTTP on port {}", id, spec.label(), port);
                 return;
             } catch (IOException notYet) {
                 // not listening yet, or not speaking HTTP yet: try again
@@ -175,7 +170,7 @@ final class HttpProcessInstance implements Instance {
     /** Forwards the call to the command's port and waits for the answer until the request's deadline. */
     @Override
     public InvokeResult invoke(InvokeRequest request) {
-        InstanceFailure failed = failure.get();
+        InstanceFailure failed = life.current();
         if (failed != null) return new InvokeResult.InstanceDied(failed);
         Duration left = Duration.between(Instant.now(), request.deadline());
         if (left.isNegative() || left.isZero()) return new InvokeResult.TimedOut(); // nothing reached user code
@@ -183,7 +178,7 @@ final class HttpProcessInstance implements Instance {
         inFlight.add(exchange);
         ScheduledFuture<?> timer = deadlines.schedule(exchange::abort, left.toNanos(), TimeUnit.NANOSECONDS);
         try {
-            if (failure.get() != null) return new InvokeResult.InstanceDied(failure.get()); // fail() may have missed it
+            if (life.current() != null) return new InvokeResult.InstanceDied(life.current()); // fail() may have missed it
             exchange.connect(port, left);
             exchange.send(request.method(), ForwardedRequest.target(request), ForwardedRequest.headers(request,
                     spec.config().isPublic(), ProcessRuntime.urlPrefix(spec), port), request.body());
@@ -200,7 +195,7 @@ final class HttpProcessInstance implements Instance {
 
     /** Why a call's exchange failed: the instance went away, the deadline passed, or the server answered badly. */
     private InvokeResult broken(InvokeRequest request, Http1Exchange exchange, IOException e) {
-        InstanceFailure failed = failure.get();
+        InstanceFailure failed = life.current();
         if (failed != null) return new InvokeResult.InstanceDied(failed); // killed (memory, stop, another call's timeout)
         Optional<InvokeResult> outOfMemory = outOfMemory();
         if (outOfMemory.isPresent()) return outOfMemory.get();
@@ -211,11 +206,11 @@ final class HttpProcessInstance implements Instance {
         process.onExit().completeOnTimeout(process, EXIT_NOTICE.toMillis(), TimeUnit.MILLISECONDS).join();
         if (!process.isAlive()) {
             fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
-            return new InvokeResult.InstanceDied(failure.get());
+            return new InvokeResult.InstanceDied(life.current());
         }
         if (e instanceof ConnectException) {
             kill(new InstanceFailure(InstanceFailure.Kind.CRASHED, "the command stopped listening on $PORT (" + port + ")"));
-            return new InvokeResult.InstanceDied(failure.get());
+            return new InvokeResult.InstanceDied(life.current());
         }
         String error = "an invalid HTTP response (" + e.getMessage() + ")";
         observer.log(this, Optional.of(request.requestId()), "gale", spec.label() + " answered " + request.method() + " "
@@ -229,10 +224,10 @@ final class HttpProcessInstance implements Instance {
      * if the server survived and answered.
      */
     private Optional<InvokeResult> outOfMemory() {
-        Optional<InstanceFailure> memory = cgroup.flatMap(Isolation.Cgroup::memoryFailure);
+        Optional<InstanceFailure> memory = life.cgroup().flatMap(Isolation.Cgroup::memoryFailure);
         if (memory.isEmpty()) return Optional.empty();
         kill(memory.get());
-        return Optional.of(new InvokeResult.InstanceDied(failure.get()));
+        return Optional.of(new InvokeResult.InstanceDied(life.current()));
     }
 
     // ---- stop
@@ -245,8 +240,8 @@ final class HttpProcessInstance implements Instance {
     /** SIGTERM to every process of the instance; SIGKILL to those still running after {@code grace}. */
     @Override
     public void stop(Duration grace) {
-        if (failure.get() != null) return;
-        stopping = true;
+        if (life.current() != null) return;
+        life.stopping();
         long until = System.nanoTime() + grace.toNanos();
         group.terminate();
         process.onExit().completeOnTimeout(process, grace.toMillis(), TimeUnit.MILLISECONDS).join();
@@ -274,29 +269,22 @@ final class HttpProcessInstance implements Instance {
     /** True in a cgroup: the kernel enforces the memory limit, so the pool's watchdog need not. */
     @Override
     public boolean memoryLimitEnforced() {
-        return cgroup.isPresent();
+        return life.memoryLimitEnforced();
     }
 
     private void fail(InstanceFailure reason) {
-        if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
-            reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
-        }
-        if (cgroup.isPresent() && failure.get() == null) reason = cgroup.get().explain(reason);
-        if (!failure.compareAndSet(null, reason)) return;
-        if (reason.kind() != InstanceFailure.Kind.STOPPED) {
-            LOG.info("instance {} ({}) down: {}", id, spec.label(), reason.message());
-        }
+        Optional<InstanceFailure> recorded = life.record(reason);
+        if (recorded.isEmpty()) return;
         group.kill();
         process.destroyForcibly();
         inFlight.forEach(Http1Exchange::close);
-        ready.completeExceptionally(new InstanceFailedException(reason));
-        terminated.complete(reason);
+        life.end(recorded.get());
     }
 
     /** Before it answered, an exit is a failed start whose reason carries the last output; after, a crash. */
     private void onProcessExit() {
-        if (stopping) return; // stop() waits out the grace period for the rest of the group, then records it
-        if (ready.isDone()) {
+        if (life.isStopping()) return; // stop() waits out the grace period for the rest of the group, then records it
+        if (life.ready().isDone()) {
             fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
             return;
         }
@@ -306,7 +294,7 @@ final class HttpProcessInstance implements Instance {
                         + " /usr and /bin, and the bundle: name a program installed elsewhere by its absolute path, or deploy"
                         + " with --sandbox off)"
                 : " (command not found: install it, or fix --command)";
-        String memory = cgroup.flatMap(Isolation.Cgroup::memoryFailure).map(m -> " (" + m.message() + ")").orElse("");
+        String memory = life.cgroup().flatMap(Isolation.Cgroup::memoryFailure).map(m -> " (" + m.message() + ")").orElse("");
         fail(new InstanceFailure(InstanceFailure.Kind.LOAD_FAILED, describeExit() + memory + " before listening on $PORT ("
                 + port + ")" + hint + "; last output: " + output.tail()));
     }
