@@ -32,9 +32,12 @@ carries the list across) and the instance imports it itself after the fork.
 Native threads (OpenBLAS's pool under numpy) are not Python threads and are not
 refused: OpenBLAS stops them around ``fork()`` itself (``pthread_atfork``).
 
-Control channel: the zygote's stdin and stdout, one JSON object per line. The
-zygote moves both off fds 0 and 1 before importing anything (fd 1 then points at
-fd 2), so what it or a library prints can never corrupt the channel.
+Control channel: a connection of its own to Gale's instance socket (GALE_SOCKET),
+opened with a HELLO frame carrying ``GALE_ZYGOTE_ID`` and ``GALE_ZYGOTE_NONCE``
+(both removed from the environment before anything is imported), then CONTROL
+frames (type ``C``, docs/protocol.md) whose JSON header is the message. Gale needs
+no thread per zygote to read pipes: its stdin is /dev/null and its stdout and
+stderr go to a file Gale reads only to say why a zygote failed.
 
     Gale -> zygote   {"op": "fork", "id": "hello-1-1a2b", "env": {"GALE_SOCKET": ..., ...}, "hold": false}
                      {"op": "release", "id": "hello-1-1a2b"}    a held child may go on
@@ -52,8 +55,10 @@ until ``release`` (Gale moves it into its cgroup in between, so the instance's
 whole start counts against its memory limit); ``cancel`` kills it instead. In a
 sandbox the pids are those of the sandbox's PID namespace; Gale maps them to the
 host's. ``ready`` may come again
-after a re-execution. EOF on stdin, or the bundle directory disappearing, ends
-the zygote; instances it forked keep running (they serve over their own socket).
+after a re-execution (the control connection survives it, its descriptor number
+in ``GALE_ZYGOTE_CONTROL_FD``). The end of the control connection, or the bundle
+directory disappearing, ends the zygote, and the instances it forked with it:
+Gale retires a zygote only once its instances are gone.
 
 Spare child. fork() and the first writes to memory shared with the zygote
 (copy-on-write faults) are most of a forked start, so whenever the zygote has
@@ -67,7 +72,8 @@ them. A spare is replaced after the zygote imported learned modules.
 
 The child becomes an instance exactly like a fresh ``_bootstrap.py``: it
 resets the signal handlers the zygote changed, closes the zygote's descriptors
-(control channel, signal pipe, other children's pipes), changes to the bundle
+(control channel, signal pipe, other children's pipes), asks the kernel to kill it
+when the zygote dies (so nothing it started outlives Gale, ``kill -9`` included), changes to the bundle
 root, re-seeds ``random`` and ``numpy.random`` so instances never share random
 state, forgets ``tempfile.tempdir``, makes ``os.environ`` exactly ``env``, then
 runs ``_bootstrap.main()``: its own HELLO with its own instance id and nonce,
@@ -91,6 +97,7 @@ import pickletools
 import select
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -99,6 +106,8 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 BOOTSTRAP_FILE = os.path.join(HERE, "_bootstrap.py")
 
+CONTROL = b"C"                            # the frame type of control messages (docs/protocol.md)
+CONTROL_FD_VARIABLE = "GALE_ZYGOTE_CONTROL_FD"  # the control connection, carried across a re-execution
 REFUSED_VARIABLE = "GALE_ZYGOTE_REFUSED"  # {module: reason}, carried across a re-execution
 LEARNED_VARIABLE = "GALE_ZYGOTE_LEARNED"  # [module, ...], carried across a re-execution
 MAX_REEXECUTIONS = 8                      # then preload nothing more: something keeps starting threads
@@ -110,6 +119,7 @@ LOCAL_SCAN_FILES = 50                     # bundle modules read with ast, starti
 IDLE_CHECK_SECONDS = 2.0                  # how often an idle zygote checks that its bundle still exists
 SPARE_AFTER_SECONDS = 0.05                # idle time before forking the next spare, so it never delays a start
 CHILD_SETUP_FAILED = 70                   # exit status of a child that could not become an instance
+FRAME_PREFIX = struct.Struct(">cII")      # type, header length, body length (docs/protocol.md)
 
 _MUTATING_METHODS = frozenset({"update", "setdefault", "pop", "popitem", "clear", "insert", "append",
                                "extend", "remove", "__setitem__", "__delitem__"})
@@ -400,26 +410,55 @@ def reseed_random():
         torch.seed()
 
 
-def take_control_channel():
-    """Moves Gale's pipes off fds 0 and 1, so nothing printed can reach the channel."""
-    control_in, control_out = os.dup(0), os.dup(1)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(2, 1)
-    os.close(devnull)
-    return control_in, control_out
+def connect_control(bootstrap, environ):
+    """Gale's control connection: opened on its instance socket with a HELLO that proves who
+    this zygote is, or inherited across a re-execution. The id and nonce leave the environment
+    before anything else is imported."""
+    zygote_id, nonce = environ.pop("GALE_ZYGOTE_ID", ""), environ.pop("GALE_ZYGOTE_NONCE", "")
+    inherited = environ.pop(CONTROL_FD_VARIABLE, None)
+    if inherited is not None:
+        return int(inherited)
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    connection.connect(environ.get("GALE_SOCKET", ""))
+    hello = {"instance": zygote_id, "nonce": nonce, "pid": os.getpid(), "role": "zygote"}
+    connection.sendall(b"".join(bootstrap.encode_frame(bootstrap.HELLO, hello)))
+    return connection.detach()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def parent_death_signal():
+    """A function that makes the calling process receive SIGKILL when its parent exits
+    (Linux's prctl), loaded once in the zygote; None where there is no such call."""
+    try:
+        import ctypes
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def die_with_parent(parent_pid, set_death_signal):
+    """In a forked child: the kernel kills it when the zygote exits, however that happens
+    (so nothing outlives Gale); should the zygote have gone already, the child goes now."""
+    if set_death_signal is not None:
+        set_death_signal()
+    if os.getppid() != parent_pid:
+        os._exit(CHILD_SETUP_FAILED)
 
 
 # --------------------------------------------------------------------------- the zygote
 
 class Zygote:
 
-    def __init__(self, control_in, control_out, bootstrap, environ):
-        self.control_in = control_in
-        self.control_out = control_out
+    def __init__(self, control, bootstrap, environ):
+        self.control = control
         self.bootstrap = bootstrap
         self.settings = bootstrap.Settings(environ)
         self.bundle_root = os.getcwd()
+        self.pid = os.getpid()
+        self.set_death_signal = parent_death_signal()
         self.started = time.monotonic()
         self.refused = _json_variable(environ, REFUSED_VARIABLE, {})
         self.learned = _json_variable(environ, LEARNED_VARIABLE, [])
@@ -515,8 +554,8 @@ class Zygote:
         print(f"gale zygote: not preloading {name}: it {reason}; restarting without it", file=sys.stderr, flush=True)
         os.environ[REFUSED_VARIABLE] = json.dumps(self.refused)
         os.environ[LEARNED_VARIABLE] = json.dumps([m for m in self.learned if m != name])
-        os.dup2(self.control_in, 0)
-        os.dup2(self.control_out, 1)
+        os.environ[CONTROL_FD_VARIABLE] = str(self.control)
+        os.set_inheritable(self.control, True)
         argv = getattr(sys, "orig_argv", None) or [sys.executable] + sys.argv
         os.execv(sys.executable, argv)
 
@@ -539,11 +578,11 @@ class Zygote:
                    "refused": self.refused, "skipped": self.skipped, "note": self.note})
         self.reap()  # children of a previous execution may have exited meanwhile
         while True:
-            readable, _, _ = select.select([self.control_in, self.wake_r, *self.learning], [], [], self._idle_timeout())
+            readable, _, _ = select.select([self.control, self.wake_r, *self.learning], [], [], self._idle_timeout())
             if self.wake_r in readable:
                 _drain(self.wake_r)
                 self.reap()
-            if self.control_in in readable and not self.read_control():
+            if self.control in readable and not self.read_control():
                 return  # Gale closed the channel
             for fd in readable:
                 if fd in self.learning:
@@ -565,19 +604,30 @@ class Zygote:
         return IDLE_CHECK_SECONDS
 
     def read_control(self):
-        data = os.read(self.control_in, 1 << 16)
+        """Reads what Gale sent and handles each whole CONTROL frame; False once Gale closed the channel."""
+        try:
+            data = os.read(self.control, 1 << 16)
+        except ConnectionError:
+            data = b""
         if not data:
             return False
         self.control_buffer += data
-        while b"\n" in self.control_buffer:
-            line, self.control_buffer = self.control_buffer.split(b"\n", 1)
+        prefix = FRAME_PREFIX.size
+        while len(self.control_buffer) >= prefix:
+            kind, header_length, body_length = FRAME_PREFIX.unpack_from(self.control_buffer)
+            end = prefix + header_length + body_length
+            if len(self.control_buffer) < end:
+                break
+            header, self.control_buffer = self.control_buffer[prefix:prefix + header_length], self.control_buffer[end:]
             try:
-                request = json.loads(line) if line.strip() else None
+                request = json.loads(header) if kind == CONTROL else None
             except ValueError as exc:
                 self.send({"event": "error", "error": f"unreadable request: {exc}"})
                 continue
             if isinstance(request, dict):
                 self.handle(request)
+            else:
+                self.send({"event": "error", "error": f"unexpected frame {kind!r} on the control channel"})
         return True
 
     def handle(self, request):
@@ -615,11 +665,11 @@ class Zygote:
             self.send({"event": "exited", "pid": pid, **({"signal": -code} if code < 0 else {"code": code})})
 
     def send(self, message):
-        data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        data = b"".join(self.bootstrap.encode_frame(CONTROL, message))
         try:
             while data:
-                data = data[os.write(self.control_out, data):]
-        except BrokenPipeError:
+                data = data[os.write(self.control, data):]
+        except (BrokenPipeError, ConnectionError):
             os._exit(0)  # Gale is gone
 
     # ---- forking
@@ -725,11 +775,12 @@ class Zygote:
 
     def prepare_child(self, request_r, learn_w, parent_ends):
         """In the child: undo what is the zygote's, then wait to learn which instance to become."""
+        die_with_parent(self.pid, self.set_death_signal)
         zygote_modules = frozenset(sys.modules)
         signal.set_wakeup_fd(-1)
         for signum, handler in self.original_handlers.items():
             signal.signal(signum, handler)
-        zygote_fds = [self.control_in, self.control_out, self.wake_r, self.wake_w, *self.learning, *parent_ends]
+        zygote_fds = [self.control, self.wake_r, self.wake_w, *self.learning, *parent_ends]
         if self.spare is not None:
             zygote_fds += [self.spare.request_w, self.spare.learn_r]
         for held, _ in self.held.values():  # or a held child would never see the end of its request
@@ -914,15 +965,20 @@ def _json_variable(environ, name, default):
 
 
 def main():
-    control_in, control_out = take_control_channel()
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != HERE]
+    os.dup2(2, 1)  # a stray print goes where stderr goes (a file Gale reads when the zygote fails)
     try:
         from gale import _bootstrap
     except ImportError as exc:
-        os.write(control_out, (json.dumps({"event": "failed", "error": f"cannot import gale._bootstrap ({exc}); "
-                                           "PYTHONPATH must hold the folder of the gale package"}) + "\n").encode())
+        print(f"gale zygote: cannot import gale._bootstrap ({exc}); PYTHONPATH must hold the folder of the gale package",
+              file=sys.stderr, flush=True)
         os._exit(2)
-    zygote = Zygote(control_in, control_out, _bootstrap, os.environ)
+    try:
+        control = connect_control(_bootstrap, os.environ)
+    except OSError as exc:
+        print(f"gale zygote: cannot connect to Gale at {os.environ.get('GALE_SOCKET')!r}: {exc}", file=sys.stderr, flush=True)
+        os._exit(2)
+    zygote = Zygote(control, _bootstrap, os.environ)
     zygote.preload_all()
     zygote.serve()
     os._exit(0)

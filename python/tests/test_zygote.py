@@ -1,9 +1,10 @@
 """Tests of gale/_zygote.py.
 
-Each test plays Gale: it starts a real zygote in a temporary bundle, sends fork
-requests over the zygote's stdin, reads its events from stdout, and accepts the
-forked instances on a UNIX socket (main connection plus the stdout and stderr
-connections), exchanging frames as docs/protocol.md describes.
+Each test plays Gale: it starts a real zygote in a temporary bundle, accepts its
+control connection on a UNIX socket (HELLO, then CONTROL frames both ways: fork
+requests in, events out), and accepts the forked instances on the same socket
+(main connection plus the stdout and stderr connections), exchanging frames as
+docs/protocol.md describes.
 """
 
 import json
@@ -25,7 +26,7 @@ PYTHON_DIR = Path(__file__).resolve().parent.parent
 ZYGOTE = PYTHON_DIR / "gale" / "_zygote.py"
 TIMEOUT_SECONDS = 30
 PREFIX = struct.Struct(">cII")
-HELLO, READY, INVOKE, RESPONSE, ERROR, LOG = b"H", b"R", b"I", b"r", b"E", b"L"
+HELLO, READY, INVOKE, RESPONSE, ERROR, LOG, CONTROL = b"H", b"R", b"I", b"r", b"E", b"L", b"C"
 
 sys.path.insert(0, str(PYTHON_DIR))
 from gale import _zygote  # noqa: E402
@@ -127,18 +128,39 @@ class FakeGale:
             "PYTHONPATH": os.pathsep.join([str(PYTHON_DIR), str(site)]), "PYTHONDONTWRITEBYTECODE": "1",
         })
         self.env.update(env or {})
-        self.stderr_path = root / "zygote-stderr"
-        with open(self.stderr_path, "wb") as err:
-            self.process = subprocess.Popen([sys.executable, str(ZYGOTE)], cwd=self.bundle, env=self.env,
-                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+        self.stderr_path = root / "zygote-output"
+        with open(self.stderr_path, "wb") as output:  # Gale sends stdout and stderr to a file
+            self.process = subprocess.Popen(
+                [sys.executable, str(ZYGOTE)], cwd=self.bundle, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                env=dict(self.env, GALE_ZYGOTE_ID="zygote-hello-1", GALE_ZYGOTE_NONCE="zygote-n0nce"))
+        self.control, self.control_hello = self.accept_control()
         self.events = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
         self.instances = []
         self.ready = self.event("ready")
 
+    def accept_control(self):
+        connection, _ = self._listener.accept()
+        kind, hello, _ = read_frame(connection.makefile("rb"))
+        assert kind == HELLO and hello == {"instance": "zygote-hello-1", "nonce": "zygote-n0nce",
+                                           "pid": self.process.pid, "role": "zygote"}, hello
+        connection.settimeout(None)
+        return connection, hello
+
+    def send(self, message):
+        self.control.sendall(encode_frame(CONTROL, message))
+
     def _read_events(self):
-        for line in self.process.stdout:
-            self.events.put(json.loads(line))
+        reader = self.control.makefile("rb")
+        try:
+            while True:
+                frame = read_frame(reader)
+                if frame is None:
+                    break
+                assert frame[0] == CONTROL, frame
+                self.events.put(frame[1])
+        except (OSError, ValueError):
+            pass
         self.events.put(None)
 
     def event(self, kind):
@@ -158,8 +180,7 @@ class FakeGale:
     def fork(self, instance_id="hello-1-a", nonce="n0nce", **env):
         """Asks for an instance and accepts its connections; returns (pid, ForkedInstance)."""
         instance_env = dict(self.env, GALE_INSTANCE_ID=instance_id, GALE_INSTANCE_NONCE=nonce, **env)
-        self.process.stdin.write((json.dumps({"op": "fork", "id": instance_id, "env": instance_env}) + "\n").encode())
-        self.process.stdin.flush()
+        self.send({"op": "fork", "id": instance_id, "env": instance_env})
         forked = self.event("forked")
         assert forked["id"] == instance_id, forked
         instance = self.accept(instance_id)
@@ -190,8 +211,7 @@ class FakeGale:
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
-        self.process.stdin.close()
-        self.process.stdout.close()
+        self.control.close()
         self._listener.close()
         self._tmp.cleanup()
 
@@ -210,6 +230,20 @@ def wait_for_children(parent, count):
             return [int(pid) for pid in children]
         time.sleep(0.02)
     raise AssertionError(f"process {parent} did not get {count} children")
+
+
+def wait_until_gone(pid):
+    """Waits until process `pid` has exited (a zombie counts as gone: it runs nothing)."""
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state in ("Z", "X"):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} is still running")
 
 
 class ZygoteTestCase(unittest.TestCase):
@@ -399,17 +433,43 @@ class ForkTest(ZygoteTestCase):
         self.assertEqual(instance.invoke(), pid)
         self.assertNotIn("exited", [event["event"] for event in gale.seen])  # a spare is nobody's instance
 
-    def test_instances_keep_serving_after_the_zygote_is_gone(self):
+    def test_closing_the_control_channel_ends_the_zygote_and_its_instances(self):
         gale = self.start({"main.py": reporting("""
             def report():
-                return "still here"
+                return "here"
         """)})
-        _, instance = gale.fork()
+        pid, instance = gale.fork()
+        self.assertEqual(instance.invoke(), "here")
 
-        gale.process.stdin.close()
+        gale.control.shutdown(socket.SHUT_RDWR)  # what Gale's death looks like to the zygote
+
         self.assertEqual(gale.process.wait(TIMEOUT_SECONDS), 0)
+        self.assertIsNone(instance.next_frame(), "the instance's connection ends: it died with its zygote")
+        wait_until_gone(pid)
 
-        self.assertEqual(instance.invoke(), "still here")
+    def test_an_instance_dies_when_its_zygote_is_killed(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return "here"
+        """)})
+        pid, instance = gale.fork()
+        spare = [child for child in wait_for_children(gale.process.pid, 2) if child != pid][0]
+
+        gale.process.kill()
+        gale.process.wait(TIMEOUT_SECONDS)
+
+        wait_until_gone(pid)
+        wait_until_gone(spare)
+
+    def test_the_zygote_refuses_a_frame_that_is_not_a_control_message(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return 1
+        """)})
+
+        gale.control.sendall(encode_frame(INVOKE, {"op": "fork"}))
+
+        self.assertIn("unexpected frame", gale.event("error")["error"])
 
 
 class PreloadTest(ZygoteTestCase):

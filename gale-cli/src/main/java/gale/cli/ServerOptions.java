@@ -2,8 +2,10 @@ package gale.cli;
 
 import gale.client.GaleHome;
 import gale.config.DataSize;
+import gale.runtime.python.ZygoteBudget;
 import gale.server.ServerConfig;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -39,15 +41,24 @@ final class ServerOptions {
             description = "package index to install requirements from (default: $GALE_PIP_INDEX_URL)")
     Optional<String> pipIndexUrl = Optional.empty();
 
+    @Option(names = "--max-zygotes", paramLabel = "N",
+            description = "Python zygotes kept at most; the least recently used go first (default: one per 256 MB of memory, at least 8)")
+    Optional<Integer> maxZygotes = Optional.empty();
+
+    @Option(names = "--zygote-idle-timeout", paramLabel = "DURATION", defaultValue = "10m",
+            description = "a Python zygote that started no instance for this long is retired (default: ${DEFAULT-VALUE})")
+    Duration zygoteIdleTimeout;
+
     ServerConfig config(Map<String, String> env) {
         ServerConfig config = ServerConfig.defaults(dataDir.orElseGet(() -> GaleHome.resolve(env).dir()))
                 .withHost(host)
                 .withPort(port)
-                .withMaxBodyBytes(maxBody.bytes());
+                .withMaxBodyBytes(maxBody.bytes())
+                .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout));
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
-                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout());
+                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout(), config.zygotes());
     }
 }

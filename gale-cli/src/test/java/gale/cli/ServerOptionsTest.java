@@ -3,11 +3,13 @@ package gale.cli;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import gale.runtime.python.ZygoteBudget;
 import gale.server.ServerConfig;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
@@ -29,10 +31,11 @@ class ServerOptionsTest {
     void appliesEveryFlag() {
         ServerConfig config = config(Map.of(), "server", "--host", "0.0.0.0", "--port", "0", "--data-dir", "/tmp/gale",
                 "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
-                "--pip-index-url", "http://pypi.internal/simple");
+                "--pip-index-url", "http://pypi.internal/simple", "--max-zygotes", "12", "--zygote-idle-timeout", "90s");
 
         assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
-                1L << 30, Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout()));
+                1L << 30, Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
+                new ZygoteBudget(12, Duration.ofSeconds(90))));
     }
 
     @Test

@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.ReentrantLock;
@@ -32,13 +33,18 @@ import java.util.function.Function;
  * call, computed once), never by a hidden timeout of its own.
  *
  * <p>All state changes happen under one lock per pool; no lock is shared between pools,
- * so a slow function never delays another.
+ * so a slow function never delays another. Starting an instance happens outside the lock,
+ * HikariCP's way: a slot is reserved under the lock, the runtime starts the instance on a
+ * starter thread, and the slot takes the instance once it exists, so a slow start never
+ * holds up releases, hand-offs or upkeep of the pool.
  */
 public final class InstancePool implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(InstancePool.class);
     /** How long an instance asked to stop may take to exit before it is killed. */
     private static final Duration STOP_GRACE = Duration.ofSeconds(5);
+    /** Where instances are started and stopped: both park (spawning a process, waiting for an exit), so virtual threads will do. */
+    private static final Executor VIRTUAL_TASKS = Thread::startVirtualThread;
 
     private final InstanceSpec spec;
     private final FunctionConfig config;
@@ -62,18 +68,19 @@ public final class InstancePool implements AutoCloseable {
         return spec;
     }
 
-    /** One instance's bookkeeping; guarded by the pool lock. */
+    /**
+     * One instance's bookkeeping; guarded by the pool lock. A slot is reserved before its
+     * instance exists: {@code instance} is null until the starter hands it over.
+     */
     private static final class Slot {
-        final Instance instance;
+        Instance instance;
+        /** Completes with the instance once started; fails when it could not be started. */
+        final CompletableFuture<Instance> started = new CompletableFuture<>();
         boolean ready;
         long readyNanos;
         int inFlight;
         long served;
         long idleSinceNanos = System.nanoTime();
-
-        Slot(Instance instance) {
-            this.instance = instance;
-        }
     }
 
     private record Waiter(CompletableFuture<Lease> future, long arrivalNanos) {
@@ -176,28 +183,51 @@ public final class InstancePool implements AutoCloseable {
         for (Slot s : slots) busy += s.inFlight;
         int demand = busy + waiters.size() + background.size();
         int wanted = Math.min(config.maxInstances(), Math.max(config.minInstances(), ceilDiv(demand, config.concurrency())));
-        while (slots.size() < wanted) {
-            if (!startInstance()) return;
-        }
+        while (slots.size() < wanted) startInstance();
     }
 
-    private boolean startInstance() {
+    /** Reserves a slot and starts its instance outside the lock (called under the lock). */
+    private Slot startInstance() {
+        Slot slot = new Slot();
+        slots.add(slot);
+        VIRTUAL_TASKS.execute(() -> create(slot));
+        return slot;
+    }
+
+    /** On a starter thread: the runtime starts the instance, and the slot takes it. */
+    private void create(Slot slot) {
         Instance instance;
         try {
             instance = starter.apply(spec);
         } catch (RuntimeException e) {
-            var failure = new InstanceFailure(InstanceFailure.Kind.CRASHED, e.getMessage());
-            lastStartFailure = Optional.of(failure);
-            failWaiters(failure);
-            return false;
+            onStartFailed(slot, new InstanceFailure(InstanceFailure.Kind.CRASHED, e.getMessage()));
+            return;
         }
-        Slot slot = new Slot(instance);
-        slots.add(slot);
+        lock.lock();
+        try {
+            slot.instance = instance;
+        } finally {
+            lock.unlock();
+        }
         instance.ready().whenComplete((signature, error) -> {
             if (error == null) onReady(slot);
         });
         instance.terminated().thenAccept(failure -> onTerminated(slot, failure));
-        return true;
+        slot.started.complete(instance); // a drain or close waiting for it acts now
+    }
+
+    private void onStartFailed(Slot slot, InstanceFailure failure) {
+        LOG.warn("{}: {}", spec.label(), failure.message());
+        lock.lock();
+        try {
+            slots.remove(slot);
+            lastStartFailure = Optional.of(failure);
+            if (slots.isEmpty()) failWaiters(failure); // else the instances there are serve them
+            if (draining) finishDrainIfIdle();
+        } finally {
+            lock.unlock();
+        }
+        slot.started.completeExceptionally(new gale.runtime.InstanceFailedException(failure));
     }
 
     private void onReady(Slot slot) {
@@ -239,7 +269,7 @@ public final class InstancePool implements AutoCloseable {
             slot.idleSinceNanos = System.nanoTime();
             dispatch();
             if (draining) {
-                if (slot.inFlight == 0) stopAsync(slot.instance);
+                if (slot.inFlight == 0) stopAsync(slot);
                 finishDrainIfIdle();
             }
         } finally {
@@ -297,20 +327,20 @@ public final class InstancePool implements AutoCloseable {
      *
      * @return empty when it loaded, else why it failed
      */
-    public Optional<InstanceFailure> prewarm(Duration timeout) {
-        CompletableFuture<String> ready;
+    public Optional<InstanceFailure> startFirstInstance(Duration timeout) {
+        Slot slot;
         lock.lock();
         try {
-            if (!startInstance()) return lastStartFailure;
-            ready = slots.getLast().instance.ready();
+            slot = startInstance();
         } finally {
             lock.unlock();
         }
         try {
-            ready.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            slot.started.thenCompose(Instance::ready).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             return Optional.empty();
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof gale.runtime.InstanceFailedException f) return Optional.of(f.failure());
+            Throwable cause = e.getCause() instanceof java.util.concurrent.CompletionException c && c.getCause() != null ? c.getCause() : e.getCause();
+            if (cause instanceof gale.runtime.InstanceFailedException f) return Optional.of(f.failure());
             return Optional.of(new InstanceFailure(InstanceFailure.Kind.CRASHED, String.valueOf(e.getCause())));
         } catch (TimeoutException e) {
             return Optional.of(new InstanceFailure(InstanceFailure.Kind.TIMEOUT,
@@ -326,7 +356,7 @@ public final class InstancePool implements AutoCloseable {
      * min-instances), keeps min-instances running, and kills instances over the memory limit.
      */
     public void maintain() {
-        List<Instance> toStop = new ArrayList<>();
+        List<Slot> toStop = new ArrayList<>();
         List<Slot> toCheck;
         lock.lock();
         try {
@@ -338,7 +368,7 @@ public final class InstancePool implements AutoCloseable {
                 if (surplus <= 0) break;
                 if (s.ready && s.inFlight == 0 && now - s.idleSinceNanos > idleNanos) {
                     slots.remove(s);
-                    toStop.add(s.instance);
+                    toStop.add(s);
                     surplus--;
                 }
             }
@@ -354,7 +384,7 @@ public final class InstancePool implements AutoCloseable {
     private void enforceMemory(List<Slot> toCheck) {
         long limit = config.memory().bytes();
         for (Slot s : toCheck) {
-            if (s.instance.memoryLimitEnforced()) continue;
+            if (s.instance == null || s.instance.memoryLimitEnforced()) continue; // null: still starting
             long rss = s.instance.rssBytes();
             if (rss > limit) {
                 LOG.warn("{}: instance {} uses {} MB, over its limit of {} MB; killing it", spec.label(),
@@ -375,7 +405,7 @@ public final class InstancePool implements AutoCloseable {
             if (!draining) {
                 draining = true;
                 for (Slot s : slots) {
-                    if (s.inFlight == 0) stopAsync(s.instance);
+                    if (s.inFlight == 0) stopAsync(s);
                 }
                 finishDrainIfIdle();
             }
@@ -390,7 +420,7 @@ public final class InstancePool implements AutoCloseable {
         for (Slot s : slots) {
             if (s.inFlight > 0) return;
         }
-        slots.forEach(s -> stopAsync(s.instance));
+        slots.forEach(this::stopAsync);
         drained.complete(null);
     }
 
@@ -406,7 +436,8 @@ public final class InstancePool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
-        all.forEach(s -> s.instance.kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped")));
+        // A slot still starting is killed as soon as its instance exists.
+        all.forEach(s -> s.started.thenAccept(i -> i.kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped"))));
         drained.complete(null);
     }
 
@@ -424,8 +455,9 @@ public final class InstancePool implements AutoCloseable {
         }
     }
 
-    private void stopAsync(Instance instance) {
-        Thread.ofVirtual().name("gale-stop-" + instance.id()).start(() -> instance.stop(STOP_GRACE));
+    /** Stops the slot's instance on a thread of its own (a stop waits out the grace period), once it has started. */
+    private void stopAsync(Slot slot) {
+        slot.started.thenAcceptAsync(instance -> instance.stop(STOP_GRACE), VIRTUAL_TASKS);
     }
 
     private static int ceilDiv(int a, int b) {

@@ -178,7 +178,7 @@ public final class Registry implements AutoCloseable {
             runtime.checkIsolation(config);
             Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
             var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
-            Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
+            Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
             if (failure.isPresent()) {
                 discard(pool);
                 throw new DeployFailure(failure.get().message());
@@ -251,7 +251,7 @@ public final class Registry implements AutoCloseable {
             } catch (DeployFailure e) {
                 throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
             }
-            Optional<InstanceFailure> failure = pool.prewarm(LOAD_TIMEOUT);
+            Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
             if (failure.isPresent()) {
                 discard(pool);
                 throw new DeployRejected("version " + target.version() + " of '" + name + "' no longer loads: " + failure.get().message());
@@ -365,6 +365,13 @@ public final class Registry implements AutoCloseable {
                 LOG.warn("maintenance of {} v{} failed: {}", f.name(), f.version(), e.toString());
             }
         }
+        for (Runtime runtime : runtimes.values()) {
+            try {
+                runtime.maintain();
+            } catch (RuntimeException e) {
+                LOG.warn("maintenance of the {} runtime failed: {}", runtime.name(), e.toString());
+            }
+        }
     }
 
     @Override
@@ -401,11 +408,6 @@ public final class Registry implements AutoCloseable {
     }
 
     static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) return;
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException e) {
-            LOG.warn("could not delete {}: {}", dir, e.toString());
-        }
+        if (!gale.util.FileTrees.deleteQuietly(dir)) LOG.warn("could not delete all of {}", dir);
     }
 }

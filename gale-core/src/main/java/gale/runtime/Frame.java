@@ -15,12 +15,14 @@ import java.nio.channels.WritableByteChannel;
  */
 public record Frame(Type type, ObjectNode header, byte[] body) {
 
-    static final ObjectMapper JSON = new ObjectMapper();
+    public static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_PART = 1 << 30;
     private static final byte[] EMPTY = new byte[0];
 
     public enum Type {
-        HELLO('H'), READY('R'), LOAD_FAILED('F'), INVOKE('I'), RESPONSE('r'), ERROR('E'), LOG('L'), SHUTDOWN('S');
+        HELLO('H'), READY('R'), LOAD_FAILED('F'), INVOKE('I'), RESPONSE('r'), ERROR('E'), LOG('L'), SHUTDOWN('S'),
+        /** A zygote's control message, both ways: the header is the message (docs/protocol.md). */
+        CONTROL('C');
 
         final byte code;
 

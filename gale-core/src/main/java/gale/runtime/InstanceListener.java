@@ -16,11 +16,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.BiConsumer;
 
 /**
@@ -48,20 +46,27 @@ public final class InstanceListener implements AutoCloseable {
     private final ServerSocketChannel server;
     private final Map<String, Expected> expected = new ConcurrentHashMap<>();
     private final Map<String, Output> outputs = new ConcurrentHashMap<>();
-    private final List<Runnable> closeHooks = new CopyOnWriteArrayList<>();
-    private final Thread acceptor;
+    private Thread acceptor;
 
-    public InstanceListener(Path socketPath) {
+    private InstanceListener(Path socketPath, ServerSocketChannel server) {
         this.socketPath = socketPath;
+        this.server = server;
+    }
+
+    /** Listens on {@code socketPath} (replacing a socket file a crashed run left) and starts accepting. */
+    public static InstanceListener open(Path socketPath) {
+        ServerSocketChannel server;
         try {
             Files.createDirectories(socketPath.getParent());
             Files.deleteIfExists(socketPath);
             server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
             server.bind(UnixDomainSocketAddress.of(socketPath));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot listen on the instance socket " + socketPath, e);
+            throw new UncheckedIOException("cannot listen on the instance socket " + socketPath + ": " + e.getMessage(), e);
         }
-        acceptor = Thread.ofPlatform().name("gale-instance-acceptor").daemon().start(this::acceptLoop);
+        var listener = new InstanceListener(socketPath, server);
+        listener.acceptor = Thread.ofPlatform().name("gale-instance-acceptor").daemon().start(listener::acceptLoop);
+        return listener;
     }
 
     public Path socketPath() {
@@ -86,11 +91,6 @@ public final class InstanceListener implements AutoCloseable {
 
     public void forgetOutput(String instanceId) {
         outputs.remove(instanceId);
-    }
-
-    /** Runs when the listener closes, i.e. when the server stops: runtimes stop what outlives instances. */
-    public void onClose(Runnable hook) {
-        closeHooks.add(hook);
     }
 
     private void acceptLoop() {
@@ -164,13 +164,6 @@ public final class InstanceListener implements AutoCloseable {
 
     @Override
     public void close() {
-        for (Runnable hook : closeHooks) {
-            try {
-                hook.run();
-            } catch (RuntimeException e) {
-                LOG.warn("stopping with the instance socket failed: {}", e.toString());
-            }
-        }
         try {
             server.close();
             Files.deleteIfExists(socketPath);

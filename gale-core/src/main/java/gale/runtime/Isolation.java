@@ -7,12 +7,12 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * What keeps an instance in its lane: a cgroup with its memory limit and CPU share, and
@@ -23,6 +23,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Both are probed once at start. Where the host allows no cgroups, the pool's RSS
  * watchdog enforces memory limits instead; where bubblewrap is missing, functions
  * deployed with {@code sandbox = "on"} fail to start with a message saying so.
+ *
+ * <p>Each server (each data dir) has a parent cgroup of its own, {@code gale/NODE}, so a
+ * server that starts again after a crash can kill what its last run left in there
+ * ({@link #removeLeftovers}) without touching another server's instances.
  */
 public final class Isolation {
 
@@ -35,27 +39,93 @@ public final class Isolation {
     public enum CgroupMode { V2, V1, NONE }
 
     private final CgroupMode mode;
-    private final Path v2Root;
+    /** This server's parent cgroups: one on v2; the memory one, then the cpu one if writable, on v1. */
+    private final List<Path> roots;
     private final boolean bubblewrap;
 
-    Isolation(CgroupMode mode, Path v2Root, boolean bubblewrap) {
+    Isolation(CgroupMode mode, List<Path> roots, boolean bubblewrap) {
         this.mode = mode;
-        this.v2Root = v2Root;
+        this.roots = List.copyOf(roots);
         this.bubblewrap = bubblewrap;
     }
 
-    /** Looks at what this host allows; creates Gale's parent cgroups. */
-    public static Isolation probe() {
+    /**
+     * Looks at what this host allows; creates this server's parent cgroups.
+     *
+     * @param node names this server's parent cgroup ({@code gale/NODE}); the same name on every start of one data dir
+     */
+    public static Isolation probe(String node) {
         CgroupMode mode = probeCgroups();
+        List<Path> roots = switch (mode) {
+            case V2 -> createRoots(List.of(CGROUP_ROOT.resolve("gale").resolve(node)), true);
+            case V1 -> createRoots(Files.isWritable(CGROUP_ROOT.resolve("cpu").resolve("gale"))
+                    ? List.of(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(node), CGROUP_ROOT.resolve("cpu").resolve("gale").resolve(node))
+                    : List.of(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(node)), false);
+            case NONE -> List.of();
+        };
+        if (roots.isEmpty()) mode = CgroupMode.NONE;
         boolean bwrap = probeBubblewrap();
         LOG.info("isolation: cgroups {}, bubblewrap sandbox {}", mode == CgroupMode.NONE ? "unavailable (RSS watchdog enforces memory)" : mode,
                 bwrap ? "available" : "unavailable");
-        return new Isolation(mode, CGROUP_ROOT.resolve("gale"), bwrap);
+        return new Isolation(mode, roots, bwrap);
     }
 
     /** No cgroups, no sandbox: for tests and hosts that allow neither. */
     public static Isolation none() {
-        return new Isolation(CgroupMode.NONE, CGROUP_ROOT.resolve("gale"), false);
+        return new Isolation(CgroupMode.NONE, List.of(), false);
+    }
+
+    private static List<Path> createRoots(List<Path> roots, boolean v2) {
+        try {
+            for (Path root : roots) {
+                Files.createDirectories(root);
+                if (v2) writeIfPresent(root.resolve("cgroup.subtree_control"), "+memory +cpu");
+            }
+            return roots;
+        } catch (IOException e) {
+            LOG.warn("cannot create Gale's cgroups {}: {}; memory limits fall back to the RSS watchdog", roots, e.toString());
+            return List.of();
+        }
+    }
+
+    /**
+     * Kills every process left in this server's cgroups by a run that ended without stopping
+     * them (a crash, {@code kill -9}) and removes those cgroups. Call before any instance starts.
+     *
+     * @return how many leftover cgroups were removed
+     */
+    public int removeLeftovers() {
+        int removed = 0;
+        for (Path root : roots) {
+            List<Path> leftovers;
+            try (var children = Files.list(root)) {
+                leftovers = children.filter(Files::isDirectory).toList();
+            } catch (IOException e) {
+                continue;
+            }
+            for (Path cgroup : leftovers) {
+                killAll(cgroup);
+                new Cgroup(List.of(cgroup), mode, 0).remove();
+                if (!Files.exists(cgroup)) removed++;
+            }
+        }
+        return removed;
+    }
+
+    /** SIGKILL to every process in {@code cgroup}: cgroup.kill where the kernel has it (v2, 5.14+), else one by one. */
+    private static void killAll(Path cgroup) {
+        Path kill = cgroup.resolve("cgroup.kill");
+        try {
+            if (Files.exists(kill)) {
+                Files.writeString(kill, "1");
+                return;
+            }
+            for (String pid : Files.readAllLines(cgroup.resolve("cgroup.procs"))) {
+                if (!pid.isBlank()) ProcessHandle.of(Long.parseLong(pid.strip())).ifPresent(ProcessHandle::destroyForcibly);
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("could not kill the processes of {}: {}", cgroup, e.toString());
+        }
     }
 
     public CgroupMode cgroupMode() {
@@ -170,20 +240,19 @@ public final class Isolation {
         try {
             return switch (mode) {
                 case V2 -> {
-                    Path dir = Files.createDirectories(v2Root.resolve(instanceId));
+                    Path dir = Files.createDirectories(roots.getFirst().resolve(instanceId));
                     Files.writeString(dir.resolve("memory.max"), Long.toString(config.memory().bytes()));
                     writeIfPresent(dir.resolve("memory.swap.max"), "0");
                     writeIfPresent(dir.resolve("cpu.weight"), Long.toString(cpuWeight(config.cpu())));
                     yield Optional.of(new Cgroup(List.of(dir), mode, megabytes));
                 }
                 case V1 -> {
-                    Path memory = Files.createDirectories(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(instanceId));
+                    Path memory = Files.createDirectories(roots.getFirst().resolve(instanceId));
                     Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(config.memory().bytes()));
                     writeIfPresent(memory.resolve("memory.memsw.limit_in_bytes"), Long.toString(config.memory().bytes()));
                     List<Path> dirs = new ArrayList<>(List.of(memory));
-                    Path cpuRoot = CGROUP_ROOT.resolve("cpu");
-                    if (Files.isWritable(cpuRoot)) {
-                        Path cpu = Files.createDirectories(cpuRoot.resolve("gale").resolve(instanceId));
+                    if (roots.size() > 1) {
+                        Path cpu = Files.createDirectories(roots.get(1).resolve(instanceId));
                         Files.writeString(cpu.resolve("cpu.shares"), Long.toString(cpuShares(config.cpu())));
                         dirs.add(cpu);
                     }
@@ -224,8 +293,9 @@ public final class Isolation {
      * UTS and cgroup namespaces: the host's other processes are invisible (so no
      * {@code /proc/PID/root} leads out), and only the system directories, the given paths
      * and a private tmpfs at {@code /tmp} exist. The environment passes through unchanged.
-     * No {@code --die-with-parent}: the kernel ties that to the thread that started the
-     * process, and a JVM thread may end long before the instance should.
+     * With {@code --die-with-parent} everything inside is killed when Gale dies: the kernel
+     * ties that to the thread that started bubblewrap, which {@link ProcessLauncher} keeps
+     * alive as long as Gale.
      *
      * @param readOnly  paths visible read-only at the same place (bundle, runtime, interpreter)
      * @param readWrite paths visible writable (the instance socket, scratch folders)
@@ -243,7 +313,7 @@ public final class Isolation {
      *                   {@code setsid} already put in a session whose process group Gale signals
      */
     public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network, boolean newSession) {
-        List<String> args = new ArrayList<>(List.of("bwrap", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        List<String> args = new ArrayList<>(List.of("bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--cap-drop", "ALL", "--hostname", "gale",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
         if (newSession) args.add("--new-session");
@@ -337,17 +407,14 @@ public final class Isolation {
     }
 
     private static boolean probeBubblewrap() {
+        List<String> command = List.of("bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
+                "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev", "true");
         try {
-            Process p = new ProcessBuilder("bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid",
-                    "--cap-drop", "ALL", "--proc", "/proc", "--dev", "/dev", "true")
-                    .redirectErrorStream(true).start();
-            p.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
-            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+            var result = HelperProcess.run(command, Path.of("/"), CleanEnvironment.create(), Duration.ofSeconds(10), Optional.empty());
+            if (result.exitCode() != 0) LOG.debug("bubblewrap does not work here: {}", result.tail(3));
+            return result.exitCode() == 0;
         } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+            return false; // not installed
         }
     }
 

@@ -6,8 +6,15 @@ import java.util.Optional;
 /**
  * Starts instances of one kind of function (python3, java21, process). The registry
  * picks the runtime named by a version's config.
+ *
+ * <p>Life: constructed (nothing runs yet), {@link #start} once before anything else, then
+ * used from any thread, and {@link #close} once the pools have stopped their instances.
  */
-public interface Runtime {
+public interface Runtime extends AutoCloseable {
+
+    /** Gets ready to prepare versions and start instances (unpacks files, starts its threads). Nothing by default. */
+    default void start() {
+    }
 
     /** The name users write in --runtime. */
     String name();
@@ -47,5 +54,14 @@ public interface Runtime {
      * running instances are left to their pool. Safe to call more than once.
      */
     default void retire(InstanceSpec spec) {
+    }
+
+    /** Periodic upkeep, a few times a second (retiring idle zygotes, say); must be quick. Nothing by default. */
+    default void maintain() {
+    }
+
+    /** Stops what the runtime runs beyond instances (zygotes, timers). Nothing by default. */
+    @Override
+    default void close() {
     }
 }

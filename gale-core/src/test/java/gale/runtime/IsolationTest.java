@@ -34,7 +34,7 @@ class IsolationTest {
 
     @BeforeAll
     static void probe() {
-        isolation = Isolation.probe();
+        isolation = Isolation.probe("gale-isolation-test");
     }
 
     record Run(int exit, String output) {

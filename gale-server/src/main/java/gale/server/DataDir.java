@@ -36,6 +36,21 @@ public final class DataDir {
         return root;
     }
 
+    /**
+     * This data dir's name for its server's processes and cgroups: {@code gale-} and 12 hex
+     * digits of a hash of its absolute path, the same on every start, and different for
+     * every data dir on the machine.
+     */
+    public String node() {
+        try {
+            byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(root.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));
+            return "gale-" + java.util.HexFormat.of().formatHex(hash, 0, 6);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public Path store() {
         return root.resolve("gale.db");
     }

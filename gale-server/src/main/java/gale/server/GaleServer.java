@@ -11,12 +11,15 @@ import gale.logs.LogSink;
 import gale.registry.Registry;
 import gale.runtime.Instance;
 import gale.runtime.InstanceListener;
+import gale.runtime.Leftovers;
+import gale.runtime.RuntimeContext;
 import gale.runtime.Isolation;
-import gale.runtime.PythonRuntime;
+import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
 import gale.store.Store;
+import gale.util.FileTrees;
 import io.javalin.Javalin;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -56,6 +59,7 @@ public final class GaleServer implements AutoCloseable {
     private final Store store;
     private final LogSink logs;
     private final InstanceListener listener;
+    private final List<gale.runtime.Runtime> runtimes;
     private final Registry registry;
     private final JobService jobs;
     private final Javalin app;
@@ -70,15 +74,18 @@ public final class GaleServer implements AutoCloseable {
         this.store = Store.openSqlite(dataDir.store());
         this.logs = new LogSink(store);
         Path run = dataDir.root().resolve("run");
-        clearDirectory(run);
-        this.listener = new InstanceListener(socketPath(run));
-        var isolation = Isolation.probe();
-        var python = new PythonRuntime(config.python(), dataDir.runtime(), run.resolve("instances"), listener,
-                this::onInstanceLog, config.pipIndexUrl(), config.wheelDir(), isolation);
-        var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog, isolation);
-        var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog,
-                isolation);
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,
+        String node = dataDir.node();
+        var isolation = Isolation.probe(node);
+        Leftovers.reap(node, isolation); // a crashed run's instances go before anything starts
+        FileTrees.clear(run);
+        this.listener = InstanceListener.open(socketPath(run, node));
+        var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation);
+        this.runtimes = List.of(
+                new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
+                new ProcessRuntime(context),
+                new JavaRuntime(context, JavaRuntime.currentJava()));
+        runtimes.forEach(gale.runtime.Runtime::start);
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), runtimes, logs,
                 config.drainTimeout());
         registry.restore();
         this.jobs = new JobService(registry, store.jobs());
@@ -161,6 +168,7 @@ public final class GaleServer implements AutoCloseable {
         app.stop();
         jobs.close();
         registry.close();
+        runtimes.forEach(gale.runtime.Runtime::close);
         logs.close();
         store.close();
         listener.close();
@@ -194,27 +202,11 @@ public final class GaleServer implements AutoCloseable {
         }
     }
 
-    private static Path socketPath(Path run) {
+    /** In the data dir, or where its path is too long for a socket, in /tmp under a name that is the same on every start. */
+    private static Path socketPath(Path run, String node) {
         Path inDataDir = run.resolve("instances.sock");
         if (inDataDir.toString().length() <= MAX_SOCKET_PATH) return inDataDir;
-        try {
-            return Files.createTempDirectory("gale-").resolve("instances.sock");
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot create a directory for the instance socket", e);
-        }
-    }
-
-    private static void clearDirectory(Path dir) {
-        try {
-            if (Files.exists(dir)) {
-                try (var walk = Files.walk(dir)) {
-                    walk.sorted(Comparator.reverseOrder()).filter(p -> !p.equals(dir)).forEach(p -> p.toFile().delete());
-                }
-            }
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot prepare " + dir, e);
-        }
+        return Path.of(System.getProperty("java.io.tmpdir"), node, "instances.sock");
     }
 
     private static String displayHost(String host) {

@@ -1,5 +1,7 @@
 package gale.server;
 
+import gale.runtime.python.ZygoteBudget;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -16,6 +18,7 @@ import java.util.Optional;
  * @param pipIndexUrl   package index used when a requirement is not installed (optional)
  * @param wheelDir      folder of wheels used when a requirement is not installed (optional)
  * @param drainTimeout  how long a redeploy waits for in-flight calls on old instances
+ * @param zygotes       how many Python zygotes to keep, and for how long
  */
 public record ServerConfig(
         String host,
@@ -25,7 +28,8 @@ public record ServerConfig(
         long maxBodyBytes,
         Optional<String> pipIndexUrl,
         Optional<Path> wheelDir,
-        Duration drainTimeout) {
+        Duration drainTimeout,
+        ZygoteBudget zygotes) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
 
@@ -38,6 +42,7 @@ public record ServerConfig(
         pipIndexUrl = pipIndexUrl == null ? Optional.empty() : pipIndexUrl;
         wheelDir = wheelDir == null ? Optional.empty() : wheelDir;
         drainTimeout = drainTimeout == null ? Duration.ofSeconds(60) : drainTimeout;
+        zygotes = zygotes == null ? ZygoteBudget.defaults() : zygotes;
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -47,23 +52,27 @@ public record ServerConfig(
                 DEFAULT_MAX_BODY_BYTES,
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
-                Duration.ofSeconds(60));
+                Duration.ofSeconds(60), ZygoteBudget.defaults());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout);
+        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes);
+    }
+
+    public ServerConfig withZygotes(ZygoteBudget budget) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, budget);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */

@@ -54,9 +54,14 @@ final class GaleHarness implements AutoCloseable {
         start();
     }
 
+    /** Stops the server, after checking that no virtual thread of it holds its carrier in a blocking call. */
     @Override
     public void close() {
-        if (server != null) server.close();
+        try {
+            CarrierCheck.assertNoVirtualThreadHoldsItsCarrier();
+        } finally {
+            if (server != null) server.close();
+        }
     }
 
     /** Writes a function folder: pairs of relative path and file content. */

@@ -81,7 +81,7 @@ class JavaSandboxTest extends GaleE2E {
 
     @BeforeAll
     static void deployProbes() {
-        assumeTrue(Isolation.probe().sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
+        assumeTrue(Isolation.probe("gale-test").sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
         gale.deployActive("probe-java", JavaBundles.jarBundle(gale, "probe-java", Map.of("probe/Probe.java", PROBE)),
                 "runtime", "java21", "entryPoint", "probe.Probe");
         gale.deployActive("offline-java", JavaBundles.jarBundle(gale, "offline-java", Map.of("probe/Probe.java", PROBE)),
@@ -153,7 +153,7 @@ class JavaSandboxTest extends GaleE2E {
 
     @Test
     void aJvmRunsInACgroupWithTheFunctionsMemoryLimitAndCpuShare() throws IOException {
-        Isolation isolation = Isolation.probe();
+        Isolation isolation = Isolation.probe("gale-test");
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         gale.deployActive("half-java", JavaBundles.jarBundle(gale, "half-java", Map.of("probe/Probe.java", PROBE)),
                 "runtime", "java21", "entryPoint", "probe.Probe", "cpu", 0.5, "memory", "192MB");

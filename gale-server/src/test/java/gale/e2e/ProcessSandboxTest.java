@@ -79,7 +79,7 @@ class ProcessSandboxTest extends GaleE2E {
 
     @BeforeAll
     static void deployProbes() {
-        assumeTrue(Isolation.probe().sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
+        assumeTrue(Isolation.probe("gale-test").sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
         deployProbe("probe");
         deployProbe("secretive", "secret.txt", "the other function's secret");
     }
@@ -138,7 +138,7 @@ class ProcessSandboxTest extends GaleE2E {
 
     @Test
     void theKernelEnforcesTheMemoryLimitAndTheCallGets502SayingSo() {
-        assumeTrue(Isolation.probe().cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
+        assumeTrue(Isolation.probe("gale-test").cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         gale.deployActive("greedy", gale.bundle("greedy", "server.py", PROBE),
                 "runtime", "process", "command", PYTHON + " server.py", "memory", "96MB");
 
@@ -153,7 +153,7 @@ class ProcessSandboxTest extends GaleE2E {
 
     @Test
     void cpuAndMemoryAreSetInTheInstancesCgroup() throws IOException {
-        Isolation isolation = Isolation.probe();
+        Isolation isolation = Isolation.probe("gale-test");
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         gale.deployActive("half", gale.bundle("half", "server.py", PROBE),
                 "runtime", "process", "command", PYTHON + " server.py", "cpu", 0.5, "memory", "160MB");

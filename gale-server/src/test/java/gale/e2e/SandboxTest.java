@@ -62,7 +62,7 @@ class SandboxTest extends GaleE2E {
 
     @BeforeAll
     static void deployProbes() {
-        Isolation isolation = Isolation.probe();
+        Isolation isolation = Isolation.probe("gale-test");
         assumeTrue(isolation.sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
         gale.deployActive("probe", gale.bundle("probe", "main.py", PROBE));
         gale.deployActive("offline", gale.bundle("offline", "main.py", PROBE.replace("def probe", "def offline")),
@@ -155,7 +155,7 @@ class SandboxTest extends GaleE2E {
 
     @Test
     void theKernelEnforcesTheMemoryLimitOfAForkedInstance() {
-        assumeTrue(Isolation.probe().cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
+        assumeTrue(Isolation.probe("gale-test").cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         // Allocates and answers at once: only the kernel, not a watchdog polling RSS, can stop this.
         gale.deployActive("greedy", gale.bundle("greedy", "main.py", """
                 def greedy(request):
@@ -175,7 +175,7 @@ class SandboxTest extends GaleE2E {
 
     @Test
     void cpuSetsTheInstancesShareInItsCgroup() throws IOException {
-        Isolation isolation = Isolation.probe();
+        Isolation isolation = Isolation.probe("gale-test");
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         gale.deployActive("half", gale.bundle("half", "main.py", "def half(request):\n    return 'ok'\n"), "cpu", 0.5);
         assertThat(gale.get("half", "").statusCode()).isEqualTo(200);
@@ -185,9 +185,17 @@ class SandboxTest extends GaleE2E {
                 : List.of(Path.of("/sys/fs/cgroup/cpu/gale"));
         String file = isolation.cgroupMode() == Isolation.CgroupMode.V2 ? "cpu.weight" : "cpu.shares";
         String expected = isolation.cgroupMode() == Isolation.CgroupMode.V2 ? "50" : "512";
-        try (Stream<Path> dirs = Files.list(candidates.getFirst())) {
+        try (Stream<Path> dirs = Files.list(candidates.getFirst()).flatMap(SandboxTest::children)) { // gale/NODE/INSTANCE
             Path dir = dirs.filter(d -> d.getFileName().toString().startsWith("half-")).findFirst().orElseThrow();
             assertThat(Files.readString(dir.resolve(file)).strip()).isEqualTo(expected);
+        }
+    }
+
+    private static Stream<Path> children(Path dir) {
+        try {
+            return Files.isDirectory(dir) ? Files.list(dir).toList().stream() : Stream.empty();
+        } catch (IOException e) {
+            return Stream.empty();
         }
     }
 }

@@ -1,6 +1,6 @@
 package gale.runtime.java;
 
-import gale.runtime.DeployFailure;
+import gale.runtime.HelperProcess;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A version's class-data archive: the classes an instance loads at start (the JDK's, gale-api's,
@@ -114,7 +115,7 @@ final class ClassDataArchive {
         Path log = file.resolveSibling(file.getFileName() + ".log");
         try {
             Files.deleteIfExists(partial);
-            var result = Processes.run(command, workDir, env, TRAINING_TIMEOUT, log);
+            var result = HelperProcess.run(command, workDir, env, TRAINING_TIMEOUT, Optional.of(log));
             if (result.exitCode() == 0 && Files.isRegularFile(partial)) {
                 Files.move(partial, staged, StandardCopyOption.REPLACE_EXISTING); // a copy when on another file system
                 Files.move(staged, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -123,10 +124,10 @@ final class ClassDataArchive {
                 return;
             }
             String why = result.timedOut() ? "no result within " + TRAINING_TIMEOUT.toSeconds() + " s"
-                    : "exit code " + result.exitCode() + ": " + Processes.tail(result.output(), 5);
+                    : "exit code " + result.exitCode() + ": " + result.tail(5);
             LOG.warn("no class-data archive for {}: the training run failed ({}); instances start without one", file.getParent(), why);
             Files.writeString(failedMarker, why + "\n", StandardCharsets.UTF_8);
-        } catch (DeployFailure | IOException e) {
+        } catch (IOException e) {
             LOG.warn("no class-data archive for {}: {}", file.getParent(), e.getMessage());
         } finally {
             try {

@@ -3,12 +3,16 @@ package gale.runtime.java;
 import gale.config.FunctionConfig;
 import gale.runtime.DeployFailure;
 import gale.runtime.Instance;
+import gale.runtime.InstanceIds;
 import gale.runtime.InstanceListener;
 import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
 import gale.runtime.Isolation;
-import gale.runtime.ProcessInstance;
+import gale.runtime.ProcessLauncher;
+import gale.runtime.SocketInstance;
 import gale.runtime.Runtime;
+import gale.runtime.RuntimeContext;
+import gale.util.FileTrees;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,9 +22,7 @@ import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +32,6 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.jar.JarFile;
 
 /**
@@ -55,51 +56,57 @@ import java.util.jar.JarFile;
 public final class JavaRuntime implements Runtime {
 
     private static final Logger LOG = LoggerFactory.getLogger(JavaRuntime.class);
-    /** Inherited variables that are safe and useful for user code; everything else is dropped. */
-    private static final List<String> PASSED_THROUGH = List.of("PATH", "LANG", "LC_ALL", "TZ");
 
+    private final RuntimeContext context;
     private final String javaBinary;
     private final Path scratchRoot;
     private final InstanceListener listener;
     private final InstanceObserver observer;
     private final Isolation isolation;
-    private final Optional<Path> apiJar;
+    private final Path runtimeDir;
+    private Optional<Path> apiJar = Optional.empty();
     /** Size and time of the gale-api jar: a new one (a Gale upgrade) needs new archives. */
-    private final String apiJarStamp;
-    private final Optional<MavenBuild> maven;
+    private String apiJarStamp = "";
+    private Optional<MavenBuild> maven = Optional.empty();
     private final boolean classDataSharing;
     private final ClassDataArchive.Kind archiveKind = ClassDataArchive.Kind.forJava(java.lang.Runtime.version().feature());
     /** Archives being trained now, so each is trained once. */
     private final Set<Path> training = ConcurrentHashMap.newKeySet();
     private final ExecutorService trainer = Executors.newVirtualThreadPerTaskExecutor();
-    private final SecureRandom random = new SecureRandom();
-    private final AtomicLong counter = new AtomicLong();
 
     /**
      * A runtime with class-data archives unless the server's environment has {@code GALE_JAVA_CDS=0}.
      *
-     * @param java        the java binary instances run on ({@link #currentJava()}: the JVM running Gale)
-     * @param runtimeDir  where the gale-api jar is written
-     * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
-     * @param isolation   the cgroups and sandbox this host offers
+     * @param java the java binary instances run on ({@link #currentJava()}: the JVM running Gale)
      */
-    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                       Isolation isolation) {
-        this(java, runtimeDir, scratchRoot, listener, observer, isolation, !"0".equals(System.getenv("GALE_JAVA_CDS")));
+    public JavaRuntime(RuntimeContext context, Path java) {
+        this(context, java, !"0".equals(System.getenv("GALE_JAVA_CDS")));
     }
 
     /** @param classDataSharing train and use a class-data archive per version (off: for comparisons) */
-    public JavaRuntime(Path java, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                       Isolation isolation, boolean classDataSharing) {
+    public JavaRuntime(RuntimeContext context, Path java, boolean classDataSharing) {
+        this.context = context;
         this.classDataSharing = classDataSharing;
         this.javaBinary = java.toString();
-        this.scratchRoot = scratchRoot;
-        this.listener = listener;
-        this.observer = observer;
-        this.isolation = isolation;
-        this.apiJar = ApiJar.install(runtimeDir);
-        this.apiJarStamp = apiJar.map(JavaRuntime::stamp).orElse("");
-        this.maven = apiJar.map(jar -> new MavenBuild(MavenBuild.locate(System.getenv(), galeCodeSource()), jdkHome(), jar, apiVersion(jar)));
+        this.scratchRoot = context.scratchRoot();
+        this.listener = context.listener();
+        this.observer = context.observer();
+        this.isolation = context.isolation();
+        this.runtimeDir = context.runtimeDir();
+    }
+
+    /** Writes the gale-api jar that instances run with, and finds Maven for projects. */
+    @Override
+    public void start() {
+        apiJar = ApiJar.install(runtimeDir);
+        apiJarStamp = apiJar.map(JavaRuntime::stamp).orElse("");
+        maven = apiJar.map(jar -> new MavenBuild(MavenBuild.locate(System.getenv(), galeCodeSource()), jdkHome(), jar, apiVersion(jar)));
+    }
+
+    /** Stops class-data training runs still going (their JVMs are killed when the runs are interrupted). */
+    @Override
+    public void close() {
+        trainer.shutdownNow();
     }
 
     /** The java binary of the JVM running Gale, else $JAVA_HOME/bin/java. */
@@ -163,9 +170,8 @@ public final class JavaRuntime implements Runtime {
         List<String> jvmOptions = JvmOptions.forVersion(config.memory(), config.env());
         ClassDataArchive archive = ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp);
 
-        String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
-                + HexFormat.of().formatHex(randomBytes(2));
-        String nonce = HexFormat.of().formatHex(randomBytes(16));
+        String id = InstanceIds.next(spec);
+        String nonce = InstanceIds.nonce();
         var connecting = listener.expect(id, nonce);
         Optional<Isolation.Cgroup> cgroup = Optional.empty();
         try {
@@ -185,11 +191,11 @@ public final class JavaRuntime implements Runtime {
             pb.environment().put("GALE_SOCKET", listener.socketPath().toString());
             pb.environment().put("GALE_INSTANCE_ID", id);
             pb.environment().put("GALE_INSTANCE_NONCE", nonce);
-            var process = OutputReadingProcess.of(pb.start());
+            Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close();
-            process.onExit().thenRun(() -> Processes.deleteQuietly(scratch));
-            var instance = new ProcessInstance(id, spec, process, connecting, observer, cgroup);
-            process.forwardOutput(instance, observer);
+            process.onExit().thenRun(() -> FileTrees.deleteQuietly(scratch));
+            // What the JVM itself prints (warnings, "Terminating due to java.lang.OutOfMemoryError") is logged too.
+            var instance = SocketInstance.ofProcess(id, spec, process, connecting, observer, cgroup);
             if (classDataSharing && !archive.exists() && !archive.failedBefore()) {
                 // Train once the function is known to load, off the request path; this instance runs without.
                 instance.ready().thenRunAsync(() -> trainOnce(archive, jvmOptions, classpath, spec, jars, api), trainer);
@@ -203,8 +209,8 @@ public final class JavaRuntime implements Runtime {
     }
 
     /** The instance environment: clean, then the function's variables, then the protocol's (docs/protocol.md). */
-    private static Map<String, String> environment(InstanceSpec spec, Path scratch) {
-        Map<String, String> env = Processes.cleanEnvironment(PASSED_THROUGH);
+    private Map<String, String> environment(InstanceSpec spec, Path scratch) {
+        Map<String, String> env = context.instanceEnvironment();
         env.put("HOME", scratch.toString());
         env.put("TMPDIR", scratch.toString());
         env.putAll(spec.config().env());
@@ -245,19 +251,13 @@ public final class JavaRuntime implements Runtime {
                 List<String> java = launcher(spec, jars, api, Set.of(scratch)); // the archive is written into scratch
                 archive.train(java, jvmOptions, classpath, spec.bundleDir(), scratch, environment(spec, scratch));
             } finally {
-                Processes.deleteQuietly(scratch);
+                FileTrees.deleteQuietly(scratch);
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("no class-data archive for {}: {}", spec.label(), e.toString());
         } finally {
             training.remove(archive.file());
         }
-    }
-
-    private byte[] randomBytes(int n) {
-        byte[] b = new byte[n];
-        random.nextBytes(b);
-        return b;
     }
 
     private static String stamp(Path file) {

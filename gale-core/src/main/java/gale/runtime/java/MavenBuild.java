@@ -1,6 +1,9 @@
 package gale.runtime.java;
 
+import gale.runtime.CleanEnvironment;
 import gale.runtime.DeployFailure;
+import gale.runtime.HelperProcess;
+import gale.util.FileTrees;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,8 +36,11 @@ final class MavenBuild {
     private static final int ERROR_LINES = 12;
     /** The install plugin used to put gale-api into ~/.m2 when it is not there (the version Gale itself builds with). */
     private static final String INSTALL_PLUGIN = "org.apache.maven.plugins:maven-install-plugin:3.1.4:install-file";
-    /** Variables a build needs; nothing else of the server's environment (never GALE_TOKEN) reaches Maven and the user's plugins. */
-    private static final List<String> PASSED_THROUGH = List.of("PATH", "HOME", "LANG", "LC_ALL", "TZ", "USER",
+    /**
+     * What a build needs beyond {@link CleanEnvironment}: HOME for ~/.m2 and Maven's own settings.
+     * Nothing else of the server's environment (never GALE_TOKEN) reaches Maven and the user's plugins.
+     */
+    private static final List<String> MAVEN_VARIABLES = List.of("HOME", "USER",
             "MAVEN_OPTS", "MAVEN_ARGS", "MAVEN_USER_HOME", "MVNW_REPOURL", "MVNW_USERNAME", "MVNW_PASSWORD");
 
     private final List<String> maven;
@@ -126,13 +132,19 @@ final class MavenBuild {
                 && !name.startsWith("original-");
     }
 
-    private Processes.Result run(List<String> command, Path dir, Path log) throws DeployFailure {
-        Map<String, String> env = Processes.cleanEnvironment(PASSED_THROUGH);
+    private HelperProcess.Result run(List<String> command, Path dir, Path log) throws DeployFailure {
+        Map<String, String> env = CleanEnvironment.create();
+        Map<String, String> server = System.getenv();
+        MAVEN_VARIABLES.stream().filter(server::containsKey).forEach(name -> env.put(name, server.get(name)));
         env.put("JAVA_HOME", javaHome.toString());
-        return Processes.run(command, dir, env, BUILD_TIMEOUT, log);
+        try {
+            return HelperProcess.run(command, dir, env, BUILD_TIMEOUT, Optional.of(log));
+        } catch (IOException e) {
+            throw new DeployFailure("could not run Maven (" + command.getFirst() + "): " + e.getMessage());
+        }
     }
 
-    private static String describe(Processes.Result result) {
+    private static String describe(HelperProcess.Result result) {
         return result.timedOut() ? "no result within " + BUILD_TIMEOUT.toMinutes() + " minutes" : "exit code " + result.exitCode();
     }
 
@@ -149,7 +161,8 @@ final class MavenBuild {
             errors.add(text);
         }
         if (errors.isEmpty()) {
-            return Processes.tail(String.join("\n", output.lines().filter(l -> !l.startsWith("WARNING:")).toList()), ERROR_LINES);
+            String withoutWarnings = String.join("\n", output.lines().filter(l -> !l.startsWith("WARNING:")).toList());
+            return new HelperProcess.Result(0, withoutWarnings, false).tail(ERROR_LINES);
         }
         return String.join(" | ", errors.subList(Math.max(0, errors.size() - ERROR_LINES), errors.size()));
     }
@@ -157,7 +170,7 @@ final class MavenBuild {
     /** Copies the project without its target/ folder (a local build uploaded with it) so the build starts clean. */
     private static void copyProject(Path from, Path to) throws DeployFailure {
         try {
-            Processes.deleteTree(to);
+            FileTrees.delete(to);
             Files.walkFileTree(from, new SimpleFileVisitor<>() {
                 @Override
                 public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) throws IOException {

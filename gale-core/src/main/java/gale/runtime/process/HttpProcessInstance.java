@@ -9,6 +9,8 @@ import gale.runtime.InstanceSpec;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
 import gale.runtime.Isolation;
+import gale.runtime.OutputTail;
+import gale.runtime.ProcessOutput;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +64,8 @@ final class HttpProcessInstance implements Instance {
     private final Duration startupTimeout;
     private final InstanceObserver observer;
     private final ScheduledExecutorService deadlines;
-    private final CommandOutput output;
+    private final OutputTail lastOutput = new OutputTail();
+    private CompletableFuture<Void> outputDrained = CompletableFuture.completedFuture(null);
     private final Set<Http1Exchange> inFlight = ConcurrentHashMap.newKeySet();
     private volatile long lastRssBytes;
 
@@ -85,11 +88,22 @@ final class HttpProcessInstance implements Instance {
         this.startupTimeout = startupTimeout;
         this.observer = observer;
         this.deadlines = deadlines;
-        this.output = new CommandOutput(this, process, observer);
+    }
+
+    /** Starts watching the process: its output is logged, it is probed until it answers HTTP, its exit is noticed. */
+    void start() {
+        outputDrained = CompletableFuture.allOf(logOutput(process.getInputStream(), "stdout"), logOutput(process.getErrorStream(), "stderr"));
         Thread.ofVirtual().name("gale-probe-" + id).start(this::probeUntilReady);
         process.onExit().thenRun(this::onProcessExit);
         // fail() has killed every member by then; the kernel may take a moment to let the cgroup go.
-        cgroup.ifPresent(c -> life.terminated().thenRunAsync(c::remove, Thread::startVirtualThread));
+        life.cgroup().ifPresent(c -> life.terminated().thenRunAsync(c::remove, Thread::startVirtualThread));
+    }
+
+    private CompletableFuture<Void> logOutput(java.io.InputStream pipe, String stream) {
+        return ProcessOutput.read(pipe, "gale-" + stream + "-" + id, line -> {
+            lastOutput.add(line);
+            observer.log(this, Optional.empty(), stream, line);
+        }).drained();
     }
 
     @Override
@@ -161,7 +175,7 @@ final class HttpProcessInstance implements Instance {
         String what = connected
                 ? "the command accepted connections on $PORT (" + port + ") but never answered an HTTP request to / within "
                 : "the command never listened on $PORT (" + port + ") within ";
-        return what + limit + "; last output: " + output.tail() + ". Make it serve HTTP on the port in $PORT (the startup"
+        return what + limit + "; last output: " + lastOutput + ". Make it serve HTTP on the port in $PORT (the startup"
                 + " limit is the function's timeout, at most " + Durations.format(ProcessRuntime.MAX_STARTUP) + ")";
     }
 
@@ -288,7 +302,7 @@ final class HttpProcessInstance implements Instance {
             fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
             return;
         }
-        output.drained().copy().completeOnTimeout(null, OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS).join();
+        outputDrained.copy().completeOnTimeout(null, OUTPUT_DRAIN.toMillis(), TimeUnit.MILLISECONDS).join();
         String hint = process.exitValue() != 127 ? ""
                 : sandboxed ? " (command not found: install it, or fix --command; the sandbox shows the system folders, such as"
                         + " /usr and /bin, and the bundle: name a program installed elsewhere by its absolute path, or deploy"
@@ -296,7 +310,7 @@ final class HttpProcessInstance implements Instance {
                 : " (command not found: install it, or fix --command)";
         String memory = life.cgroup().flatMap(Isolation.Cgroup::memoryFailure).map(m -> " (" + m.message() + ")").orElse("");
         fail(new InstanceFailure(InstanceFailure.Kind.LOAD_FAILED, describeExit() + memory + " before listening on $PORT ("
-                + port + ")" + hint + "; last output: " + output.tail()));
+                + port + ")" + hint + "; last output: " + lastOutput));
     }
 
     /** Only once the process has exited. */

@@ -20,8 +20,9 @@ import java.util.Set;
  *
  * <p>In the sandbox the leader is bubblewrap, which passes on no signal: SIGTERM would end it at
  * once, while the command still handles the signal, and Gale would take that for the command's
- * exit. So SIGTERM skips the leader, which exits by itself with the shell's status (the sandbox's
- * own init ignores SIGTERM anyway); SIGKILL reaches everyone.
+ * exit. Its child, the sandbox's init (pid 1 inside), would end the whole sandbox with it (with
+ * {@code --die-with-parent} it does not ignore SIGTERM). So SIGTERM skips both; they exit by
+ * themselves with the shell's status. SIGKILL reaches everyone.
  *
  * <p>Membership is read from {@code /proc} on each call; a process that exits between
  * listing and signalling is simply gone. {@link ProcessHandle} checks start times, so
@@ -45,10 +46,12 @@ final class ProcessGroup {
         this.leaderIsSandbox = leaderIsSandbox;
     }
 
-    /** Asks every member to exit (SIGTERM); a sandbox's leader ends when the command does. */
+    /** Asks every member to exit (SIGTERM); a sandbox's leader and init end when the command does. */
     void terminate() {
         for (ProcessHandle p : members()) {
-            if (!(leaderIsSandbox && p.pid() == leader.pid())) p.destroy();
+            boolean sandbox = leaderIsSandbox && (p.pid() == leader.pid()
+                    || p.parent().map(parent -> parent.pid() == leader.pid()).orElse(false));
+            if (!sandbox) p.destroy();
         }
     }
 

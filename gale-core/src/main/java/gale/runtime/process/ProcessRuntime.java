@@ -3,10 +3,14 @@ package gale.runtime.process;
 import gale.config.FunctionConfig;
 import gale.runtime.DeployFailure;
 import gale.runtime.Instance;
+import gale.runtime.InstanceIds;
 import gale.runtime.InstanceObserver;
 import gale.runtime.InstanceSpec;
 import gale.runtime.Isolation;
+import gale.runtime.ProcessLauncher;
 import gale.runtime.Runtime;
+import gale.runtime.RuntimeContext;
+import gale.util.FileTrees;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -14,11 +18,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +27,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
 /**
@@ -50,33 +50,41 @@ public final class ProcessRuntime implements Runtime {
     public static final Duration MAX_STARTUP = Duration.ofMinutes(4);
     private static final Path SHELL = Path.of("/bin/sh");
     private static final Path SETSID = Path.of("/usr/bin/setsid");
-    /** Inherited variables that are safe and useful for user code; everything else is dropped. */
-    private static final List<String> PASSED_THROUGH = List.of("PATH", "LANG", "LC_ALL", "TZ");
+    /**
+     * Put before the command: the shell outlives SIGTERM (a no-op trap, reset to the default in
+     * what it starts) until what it runs has exited, so the server gets its grace period. Without
+     * it the shell would die at once, and the sandbox, whose first process it is, with it.
+     */
+    static final String SHELL_TRAP = "trap : TERM; ";
     /** Leading words of a command that come before the program it runs: {@code exec}, {@code NAME=value}. */
     private static final Pattern PREFIX_WORD = Pattern.compile("exec|[A-Za-z_][A-Za-z0-9_]*=\\S*");
     /** An absolute path with nothing the shell would expand or split. */
     private static final Pattern PLAIN_PATH = Pattern.compile("/[A-Za-z0-9._+/@%:,-]*");
 
+    private final RuntimeContext context;
     private final Path scratchRoot;
     private final InstanceObserver observer;
     private final Isolation isolation;
-    private final ScheduledThreadPoolExecutor deadlines;
+    private ScheduledThreadPoolExecutor deadlines;
     private final Set<Integer> portsInUse = ConcurrentHashMap.newKeySet();
-    private final SecureRandom random = new SecureRandom();
-    private final AtomicLong counter = new AtomicLong();
 
-    /**
-     * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
-     * @param observer    receives each line the commands print
-     * @param isolation   the cgroups and sandbox this host offers
-     */
-    public ProcessRuntime(Path scratchRoot, InstanceObserver observer, Isolation isolation) {
-        this.scratchRoot = scratchRoot;
-        this.observer = observer;
-        this.isolation = isolation;
-        this.deadlines = new ScheduledThreadPoolExecutor(1,
-                Thread.ofPlatform().name("gale-process-deadlines").daemon().factory());
+    public ProcessRuntime(RuntimeContext context) {
+        this.context = context;
+        this.scratchRoot = context.scratchRoot();
+        this.observer = context.observer();
+        this.isolation = context.isolation();
+    }
+
+    /** Starts the timer thread that ends calls at their deadline. */
+    @Override
+    public void start() {
+        deadlines = new ScheduledThreadPoolExecutor(1, Thread.ofPlatform().name("gale-process-deadlines").daemon().factory());
         deadlines.setRemoveOnCancelPolicy(true); // most calls finish long before their deadline
+    }
+
+    @Override
+    public void close() {
+        if (deadlines != null) deadlines.shutdownNow();
     }
 
     @Override
@@ -121,8 +129,7 @@ public final class ProcessRuntime implements Runtime {
 
     @Override
     public Instance start(InstanceSpec spec) {
-        String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
-                + HexFormat.of().formatHex(randomBytes(2));
+        String id = InstanceIds.next(spec);
         int port = reservePort();
         Path scratch = null;
         Optional<Isolation.Cgroup> cgroup = Optional.empty();
@@ -134,23 +141,24 @@ public final class ProcessRuntime implements Runtime {
             cgroup.ifPresent(c -> argv.addAll(c.joinCommand()));
             if (Files.isExecutable(SETSID)) argv.add(SETSID.toString()); // its own process group, signalled as one
             if (sandboxed) argv.addAll(sandbox(spec, scratch));
-            argv.addAll(List.of(SHELL.toString(), "-c", spec.config().command()));
+            argv.addAll(List.of(SHELL.toString(), "-c", SHELL_TRAP + spec.config().command()));
             ProcessBuilder pb = new ProcessBuilder(argv).directory(spec.bundleDir().toFile());
-            environment(pb.environment(), spec, id, port, scratch);
-            Process process = pb.start();
+            environment(pb.environment(), context.instanceEnvironment(), spec, id, port, scratch);
+            Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close(); // stdin is empty, as in a container started without -i
             var instance = new HttpProcessInstance(id, spec, process, sandboxed, cgroup, port, startupTimeout(spec), observer,
                     deadlines);
+            instance.start();
             Path dir = scratch;
             // After the whole group, not just the shell, is gone: a server may still write there while it handles SIGTERM.
             instance.terminated().whenComplete((reason, error) -> {
                 portsInUse.remove(port);
-                deleteQuietly(dir);
+                FileTrees.deleteQuietly(dir);
             });
             return instance;
         } catch (IOException e) {
             portsInUse.remove(port);
-            if (scratch != null) deleteQuietly(scratch);
+            if (scratch != null) FileTrees.deleteQuietly(scratch);
             cgroup.ifPresent(Isolation.Cgroup::remove);
             throw new UncheckedIOException("cannot start the command of " + spec.label() + " (" + spec.config().command()
                     + "): " + e.getMessage(), e);
@@ -186,14 +194,10 @@ public final class ProcessRuntime implements Runtime {
         return Optional.empty();
     }
 
-    private static void environment(Map<String, String> env, InstanceSpec spec, String id, int port, Path scratch) {
-        Map<String, String> inherited = System.getenv();
+    private static void environment(Map<String, String> env, Map<String, String> clean, InstanceSpec spec, String id, int port,
+                                    Path scratch) {
         env.clear();
-        PASSED_THROUGH.forEach(k -> {
-            if (inherited.containsKey(k)) env.put(k, inherited.get(k));
-        });
-        env.putIfAbsent("PATH", "/usr/local/bin:/usr/bin:/bin");
-        env.putIfAbsent("LANG", "C.UTF-8");
+        env.putAll(clean);
         env.put("HOME", scratch.toString());
         env.put("TMPDIR", scratch.toString());
         env.putAll(spec.config().env());
@@ -223,17 +227,4 @@ public final class ProcessRuntime implements Runtime {
         throw new IllegalStateException("cannot find a free loopback port for an instance after 50 tries");
     }
 
-    private byte[] randomBytes(int n) {
-        byte[] b = new byte[n];
-        random.nextBytes(b);
-        return b;
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | UncheckedIOException ignored) {
-            // best effort: scratch dirs are also cleared at server start
-        }
-    }
 }

@@ -3,6 +3,7 @@ package gale.runtime.process;
 import gale.config.ConfigResolver;
 import gale.runtime.DeployFailure;
 import gale.runtime.Isolation;
+import gale.runtime.RuntimeContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,7 +38,8 @@ class ProcessRuntimePartsTest {
 
     @Test
     void networkNoneFailsTheDeployBecauseGaleReachesTheCommandOverLoopbackTcp() {
-        var runtime = new ProcessRuntime(tmp, (instance, request, stream, line) -> { }, Isolation.none());
+        var runtime = new ProcessRuntime(new RuntimeContext("gale-test", tmp, tmp, null, (instance, request, stream, line) -> { },
+                Isolation.none()));
         var offline = ConfigResolver.fromMap("plots", Map.of("runtime", "process", "command", "Rscript serve.R", "network", "none"));
         var online = ConfigResolver.fromMap("plots", Map.of("runtime", "process", "command", "Rscript serve.R"));
 

@@ -1,5 +1,8 @@
-package gale.runtime;
+package gale.runtime.python;
 
+import gale.runtime.CleanEnvironment;
+import gale.runtime.DeployFailure;
+import gale.runtime.HelperProcess;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
@@ -11,7 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Honours a bundle's requirements.txt without assuming network access. Requirements the
@@ -73,10 +75,10 @@ public final class PythonRequirements {
     }
 
     List<Missing> check(Path requirements) throws DeployFailure {
-        ProcessResult result = run(List.of(python.toString(), checker.toString(), "check", requirements.toString()),
+        HelperProcess.Result result = run(List.of(python.toString(), checker.toString(), "check", requirements.toString()),
                 requirements.getParent(), CHECK_TIMEOUT);
         if (result.exitCode() != 0) {
-            throw new DeployFailure("could not read requirements.txt: " + lastLines(result.output(), 3));
+            throw new DeployFailure("could not read requirements.txt: " + result.tail(3));
         }
         try {
             JsonNode report = JSON.readTree(result.output().substring(result.output().indexOf('{')));
@@ -89,16 +91,16 @@ public final class PythonRequirements {
             }
             return missing;
         } catch (IOException | RuntimeException e) {
-            throw new DeployFailure("could not understand the requirements check: " + lastLines(result.output(), 3));
+            throw new DeployFailure("could not understand the requirements check: " + result.tail(3));
         }
     }
 
     private Path install(List<Missing> missing, Path versionDir) throws DeployFailure {
         Path venv = versionDir.resolve("venv");
-        ProcessResult created = run(List.of(python.toString(), "-m", "venv", "--without-pip", "--system-site-packages",
+        HelperProcess.Result created = run(List.of(python.toString(), "-m", "venv", "--without-pip", "--system-site-packages",
                 venv.toString()), versionDir, CHECK_TIMEOUT);
         if (created.exitCode() != 0) {
-            throw new DeployFailure("could not create a virtual environment for requirements.txt: " + lastLines(created.output(), 3));
+            throw new DeployFailure("could not create a virtual environment for requirements.txt: " + created.tail(3));
         }
         Path wanted = versionDir.resolve("requirements-missing.txt");
         try {
@@ -115,12 +117,12 @@ public final class PythonRequirements {
         }
         wheelDir.ifPresent(dir -> pip.addAll(List.of("--find-links", dir.toString())));
         pip.addAll(List.of("-r", wanted.toString()));
-        ProcessResult installed = run(pip, versionDir, INSTALL_TIMEOUT);
+        HelperProcess.Result installed = run(pip, versionDir, INSTALL_TIMEOUT);
         if (installed.exitCode() != 0) {
             throw new DeployFailure("requirements.txt could not be installed ("
                     + String.join(", ", missing.stream().map(Missing::text).toList()) + ") from "
                     + indexUrl.map(u -> "index " + u).orElse("wheel folder " + wheelDir.map(Path::toString).orElse(""))
-                    + ": " + lastLines(installed.output(), 2));
+                    + ": " + installed.tail(2));
         }
         try {
             Files.writeString(venv.resolve(READY_MARKER), "installed: " + missing.stream().map(Missing::text).toList() + "\n");
@@ -130,37 +132,17 @@ public final class PythonRequirements {
         return venv;
     }
 
-    private record ProcessResult(int exitCode, String output) {
-    }
-
-    private static ProcessResult run(List<String> command, Path dir, Duration timeout) throws DeployFailure {
+    /** Runs pip, venv or the checker with a clean environment: no variable of the server's reaches them. */
+    private static HelperProcess.Result run(List<String> command, Path dir, Duration timeout) throws DeployFailure {
+        HelperProcess.Result result;
         try {
-            Process p = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true).start();
-            p.getOutputStream().close();
-            var output = new java.io.ByteArrayOutputStream();
-            Thread reader = Thread.ofPlatform().daemon().start(() -> { // a pipe read would pin a carrier thread
-                try {
-                    p.getInputStream().transferTo(output);
-                } catch (IOException ignored) {
-                    // process killed
-                }
-            });
-            if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
-                p.destroyForcibly();
-                throw new DeployFailure("'" + String.join(" ", command) + "' did not finish within " + timeout.toSeconds() + "s");
-            }
-            reader.join(1_000);
-            return new ProcessResult(p.exitValue(), output.toString(StandardCharsets.UTF_8));
+            result = HelperProcess.run(command, dir, CleanEnvironment.create(), timeout, Optional.empty());
         } catch (IOException e) {
             throw new DeployFailure("could not run " + command.getFirst() + ": " + e.getMessage());
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new DeployFailure("interrupted");
         }
-    }
-
-    private static String lastLines(String text, int n) {
-        List<String> lines = text.strip().lines().filter(l -> !l.isBlank()).toList();
-        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+        if (result.timedOut()) {
+            throw new DeployFailure("'" + String.join(" ", command) + "' did not finish within " + timeout.toSeconds() + "s");
+        }
+        return result;
     }
 }

@@ -1,5 +1,20 @@
-package gale.runtime;
+package gale.runtime.python;
 
+import gale.config.FunctionConfig;
+import gale.runtime.Connection;
+import gale.runtime.DeployFailure;
+import gale.runtime.Instance;
+import gale.runtime.InstanceFailure;
+import gale.runtime.InstanceIds;
+import gale.runtime.InstanceListener;
+import gale.runtime.InstanceObserver;
+import gale.runtime.InstanceSpec;
+import gale.runtime.Isolation;
+import gale.runtime.ProcessLauncher;
+import gale.runtime.Runtime;
+import gale.runtime.RuntimeContext;
+import gale.runtime.SocketInstance;
+import gale.util.FileTrees;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -9,20 +24,16 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.SecureRandom;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Starts Python instances with a clean environment (nothing of the server's, so never the
@@ -31,10 +42,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Each function version gets a zygote ({@link PythonZygote}) that has imported its
  * dependencies, and instances are forked from it, so a cold start costs a fork and the
- * entry module's own code rather than an interpreter start-up and every import. When the
- * zygote cannot serve (still preloading after {@link PythonZygote#FORK_WAIT}, failed,
- * exited), the instance is a fresh {@code python3 _bootstrap.py} and the reason is logged.
- * {@code GALE_ZYGOTE=0} in the server's environment turns zygotes off, for comparisons.
+ * entry module's own code rather than an interpreter start-up and every import. Zygotes are
+ * kept within a budget ({@link Zygotes}). When the zygote cannot serve (still preloading
+ * after {@link PythonZygote#FORK_WAIT}, failed, exited), the instance is a fresh
+ * {@code python3 _bootstrap.py} and the reason is logged. {@code GALE_ZYGOTE=0} in the
+ * server's environment turns zygotes off, for comparisons.
  *
  * <p>Isolation ({@link Isolation}): each instance gets a cgroup with its memory limit and
  * CPU share (a fresh process joins it before exec; a forked one is held until Gale has
@@ -48,59 +60,63 @@ public final class PythonRuntime implements Runtime {
     private static final Logger LOG = LoggerFactory.getLogger(PythonRuntime.class);
     /** Files of the python/gale package shipped inside the jar. */
     private static final List<String> PACKAGE_FILES = List.of("__init__.py", "_bootstrap.py", "_requirements.py", "_zygote.py");
-    /** Inherited variables that are safe and useful for user code; everything else is dropped. */
-    private static final List<String> PASSED_THROUGH = List.of("PATH", "LANG", "LC_ALL", "TZ",
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS");
-    /** After a zygote failed before it was ready, the version's instances start fresh for this long. */
-    private static final Duration ZYGOTE_RETRY_AFTER = Duration.ofSeconds(30);
+    /** Where callbacks run that start processes (a start parks a virtual thread while the launcher spawns). */
+    private static final Executor VIRTUAL_TASKS = Thread::startVirtualThread;
 
+    private final RuntimeContext context;
     private final Path python;
-    private final Path packageDir;
     private final Path scratchRoot;
+    private final Path zygoteOutputDir;
     private final InstanceListener listener;
     private final InstanceObserver observer;
-    private final PythonRequirements requirements;
-    private final boolean zygotes;
+    private final Optional<String> indexUrl;
+    private final Optional<Path> wheelDir;
+    private final boolean zygotesOn;
     private final Isolation isolation;
-    private final Map<String, PythonZygote> zygoteByVersion = new ConcurrentHashMap<>();
-    private final Map<String, Instant> zygoteBrokenUntil = new ConcurrentHashMap<>();
-    private final SecureRandom random = new SecureRandom();
-    private final AtomicLong counter = new AtomicLong();
+    private final Zygotes zygotes;
+    private Path packageDir;
+    private PythonRequirements requirements;
 
     /**
      * A runtime with zygotes unless the server's environment has {@code GALE_ZYGOTE=0}.
      *
-     * @param python      the interpreter (GALE_PYTHON)
-     * @param runtimeDir  where the bootstrap is unpacked
-     * @param scratchRoot per-instance scratch directories (HOME, TMPDIR) live here
-     * @param indexUrl    package index for requirements the interpreter lacks (GALE_PIP_INDEX_URL)
-     * @param wheelDir    wheel folder for requirements the interpreter lacks (GALE_WHEEL_DIR)
+     * @param python   the interpreter (GALE_PYTHON)
+     * @param indexUrl package index for requirements the interpreter lacks (GALE_PIP_INDEX_URL)
+     * @param wheelDir wheel folder for requirements the interpreter lacks (GALE_WHEEL_DIR)
+     * @param budget   how many zygotes to keep, and for how long
      */
-    public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                         Optional<String> indexUrl, Optional<Path> wheelDir, Isolation isolation) {
-        this(python, runtimeDir, scratchRoot, listener, observer, indexUrl, wheelDir, isolation,
-                zygotesWanted(System.getenv("GALE_ZYGOTE")));
+    public PythonRuntime(RuntimeContext context, Path python, Optional<String> indexUrl, Optional<Path> wheelDir, ZygoteBudget budget) {
+        this(context, python, indexUrl, wheelDir, budget, zygotesWanted(System.getenv("GALE_ZYGOTE")));
     }
 
     /** @param zygotes fork instances from a zygote per version (else every instance is a fresh process) */
-    public PythonRuntime(Path python, Path runtimeDir, Path scratchRoot, InstanceListener listener, InstanceObserver observer,
-                         Optional<String> indexUrl, Optional<Path> wheelDir, Isolation isolation, boolean zygotes) {
+    public PythonRuntime(RuntimeContext context, Path python, Optional<String> indexUrl, Optional<Path> wheelDir, ZygoteBudget budget,
+                         boolean zygotes) {
+        this.context = context;
         this.python = python;
-        this.packageDir = unpackPackage(runtimeDir);
-        this.scratchRoot = scratchRoot;
-        this.listener = listener;
-        this.observer = observer;
-        this.requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
-        this.zygotes = zygotes;
-        this.isolation = isolation;
-        listener.onClose(this::stopZygotes);
-        if (!zygotes) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
+        this.scratchRoot = context.scratchRoot();
+        this.zygoteOutputDir = scratchRoot.resolveSibling("zygotes"); // outside every sandbox
+        this.listener = context.listener();
+        this.observer = context.observer();
+        this.indexUrl = indexUrl;
+        this.wheelDir = wheelDir;
+        this.zygotesOn = zygotes;
+        this.isolation = context.isolation();
+        this.zygotes = new Zygotes(budget, this::startZygote);
     }
 
     /** GALE_ZYGOTE: unset or anything but 0/false/off means on. */
     static boolean zygotesWanted(String setting) {
         if (setting == null) return true;
         return !List.of("0", "false", "off", "no").contains(setting.strip().toLowerCase(java.util.Locale.ROOT));
+    }
+
+    /** Unpacks Gale's Python files (the bootstrap, the zygote, the requirements checker) out of the jar. */
+    @Override
+    public void start() {
+        packageDir = unpackPackage(context.runtimeDir());
+        requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
+        if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
     }
 
     @Override
@@ -126,28 +142,31 @@ public final class PythonRuntime implements Runtime {
     /** Starts the version's zygote now, so the first cold start finds its dependencies imported. */
     @Override
     public void prewarm(InstanceSpec spec) {
-        zygoteFor(spec);
+        if (zygotesOn) zygotes.forVersion(spec);
     }
 
-    /** Stops the version's zygote; the instances it forked keep running until their pool stops them. */
+    /** The version's zygote forks nothing more, and goes once the instances it forked have stopped. */
     @Override
     public void retire(InstanceSpec spec) {
-        zygoteBrokenUntil.remove(key(spec));
-        PythonZygote zygote = zygoteByVersion.remove(key(spec));
-        if (zygote != null) zygote.retire();
+        zygotes.retire(spec);
+    }
+
+    /** Retires zygotes unused for the budget's idle timeout. */
+    @Override
+    public void maintain() {
+        zygotes.retireIdle();
     }
 
     /** Fails the deploy when the config asks for a sandbox this host cannot give. */
     @Override
-    public void checkIsolation(gale.config.FunctionConfig config) throws DeployFailure {
+    public void checkIsolation(FunctionConfig config) throws DeployFailure {
         isolation.check(config);
     }
 
     @Override
     public Instance start(InstanceSpec spec) {
-        String id = spec.function() + "-" + spec.version() + "-" + Long.toString(counter.incrementAndGet(), 36)
-                + HexFormat.of().formatHex(randomBytes(2));
-        String nonce = HexFormat.of().formatHex(randomBytes(16));
+        String id = InstanceIds.next(spec);
+        String nonce = InstanceIds.nonce();
         var connecting = listener.expect(id, nonce);
         Path scratch;
         try {
@@ -160,12 +179,12 @@ public final class PythonRuntime implements Runtime {
         env.put("GALE_INSTANCE_ID", id);
         env.put("GALE_INSTANCE_NONCE", nonce);
         Optional<Isolation.Cgroup> cgroup = isolation.createCgroup(id, spec.config());
-        Optional<PythonZygote> zygote = zygoteFor(spec);
+        Optional<PythonZygote> zygote = zygotesOn ? zygotes.forVersion(spec) : Optional.empty();
         if (zygote.isEmpty()) {
             try {
                 Process process = startFresh(spec, env, scratch, cgroup);
-                process.onExit().thenRun(() -> deleteQuietly(scratch));
-                return new ProcessInstance(id, spec, process, connecting, observer, cgroup);
+                process.onExit().thenRun(() -> FileTrees.deleteQuietly(scratch));
+                return SocketInstance.ofProcess(id, spec, process, connecting, observer, cgroup);
             } catch (IOException e) {
                 connecting.cancel(false);
                 cgroup.ifPresent(Isolation.Cgroup::remove);
@@ -179,20 +198,18 @@ public final class PythonRuntime implements Runtime {
     private Instance fork(PythonZygote zygote, String id, String nonce, Map<String, String> env, Path scratch,
                           CompletableFuture<Connection> connecting, Optional<Isolation.Cgroup> cgroup) {
         InstanceSpec spec = zygote.spec();
-        var launching = new CompletableFuture<ProcessInstance.OsProcess>();
-        var instance = new ProcessInstance(id, spec, launching, connecting, observer, cgroup);
-        listener.expectOutput(id, nonce, (stream, in) -> instance.pipe(in, stream));
+        var launching = new CompletableFuture<SocketInstance.OsProcess>();
+        var instance = SocketInstance.launching(id, spec, launching, connecting, observer, cgroup);
+        listener.expectOutput(id, nonce, (stream, in) -> instance.logSocket(in, stream));
         instance.terminated().thenAccept(failure -> {
             listener.forgetOutput(id);
             if (failure.kind() == InstanceFailure.Kind.LOAD_FAILED) {
-                // A version whose code cannot load serves nothing (a failed deploy): stop its zygote once
+                // A version whose code cannot load serves nothing (a failed deploy): its zygote goes once
                 // nothing it forked runs; should the version be started again, it gets a new one.
-                launching.thenCompose(ProcessInstance.OsProcess::exit).thenRun(() -> {
-                    if (zygote.liveChildren() == 0) retireZygote(zygote);
-                });
+                zygotes.retire(zygote);
             }
         });
-        zygote.fork(id, env, cgroup).whenComplete((child, error) -> {
+        zygote.fork(id, env, cgroup).whenCompleteAsync((child, error) -> {
             if (error == null) {
                 launching.complete(child);
             } else if (instance.failure().isPresent()) {
@@ -202,15 +219,15 @@ public final class PythonRuntime implements Runtime {
                         spec.label(), zygote.pid(), id, rootMessage(error));
                 try {
                     Process process = startFresh(spec, env, scratch, cgroup);
-                    instance.pipe(process.getInputStream(), "stdout");
-                    instance.pipe(process.getErrorStream(), "stderr");
-                    launching.complete(ProcessInstance.OsProcess.of(process));
+                    instance.logPipe(process.getInputStream(), "stdout");
+                    instance.logPipe(process.getErrorStream(), "stderr");
+                    launching.complete(SocketInstance.OsProcess.of(process));
                 } catch (IOException e) {
                     launching.completeExceptionally(new IOException(cannotStart(spec, e), e));
                 }
             }
-        });
-        launching.thenCompose(ProcessInstance.OsProcess::exit).whenComplete((exit, error) -> deleteQuietly(scratch));
+        }, VIRTUAL_TASKS);
+        launching.thenCompose(SocketInstance.OsProcess::exit).whenComplete((exit, error) -> FileTrees.deleteQuietly(scratch));
         return instance;
     }
 
@@ -223,7 +240,7 @@ public final class PythonRuntime implements Runtime {
         ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile());
         pb.environment().clear();
         pb.environment().putAll(env);
-        Process process = pb.start();
+        Process process = ProcessLauncher.start(pb);
         process.getOutputStream().close();
         return process;
     }
@@ -248,13 +265,7 @@ public final class PythonRuntime implements Runtime {
 
     /** The environment of the version's instances, without the per-instance id and nonce. */
     private Map<String, String> environment(InstanceSpec spec, Path scratch) {
-        Map<String, String> env = new LinkedHashMap<>();
-        Map<String, String> inherited = System.getenv();
-        PASSED_THROUGH.forEach(k -> {
-            if (inherited.containsKey(k)) env.put(k, inherited.get(k));
-        });
-        env.putIfAbsent("PATH", "/usr/local/bin:/usr/bin:/bin");
-        env.putIfAbsent("LANG", "C.UTF-8");
+        Map<String, String> env = context.instanceEnvironment();
         env.put("HOME", scratch.toString());
         env.put("TMPDIR", scratch.toString());
         env.put("PYTHONUNBUFFERED", "1");
@@ -279,42 +290,19 @@ public final class PythonRuntime implements Runtime {
 
     // ---- zygotes
 
-    private static String key(InstanceSpec spec) {
-        return spec.function() + "@" + spec.version();
-    }
-
-    /** The version's serving zygote, started if there is none; empty when zygotes are off or recently broken. */
-    private Optional<PythonZygote> zygoteFor(InstanceSpec spec) {
-        if (!zygotes) return Optional.empty();
-        String key = key(spec);
-        Instant brokenUntil = zygoteBrokenUntil.get(key);
-        if (brokenUntil != null && Instant.now().isBefore(brokenUntil)) return Optional.empty();
-        try {
-            return Optional.of(zygoteByVersion.compute(key, (k, current) ->
-                    current != null && current.isServing() ? current : startZygote(spec)));
-        } catch (UncheckedIOException e) {
-            LOG.warn("{}: cannot start a zygote ({}); instances start fresh for {} s", spec.label(), e.getMessage(),
-                    ZYGOTE_RETRY_AFTER.toSeconds());
-            zygoteBrokenUntil.put(key, Instant.now().plus(ZYGOTE_RETRY_AFTER));
-            return Optional.empty();
-        }
-    }
-
     private PythonZygote startZygote(InstanceSpec spec) {
         try {
             Path versionScratch = Files.createDirectories(versionScratch(spec));
-            Path scratch = Files.createDirectories(versionScratch.resolve("zygote-" + Long.toString(counter.incrementAndGet(), 36)));
+            Path scratch = Files.createDirectories(versionScratch.resolve(InstanceIds.next(spec, "zygote")));
             boolean sandboxed = isolation.runsSandboxed(spec.config());
             List<String> command = new ArrayList<>();
             if (sandboxed) command.addAll(sandbox(spec, versionScratch)); // its instances' scratch folders appear there later
             command.addAll(List.of(interpreter(spec).toString(), packageDir.resolve("_zygote.py").toString()));
-            PythonZygote zygote = PythonZygote.start(spec, command, environment(spec, scratch), sandboxed, gone -> {
-                onZygoteGone(gone);
-                deleteQuietly(scratch);
-            });
-            zygote.ready().whenComplete((ok, error) -> {
-                if (error == null) zygoteBrokenUntil.remove(key(spec));
-            });
+            PythonZygote zygote = PythonZygote.start(spec, command, environment(spec, scratch), sandboxed, listener,
+                    zygoteOutputDir, gone -> {
+                        zygotes.onGone(gone);
+                        FileTrees.deleteQuietly(scratch);
+                    });
             LOG.debug("{}: zygote started (pid {})", spec.label(), zygote.pid());
             return zygote;
         } catch (IOException e) {
@@ -322,22 +310,10 @@ public final class PythonRuntime implements Runtime {
         }
     }
 
-    /** A zygote that exits is replaced at the next start; one that failed is not retried for a while. */
-    private void onZygoteGone(PythonZygote zygote) {
-        String key = key(zygote.spec());
-        if (zygote.failed() && zygoteByVersion.get(key) == zygote) {
-            zygoteBrokenUntil.put(key, Instant.now().plus(ZYGOTE_RETRY_AFTER));
-        }
-        zygoteByVersion.remove(key, zygote);
-    }
-
-    private void retireZygote(PythonZygote zygote) {
-        if (zygoteByVersion.remove(key(zygote.spec()), zygote)) zygote.stop();
-    }
-
-    private void stopZygotes() {
-        zygoteByVersion.values().forEach(PythonZygote::stop);
-        zygoteByVersion.clear();
+    /** Stops the zygotes: the server is stopping, and the pools have stopped their instances. */
+    @Override
+    public void close() {
+        zygotes.close();
     }
 
     // ---- helpers
@@ -349,15 +325,9 @@ public final class PythonRuntime implements Runtime {
 
     private static String rootMessage(Throwable error) {
         Throwable cause = error;
-        while (cause.getCause() != null && cause instanceof java.util.concurrent.CompletionException) cause = cause.getCause();
-        if (cause instanceof java.util.concurrent.TimeoutException) return "no answer within " + PythonZygote.FORK_WAIT.toSeconds() + " s";
+        while (cause.getCause() != null && cause instanceof CompletionException) cause = cause.getCause();
+        if (cause instanceof TimeoutException) return "no answer within " + PythonZygote.FORK_WAIT.toSeconds() + " s";
         return cause.getMessage() == null ? cause.toString() : cause.getMessage();
-    }
-
-    private byte[] randomBytes(int n) {
-        byte[] b = new byte[n];
-        random.nextBytes(b);
-        return b;
     }
 
     /** Copies the bootstrap and client out of the jar so Python can run them. */
@@ -376,13 +346,5 @@ public final class PythonRuntime implements Runtime {
         }
         LOG.debug("python bootstrap unpacked into {}", dir);
         return dir;
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var walk = Files.walk(dir)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException | UncheckedIOException ignored) {
-            // best effort: scratch dirs are also cleared at server start
-        }
     }
 }

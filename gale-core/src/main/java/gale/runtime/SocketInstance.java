@@ -3,10 +3,8 @@ package gale.runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,15 +21,16 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * An instance that is a local process (the Python bootstrap) speaking the instance
- * protocol over the UNIX socket. The process is a child of the JVM, or was forked by a
- * zygote ({@link PythonZygote}) and may still be on its way when the instance is made.
+ * An instance that is a local process speaking the instance protocol (docs/protocol.md) over
+ * Gale's UNIX socket: the Python bootstrap or the Java one (gale-api). The process is a child
+ * of the JVM, or was forked by a Python zygote and may still be on its way when the instance
+ * is made.
  * The first failure recorded is the one every later call sees; a process exit and a
  * broken socket both end up here.
  */
-public final class ProcessInstance implements Instance {
+public final class SocketInstance implements Instance {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ProcessInstance.class);
+    private static final Logger LOG = LoggerFactory.getLogger(SocketInstance.class);
 
     /**
      * The operating-system process behind an instance.
@@ -49,7 +48,7 @@ public final class ProcessInstance implements Instance {
         }
 
         /** Kills the process and what it started; nothing once it has exited. */
-        void destroy() {
+        public void destroy() {
             if (exit.isDone()) return;
             handle.ifPresent(h -> {
                 ProcessTree.descendants(pid).forEach(child -> ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly));
@@ -59,12 +58,12 @@ public final class ProcessInstance implements Instance {
     }
 
     /** How a process ended, from a shell-style status (above 128: killed by signal status - 128). */
-    static String describeExitCode(int code) {
+    public static String describeExitCode(int code) {
         if (code > 128) return describeSignal(code - 128);
         return "instance exited with code " + code;
     }
 
-    static String describeSignal(int signal) {
+    public static String describeSignal(int signal) {
         return "instance was killed by signal " + signal;
     }
 
@@ -81,35 +80,47 @@ public final class ProcessInstance implements Instance {
     private volatile long readyNanos;
     private volatile long lastRssBytes;
 
-    /** An instance whose process the JVM started; its stdout and stderr are logged from the process pipes. */
-    public ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer) {
-        this(id, spec, process, connecting, observer, Optional.empty());
-    }
-
-    /** An instance whose process the JVM started inside {@code cgroup} (the kernel enforces its memory limit). */
-    public ProcessInstance(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting, InstanceObserver observer,
-                           Optional<Isolation.Cgroup> cgroup) {
-        this(id, spec, CompletableFuture.completedFuture(OsProcess.of(process)), connecting, observer, cgroup);
-        pipe(process.getInputStream(), "stdout");
-        pipe(process.getErrorStream(), "stderr");
+    /**
+     * An instance whose process Gale started (a fresh interpreter, a JVM), maybe inside
+     * {@code cgroup} (the kernel enforces its memory limit). What the process writes to its
+     * stdout and stderr pipes is logged line by line.
+     */
+    public static SocketInstance ofProcess(String id, InstanceSpec spec, Process process, CompletableFuture<Connection> connecting,
+                                           InstanceObserver observer, Optional<Isolation.Cgroup> cgroup) {
+        var instance = new SocketInstance(id, spec, CompletableFuture.completedFuture(OsProcess.of(process)), connecting, observer, cgroup);
+        instance.start();
+        instance.logPipe(process.getInputStream(), "stdout");
+        instance.logPipe(process.getErrorStream(), "stderr");
+        return instance;
     }
 
     /**
      * An instance whose process is still being made (a zygote forks it). Whoever makes it
-     * completes {@code launching}, and hands its output to {@link #pipe}; failing
-     * {@code launching} fails the instance.
+     * completes {@code launching}, and hands its output to {@link #logPipe} or
+     * {@link #logSocket}; failing {@code launching} fails the instance.
      */
-    ProcessInstance(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
-                    CompletableFuture<Connection> connecting, InstanceObserver observer, Optional<Isolation.Cgroup> cgroup) {
+    public static SocketInstance launching(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
+                                           CompletableFuture<Connection> connecting, InstanceObserver observer,
+                                           Optional<Isolation.Cgroup> cgroup) {
+        var instance = new SocketInstance(id, spec, launching, connecting, observer, cgroup);
+        instance.start();
+        return instance;
+    }
+
+    private SocketInstance(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
+                           CompletableFuture<Connection> connecting, InstanceObserver observer, Optional<Isolation.Cgroup> cgroup) {
         this.id = id;
         this.spec = spec;
         this.launching = launching;
         this.connecting = connecting;
         this.observer = observer;
         this.life = new FirstFailure(id, spec, cgroup);
+    }
+
+    private void start() {
         // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count.
-        cgroup.ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null), life.terminated())
-                .thenRunAsync(c::remove, Thread::startVirtualThread));
+        life.cgroup().ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null),
+                life.terminated()).thenRunAsync(c::remove, Thread::startVirtualThread));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
         launching.whenComplete((launched, error) -> {
@@ -356,17 +367,14 @@ public final class ProcessInstance implements Instance {
                 .join();
     }
 
-    /** Logs what the process writes to one of its output streams, line by line, with the instance id only. */
-    void pipe(InputStream stream, String name) {
-        // Pipe reads block a carrier thread; on a virtual thread two silent pipes could stall every request.
-        Thread.ofPlatform().daemon().name("gale-" + name + "-" + id).start(() -> {
-            try (var reader = new BufferedReader(new InputStreamReader(stream, StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = reader.readLine()) != null) observer.log(this, Optional.empty(), name, line);
-            } catch (IOException ignored) {
-                // the process is gone
-            }
-        });
+    /** Logs what the process writes to one of its pipes, line by line, with the instance id only. */
+    public void logPipe(InputStream stream, String name) {
+        ProcessOutput.read(stream, "gale-" + name + "-" + id, line -> observer.log(this, Optional.empty(), name, line));
+    }
+
+    /** Logs what a forked process writes to its stdout or stderr, which it connected to Gale's socket. */
+    public void logSocket(InputStream stream, String name) {
+        ProcessOutput.readSocket(stream, "gale-" + name + "-" + id, line -> observer.log(this, Optional.empty(), name, line));
     }
 
     /**

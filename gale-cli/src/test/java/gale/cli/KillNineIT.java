@@ -1,0 +1,172 @@
+package gale.cli;
+
+import gale.client.GaleClient;
+import gale.client.Version;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.tools.ToolProvider;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.jar.JarOutputStream;
+import java.util.stream.Collectors;
+import java.util.zip.ZipEntry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * {@code kill -9} of the real server (the shaded jar, a process of its own) leaves nothing
+ * behind: instances of all three runtimes and the Python zygote die with it, a process an
+ * unsandboxed instance started for itself is reaped by the next start before it serves, and
+ * that start serves every function again.
+ */
+class KillNineIT {
+
+    private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
+    /** The starved scheduler of the unit tests, for the server under test too. */
+    private static final List<String> STARVED = List.of("-Djdk.virtualThreadScheduler.parallelism=1",
+            "-Djdk.virtualThreadScheduler.maxPoolSize=2");
+
+    @TempDir
+    Path tmp;
+    private final List<Process> servers = new ArrayList<>();
+
+    @AfterEach
+    void stopServers() {
+        servers.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
+        servers.forEach(Process::destroyForcibly);
+    }
+
+    @Test
+    void aServerKilledWithSigkillLeavesNoInstanceRunningAndItsRestartServesAgain() throws Exception {
+        Path data = tmp.resolve("data");
+        Process server = startServer(data);
+        GaleClient client = client(data);
+        deploy(client, "py", bundle("py", Map.of("main.py", "def py(request):\n    return 'python'\n")), Map.of());
+        deploy(client, "jv", javaBundle(data), Map.of("runtime", "java21", "entryPoint", "example.Jv", "memory", "256MB"));
+        deploy(client, "proc", bundle("proc", Map.of("server.py", HTTP_SERVER)),
+                Map.of("runtime", "process", "command", "exec python3 server.py"));
+        // Unsandboxed, with a daemon of its own: nothing ties the daemon to Gale but its cgroup and environment.
+        deploy(client, "daemon", bundle("daemon", Map.of("server.py", HTTP_SERVER)),
+                Map.of("runtime", "process", "command", "sleep 600 & exec python3 server.py", "sandbox", "off"));
+        for (String name : List.of("py", "jv", "proc", "daemon")) assertThat(call(client, name)).isEqualTo(200);
+        Set<Long> started = server.descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+        ProcessHandle daemon = server.descendants().filter(p -> p.info().commandLine().orElse("").contains("sleep 600"))
+                .findFirst().orElseThrow(() -> new AssertionError("the daemon's sleep is not running"));
+        assertThat(started).hasSizeGreaterThan(5); // zygote, instances, sandboxes
+
+        server.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after kill -9")
+                .containsOnly(daemon.pid()));
+        Process restarted = startServer(data);
+        assertThat(daemon.isAlive()).as("the restart reaped the daemon the crashed run left").isFalse();
+        GaleClient again = client(data);
+        for (String name : List.of("py", "jv", "proc", "daemon")) assertThat(call(again, name)).isEqualTo(200);
+        assertThat(restarted.isAlive()).isTrue();
+    }
+
+    private static final String HTTP_SERVER = """
+            import os
+            from http.server import BaseHTTPRequestHandler, HTTPServer
+            class Handler(BaseHTTPRequestHandler):
+                def do_GET(self):
+                    self.send_response(200)
+                    self.end_headers()
+                    self.wfile.write(b"process")
+            HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+            """;
+
+    private static List<Long> alive(Set<Long> pids) {
+        return pids.stream().filter(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).toList();
+    }
+
+    private Process startServer(Path data) throws Exception {
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(STARVED);
+        command.addAll(List.of("-jar", JAR.toString(), "server", "--port", Integer.toString(port), "--data-dir", data.toString()));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(tmp.resolve("server.log").toFile())).start();
+        servers.add(p);
+        String url = "http://127.0.0.1:" + port;
+        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> get(url + "/healthz").contains("ok"));
+        return p;
+    }
+
+    private static GaleClient client(Path data) throws IOException {
+        String url = new com.fasterxml.jackson.databind.ObjectMapper().readTree(data.resolve("server.json").toFile()).path("url").asText();
+        return new GaleClient(URI.create(url), Files.readString(data.resolve("admin-token")).strip());
+    }
+
+    private static void deploy(GaleClient client, String name, Path source, Map<String, Object> settings) {
+        Map<String, Object> config = new java.util.LinkedHashMap<>(settings);
+        config.put("allowUnauthenticated", true);
+        Version v = client.awaitVersion(name, client.deploy(name, source, config).version(), Duration.ofSeconds(120));
+        assertThat(v.state().name()).as(name + ": " + v.reason().orElse("")).isEqualTo("ACTIVE");
+    }
+
+    private static int call(GaleClient client, String name) {
+        return client.call(name, "GET", "", new byte[0], Map.of()).statusCode();
+    }
+
+    private Path bundle(String name, Map<String, String> files) throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("bundles").resolve(name));
+        for (var file : files.entrySet()) Files.writeString(dir.resolve(file.getKey()), file.getValue());
+        return dir;
+    }
+
+    /** A jar with one HttpFunction, compiled against the gale-api jar the server wrote into its data dir. */
+    private Path javaBundle(Path data) throws IOException {
+        Path src = Files.createDirectories(tmp.resolve("jv-src/example"));
+        Files.writeString(src.resolve("Jv.java"), """
+                package example;
+                import gale.api.*;
+                public class Jv implements HttpFunction {
+                    public void handle(Request request, Response response) throws Exception {
+                        response.send("java");
+                    }
+                }
+                """);
+        Path classes = Files.createDirectories(tmp.resolve("jv-classes"));
+        int compiled = ToolProvider.getSystemJavaCompiler().run(null, null, null, "--release", "21", "-cp",
+                data.resolve("runtime/java/gale-api.jar").toString(), "-d", classes.toString(), src.resolve("Jv.java").toString());
+        assertThat(compiled).isZero();
+        Path bundle = Files.createDirectories(tmp.resolve("bundles/jv"));
+        try (var jar = new JarOutputStream(Files.newOutputStream(bundle.resolve("app.jar")))) {
+            jar.putNextEntry(new ZipEntry("example/Jv.class"));
+            Files.copy(classes.resolve("example/Jv.class"), jar);
+            jar.closeEntry();
+        }
+        return bundle;
+    }
+
+    private static String get(String url) throws IOException, InterruptedException {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
+                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
+        }
+    }
+
+    private static String javaBin() {
+        return ProcessHandle.current().info().command().orElse("java");
+    }
+}

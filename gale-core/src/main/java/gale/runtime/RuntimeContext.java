@@ -1,0 +1,29 @@
+package gale.runtime;
+
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * What the runtimes of one server share.
+ *
+ * @param node        names this server's processes and cgroups, the same on every start of one
+ *                    data dir, so a start can find what a crashed run left ({@link Leftovers})
+ * @param runtimeDir  where runtimes unpack their own files (the Python bootstrap, the gale-api jar)
+ * @param scratchRoot per-instance scratch folders (HOME, TMPDIR) live here; cleared at every start
+ * @param listener    the socket instances connect back to
+ * @param observer    receives what instances print
+ * @param isolation   the cgroups and sandbox this host offers
+ */
+public record RuntimeContext(String node, Path runtimeDir, Path scratchRoot, InstanceListener listener,
+                             InstanceObserver observer, Isolation isolation) {
+
+    /**
+     * The environment every instance and zygote of this server starts from: {@link CleanEnvironment}
+     * plus {@link Leftovers#MARKER}, by which a later start recognises them.
+     */
+    public Map<String, String> instanceEnvironment() {
+        Map<String, String> env = CleanEnvironment.create();
+        env.put(Leftovers.MARKER, node);
+        return env;
+    }
+}
