@@ -56,6 +56,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        options.applyLogLevels();
         Path examplesDir = examplesDir();
         List<Path> folders = exampleFolders(examplesDir);
         if (folders.isEmpty()) {

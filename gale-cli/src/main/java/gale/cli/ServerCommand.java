@@ -17,6 +17,7 @@ final class ServerCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        options.applyLogLevels();
         GaleServer server = LocalServer.start(options.config(gale.env()), gale.env(), gale.terminal().out());
         gale.terminal().out().println(LocalServer.STOP_HINT);
         server.join();

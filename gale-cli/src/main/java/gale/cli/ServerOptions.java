@@ -13,6 +13,8 @@ import picocli.CommandLine.Option;
 /** The flags of `gale server` and `gale demo`. */
 final class ServerOptions {
 
+    private static final String DEFAULT_LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
+
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "interface to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)")
     String host;
@@ -48,6 +50,19 @@ final class ServerOptions {
     @Option(names = "--zygote-idle-timeout", paramLabel = "DURATION", defaultValue = "10m",
             description = "a Python zygote that started no instance for this long is retired (default: ${DEFAULT-VALUE})")
     Duration zygoteIdleTimeout;
+
+    @Option(names = "--verbose",
+            description = "also print the INFO lines of the libraries Gale runs on (Jetty, Javalin, Flyway, HikariCP...);"
+                    + " by default only their warnings and Gale's own lines")
+    boolean verbose;
+
+    /**
+     * Sets how much the libraries log; call before the server starts, as slf4j-simple reads its
+     * levels once, when the first logger is created (the quiet default is in simplelogger.properties).
+     */
+    void applyLogLevels() {
+        if (verbose && System.getProperty(DEFAULT_LOG_LEVEL) == null) System.setProperty(DEFAULT_LOG_LEVEL, "info");
+    }
 
     ServerConfig config(Map<String, String> env) {
         ServerConfig config = ServerConfig.defaults(dataDir.orElseGet(() -> GaleHome.resolve(env).dir()))

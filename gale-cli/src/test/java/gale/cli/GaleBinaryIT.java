@@ -17,6 +17,8 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
@@ -30,6 +32,7 @@ class GaleBinaryIT {
 
     private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
     private static final Path ROOT = Path.of(System.getProperty("gale.root", ".."));
+    private static final Pattern INFO_LINE = Pattern.compile("^\\[[^\\]]*\\] INFO (\\S+) - ");
 
     @TempDir
     Path tmp;
@@ -90,6 +93,37 @@ class GaleBinaryIT {
                 + Files.readAllLines(ROOT.resolve("examples/survey-scorer/demo-call.txt")).getFirst());
         assertThat(survey).isNotBlank();
         assertThat(gale(data, "ls").out()).doesNotContain("FAILED");
+    }
+
+    @Test
+    void theTerminalShowsGalesOwnLinesAndTheLibrariesInfoLinesOnlyWithVerbose() throws Exception {
+        String quiet = serverOutput("quiet");
+        String verbose = serverOutput("verbose", "--verbose");
+
+        assertThat(quiet).contains("Gale is serving at").contains("INFO gale.server.GaleServer - Gale listening on");
+        assertThat(infoLoggers(quiet)).isNotEmpty().allSatisfy(logger -> assertThat(logger).startsWith("gale."));
+        assertThat(infoLoggers(verbose)).contains("gale.server.GaleServer")
+                .anyMatch(logger -> logger.startsWith("org.flywaydb."))
+                .anyMatch(logger -> logger.startsWith("com.zaxxer.hikari."))
+                .anyMatch(logger -> logger.startsWith("org.eclipse.jetty."))
+                .anyMatch(logger -> logger.startsWith("io.javalin."));
+        assertThat(verbose).doesNotContain("days old"); // Javalin's age nag, switched off in GaleServer
+    }
+
+    /** Runs `gale server` on a new data dir, stops it as Ctrl-C does (SIGTERM, the same shutdown hook), returns what it printed. */
+    private String serverOutput(String name, String... extra) throws Exception {
+        int port = freePort();
+        Process server = startServer("server", port, tmp.resolve(name), extra);
+        Path log = tmp.resolve("server-" + port + ".log");
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(log).contains(LocalServer.STOP_HINT));
+        server.destroy();
+        assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("gale server stops on SIGTERM").isTrue();
+        return Files.readString(log);
+    }
+
+    /** The loggers of the INFO lines slf4j-simple printed ("[thread] INFO logger - message"). */
+    private static List<String> infoLoggers(String output) {
+        return output.lines().map(INFO_LINE::matcher).filter(Matcher::find).map(m -> m.group(1)).toList();
     }
 
     private Process startServer(String verb, int port, Path data, String... extra) throws Exception {

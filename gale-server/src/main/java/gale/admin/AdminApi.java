@@ -14,7 +14,7 @@ import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
 import gale.gateway.Auth;
-import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.function.Supplier;
 
 /** The admin REST API under /v1 (docs/api.md). Every route needs the admin token. */
 public final class AdminApi {
@@ -41,9 +42,9 @@ public final class AdminApi {
     private final Store store;
     private final LogSink logs;
     private final Auth auth;
-    private final String baseUrl;
+    private final Supplier<String> baseUrl;
 
-    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, String baseUrl) {
+    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl) {
         this.registry = registry;
         this.store = store;
         this.logs = logs;
@@ -51,25 +52,26 @@ public final class AdminApi {
         this.baseUrl = baseUrl;
     }
 
-    public void register(Javalin app) {
-        app.before("/v1/*", ctx -> {
+    /** Adds the routes; {@code baseUrl} is read per request, as the port is only known once the server listens. */
+    public void register(RoutesConfig routes) {
+        routes.before("/v1/*", ctx -> {
             if (!auth.isAdmin(ctx)) {
                 ctx.header("WWW-Authenticate", "Bearer");
                 throw new UnauthorizedResponse("the admin API needs 'Authorization: Bearer <token>'; the token is in "
                         + "the data dir's admin-token file (export GALE_TOKEN=$(cat .gale/admin-token))");
             }
         });
-        app.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
-        app.get("/v1/functions/{name}", this::describe);
-        app.delete("/v1/functions/{name}", this::delete);
-        app.post("/v1/functions/{name}/versions", this::deploy);
-        app.get("/v1/functions/{name}/versions", ctx -> ctx.json(registry.versions(existing(ctx)).stream().map(AdminApi::version).toList()));
-        app.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
-        app.post("/v1/functions/{name}/rollback", this::rollback);
-        app.get("/v1/functions/{name}/logs", this::logs);
-        app.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
+        routes.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
+        routes.get("/v1/functions/{name}", this::describe);
+        routes.delete("/v1/functions/{name}", this::delete);
+        routes.post("/v1/functions/{name}/versions", this::deploy);
+        routes.get("/v1/functions/{name}/versions", ctx -> ctx.json(registry.versions(existing(ctx)).stream().map(AdminApi::version).toList()));
+        routes.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
+        routes.post("/v1/functions/{name}/rollback", this::rollback);
+        routes.get("/v1/functions/{name}/logs", this::logs);
+        routes.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
                 intParam(ctx, "limit", 100, 1, 10_000)).stream().map(AdminApi::invocation).toList()));
-        app.get("/v1/invocations/{id}", ctx -> ctx.json(invocation(store.findInvocation(ctx.pathParam("id"))
+        routes.get("/v1/invocations/{id}", ctx -> ctx.json(invocation(store.findInvocation(ctx.pathParam("id"))
                 .orElseThrow(() -> new NotFoundResponse("no invocation with request id " + ctx.pathParam("id"))))));
     }
 
@@ -172,7 +174,7 @@ public final class AdminApi {
     private Map<String, Object> summary(FunctionRow fn) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("name", fn.name());
-        out.put("url", baseUrl + "/fn/" + fn.name());
+        out.put("url", baseUrl.get() + "/fn/" + fn.name());
         out.put("activeVersion", fn.activeVersion().isPresent() ? fn.activeVersion().getAsInt() : null);
         List<VersionRow> versions = registry.versions(fn.name());
         out.put("latestVersion", versions.isEmpty() ? null : versions.getFirst().version());

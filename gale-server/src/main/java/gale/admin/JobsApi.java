@@ -7,7 +7,7 @@ import gale.jobs.InvalidJobException;
 import gale.jobs.JobService;
 import gale.jobs.JobView;
 import gale.store.JobItem;
-import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
@@ -31,13 +31,13 @@ public final class JobsApi {
         this.jobs = jobs;
     }
 
-    public void register(Javalin app) {
-        app.post("/v1/jobs", this::submit);
-        app.get("/v1/jobs", ctx -> ctx.json(jobs.list(Optional.ofNullable(ctx.queryParam("function")),
+    public void register(RoutesConfig routes) {
+        routes.post("/v1/jobs", this::submit);
+        routes.get("/v1/jobs", ctx -> ctx.json(jobs.list(Optional.ofNullable(ctx.queryParam("function")),
                 limit(ctx)).stream().map(JobsApi::json).toList()));
-        app.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
-        app.get("/v1/jobs/{id}/results", this::results);
-        app.delete("/v1/jobs/{id}", ctx -> {
+        routes.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
+        routes.get("/v1/jobs/{id}/results", this::results);
+        routes.delete("/v1/jobs/{id}", ctx -> {
             find(ctx);
             ctx.json(json(jobs.cancel(ctx.pathParam("id")).orElseThrow()));
         });

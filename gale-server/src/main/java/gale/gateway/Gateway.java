@@ -191,7 +191,11 @@ public final class Gateway implements Handler {
             case InvokeResult.Response r -> {
                 ctx.status(r.status());
                 for (Map.Entry<String, String> h : r.headers()) {
-                    if (!HOP_BY_HOP.contains(h.getKey().toLowerCase())) ctx.res().addHeader(h.getKey(), h.getValue());
+                    String header = h.getKey().toLowerCase();
+                    if (HOP_BY_HOP.contains(header)) continue;
+                    // Replaces Javalin's default text/plain: on Jetty 12, addHeader would send both.
+                    if (header.equals("content-type")) ctx.res().setContentType(h.getValue());
+                    else ctx.res().addHeader(h.getKey(), h.getValue());
                 }
                 ctx.result(r.body());
             }

@@ -21,6 +21,9 @@ import gale.store.LogEntry;
 import gale.store.Store;
 import gale.util.FileTrees;
 import io.javalin.Javalin;
+import io.javalin.compression.CompressionStrategy;
+import io.javalin.config.JavalinConfig;
+import io.javalin.config.SizeUnit;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -92,33 +95,10 @@ public final class GaleServer implements AutoCloseable {
         jobs.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
-        this.app = Javalin.create(cfg -> {
-            cfg.showJavalinBanner = false;
-            cfg.useVirtualThreads = true;
-            cfg.http.disableCompression(); // function responses pass through as they are
-            cfg.http.maxRequestSize = config.maxBodyBytes();
-            cfg.jetty.multipartConfig.maxFileSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
-            cfg.jetty.multipartConfig.maxTotalRequestSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
-            cfg.jetty.multipartConfig.maxInMemoryFileSize(8, io.javalin.config.SizeUnit.MB);
-            cfg.jetty.multipartConfig.cacheDirectory(run.toString());
-        });
-        app.exception(HttpResponseException.class, (e, ctx) ->
-                ctx.status(e.getStatus()).json(Map.of("error", e.getMessage(), "status", e.getStatus())));
-        app.exception(Exception.class, (e, ctx) -> {
-            LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
-            ctx.status(500).json(Map.of("error", "internal error: " + e + "; see the server log", "status", 500));
-        });
-        app.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
-        app.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
-        app.start(config.host(), config.port());
-        this.url = "http://" + displayHost(config.host()) + ":" + app.port();
         var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
-        for (var method : Gateway.METHODS) {
-            app.addHttpHandler(method, "/fn/{name}", gateway);
-            app.addHttpHandler(method, "/fn/{name}/<rest>", gateway);
-        }
-        new AdminApi(registry, store, logs, auth, url).register(app);
-        new JobsApi(jobs).register(app);
+        this.app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
+        app.start(config.host(), config.port());
+        this.url = listeningUrl();
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
@@ -179,6 +159,40 @@ public final class GaleServer implements AutoCloseable {
             // released with the process anyway
         }
         stopped.countDown();
+    }
+
+    /** Javalin 7 takes every setting, route and handler up front, before it starts. */
+    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway) {
+        cfg.startup.showJavalinBanner = false;
+        cfg.startup.showOldJavalinVersionWarning = false; // Gale pins its Javalin; the jar's age is not the user's concern
+        cfg.startup.startupWatcherEnabled = false; // started right away; the watcher is a non-daemon thread sleeping 5 s
+        cfg.concurrency.useVirtualThreads = true;
+        cfg.http.compressionStrategy = CompressionStrategy.NONE; // function responses pass through as they are
+        cfg.http.maxRequestSize = config.maxBodyBytes();
+        cfg.jetty.multipartConfig.maxFileSize(4L << 30, SizeUnit.BYTES);
+        cfg.jetty.multipartConfig.maxTotalRequestSize(4L << 30, SizeUnit.BYTES);
+        cfg.jetty.multipartConfig.maxInMemoryFileSize(8, SizeUnit.MB);
+        cfg.jetty.multipartConfig.cacheDirectory(run.toString());
+        var routes = cfg.routes;
+        routes.exception(HttpResponseException.class, (e, ctx) ->
+                ctx.status(e.getStatus()).json(Map.of("error", e.getMessage(), "status", e.getStatus())));
+        routes.exception(Exception.class, (e, ctx) -> {
+            LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
+            ctx.status(500).json(Map.of("error", "internal error: " + e + "; see the server log", "status", 500));
+        });
+        routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
+        routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
+        for (var method : Gateway.METHODS) {
+            routes.addHttpHandler(method, "/fn/{name}", gateway);
+            routes.addHttpHandler(method, "/fn/{name}/<rest>", gateway);
+        }
+        new AdminApi(registry, store, logs, auth, this::listeningUrl).register(routes);
+        new JobsApi(jobs).register(routes);
+    }
+
+    /** The base URL clients use; valid from the moment the server accepts calls (port 0 binds a free port then). */
+    private String listeningUrl() {
+        return "http://" + displayHost(config.host()) + ":" + app.port();
     }
 
     private void onInstanceLog(Instance instance, Optional<String> requestId, String stream, String line) {

@@ -54,6 +54,21 @@ class GcfStyleTest extends GaleE2E {
     }
 
     @Test
+    void aFunctionsBodyAndContentTypeReachTheClientUntouchedWhenTheClientAcceptsGzip() {
+        gale.deployActive("page", gale.bundle("page", "main.py", """
+                def page(request):
+                    return ("<p>" + "gale " * 2000 + "</p>", 200, {"Content-Type": "text/html"})
+                """));
+
+        var response = gale.client.call("page", "GET", "", new byte[0], Map.of("Accept-Encoding", "gzip, deflate, br"));
+
+        assertThat(response.statusCode()).isEqualTo(200);
+        assertThat(response.headers().firstValue("Content-Encoding")).isEmpty();
+        assertThat(response.headers().allValues("Content-Type")).containsExactly("text/html");
+        assertThat(text(response)).isEqualTo("<p>" + "gale ".repeat(2000) + "</p>");
+    }
+
+    @Test
     void aFunctionThatAnswersCorsPreflightItselfGetsExactlyItsOwnHeadersBack() {
         gale.deployActive("survey", gale.bundle("survey", "main.py", """
                 def prediction(request):

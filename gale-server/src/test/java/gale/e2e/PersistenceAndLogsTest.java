@@ -1,9 +1,17 @@
 package gale.e2e;
 
 import gale.client.LogEntry;
+import com.sun.management.HotSpotDiagnosticMXBean;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -66,6 +74,34 @@ class PersistenceAndLogsTest extends GaleE2E {
         gale.get("follow", "?n=2");
 
         assertThat(waiting.join().entries()).extracting(LogEntry::message).contains("line 2");
+    }
+
+    @Test
+    void aFollowerWaitingForLogsWaitsOnAVirtualThreadNotAPlatformOne() throws Exception {
+        gale.deployActive("patient", gale.bundle("patient", "main.py", """
+                def patient(request):
+                    print("call", request.args["n"])
+                    return "ok"
+                """));
+        gale.get("patient", "?n=1");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !gale.client.logs("patient", 0, 1000, 0).entries().isEmpty());
+        long after = gale.client.logs("patient", 0, 1000, 0).next();
+
+        var waiting = CompletableFuture.supplyAsync(() -> gale.client.logs("patient", after, 100, 20));
+        List<String> waiters = await().atMost(Duration.ofSeconds(10))
+                .until(() -> threadsIn("gale.admin.AdminApi.logs"), threads -> !threads.isEmpty());
+        gale.get("patient", "?n=2");
+
+        assertThat(waiters).allSatisfy(thread -> assertThat(thread.lines().findFirst().orElseThrow()).contains("\" virtual "));
+        assertThat(waiting.join().entries()).extracting(LogEntry::message).contains("call 2");
+    }
+
+    /** Threads whose stack passes through {@code method}, virtual ones included (Thread.getAllStackTraces leaves them out). */
+    private static List<String> threadsIn(String method) throws IOException {
+        Path file = tmp.resolve("threads-" + System.nanoTime() + ".txt");
+        ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
+                .dumpThreads(file.toString(), HotSpotDiagnosticMXBean.ThreadDumpFormat.TEXT_PLAIN);
+        return Arrays.stream(Files.readString(file).split("\n\n")).filter(t -> t.contains(method + "(")).toList();
     }
 
     @Test
