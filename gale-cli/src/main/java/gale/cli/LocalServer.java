@@ -23,7 +23,7 @@ final class LocalServer {
             throw new CommandFailedException("cannot start Gale on " + config.host() + ":" + config.port()
                     + " with data dir " + config.dataDir() + ": " + e.getMessage(), e);
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(server::close, "gale-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(server::closeOnShutdown, "gale-shutdown"));
         printWelcome(server, config, env, out);
         return server;
     }

@@ -51,6 +51,10 @@ final class ServerOptions {
             description = "a Python zygote that started no instance for this long is retired (default: ${DEFAULT-VALUE})")
     Duration zygoteIdleTimeout;
 
+    @Option(names = "--shutdown-grace", paramLabel = "DURATION", defaultValue = "10s",
+            description = "on SIGTERM or Ctrl-C, how long calls in flight may take to finish before instances are killed (default: ${DEFAULT-VALUE})")
+    Duration shutdownGrace;
+
     @Option(names = "--verbose",
             description = "also print the INFO lines of the libraries Gale runs on (Jetty, Javalin, Flyway, HikariCP...);"
                     + " by default only their warnings and Gale's own lines")
@@ -69,11 +73,13 @@ final class ServerOptions {
                 .withHost(host)
                 .withPort(port)
                 .withMaxBodyBytes(maxBody.bytes())
-                .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout));
+                .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout))
+                .withShutdownGrace(shutdownGrace);
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
-                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout(), config.zygotes());
+                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout(), config.zygotes(),
+                config.shutdownGrace());
     }
 }

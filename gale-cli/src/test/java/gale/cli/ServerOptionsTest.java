@@ -31,11 +31,12 @@ class ServerOptionsTest {
     void appliesEveryFlag() {
         ServerConfig config = config(Map.of(), "server", "--host", "0.0.0.0", "--port", "0", "--data-dir", "/tmp/gale",
                 "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
-                "--pip-index-url", "http://pypi.internal/simple", "--max-zygotes", "12", "--zygote-idle-timeout", "90s");
+                "--pip-index-url", "http://pypi.internal/simple", "--max-zygotes", "12", "--zygote-idle-timeout", "90s",
+                "--shutdown-grace", "3s");
 
         assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
                 1L << 30, Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
-                new ZygoteBudget(12, Duration.ofSeconds(90))));
+                new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3)));
     }
 
     @Test

@@ -315,7 +315,25 @@ public final class GaleClient implements AutoCloseable {
      */
     public HttpResponse<byte[]> call(String name, String method, String pathAndQuery, byte[] body,
                                      Map<String, String> headers) {
-        return send(callRequest(name, method, pathAndQuery, body, headers));
+        HttpRequest request = callRequest(name, method, pathAndQuery, body, headers);
+        long giveUp = System.nanoTime() + STARTING_WAIT.toNanos();
+        HttpResponse<byte[]> response = send(request);
+        while (isStarting(response) && System.nanoTime() < giveUp) { // Gale restores the function after a restart
+            try {
+                Thread.sleep(Duration.ofSeconds(response.headers().firstValueAsLong("Retry-After").orElse(1)).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return response;
+            }
+            response = send(request);
+        }
+        return response;
+    }
+
+    /** 503 from Gale itself with Retry-After: the function is starting after a restart (the call never ran). */
+    private static boolean isStarting(HttpResponse<byte[]> response) {
+        return response.statusCode() == 503 && response.headers().firstValue("Retry-After").isPresent()
+                && response.headers().firstValue("X-Gale-Error").orElse("").equals("platform");
     }
 
     /** {@link #call}, without blocking; fails with {@link GaleUnreachableException} when there is no answer. */
@@ -334,6 +352,9 @@ public final class GaleClient implements AutoCloseable {
     public void close() {
         http.close();
     }
+
+    /** How long {@link #call} retries while Gale answers that the function is starting. */
+    private static final Duration STARTING_WAIT = Duration.ofSeconds(30);
 
     private HttpRequest callRequest(String name, String method, String pathAndQuery, byte[] body,
                                     Map<String, String> headers) {

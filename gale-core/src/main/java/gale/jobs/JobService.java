@@ -1,5 +1,6 @@
 package gale.jobs;
 
+import gale.util.Signal;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -32,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
@@ -50,16 +52,21 @@ public final class JobService implements AutoCloseable {
     private final JobStore store;
     private final Map<String, JobExecution> running = new ConcurrentHashMap<>();
     private final BlockingQueue<JobItem> outcomes = new ArrayBlockingQueue<>(100_000);
-    private final Object written = new Object();
+    private final Signal written = new Signal();
+    private final ReentrantLock writing = new ReentrantLock();
     private final ExecutorService jobs = Executors.newVirtualThreadPerTaskExecutor();
-    private final Thread writer;
+    private Thread writer;
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
 
     public JobService(Registry registry, JobStore store) {
         this.registry = registry;
         this.store = store;
-        this.writer = Thread.ofPlatform().name("gale-job-writer").daemon().start(this::writeLoop);
+    }
+
+    /** Starts the thread that writes task outcomes to the store in batches. */
+    public void start() {
+        writer = Thread.ofPlatform().name("gale-job-writer").daemon().start(this::writeLoop);
     }
 
     // ---- submit
@@ -150,7 +157,7 @@ public final class JobService implements AutoCloseable {
                 flushOutcomes();
                 if (!execution.suspended()) finish(execution, state, error); // a suspended job stays RUNNING for restore()
                 running.remove(row.id());
-                notifyWritten();
+                written.fire();
             }
         });
     }
@@ -218,9 +225,7 @@ public final class JobService implements AutoCloseable {
             next += ready.size();
             if (next == to) continue;
             if (!follow || ended) return;
-            synchronized (written) {
-                written.wait(500);
-            }
+            written.await(Duration.ofMillis(500));
         }
     }
 
@@ -242,13 +247,11 @@ public final class JobService implements AutoCloseable {
     private void awaitFinished(String id) {
         long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
         while (running.containsKey(id) && System.nanoTime() < deadline) {
-            synchronized (written) {
-                try {
-                    written.wait(50);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                }
+            try {
+                written.await(Duration.ofMillis(50));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
@@ -296,13 +299,16 @@ public final class JobService implements AutoCloseable {
         }
     }
 
-    private synchronized void writeBatch(List<JobItem> batch) {
+    private void writeBatch(List<JobItem> batch) {
+        writing.lock();
         try {
             store.record(batch);
         } catch (RuntimeException e) {
             LOG.error("could not store {} job results; they will be recomputed after a restart", batch.size(), e);
+        } finally {
+            writing.unlock();
         }
-        notifyWritten();
+        written.fire();
     }
 
     private void flushOutcomes() {
@@ -311,11 +317,6 @@ public final class JobService implements AutoCloseable {
         writeBatch(batch);
     }
 
-    private void notifyWritten() {
-        synchronized (written) {
-            written.notifyAll();
-        }
-    }
 
     @Override
     public void close() {
@@ -328,9 +329,9 @@ public final class JobService implements AutoCloseable {
         }
         closed = true;
         jobs.shutdownNow();
-        writer.interrupt();
+        if (writer != null) writer.interrupt();
         try {
-            writer.join(2_000);
+            if (writer != null) writer.join(2_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -1,5 +1,6 @@
 package gale.logs;
 
+import gale.util.Signal;
 import gale.store.InvocationRecord;
 import gale.store.LogEntry;
 import gale.store.Store;
@@ -12,6 +13,7 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -34,13 +36,18 @@ public final class LogSink implements AutoCloseable {
     private final BlockingQueue<LogEntry> logs = new ArrayBlockingQueue<>(CAPACITY);
     private final BlockingQueue<InvocationRecord> invocations = new ArrayBlockingQueue<>(CAPACITY);
     private final AtomicLong dropped = new AtomicLong();
-    private final Object written = new Object();
-    private final Thread writer;
+    private final Signal written = new Signal();
+    private final ReentrantLock writing = new ReentrantLock();
+    private Thread writer;
     private volatile boolean closed;
 
     public LogSink(Store store) {
         this.store = store;
-        this.writer = Thread.ofPlatform().name("gale-log-writer").daemon().start(this::run);
+    }
+
+    /** Starts the writer thread; lines logged before are written by its first batch. */
+    public void start() {
+        writer = Thread.ofPlatform().name("gale-log-writer").daemon().start(this::run);
     }
 
     public void log(LogEntry entry) {
@@ -57,15 +64,16 @@ public final class LogSink implements AutoCloseable {
 
     /** Blocks until the next batch is written or {@code timeout} passes. */
     public void awaitWrite(Duration timeout) throws InterruptedException {
-        synchronized (written) {
-            written.wait(Math.max(1, timeout.toMillis()));
-        }
+        written.await(timeout);
     }
 
     /** Writes everything queued so far; used at shutdown and by tests that read right after a call. */
     public void flush() {
-        synchronized (this) {
+        writing.lock();
+        try {
             drainOnce(null);
+        } finally {
+            writing.unlock();
         }
     }
 
@@ -73,8 +81,11 @@ public final class LogSink implements AutoCloseable {
         while (!closed) {
             try {
                 LogEntry first = logs.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
-                synchronized (this) {
+                writing.lock();
+                try {
                     drainOnce(first);
+                } finally {
+                    writing.unlock();
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -101,11 +112,7 @@ public final class LogSink implements AutoCloseable {
             invocationBatch.clear();
             wroteAny = true;
         }
-        if (wroteAny) {
-            synchronized (written) {
-                written.notifyAll();
-            }
-        }
+        if (wroteAny) written.fire();
     }
 
     private static void sleepQuietly() {
@@ -119,9 +126,9 @@ public final class LogSink implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        writer.interrupt();
+        if (writer != null) writer.interrupt();
         try {
-            writer.join(2_000);
+            if (writer != null) writer.join(2_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

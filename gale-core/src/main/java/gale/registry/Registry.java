@@ -32,7 +32,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -59,6 +61,8 @@ public final class Registry implements AutoCloseable {
     /** Loading user code (imports, model files) may take long, but not forever. */
     private static final Duration LOAD_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration MAINTENANCE_PERIOD = Duration.ofMillis(200);
+    /** Functions restored at once after a restart: preparing reads files and may run a requirements check. */
+    private static final int RESTORE_PARALLELISM = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Store store;
@@ -70,8 +74,10 @@ public final class Registry implements AutoCloseable {
     private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
     private final Map<String, ReentrantLock> deployLocks = new ConcurrentHashMap<>();
     private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
-    private final ScheduledExecutorService maintenance = Executors.newSingleThreadScheduledExecutor(
-            Thread.ofPlatform().name("gale-pool-maintenance").daemon().factory());
+    /** Functions known to the store whose active version is not serving again yet after a restart. */
+    private final Set<String> restoring = ConcurrentHashMap.newKeySet();
+    private ScheduledExecutorService maintenance;
+    private volatile boolean stopping;
 
     public Registry(Store store, BlobStore blobs, Path versionsRoot, List<Runtime> runtimes, LogSink logs,
                     Duration drainTimeout) {
@@ -81,6 +87,11 @@ public final class Registry implements AutoCloseable {
         this.runtimes = runtimes.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Runtime::name, r -> r));
         this.logs = logs;
         this.drainTimeout = drainTimeout;
+    }
+
+    /** Starts the upkeep of pools and runtimes (idle instances, memory limits, idle zygotes), a few times a second. */
+    public void start() {
+        maintenance = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("gale-pool-maintenance").daemon().factory());
         maintenance.scheduleWithFixedDelay(this::maintainPools, MAINTENANCE_PERIOD.toMillis(),
                 MAINTENANCE_PERIOD.toMillis(), TimeUnit.MILLISECONDS);
     }
@@ -90,6 +101,37 @@ public final class Registry implements AutoCloseable {
     /** The serving version of {@code name}; the gateway's only lookup. */
     public Optional<ActiveFunction> active(String name) {
         return Optional.ofNullable(active.get(name));
+    }
+
+    /** True once {@link #drainAll} began: the server is stopping and takes no new calls. */
+    public boolean isStopping() {
+        return stopping;
+    }
+
+    /**
+     * The server is stopping: no pool takes new calls, calls in flight may finish until
+     * {@code grace} has passed, then every instance is killed. Returns when all are gone.
+     */
+    public void drainAll(Duration grace) {
+        stopping = true;
+        maintenance.shutdownNow();
+        List<InstancePool> pools = active.values().stream().map(ActiveFunction::pool).toList();
+        try {
+            CompletableFuture.allOf(pools.stream().map(InstancePool::drain).toArray(CompletableFuture[]::new))
+                    .get(grace.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.warn("calls still running after the shutdown grace of {}; their instances are killed", gale.config.Durations.format(grace));
+        } catch (java.util.concurrent.ExecutionException e) {
+            LOG.warn("draining the pools failed: {}", e.getCause().toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        pools.forEach(InstancePool::close);
+    }
+
+    /** True while {@code name} has an active version that does not serve again yet after a restart. */
+    public boolean isRestoring(String name) {
+        return restoring.contains(name);
     }
 
     public List<ActiveFunction> activeFunctions() {
@@ -303,24 +345,110 @@ public final class Registry implements AutoCloseable {
 
     // ---- start and stop
 
-    /** After a restart: serve every function's active version again and resume interrupted deploys. */
-    public void restore() {
-        for (FunctionRow fn : store.listFunctions()) {
-            if (fn.activeVersion().isEmpty()) continue;
-            int v = fn.activeVersion().getAsInt();
-            VersionRow row = store.findVersion(fn.name(), v).orElseThrow();
-            FunctionConfig config = configOf(row);
-            Path bundleDir = bundleDir(fn.name(), v);
+    /**
+     * After a restart: every function's active version serves again, and interrupted deploys
+     * resume. Returns at once; the server answers meanwhile, with 503 for a function not back
+     * yet ({@link #isRestoring}). A few functions are restored at a time. Then the versions
+     * most recently used (or with min-instances) get their runtime ready ahead of the first
+     * call (a Python zygote), most recent first, as many as the runtime keeps.
+     *
+     * @return completes when every function is back
+     */
+    public CompletableFuture<Void> restore() {
+        List<FunctionRow> functions = store.listFunctions().stream().filter(f -> f.activeVersion().isPresent()).toList();
+        functions.forEach(f -> restoring.add(f.name()));
+        var restored = new CompletableFuture<Void>();
+        Thread.ofVirtual().name("gale-restore").start(() -> {
+            long started = System.nanoTime();
             try {
-                ensureUnpacked(row, bundleDir);
-                var pool = preparedPool(fn.name(), v, config);
-                active.put(fn.name(), new ActiveFunction(fn.name(), v, config, pool));
-                if (config.prewarm()) runtimeFor(config).prewarm(pool.spec()); // the first call after a restart finds its zygote ready
-            } catch (IOException | DeployFailure e) {
-                LOG.error("cannot serve {} v{} after the restart: {}", fn.name(), v, e.getMessage());
-                platformLog(fn.name(), v, "version " + v + " cannot serve after the restart: " + e.getMessage());
+                restoreAll(functions);
+                prewarmRecentlyUsed();
+                resumeDeploys();
+                if (!functions.isEmpty()) {
+                    LOG.info("restored {} functions in {} ms", functions.size(), Duration.ofNanos(System.nanoTime() - started).toMillis());
+                }
+            } catch (RuntimeException e) {
+                LOG.error("restoring the functions after a restart failed", e);
+            } finally {
+                restoring.clear();
+                restored.complete(null);
+            }
+        });
+        return restored;
+    }
+
+    private void restoreAll(List<FunctionRow> functions) {
+        var slots = new java.util.concurrent.Semaphore(RESTORE_PARALLELISM);
+        try (var workers = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (FunctionRow fn : functions) {
+                slots.acquireUninterruptibly();
+                workers.submit(() -> {
+                    try {
+                        restore(fn.name());
+                    } finally {
+                        restoring.remove(fn.name());
+                        slots.release();
+                    }
+                });
             }
         }
+    }
+
+    /** Serves the function's active version again, unless a deploy or rollback made another one serve meanwhile. */
+    private void restore(String name) {
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            if (active.containsKey(name)) return;
+            Optional<FunctionRow> fn = store.findFunction(name);
+            if (fn.isEmpty() || fn.get().activeVersion().isEmpty()) return;
+            int v = fn.get().activeVersion().getAsInt();
+            VersionRow row = store.findVersion(name, v).orElseThrow();
+            FunctionConfig config = configOf(row);
+            try {
+                ensureUnpacked(row, bundleDir(name, v));
+                active.put(name, new ActiveFunction(name, v, config, preparedPool(name, v, config)));
+            } catch (IOException | DeployFailure e) {
+                LOG.error("cannot serve {} v{} after the restart: {}", name, v, e.getMessage());
+                platformLog(name, v, "version " + v + " cannot serve after the restart: " + e.getMessage());
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Gets the runtimes ready for the versions used within their keep-alive window (or kept
+     * warm with min-instances), most recently used first; a runtime keeps what its budget allows.
+     */
+    private void prewarmRecentlyUsed() {
+        Map<String, Instant> lastCalls = store.lastCalls();
+        Map<Runtime, List<InstanceSpec>> wanted = new java.util.LinkedHashMap<>();
+        active.values().stream()
+                .filter(f -> f.config().prewarm())
+                .sorted(Comparator.comparing((ActiveFunction f) -> lastUsed(f, lastCalls)).reversed())
+                .forEach(f -> {
+                    Runtime runtime = runtimes.get(f.config().runtime());
+                    if (runtime != null) wanted.computeIfAbsent(runtime, r -> new java.util.ArrayList<>()).add(f.pool().spec());
+                });
+        wanted.forEach((runtime, specs) -> {
+            List<InstanceSpec> recent = specs.stream()
+                    .filter(spec -> spec.config().minInstances() > 0
+                            || lastUsed(active.get(spec.function()), lastCalls).isAfter(Instant.now().minus(runtime.keepAlive())))
+                    .toList();
+            if (!recent.isEmpty()) runtime.prewarm(recent);
+        });
+    }
+
+    /** When the function was last called, or its version activated, whichever is later. */
+    private Instant lastUsed(ActiveFunction f, Map<String, Instant> lastCalls) {
+        if (f == null) return Instant.EPOCH;
+        Instant called = lastCalls.getOrDefault(f.name(), Instant.EPOCH);
+        Instant activated = store.findVersion(f.name(), f.version()).flatMap(VersionRow::activatedAt).orElse(Instant.EPOCH);
+        return called.isAfter(activated) ? called : activated;
+    }
+
+    private void resumeDeploys() {
         for (VersionRow row : store.deployingVersions()) {
             try {
                 ensureUnpacked(row, bundleDir(row.function(), row.version()));
@@ -376,7 +504,7 @@ public final class Registry implements AutoCloseable {
 
     @Override
     public void close() {
-        maintenance.shutdownNow();
+        if (maintenance != null) maintenance.shutdownNow();
         deployer.shutdownNow();
         active.values().forEach(f -> f.pool().close());
         active.clear();

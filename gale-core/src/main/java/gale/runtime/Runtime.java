@@ -41,11 +41,16 @@ public interface Runtime extends AutoCloseable {
     Instance start(InstanceSpec spec);
 
     /**
-     * A hint that instances of this version will be wanted (a deploy, a restart, a rollback):
-     * the runtime may get ready off the request path, e.g. start the version's zygote.
-     * Returns at once; does nothing by default.
+     * A hint that instances of these versions will be wanted soon (after a restart): the runtime
+     * may get ready off the request path, e.g. start their zygotes, most wanted first, as many as
+     * it keeps. Does nothing by default.
      */
-    default void prewarm(InstanceSpec spec) {
+    default void prewarm(java.util.List<InstanceSpec> mostWantedFirst) {
+    }
+
+    /** How long the runtime keeps what it readied for a version without use (see {@link #prewarm}); zero by default. */
+    default java.time.Duration keepAlive() {
+        return java.time.Duration.ZERO;
     }
 
     /**

@@ -14,6 +14,7 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 
@@ -230,6 +231,13 @@ public final class Store implements AutoCloseable {
         } catch (SQLException e) {
             throw new IllegalStateException("could not write to the store: " + e.getMessage(), e);
         }
+    }
+
+    /** When each function was last called, from its invocation records; functions never called are absent. */
+    public Map<String, Instant> lastCalls() {
+        return jdbi.withHandle(h -> h.createQuery("SELECT function_name, MAX(time) AS last FROM invocations GROUP BY function_name")
+                .map((rs, ctx) -> Map.entry(rs.getString("function_name"), Instant.parse(rs.getString("last"))))
+                .collect(java.util.stream.Collectors.toMap(Map.Entry::getKey, Map.Entry::getValue)));
     }
 
     /** Newest first. */

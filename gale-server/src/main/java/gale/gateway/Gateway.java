@@ -34,7 +34,8 @@ import java.util.UUID;
  * preflight for functions that asked Gale to, borrows an instance from the function's
  * pool, passes the call through, and records what happened.
  *
- * <p>Status codes: 401 private function without token, 404 unknown function, 413 body
+ * <p>Status codes: 503 with Retry-After while Gale restores the function after a restart or is
+ * stopping, 401 private function without token, 404 unknown function, 413 body
  * too large, 429 queue full, 500 the handler raised, 502 the instance died, 504 the
  * call ran past the function's timeout. Every error says who failed in
  * {@code X-Gale-Error: platform|function}.
@@ -71,8 +72,19 @@ public final class Gateway implements Handler {
         String requestId = UUID.randomUUID().toString();
         ctx.header("X-Gale-Request-Id", requestId);
         String name = ctx.pathParam("name");
+        if (registry.isStopping()) {
+            ctx.header("Retry-After", "1");
+            fail(ctx, requestId, GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
+            return;
+        }
         Optional<ActiveFunction> found = registry.active(name);
         if (found.isEmpty()) {
+            if (registry.isRestoring(name)) {
+                ctx.header("Retry-After", "1");
+                fail(ctx, requestId, GatewayError.platform(503, "function '" + name + "' is starting after a restart of Gale; "
+                        + "retry in a moment"));
+                return;
+            }
             fail(ctx, requestId, GatewayError.platform(404, notFoundMessage(name)));
             return;
         }

@@ -37,75 +37,111 @@ import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * One Gale node: store, registry, runtimes and the HTTP server, wired together.
- * {@link #start} returns when the server listens and every active function is
- * registered again; {@link #close} stops instances and writes out pending logs.
+ * One Gale node: store, registry, runtimes and the HTTP server, wired together. Every
+ * component starts in {@link #start}, in order, and {@link #close} stops them in reverse
+ * (see {@link Lifecycle}). The server answers HTTP before the functions of an earlier run
+ * serve again (503 with Retry-After for those not back yet), so a restart with many
+ * functions passes health checks at once.
  */
 public final class GaleServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(GaleServer.class);
     /** UNIX socket paths are limited to 108 bytes; longer data dirs put the socket in /tmp. */
     private static final int MAX_SOCKET_PATH = 100;
+    /** What stopping may take beyond the shutdown grace (closing the store, the HTTP server) before the JVM is halted. */
+    static final Duration STOP_MARGIN = Duration.ofSeconds(20);
 
     private final ServerConfig config;
     private final DataDir dataDir;
-    private final DataDir.Token token;
-    private final FileChannel lockChannel;
-    private final Store store;
-    private final LogSink logs;
-    private final InstanceListener listener;
-    private final List<gale.runtime.Runtime> runtimes;
-    private final Registry registry;
-    private final JobService jobs;
-    private final Javalin app;
-    private final String url;
+    private final Lifecycle life = new Lifecycle();
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private DataDir.Token token;
+    private Store store;
+    private LogSink logs;
+    private Registry registry;
+    private JobService jobs;
+    private Javalin app;
+    private String url;
+    private CompletableFuture<Void> restored;
 
     private GaleServer(ServerConfig config) {
         this.config = config;
         this.dataDir = new DataDir(config.dataDir());
-        this.lockChannel = lockDataDir(dataDir.root());
-        this.token = dataDir.adminToken();
-        this.store = Store.openSqlite(dataDir.store());
-        this.logs = new LogSink(store);
+    }
+
+    private void startComponents() {
+        life.add("the data dir lock", lockDataDir(dataDir.root()));
+        token = dataDir.adminToken();
+        store = life.add("the store", Store.openSqlite(dataDir.store()));
+        logs = life.add("the log writer", new LogSink(store));
+        logs.start();
         Path run = dataDir.root().resolve("run");
         String node = dataDir.node();
         var isolation = Isolation.probe(node);
         Leftovers.reap(node, isolation); // a crashed run's instances go before anything starts
         FileTrees.clear(run);
-        this.listener = InstanceListener.open(socketPath(run, node));
+        var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation);
-        this.runtimes = List.of(
+        List<gale.runtime.Runtime> runtimes = List.of(
                 new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
                 new ProcessRuntime(context),
                 new JavaRuntime(context, JavaRuntime.currentJava()));
-        runtimes.forEach(gale.runtime.Runtime::start);
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), runtimes, logs,
-                config.drainTimeout());
-        registry.restore();
-        this.jobs = new JobService(registry, store.jobs());
-        jobs.restore();
+        for (var runtime : runtimes) {
+            runtime.start();
+            life.add("the " + runtime.name() + " runtime", runtime);
+        }
+        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), runtimes, logs,
+                config.drainTimeout()));
+        registry.start();
+        jobs = new JobService(registry, store.jobs());
+        // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
+        CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
-        this.app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
+        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
         app.start(config.host(), config.port());
-        this.url = listeningUrl();
+        life.onClose("the HTTP server", app::stop);
+        // Closed before the HTTP server: calls in flight finish (until the grace) while /healthz still answers,
+        // then instances are killed.
+        life.onClose("the calls in flight", () -> registry.drainAll(config.shutdownGrace()));
+        jobs.start();
+        life.add("the jobs", jobs); // closed first: running jobs are suspended before their pools drain
+        url = listeningUrl();
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
+        life.onClose("the server info", dataDir::removeServerInfo);
+        restored = functionsRestored.thenRun(jobs::restore);
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
 
-    /** Starts a server; returns once it accepts calls. */
+    /**
+     * Starts a server; returns once it accepts calls. Functions of an earlier run come back in
+     * the background ({@link #restored()}).
+     */
     public static GaleServer start(ServerConfig config) {
-        return new GaleServer(config);
+        var server = new GaleServer(config);
+        try {
+            server.startComponents();
+        } catch (RuntimeException e) {
+            server.life.close();
+            throw e;
+        }
+        return server;
+    }
+
+    /** Completes when the functions and jobs of an earlier run serve and run again. */
+    public CompletableFuture<Void> restored() {
+        return restored;
     }
 
     public String url() {
@@ -142,22 +178,36 @@ public final class GaleServer implements AutoCloseable {
         stopped.await();
     }
 
+    /**
+     * For the JVM's shutdown hook (SIGTERM, Ctrl-C): {@link #close}, but never for longer than the
+     * shutdown grace plus {@link #STOP_MARGIN}. Past that, every process Gale started is killed and
+     * the JVM halts, so a SIGTERM always ends the server, whatever its instances do.
+     */
+    public void closeOnShutdown() {
+        Duration limit = config.shutdownGrace().plus(STOP_MARGIN);
+        Thread watchdog = Thread.ofPlatform().daemon().name("gale-stop-watchdog").start(() -> {
+            try {
+                Thread.sleep(limit);
+            } catch (InterruptedException stoppedInTime) {
+                return;
+            }
+            LOG.error("Gale did not stop within {}; killing the processes it started and exiting", gale.config.Durations.format(limit));
+            ProcessHandle.current().descendants().forEach(ProcessHandle::destroyForcibly);
+            Runtime.getRuntime().halt(1);
+        });
+        close();
+        watchdog.interrupt();
+    }
+
+    /**
+     * Stops the server: new calls get 503, calls in flight may finish within the shutdown
+     * grace, then instances are killed, the HTTP server stops, and the rest closes in reverse
+     * order of start. Safe to call more than once.
+     */
     @Override
     public void close() {
         if (stopped.getCount() == 0) return;
-        app.stop();
-        jobs.close();
-        registry.close();
-        runtimes.forEach(gale.runtime.Runtime::close);
-        logs.close();
-        store.close();
-        listener.close();
-        dataDir.removeServerInfo();
-        try {
-            lockChannel.close();
-        } catch (IOException ignored) {
-            // released with the process anyway
-        }
+        life.close();
         stopped.countDown();
     }
 
@@ -200,6 +250,7 @@ public final class GaleServer implements AutoCloseable {
                 Optional.of(instance.id()), requestId, stream, line));
     }
 
+    /** Holds the data dir for this server until closed; another server on it fails to start with a hint. */
     private static FileChannel lockDataDir(Path root) {
         Path lockFile = root.resolve("lock");
         try {

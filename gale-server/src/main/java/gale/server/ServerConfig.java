@@ -19,6 +19,7 @@ import java.util.Optional;
  * @param wheelDir      folder of wheels used when a requirement is not installed (optional)
  * @param drainTimeout  how long a redeploy waits for in-flight calls on old instances
  * @param zygotes       how many Python zygotes to keep, and for how long
+ * @param shutdownGrace how long calls in flight may take to finish when the server stops (SIGTERM); then instances are killed
  */
 public record ServerConfig(
         String host,
@@ -29,9 +30,12 @@ public record ServerConfig(
         Optional<String> pipIndexUrl,
         Optional<Path> wheelDir,
         Duration drainTimeout,
-        ZygoteBudget zygotes) {
+        ZygoteBudget zygotes,
+        Duration shutdownGrace) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
+    /** As Cloud Run: 10 seconds between SIGTERM and SIGKILL. */
+    public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(10);
 
     public ServerConfig {
         if (host == null || host.isBlank()) throw new IllegalArgumentException("host must not be empty");
@@ -43,6 +47,8 @@ public record ServerConfig(
         wheelDir = wheelDir == null ? Optional.empty() : wheelDir;
         drainTimeout = drainTimeout == null ? Duration.ofSeconds(60) : drainTimeout;
         zygotes = zygotes == null ? ZygoteBudget.defaults() : zygotes;
+        shutdownGrace = shutdownGrace == null ? DEFAULT_SHUTDOWN_GRACE : shutdownGrace;
+        if (shutdownGrace.isNegative()) throw new IllegalArgumentException("shutdownGrace must not be negative, got " + shutdownGrace);
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -52,27 +58,31 @@ public record ServerConfig(
                 DEFAULT_MAX_BODY_BYTES,
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
-                Duration.ofSeconds(60), ZygoteBudget.defaults());
+                Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout, zygotes);
+        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, budget);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace);
+    }
+
+    public ServerConfig withShutdownGrace(Duration grace) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */

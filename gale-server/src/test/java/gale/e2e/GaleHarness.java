@@ -43,8 +43,10 @@ final class GaleHarness implements AutoCloseable {
         start();
     }
 
+    /** Starts a server and waits until the functions of an earlier run serve again. */
     void start() {
         server = GaleServer.start(customise.apply(ServerConfig.defaults(dataDir).withPort(0)));
+        server.restored().join();
         client = new GaleClient(URI.create(server.url()), server.adminToken());
     }
 

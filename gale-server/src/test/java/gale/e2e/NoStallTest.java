@@ -3,6 +3,7 @@ package gale.e2e;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -27,6 +29,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * handlers. The test JVM runs a starved scheduler (one carrier, two at most: see the surefire
  * argLine), so a single pinned carrier is enough to make these fail.
  */
+@Timeout(value = 5, unit = TimeUnit.MINUTES, threadMode = Timeout.ThreadMode.SEPARATE_THREAD) // a stall fails, not hangs
 class NoStallTest {
 
     /** Long enough that only a stalled server misses it. */
@@ -61,7 +64,7 @@ class NoStallTest {
         assertServerAnswers();
 
         for (var call : calls) {
-            var response = call.get(ANSWER_WITHIN.toSeconds() * 4, java.util.concurrent.TimeUnit.SECONDS);
+            var response = call.get(ANSWER_WITHIN.toSeconds() * 4, TimeUnit.SECONDS);
             assertThat(response.statusCode()).as(text(response)).isIn(200, 429);
         }
         assertThat(calls.stream().filter(c -> c.join().statusCode() == 200).count()).isPositive();

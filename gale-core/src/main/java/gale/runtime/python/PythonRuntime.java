@@ -73,6 +73,7 @@ public final class PythonRuntime implements Runtime {
     private final Optional<Path> wheelDir;
     private final boolean zygotesOn;
     private final Isolation isolation;
+    private final ZygoteBudget budget;
     private final Zygotes zygotes;
     private Path packageDir;
     private PythonRequirements requirements;
@@ -102,6 +103,7 @@ public final class PythonRuntime implements Runtime {
         this.wheelDir = wheelDir;
         this.zygotesOn = zygotes;
         this.isolation = context.isolation();
+        this.budget = budget;
         this.zygotes = new Zygotes(budget, this::startZygote);
     }
 
@@ -139,10 +141,24 @@ public final class PythonRuntime implements Runtime {
         return packageDir.getParent();
     }
 
-    /** Starts the version's zygote now, so the first cold start finds its dependencies imported. */
+    /**
+     * Starts the zygotes of the most wanted versions, as many as the budget keeps, so their
+     * first cold start finds the dependencies imported; they start one after another, each
+     * once the one before is ready, so a restart with many functions does not compete with calls.
+     */
     @Override
-    public void prewarm(InstanceSpec spec) {
-        if (zygotesOn) zygotes.forVersion(spec);
+    public void prewarm(List<InstanceSpec> mostWantedFirst) {
+        if (!zygotesOn) return;
+        int room = Math.max(0, budget.maxZygotes() - zygotes.size());
+        for (InstanceSpec spec : mostWantedFirst.subList(0, Math.min(room, mostWantedFirst.size()))) {
+            zygotes.forVersion(spec).ifPresent(zygote -> zygote.ready().exceptionally(error -> null).completeOnTimeout(null, 60, java.util.concurrent.TimeUnit.SECONDS).join());
+        }
+    }
+
+    /** A zygote is kept this long without use. */
+    @Override
+    public java.time.Duration keepAlive() {
+        return budget.idleTimeout();
     }
 
     /** The version's zygote forks nothing more, and goes once the instances it forked have stopped. */

@@ -30,12 +30,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 /**
- * {@code kill -9} of the real server (the shaded jar, a process of its own) leaves nothing
- * behind: instances of all three runtimes and the Python zygote die with it, a process an
- * unsandboxed instance started for itself is reaped by the next start before it serves, and
- * that start serves every function again.
+ * The real server (the shaded jar, a process of its own) leaves nothing behind, however it
+ * ends. {@code kill -9}: instances of all three runtimes and the Python zygote die with it, a
+ * process an unsandboxed instance started for itself is reaped by the next start before it
+ * serves, and that start serves every function again. SIGTERM: calls in flight finish within
+ * the shutdown grace, then instances are killed (even one that ignores SIGTERM), and the server
+ * exits.
  */
-class KillNineIT {
+class ServerExitIT {
 
     private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
     /** The starved scheduler of the unit tests, for the server under test too. */
@@ -55,7 +57,7 @@ class KillNineIT {
     @Test
     void aServerKilledWithSigkillLeavesNoInstanceRunningAndItsRestartServesAgain() throws Exception {
         Path data = tmp.resolve("data");
-        Process server = startServer(data);
+        Process server = startServer(data, List.of());
         GaleClient client = client(data);
         deploy(client, "py", bundle("py", Map.of("main.py", "def py(request):\n    return 'python'\n")), Map.of());
         deploy(client, "jv", javaBundle(data), Map.of("runtime", "java21", "entryPoint", "example.Jv", "memory", "256MB"));
@@ -74,11 +76,39 @@ class KillNineIT {
 
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after kill -9")
                 .containsOnly(daemon.pid()));
-        Process restarted = startServer(data);
-        assertThat(daemon.isAlive()).as("the restart reaped the daemon the crashed run left").isFalse();
+        Process restarted = startServer(data, List.of());
+        assertThat(running(daemon.pid())).as("the restart reaped the daemon the crashed run left").isFalse();
         GaleClient again = client(data);
         for (String name : List.of("py", "jv", "proc", "daemon")) assertThat(call(again, name)).isEqualTo(200);
         assertThat(restarted.isAlive()).isTrue();
+    }
+
+    @Test
+    void sigtermLetsCallsInFlightFinishWithinTheGraceThenKillsWhatIsLeftAndExits() throws Exception {
+        Path data = tmp.resolve("data");
+        Process server = startServer(data, List.of("--shutdown-grace", "3s"));
+        GaleClient client = client(data);
+        deploy(client, "nap", bundle("nap", Map.of("main.py", """
+                import time
+                def nap(request):
+                    time.sleep(float(request.args.get("s", "0")))
+                    return "rested"
+                """)), Map.of());
+        deploy(client, "stubborn", bundle("stubborn", Map.of("server.py", "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                + HTTP_SERVER)), Map.of("runtime", "process", "command", "exec python3 server.py"));
+        assertThat(call(client, "stubborn")).isEqualTo(200);
+        var shortCall = client.callAsync("nap", "GET", "?s=1", new byte[0], Map.of());
+        var longCall = client.callAsync("nap", "GET", "?s=120", new byte[0], Map.of());
+        await().atMost(Duration.ofSeconds(30)).until(() -> client.function("nap").instances() >= 2);
+        Set<Long> started = server.descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+
+        server.destroy(); // SIGTERM
+
+        assertThat(server.waitFor(60, TimeUnit.SECONDS)).as("the server exits after SIGTERM").isTrue();
+        assertThat(shortCall.get(30, TimeUnit.SECONDS).statusCode()).as("a call that ends within the grace is answered").isEqualTo(200);
+        assertThat(longCall.handle((response, error) -> error != null || response.statusCode() >= 500).get(30, TimeUnit.SECONDS))
+                .as("a call still running after the grace fails, it does not hang").isTrue();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
     }
 
     private static final String HTTP_SERVER = """
@@ -93,10 +123,21 @@ class KillNineIT {
             """;
 
     private static List<Long> alive(Set<Long> pids) {
-        return pids.stream().filter(pid -> ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).toList();
+        return pids.stream().filter(ServerExitIT::running).toList();
     }
 
-    private Process startServer(Path data) throws Exception {
+    /** True while the process runs: exists and is not a zombie waiting for its parent to reap it. */
+    private static boolean running(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException gone) {
+            return false;
+        }
+    }
+
+    private Process startServer(Path data, List<String> flags) throws Exception {
         int port;
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
@@ -104,6 +145,7 @@ class KillNineIT {
         List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED"));
         command.addAll(STARVED);
         command.addAll(List.of("-jar", JAR.toString(), "server", "--port", Integer.toString(port), "--data-dir", data.toString()));
+        command.addAll(flags);
         Process p = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(tmp.resolve("server.log").toFile())).start();
         servers.add(p);
