@@ -5,7 +5,8 @@ GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages, the only source of Python modules (PyPI may be unreachable); the guard
 # python/tests/test_debian_packages.py fails when python/, examples/ or bench/ import a module
-# none of these (or their dependencies) provides.
+# none of these (or their dependencies) provides, and scripts/fresh-debian-check (on request)
+# installs them in a new Debian 12 chroot and runs the Python tests there.
 # What ./gale server and ./gale demo need: the interpreter's libraries user functions import
 # (Flask for Cloud Functions-style handlers, scikit-learn and numpy for the examples),
 # cloudpickle to ship callables to map jobs and back, pip for requirements.txt installs from a
