@@ -54,6 +54,7 @@ for conns in $CONCURRENCIES; do (( conns > 0 )) || die "CONCURRENCIES must be po
 [[ $GALE == 0 || $GALE == 1 ]] || die "GALE must be 0 or 1, got \"$GALE\""
 (( GALE_PORT != GUNICORN_PORT )) || die "PORTS must be two different ports, got \"$PORTS\""
 
+"$BENCH/install-packages"  # as root: apt-get installs what is missing; otherwise it says what to install
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install -y wrk)"
 command -v curl >/dev/null || die "curl is not installed (apt-get install -y curl)"
 "$PYTHON" -c 'import flask, gunicorn' 2>/dev/null \

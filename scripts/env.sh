@@ -1,16 +1,26 @@
-# Shared by ./gale and ./run-tests: find a JDK >= 21 and make sure the Debian packages
+# Shared by ./gale, ./run-tests and the bench scripts: find a JDK >= 21 and make sure the Debian packages
 # Gale's Python functions and tests rely on are installed. Sourced, not executed.
 
 GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Debian packages: the interpreter's libraries user functions import (Flask for
-# Cloud Functions-style handlers, scikit-learn for the examples) and pip for
-# requirements.txt installs from a wheel folder or index.
-GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pip bubblewrap)
+# Debian packages, the only source of Python modules (PyPI may be unreachable); the guard
+# python/tests/test_debian_packages.py fails when python/, examples/ or bench/ import a module
+# none of these (or their dependencies) provides, and scripts/fresh-debian-check (on request)
+# installs them in a new Debian 12 chroot and runs the Python tests there.
+# What ./gale server and ./gale demo need: the interpreter's libraries user functions import
+# (Flask for Cloud Functions-style handlers, scikit-learn and numpy for the examples),
+# cloudpickle to ship callables to map jobs and back, pip for requirements.txt installs from a
+# wheel folder or index, and bubblewrap to sandbox instances.
+GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-cloudpickle python3-pip bubblewrap)
 
-# Debian packages only the test suite needs: R with plumber and ggplot2 for the
-# process runtime's R example (RPlumberTest runs examples/r-plumber).
-GALE_APT_PACKAGES_TEST=(r-base-core r-cran-plumber r-cran-ggplot2)
+# What only ./run-tests needs: R with plumber and ggplot2 for the process runtime's R example
+# (RPlumberTest runs examples/r-plumber), tqdm and packaging, which the Python client and the
+# requirements checker use when present, so the tests cover both paths.
+GALE_APT_PACKAGES_TEST=(r-base-core r-cran-plumber r-cran-ggplot2 python3-tqdm python3-packaging)
+
+# What the benchmarks need besides GALE_APT_PACKAGES (bench/install-packages installs them):
+# gunicorn and Dask, the baselines Gale is measured against, wrk for load, curl for checks.
+GALE_APT_PACKAGES_BENCH=(python3-gunicorn python3-distributed wrk curl)
 
 gale_java_version() { # prints the major version of the java binary in $1
   "$1" -XshowSettings:properties -version 2>&1 | awk -F' = ' '/java.specification.version/ {print $2}' | cut -d. -f1

@@ -76,10 +76,7 @@ class MapProgressTest(unittest.TestCase):
         self.assertIn(("GET", f"/v1/jobs/{job_id}"), self.fake.requests)
 
     def test_progress_true_uses_tqdm_when_installed(self):
-        try:
-            import tqdm  # noqa: F401
-        except ImportError:
-            self.skipTest("tqdm is not installed (apt-get install python3-tqdm)")
+        import tqdm  # noqa: F401 - Debian's python3-tqdm, in GALE_APT_PACKAGES_TEST
         self.assertIn("12/12", self.run_map(True))
 
     def test_no_bar_when_progress_is_false_or_stderr_is_not_a_terminal(self):

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,9 +64,11 @@ final class DemoCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "no examples in " + examplesDir.toAbsolutePath()
                     + ": each example is a sub-folder with a gale.toml and a main.py");
         }
+        // Asking R which packages it has takes a second or two: do it while the server starts.
+        CompletableFuture<Map<Path, String>> leftOut = CompletableFuture.supplyAsync(() -> leftOut(folders, gale.env()));
         GaleServer server = LocalServer.start(options.config(gale.env()), gale.env(), gale.terminal().out());
         try (GaleClient client = new GaleClient(URI.create(server.url()), server.adminToken())) {
-            List<Outcome> outcomes = deployAll(client, folders);
+            List<Outcome> outcomes = deployAll(client, folders, leftOut.join());
             print(outcomes, gale.terminal());
         }
         gale.terminal().out().println(LocalServer.STOP_HINT);
@@ -73,11 +76,26 @@ final class DemoCommand implements Callable<Integer> {
         return ExitCode.OK;
     }
 
-    private List<Outcome> deployAll(GaleClient client, List<Path> folders) throws InterruptedException {
+    /**
+     * The examples this machine cannot run (R without plumber, a program not on PATH), each with the line
+     * that says how to enable it: a new user sees that line rather than a failed deploy.
+     */
+    static Map<Path, String> leftOut(List<Path> folders, Map<String, String> env) {
+        Map<Path, String> lines = new LinkedHashMap<>();
+        for (Path folder : folders) {
+            ExamplePrerequisites.unmet(folder, env).ifPresent(need -> lines.put(folder, name(folder) + ": left out (" + need + ")"));
+        }
+        return lines;
+    }
+
+    private List<Outcome> deployAll(GaleClient client, List<Path> examples, Map<Path, String> leftOut)
+            throws InterruptedException {
         Terminal terminal = gale.terminal();
+        List<Path> folders = examples.stream().filter(folder -> !leftOut.containsKey(folder)).toList();
         terminal.out().println();
         terminal.out().println("Deploying " + folders.size() + " examples: "
                 + String.join(", ", folders.stream().map(DemoCommand::name).toList()));
+        leftOut.values().forEach(terminal.out()::println);
         // Upload all first so the server installs and starts them side by side, then collect the results.
         Map<Path, Version> uploaded = new LinkedHashMap<>();
         Map<Path, String> rejected = new LinkedHashMap<>();
