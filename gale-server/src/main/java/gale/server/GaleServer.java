@@ -1,6 +1,7 @@
 package gale.server;
 
 import gale.admin.AdminApi;
+import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
@@ -78,8 +79,8 @@ public final class GaleServer implements AutoCloseable {
         var process = new ProcessRuntime(run.resolve("instances"), this::onInstanceLog, isolation);
         var java = new JavaRuntime(JavaRuntime.currentJava(), dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog,
                 isolation);
-        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), List.of(python, process, java), logs,
-                config.drainTimeout());
+        this.registry = new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), config.bundleLimits(),
+                List.of(python, process, java), logs, config.drainTimeout());
         registry.restore();
         this.jobs = new JobService(registry, store.jobs());
         jobs.restore();
@@ -90,8 +91,10 @@ public final class GaleServer implements AutoCloseable {
             cfg.useVirtualThreads = true;
             cfg.http.disableCompression(); // function responses pass through as they are
             cfg.http.maxRequestSize = config.maxBodyBytes();
-            cfg.jetty.multipartConfig.maxFileSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
-            cfg.jetty.multipartConfig.maxTotalRequestSize(4L << 30, io.javalin.config.SizeUnit.BYTES);
+            // Jetty's multipart parser stops reading at these, so an oversized deploy is refused while it streams.
+            cfg.jetty.multipartConfig.maxFileSize(config.bundleLimits().upload().bytes(), io.javalin.config.SizeUnit.BYTES);
+            cfg.jetty.multipartConfig.maxTotalRequestSize(DeployUpload.maxRequestBytes(config.bundleLimits()),
+                    io.javalin.config.SizeUnit.BYTES);
             cfg.jetty.multipartConfig.maxInMemoryFileSize(8, io.javalin.config.SizeUnit.MB);
             cfg.jetty.multipartConfig.cacheDirectory(run.toString());
         });
