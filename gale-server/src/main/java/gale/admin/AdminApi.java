@@ -64,6 +64,9 @@ public final class AdminApi {
         app.get("/v1/functions/{name}", this::describe);
         app.delete("/v1/functions/{name}", this::delete);
         app.post("/v1/functions/{name}/versions", this::deploy);
+        app.post("/v1/functions//versions", ctx -> { // an empty name matches no route: say what a name is, not "not found"
+            throw new BadRequestResponse("the deploy URL has no function name: POST /v1/functions/NAME/versions, where " + FunctionName.RULE);
+        });
         app.get("/v1/functions/{name}/versions", ctx -> ctx.json(registry.versions(existing(ctx)).stream().map(AdminApi::version).toList()));
         app.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
         app.post("/v1/functions/{name}/rollback", this::rollback);

@@ -97,6 +97,8 @@ public final class GaleServer implements AutoCloseable {
                     io.javalin.config.SizeUnit.BYTES);
             cfg.jetty.multipartConfig.maxInMemoryFileSize(8, io.javalin.config.SizeUnit.MB);
             cfg.jetty.multipartConfig.cacheDirectory(run.toString());
+            cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(JettyErrors.MAX_REQUEST_HEADER_BYTES));
+            cfg.jetty.modifyServer(server -> server.setErrorHandler(new JettyErrors()));
         });
         app.exception(HttpResponseException.class, (e, ctx) ->
                 ctx.status(e.getStatus()).json(Map.of("error", e.getMessage(), "status", e.getStatus())));
@@ -110,6 +112,7 @@ public final class GaleServer implements AutoCloseable {
         this.url = "http://" + displayHost(config.host()) + ":" + app.port();
         var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
         for (var method : Gateway.METHODS) {
+            app.addHttpHandler(method, "/fn", gateway); // a bare /fn/ gets the gateway's 404 with the naming rule
             app.addHttpHandler(method, "/fn/{name}", gateway);
             app.addHttpHandler(method, "/fn/{name}/<rest>", gateway);
         }
