@@ -141,6 +141,18 @@ class HostileInputTest {
         assertNothingChanged(before);
     }
 
+    @Test
+    void aSymlinkEntryIsStoredAsAPlainFileHoldingItsTarget() throws IOException {
+        byte[] zip = zip("main.py", "def links(request):\n    return open('passwd').read()\n".getBytes(), "passwd", "/etc/passwd".getBytes());
+        Path links = write("links.zip", markSymlink(zip, "passwd"));
+
+        gale.deployActive("links", links);
+
+        assertThat(gale.bundleFile("links", "passwd")).isRegularFile().hasContent("/etc/passwd");
+        assertThat(Files.isSymbolicLink(gale.bundleFile("links", "passwd"))).isFalse();
+        assertThat(GaleHarness.text(gale.get("links", ""))).isEqualTo("/etc/passwd");
+    }
+
     // ---- 2. bundles over the upload limit
 
     @Test
@@ -466,6 +478,20 @@ class HostileInputTest {
         ByteBuffer b = ByteBuffer.wrap(zip).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i + 46 <= b.capacity(); i++) {
             if (b.getInt(i) == 0x02014b50) b.putInt(i + 24, size); // central directory header: uncompressed size
+        }
+        return zip;
+    }
+
+    /** Marks an entry as a symlink the way Info-ZIP does: Unix mode 0120777 in the central directory's external attributes. */
+    private static byte[] markSymlink(byte[] zip, String entry) {
+        ByteBuffer b = ByteBuffer.wrap(zip).order(ByteOrder.LITTLE_ENDIAN);
+        byte[] name = entry.getBytes(StandardCharsets.UTF_8);
+        for (int i = 0; i + 46 + name.length <= b.capacity(); i++) {
+            if (b.getInt(i) != 0x02014b50 || b.getShort(i + 28) != name.length) continue;
+            if (java.util.Arrays.equals(zip, i + 46, i + 46 + name.length, name, 0, name.length)) {
+                b.putShort(i + 4, (short) (3 << 8 | 20)); // made by: Unix
+                b.putInt(i + 38, 0120777 << 16);
+            }
         }
         return zip;
     }
