@@ -32,9 +32,19 @@ final class BundleArchive {
     /**
      * Unpacks {@code zip} into {@code target}. A zip whose only top-level entry is a
      * folder (what "compress folder" makes) is unpacked from inside that folder, so
-     * main.py lands at the bundle root either way. On failure the caller deletes {@code target}.
+     * main.py lands at the bundle root either way. {@code target} must not exist; on failure
+     * it is deleted with all that was written, so a half-unpacked bundle never looks unpacked.
      */
     static void unpack(Path zip, Path target, BundleLimits limits) throws IOException {
+        try {
+            unpackInto(zip, target, limits);
+        } catch (IOException | RuntimeException e) {
+            Registry.deleteTree(target);
+            throw e;
+        }
+    }
+
+    private static void unpackInto(Path zip, Path target, BundleLimits limits) throws IOException {
         int files = 0;
         // ZipFile reads the central directory, the zip's table of contents that unzip also trusts,
         // so the entry count is known before anything is written.
