@@ -2,6 +2,7 @@ package gale.cli;
 
 import gale.client.GaleHome;
 import gale.config.DataSize;
+import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 import gale.server.ServerConfig;
 import java.nio.file.Path;
@@ -34,6 +35,18 @@ final class ServerOptions {
     @Option(names = "--max-body", paramLabel = "SIZE", defaultValue = "10MB",
             description = "largest request body a function accepts (default: ${DEFAULT-VALUE})")
     DataSize maxBody;
+
+    @Option(names = "--max-bundle", paramLabel = "SIZE", defaultValue = "1GB",
+            description = "largest bundle zip a deploy may upload; larger uploads are cut off with 413 (default: ${DEFAULT-VALUE})")
+    DataSize maxBundle;
+
+    @Option(names = "--max-bundle-expanded", paramLabel = "SIZE", defaultValue = "1GB",
+            description = "largest size a bundle may unpack to, counted as it is written (default: ${DEFAULT-VALUE})")
+    DataSize maxBundleExpanded;
+
+    @Option(names = "--max-bundle-files", paramLabel = "N", defaultValue = "10000",
+            description = "most entries a bundle zip may hold (default: ${DEFAULT-VALUE})")
+    int maxBundleFiles;
 
     @Option(names = "--wheel-dir", paramLabel = "DIR",
             description = "wheels to install requirements from (default: $GALE_WHEEL_DIR)")
@@ -73,13 +86,14 @@ final class ServerOptions {
                 .withHost(host)
                 .withPort(port)
                 .withMaxBodyBytes(maxBody.bytes())
+                .withBundleLimits(new BundleLimits(maxBundle, maxBundleExpanded, maxBundleFiles))
                 .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout))
                 .withShutdownGrace(shutdownGrace);
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
-                config.maxBodyBytes(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(), config.drainTimeout(), config.zygotes(),
-                config.shutdownGrace());
+                config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
+                config.drainTimeout(), config.zygotes(), config.shutdownGrace());
     }
 }

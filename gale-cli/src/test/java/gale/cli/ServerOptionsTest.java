@@ -3,6 +3,8 @@ package gale.cli;
 import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import gale.config.DataSize;
+import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 import gale.server.ServerConfig;
 import java.io.ByteArrayInputStream;
@@ -25,17 +27,19 @@ class ServerOptionsTest {
         assertThat(config.host()).isEqualTo("127.0.0.1");
         assertThat(config.port()).isEqualTo(8080);
         assertThat(config.maxBodyBytes()).isEqualTo(ServerConfig.DEFAULT_MAX_BODY_BYTES);
+        assertThat(config.bundleLimits()).isEqualTo(BundleLimits.DEFAULT);
     }
 
     @Test
     void appliesEveryFlag() {
         ServerConfig config = config(Map.of(), "server", "--host", "0.0.0.0", "--port", "0", "--data-dir", "/tmp/gale",
                 "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
-                "--pip-index-url", "http://pypi.internal/simple", "--max-zygotes", "12", "--zygote-idle-timeout", "90s",
-                "--shutdown-grace", "3s");
+                "--pip-index-url", "http://pypi.internal/simple", "--max-bundle", "200MB", "--max-bundle-expanded", "2GB",
+                "--max-bundle-files", "50000", "--max-zygotes", "12", "--zygote-idle-timeout", "90s", "--shutdown-grace", "3s");
 
         assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
-                1L << 30, Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
+                1L << 30, new BundleLimits(DataSize.ofMegabytes(200), DataSize.ofMegabytes(2048), 50_000),
+                Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
                 new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3)));
     }
 

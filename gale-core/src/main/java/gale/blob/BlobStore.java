@@ -2,11 +2,11 @@ package gale.blob;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -33,23 +33,66 @@ public final class BlobStore {
     public record Blob(String digest, long bytes) {
     }
 
-    /** Streams {@code in} into the store (it is read to the end, not closed) and returns its digest. */
-    public Blob put(InputStream in) throws IOException {
+    /**
+     * Streams {@code in} (read to the end, not closed) into a file under incoming/, hashing it on
+     * the way. Nothing is in the store until {@link Incoming#keep}; closing the result without
+     * keeping it deletes the file.
+     *
+     * @throws TooLargeException after {@code maxBytes} bytes, having read no further and kept nothing
+     */
+    public Incoming receive(InputStream in, long maxBytes) throws IOException {
         Path tmp = Files.createTempFile(root.resolve("incoming"), "blob-", ".part");
         try {
             MessageDigest sha = sha256();
-            long bytes;
-            try (DigestInputStream digesting = new DigestInputStream(in, sha)) {
-                bytes = Files.copy(digesting, tmp, StandardCopyOption.REPLACE_EXISTING);
+            long bytes = 0;
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                byte[] buffer = new byte[64 * 1024];
+                for (int n; (n = in.read(buffer)) > 0; ) {
+                    bytes += n;
+                    if (bytes > maxBytes) throw new TooLargeException(maxBytes);
+                    sha.update(buffer, 0, n);
+                    out.write(buffer, 0, n);
+                }
             }
-            String hex = HexFormat.of().formatHex(sha.digest());
-            Path target = pathOf(hex);
-            if (!Files.exists(target)) {
-                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
-            }
-            return new Blob("sha256:" + hex, bytes);
-        } finally {
+            return new Incoming(tmp, "sha256:" + HexFormat.of().formatHex(sha.digest()), bytes);
+        } catch (IOException | RuntimeException e) {
             Files.deleteIfExists(tmp);
+            throw e;
+        }
+    }
+
+    /** A received blob not yet in the store: readable at {@link #path}, kept by {@link #keep}, else deleted on close. */
+    public final class Incoming implements AutoCloseable {
+
+        private final Path file;
+        private final Blob blob;
+
+        private Incoming(Path file, String digest, long bytes) {
+            this.file = file;
+            this.blob = new Blob(digest, bytes);
+        }
+
+        public Path path() {
+            return file;
+        }
+
+        /** Moves the blob into the store (a no-op when the same bytes are there already) and returns it. */
+        public Blob keep() throws IOException {
+            Path target = BlobStore.this.path(blob.digest());
+            if (!Files.exists(target)) Files.move(file, target, StandardCopyOption.ATOMIC_MOVE);
+            return blob;
+        }
+
+        @Override
+        public void close() throws IOException {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    /** More bytes arrived than the caller allowed. */
+    public static final class TooLargeException extends IOException {
+        TooLargeException(long maxBytes) {
+            super("more than " + maxBytes + " bytes");
         }
     }
 

@@ -1,9 +1,12 @@
 package gale.config;
 
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.toml.TomlMapper;
 
 import java.io.IOException;
+import java.math.BigDecimal;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -52,8 +55,13 @@ public final class ConfigResolver {
             @SuppressWarnings("unchecked")
             Map<String, Object> parsed = TOML.readValue(file.toFile(), Map.class);
             return parsed;
+        } catch (JsonProcessingException e) {
+            JsonLocation at = e.getLocation();
+            String where = at == null || at.getLineNr() < 1 ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+            throw new InvalidConfigException(BUNDLE_FILE + " is not valid TOML" + where + ": " + e.getOriginalMessage()
+                    + "; see https://toml.io (strings need quotes: memory = \"512MB\")");
         } catch (IOException e) {
-            throw new InvalidConfigException(BUNDLE_FILE + " is not valid TOML: " + firstLine(e.getMessage()));
+            throw new InvalidConfigException(BUNDLE_FILE + " cannot be read: " + firstLine(e.getMessage()));
         }
     }
 
@@ -95,7 +103,12 @@ public final class ConfigResolver {
 
     private static String string(Map<String, Object> m, String key, String fallback) {
         Object v = m.get(key);
-        return v == null ? fallback : v.toString().trim();
+        if (v == null) return fallback;
+        if (v instanceof Map<?, ?> || v instanceof Iterable<?>) {
+            throw new InvalidConfigException(kebabCase(key) + " must be a single value, got " + (v instanceof Map<?, ?> ? "a table" : "a list")
+                    + " " + v);
+        }
+        return v.toString().trim();
     }
 
     private static DataSize memory(Map<String, Object> m) {
@@ -117,12 +130,14 @@ public final class ConfigResolver {
     private static int integer(Map<String, Object> m, String key, int fallback) {
         Object v = m.get(key);
         if (v == null) return fallback;
-        if (v instanceof Number n) return n.intValue();
-        try {
-            return Integer.parseInt(v.toString().trim());
-        } catch (NumberFormatException e) {
+        long n;
+        try { // 1.5 or 1e3 must not become 1: only integers pass, as numbers or as text
+            n = new BigDecimal(v.toString().trim()).longValueExact();
+        } catch (NumberFormatException | ArithmeticException e) {
             throw new InvalidConfigException(kebabCase(key) + " must be a whole number, got '" + v + "'");
         }
+        if (n != (int) n) throw new InvalidConfigException(kebabCase(key) + " is out of range, got " + v);
+        return (int) n;
     }
 
     private static double number(Map<String, Object> m, String key, double fallback) {
@@ -155,7 +170,12 @@ public final class ConfigResolver {
         Map<String, String> out = new TreeMap<>();
         if (v == null) return out;
         if (!(v instanceof Map<?, ?> map)) throw new InvalidConfigException("env must be a table of NAME = \"value\"");
-        map.forEach((k, val) -> out.put(k.toString(), val == null ? "" : val.toString()));
+        map.forEach((k, val) -> {
+            if (val instanceof Map<?, ?> || val instanceof Iterable<?>) {
+                throw new InvalidConfigException("env " + k + " must be a string, got " + val + "; write [env] " + k + " = \"value\"");
+            }
+            out.put(k.toString(), val == null ? "" : val.toString());
+        });
         return out;
     }
 

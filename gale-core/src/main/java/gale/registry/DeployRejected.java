@@ -1,7 +1,7 @@
 package gale.registry;
 
 /** A deploy request that cannot even start (bad name, bundle or settings); nothing was created. */
-public final class DeployRejected extends Exception {
+public sealed class DeployRejected extends Exception permits BundleTooLarge {
     public DeployRejected(String message) {
         super(message, null, false, false);
     }

@@ -41,7 +41,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
-import java.util.regex.Pattern;
 
 /**
  * Functions and their versions: deploys, activation, rollback, deletion, and the map
@@ -57,7 +56,6 @@ import java.util.regex.Pattern;
 public final class Registry implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Registry.class);
-    private static final Pattern NAME = Pattern.compile("[a-z][a-z0-9-]{0,62}");
     /** Loading user code (imports, model files) may take long, but not forever. */
     private static final Duration LOAD_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration MAINTENANCE_PERIOD = Duration.ofMillis(200);
@@ -68,6 +66,7 @@ public final class Registry implements AutoCloseable {
     private final Store store;
     private final BlobStore blobs;
     private final Path versionsRoot;
+    private final BundleLimits bundleLimits;
     private final Map<String, Runtime> runtimes;
     private final LogSink logs;
     private final Duration drainTimeout;
@@ -79,11 +78,12 @@ public final class Registry implements AutoCloseable {
     private ScheduledExecutorService maintenance;
     private volatile boolean stopping;
 
-    public Registry(Store store, BlobStore blobs, Path versionsRoot, List<Runtime> runtimes, LogSink logs,
-                    Duration drainTimeout) {
+    public Registry(Store store, BlobStore blobs, Path versionsRoot, BundleLimits bundleLimits, List<Runtime> runtimes,
+                    LogSink logs, Duration drainTimeout) {
         this.store = store;
         this.blobs = blobs;
         this.versionsRoot = versionsRoot;
+        this.bundleLimits = bundleLimits;
         this.runtimes = runtimes.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Runtime::name, r -> r));
         this.logs = logs;
         this.drainTimeout = drainTimeout;
@@ -156,6 +156,10 @@ public final class Registry implements AutoCloseable {
         return store.findVersion(name, version);
     }
 
+    public BundleLimits bundleLimits() {
+        return bundleLimits;
+    }
+
     public static FunctionConfig configOf(VersionRow row) {
         try {
             @SuppressWarnings("unchecked")
@@ -173,17 +177,21 @@ public final class Registry implements AutoCloseable {
      *
      * @param flags settings given at deploy (they win over the bundle's gale.toml)
      * @return the new version, DEPLOYING
-     * @throws DeployRejected when the name, bundle or settings are unusable; nothing is created then
+     * @throws DeployRejected when the name, bundle or settings are unusable ({@link BundleTooLarge} past the
+     *                         upload limit); nothing is stored then: no blob, no version, no folder
      */
     public VersionRow deploy(String name, InputStream bundle, Map<String, ?> flags) throws DeployRejected {
-        checkName(name);
+        FunctionName.check(name);
         BlobStore.Blob blob;
-        Path staging = versionsRoot.resolve(name).resolve(".staging-" + UUID.randomUUID());
+        // Beside the function folders, not in one: a refused deploy of a new name leaves no folder behind.
+        Path staging = versionsRoot.resolve(".staging-" + UUID.randomUUID());
         FunctionConfig config;
-        try {
-            blob = blobs.put(bundle);
-            BundleArchive.unpack(blobs.path(blob.digest()), staging);
+        try (BlobStore.Incoming upload = blobs.receive(bundle, bundleLimits.upload().bytes())) {
+            BundleArchive.unpack(upload.path(), staging, bundleLimits);
             config = ConfigResolver.resolve(name, staging, flags);
+            blob = upload.keep();
+        } catch (BlobStore.TooLargeException e) {
+            throw new BundleTooLarge(bundleLimits);
         } catch (BundleArchive.InvalidBundleException | InvalidConfigException e) {
             deleteTree(staging);
             throw new DeployRejected(e.getMessage());
@@ -482,7 +490,7 @@ public final class Registry implements AutoCloseable {
 
     private void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
         if (Files.isDirectory(bundleDir)) return;
-        BundleArchive.unpack(blobs.path(row.bundleDigest()), bundleDir);
+        BundleArchive.unpack(blobs.path(row.bundleDigest()), bundleDir, bundleLimits);
     }
 
     private void maintainPools() {
@@ -518,13 +526,6 @@ public final class Registry implements AutoCloseable {
 
     private void platformLog(String name, int version, String message) {
         logs.log(new LogEntry(0, Instant.now(), name, version, Optional.empty(), Optional.empty(), "gale", message));
-    }
-
-    private static void checkName(String name) throws DeployRejected {
-        if (name == null || !NAME.matcher(name).matches()) {
-            throw new DeployRejected("function name '" + name + "' is not allowed: use 1-63 lowercase letters, digits "
-                    + "and dashes, starting with a letter (like survey-scorer)");
-        }
     }
 
     private static String toJson(FunctionConfig config) {

@@ -117,4 +117,32 @@ class ConfigParsingTest {
         assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of("minInstances", 3, "maxInstances", 2)))
                 .hasMessageContaining("min-instances");
     }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "memory = \"512MB                 | not valid TOML at line 1",
+            "memory = 512MB                    | strings need quotes",
+            "memroy = \"512MB\"              | unknown key 'memroy' in gale.toml; known keys: runtime",
+            "concurrency = 1.5                 | concurrency must be a whole number, got '1.5'",
+            "concurrency = \"lots\"          | concurrency must be a whole number, got 'lots'",
+            "max-instances = 3000000000        | max-instances is out of range, got 3000000000",
+            "memory = 0                        | memory must be between 32MB and 64GB, got 0B",
+            "concurrency = -1                  | concurrency must be between 1 and 1000, got -1",
+            "timeout = 0                       | timeout must be between 1ms and 1h",
+            "runtime = [\"python3\"]         | runtime must be a single value, got a list",
+            "allow-unauthenticated = \"maybe\" | allow-unauthenticated must be true or false, got 'maybe'"})
+    void aBrokenGaleTomlIsRefusedNamingTheKeyAndWhatIsAllowed(String toml, String message, @TempDir Path bundle) throws IOException {
+        Files.writeString(bundle.resolve("gale.toml"), toml);
+
+        assertThatThrownBy(() -> ConfigResolver.resolve("scorer", bundle, Map.of()))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining(message);
+    }
+
+    @Test
+    void anEnvValueMustBeAString(@TempDir Path bundle) throws IOException {
+        Files.writeString(bundle.resolve("gale.toml"), "[env]\nMODEL = { path = \"a.pkl\" }\n");
+
+        assertThatThrownBy(() -> ConfigResolver.resolve("scorer", bundle, Map.of()))
+                .hasMessageContaining("env MODEL must be a string");
+    }
 }

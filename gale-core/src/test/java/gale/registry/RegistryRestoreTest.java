@@ -66,7 +66,7 @@ class RegistryRestoreTest {
         store.createVersion("slow", "{\"runtime\": \"python3\", \"prewarm\": false}", "sha256:none", 0, now);
         store.activateVersion("slow", 1, now);
         Files.createDirectories(tmp.resolve("functions/slow/1/bundle"));
-        registry = new Registry(store, new BlobStore(tmp.resolve("blobs")), tmp.resolve("functions"), List.of(slowRuntime), logs,
+        registry = new Registry(store, new BlobStore(tmp.resolve("blobs")), tmp.resolve("functions"), BundleLimits.DEFAULT, List.of(slowRuntime), logs,
                 Duration.ofSeconds(5));
         registry.start();
     }

@@ -5,7 +5,9 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.logs.LogSink;
 import gale.pool.PoolStats;
 import gale.registry.ActiveFunction;
+import gale.registry.BundleTooLarge;
 import gale.registry.DeployRejected;
+import gale.registry.FunctionName;
 import gale.registry.NotFoundException;
 import gale.registry.Registry;
 import gale.store.FunctionRow;
@@ -19,7 +21,6 @@ import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
 import io.javalin.http.UnauthorizedResponse;
-import io.javalin.http.UploadedFile;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -65,6 +66,9 @@ public final class AdminApi {
         routes.get("/v1/functions/{name}", this::describe);
         routes.delete("/v1/functions/{name}", this::delete);
         routes.post("/v1/functions/{name}/versions", this::deploy);
+        routes.post("/v1/functions//versions", ctx -> { // an empty name matches no route: say what a name is, not "not found"
+            throw new BadRequestResponse("the deploy URL has no function name: POST /v1/functions/NAME/versions, where " + FunctionName.RULE);
+        });
         routes.get("/v1/functions/{name}/versions", ctx -> ctx.json(registry.versions(existing(ctx)).stream().map(AdminApi::version).toList()));
         routes.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
         routes.post("/v1/functions/{name}/rollback", this::rollback);
@@ -95,29 +99,18 @@ public final class AdminApi {
 
     private void deploy(Context ctx) throws IOException {
         String name = ctx.pathParam("name");
-        UploadedFile bundle = ctx.uploadedFile("bundle");
-        if (bundle == null) {
-            throw new BadRequestResponse("the deploy needs a multipart part 'bundle' with a zip of the function folder");
-        }
-        Map<String, Object> flags = parseConfig(ctx.formParam("config"));
-        try (InputStream in = bundle.content()) {
-            VersionRow row = registry.deploy(name, in, flags);
-            ctx.status(202).json(version(row));
+        try {
+            FunctionName.check(name); // before the body is read
+            DeployUpload upload = DeployUpload.read(ctx, registry.bundleLimits());
+            try (InputStream in = upload.content()) {
+                VersionRow row = registry.deploy(name, in, upload.config());
+                ctx.status(202).json(version(row));
+            }
+        } catch (BundleTooLarge e) {
+            ctx.header("Connection", "close"); // the rest of the upload is not worth reading
+            ctx.status(413).json(Map.of("error", e.getMessage(), "status", 413));
         } catch (DeployRejected e) {
             throw new BadRequestResponse(e.getMessage());
-        }
-    }
-
-    private static Map<String, Object> parseConfig(String text) {
-        if (text == null || text.isBlank()) return Map.of();
-        try {
-            JsonNode node = JSON.readTree(text);
-            if (!node.isObject()) throw new BadRequestResponse("config must be a JSON object");
-            @SuppressWarnings("unchecked")
-            Map<String, Object> map = JSON.convertValue(node, Map.class);
-            return map;
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new BadRequestResponse("config is not valid JSON: " + e.getOriginalMessage());
         }
     }
 

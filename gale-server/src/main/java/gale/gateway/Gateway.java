@@ -1,12 +1,14 @@
 package gale.gateway;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.config.DataSize;
 import gale.config.Durations;
 import gale.config.FunctionConfig;
 import gale.logs.LogSink;
 import gale.pool.InstancePool;
 import gale.pool.PoolRejection;
 import gale.registry.ActiveFunction;
+import gale.registry.FunctionName;
 import gale.registry.Registry;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
@@ -25,6 +27,7 @@ import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -35,10 +38,10 @@ import java.util.UUID;
  * pool, passes the call through, and records what happened.
  *
  * <p>Status codes: 503 with Retry-After while Gale restores the function after a restart or is
- * stopping, 401 private function without token, 404 unknown function, 413 body
- * too large, 429 queue full, 500 the handler raised, 502 the instance died, 504 the
- * call ran past the function's timeout. Every error says who failed in
- * {@code X-Gale-Error: platform|function}.
+ * stopping, 400 body cut off (the function is not called), 401 private function without
+ * token, 404 unknown function or not a function name, 413 body too large, 429 queue full,
+ * 500 the handler raised, 502 the instance died, 504 the call ran past the function's
+ * timeout. Every error says who failed in {@code X-Gale-Error: platform|function}.
  */
 public final class Gateway implements Handler {
 
@@ -71,7 +74,7 @@ public final class Gateway implements Handler {
         Instant arrival = Instant.now();
         String requestId = UUID.randomUUID().toString();
         ctx.header("X-Gale-Request-Id", requestId);
-        String name = ctx.pathParam("name");
+        String name = ctx.pathParamMap().getOrDefault("name", ""); // "" for a bare /fn/
         if (registry.isStopping()) {
             ctx.header("Retry-After", "1");
             fail(ctx, requestId, GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
@@ -99,14 +102,18 @@ public final class Gateway implements Handler {
         if (Cors.handlePreflight(ctx, config)) return;
         Cors.allowOrigin(ctx, config);
         long length = ctx.req().getContentLengthLong();
-        if (length > maxBodyBytes) {
-            fail(ctx, requestId, GatewayError.platform(413, "request body of " + length + " bytes is over the limit of "
-                    + maxBodyBytes + " bytes; send less, or pass a blob reference instead of the data"));
+        byte[] body;
+        try { // the whole body or nothing: the function never sees a part of one
+            body = length > maxBodyBytes ? null : readBody(ctx);
+        } catch (IOException e) {
+            fail(ctx, requestId, GatewayError.platform(400, "the request body was cut off (" + Objects.requireNonNullElse(
+                    e.getMessage(), e.getClass().getSimpleName()) + "); function '" + name + "' was not called, send the whole body again"));
             return;
         }
-        byte[] body = readBody(ctx);
-        if (body == null) {
-            fail(ctx, requestId, GatewayError.platform(413, "request body is over the limit of " + maxBodyBytes + " bytes"));
+        if (body == null || body.length > maxBodyBytes) {
+            ctx.header("Connection", "close"); // the rest of the body is not worth reading
+            fail(ctx, requestId, GatewayError.platform(413, "the request body is over this server's limit of "
+                    + new DataSize(maxBodyBytes) + " (gale server --max-body); send less, or pass a reference to the data"));
             return;
         }
         InvokeRequest request = new InvokeRequest(requestId, ctx.method().name(), subPath(ctx, name),
@@ -237,17 +244,18 @@ public final class Gateway implements Handler {
     }
 
     private String notFoundMessage(String name) {
+        if (!FunctionName.isValid(name)) {
+            return "no function '" + FunctionName.shown(name) + "': " + FunctionName.RULE + "; call it at /fn/NAME";
+        }
         return registry.function(name)
                 .map(f -> "function '" + name + "' has no ACTIVE version yet; see gale versions " + name)
                 .orElse("function '" + name + "' not found; gale ls lists the deployed functions");
     }
 
-    private byte[] readBody(Context ctx) {
+    /** At most one byte over the limit, so a chunked body without Content-Length is cut off there too. */
+    private byte[] readBody(Context ctx) throws IOException {
         try (var in = ctx.req().getInputStream()) {
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
-            return body.length > maxBodyBytes ? null : body;
-        } catch (IOException e) {
-            return new byte[0];
+            return in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
         }
     }
 

@@ -1,6 +1,7 @@
 package gale.server;
 
 import gale.admin.AdminApi;
+import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
@@ -100,8 +101,8 @@ public final class GaleServer implements AutoCloseable {
             runtime.start();
             life.add("the " + runtime.name() + " runtime", runtime);
         }
-        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(), runtimes, logs,
-                config.drainTimeout()));
+        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
+                config.bundleLimits(), runtimes, logs, config.drainTimeout()));
         registry.start();
         jobs = new JobService(registry, store.jobs());
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
@@ -219,10 +220,13 @@ public final class GaleServer implements AutoCloseable {
         cfg.concurrency.useVirtualThreads = true;
         cfg.http.compressionStrategy = CompressionStrategy.NONE; // function responses pass through as they are
         cfg.http.maxRequestSize = config.maxBodyBytes();
-        cfg.jetty.multipartConfig.maxFileSize(4L << 30, SizeUnit.BYTES);
-        cfg.jetty.multipartConfig.maxTotalRequestSize(4L << 30, SizeUnit.BYTES);
+        // Jetty's multipart parser stops reading at these, so an oversized deploy is refused while it streams.
+        cfg.jetty.multipartConfig.maxFileSize(config.bundleLimits().upload().bytes(), SizeUnit.BYTES);
+        cfg.jetty.multipartConfig.maxTotalRequestSize(DeployUpload.maxRequestBytes(config.bundleLimits()), SizeUnit.BYTES);
         cfg.jetty.multipartConfig.maxInMemoryFileSize(8, SizeUnit.MB);
         cfg.jetty.multipartConfig.cacheDirectory(run.toString());
+        cfg.jetty.modifyHttpConfiguration(http -> http.setRequestHeaderSize(JettyErrors.MAX_REQUEST_HEADER_BYTES));
+        cfg.jetty.modifyServer(server -> server.setErrorHandler(new JettyErrors()));
         var routes = cfg.routes;
         routes.exception(HttpResponseException.class, (e, ctx) ->
                 ctx.status(e.getStatus()).json(Map.of("error", e.getMessage(), "status", e.getStatus())));
@@ -233,6 +237,7 @@ public final class GaleServer implements AutoCloseable {
         routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         for (var method : Gateway.METHODS) {
+            routes.addHttpHandler(method, "/fn", gateway); // a bare /fn/ gets the gateway's 404 with the naming rule
             routes.addHttpHandler(method, "/fn/{name}", gateway);
             routes.addHttpHandler(method, "/fn/{name}/<rest>", gateway);
         }

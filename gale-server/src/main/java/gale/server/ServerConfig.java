@@ -1,5 +1,6 @@
 package gale.server;
 
+import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import java.util.Optional;
  * @param dataDir       store, blobs, bundles, logs and the admin token live here
  * @param python        interpreter for Python functions (GALE_PYTHON)
  * @param maxBodyBytes  largest request body a function accepts (413 above)
+ * @param bundleLimits  largest bundle a deploy may upload and unpack (413 or 400 above)
  * @param pipIndexUrl   package index used when a requirement is not installed (optional)
  * @param wheelDir      folder of wheels used when a requirement is not installed (optional)
  * @param drainTimeout  how long a redeploy waits for in-flight calls on old instances
@@ -27,6 +29,7 @@ public record ServerConfig(
         Path dataDir,
         Path python,
         long maxBodyBytes,
+        BundleLimits bundleLimits,
         Optional<String> pipIndexUrl,
         Optional<Path> wheelDir,
         Duration drainTimeout,
@@ -43,6 +46,7 @@ public record ServerConfig(
         if (dataDir == null) throw new IllegalArgumentException("dataDir must be set");
         if (python == null) throw new IllegalArgumentException("python must be set");
         if (maxBodyBytes <= 0) throw new IllegalArgumentException("maxBodyBytes must be positive, got " + maxBodyBytes);
+        bundleLimits = bundleLimits == null ? BundleLimits.DEFAULT : bundleLimits;
         pipIndexUrl = pipIndexUrl == null ? Optional.empty() : pipIndexUrl;
         wheelDir = wheelDir == null ? Optional.empty() : wheelDir;
         drainTimeout = drainTimeout == null ? Duration.ofSeconds(60) : drainTimeout;
@@ -55,34 +59,38 @@ public record ServerConfig(
     /** Defaults for a data dir, reading GALE_PYTHON, GALE_PIP_INDEX_URL and GALE_WHEEL_DIR from the environment. */
     public static ServerConfig defaults(Path dataDir) {
         return new ServerConfig("127.0.0.1", 8080, dataDir, defaultPython(),
-                DEFAULT_MAX_BODY_BYTES,
+                DEFAULT_MAX_BODY_BYTES, BundleLimits.DEFAULT,
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
                 Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+    }
+
+    public ServerConfig withBundleLimits(BundleLimits limits) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */
