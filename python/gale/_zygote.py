@@ -118,6 +118,7 @@ PICKLE_SCAN_FILES = 20
 LOCAL_SCAN_FILES = 50                     # bundle modules read with ast, starting at the entry module
 IDLE_CHECK_SECONDS = 2.0                  # how often an idle zygote checks that its bundle still exists
 SPARE_AFTER_SECONDS = 0.05                # idle time before forking the next spare, so it never delays a start
+SPARE_KEEP_SECONDS = 120.0                # a zygote that forked nothing for this long lets its spare go (memory)
 CHILD_SETUP_FAILED = 70                   # exit status of a child that could not become an instance
 FRAME_PREFIX = struct.Struct(">cII")      # type, header length, body length (docs/protocol.md)
 
@@ -452,7 +453,9 @@ def die_with_parent(parent_pid, set_death_signal):
 
 class Zygote:
 
-    def __init__(self, control, bootstrap, environ):
+    def __init__(self, control, bootstrap, environ, plan=None):
+        """``plan``: (candidates, local names, note) to preload instead of what the bundle in the
+        working directory needs (the base zygote has no bundle)."""
         self.control = control
         self.bootstrap = bootstrap
         self.settings = bootstrap.Settings(environ)
@@ -468,10 +471,11 @@ class Zygote:
         self.learning_started = None
         self.spare = self.last_spare = None  # a forked child waiting for its instance's environment
         self.spare_not_before = 0.0
+        self.last_fork = time.monotonic()
         self.discarded = set()
         self.held = {}  # instance id -> (child, its environment as JSON): forked, waiting for "release"
         self.control_buffer = b""
-        self.candidates, self.local, self.note = plan_preload(
+        self.candidates, self.local, self.note = plan or plan_preload(
             self.bundle_root, self.settings.entry_module, self.settings.signature, self.settings.concurrency)
         self.loaded_before = set(sys.modules)
         self.site_roots = tuple(os.path.join(os.path.abspath(p), "") for p in sys.path
@@ -592,6 +596,9 @@ class Zygote:
                     self.learn_next()
                 elif self.spare is None and time.monotonic() >= self.spare_not_before:
                     self.make_spare()
+                elif self.spare is not None and time.monotonic() - self.last_fork > SPARE_KEEP_SECONDS:
+                    self.discard_spare()  # an idle function keeps no spare; its next start forks one again
+                    self.spare_not_before = float("inf")
                 elif not os.path.isdir(self.bundle_root):
                     return  # the version was deleted
 
@@ -600,8 +607,8 @@ class Zygote:
         if self.to_learn and not self.control_buffer:
             return 0
         if self.spare is None:
-            return max(SPARE_AFTER_SECONDS, self.spare_not_before - time.monotonic())
-        return IDLE_CHECK_SECONDS
+            return min(IDLE_CHECK_SECONDS, max(SPARE_AFTER_SECONDS, self.spare_not_before - time.monotonic()))
+        return max(SPARE_AFTER_SECONDS, min(IDLE_CHECK_SECONDS, SPARE_KEEP_SECONDS - (time.monotonic() - self.last_fork)))
 
     def read_control(self):
         """Reads what Gale sent and handles each whole CONTROL frame; False once Gale closed the channel."""
@@ -676,6 +683,8 @@ class Zygote:
 
     def fork(self, request):
         """Hands the request to the spare child (or a new one) and says which pid serves it."""
+        self.last_fork = time.monotonic()
+        self.spare_not_before = 0.0
         instance_id = str(request.get("id", ""))
         env = request.get("env")
         if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
@@ -964,6 +973,245 @@ def _json_variable(environ, name, default):
     return value if isinstance(value, type(default)) else default
 
 
+# --------------------------------------------------------------------------- the base zygote
+
+BASE_PRELOAD_VARIABLE = "GALE_BASE_PRELOAD"  # comma-separated modules the base imports
+ROLE_VARIABLE = "GALE_ZYGOTE_ROLE"           # "base" for the base zygote
+# Variables that change what an installed module does when it is imported (thread pools, paths,
+# backends). A version whose environment gives any of them another value than the base had gets
+# an interpreter of its own: the base imported those modules under its own values.
+IMPORT_SENSITIVE_PREFIXES = ("PYTHON", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_", "VECLIB_", "KMP_", "GOTO",
+                             "BLIS_", "LD_", "MPL", "NUMPY_", "SCIPY_", "SKLEARN_", "PANDAS_", "JOBLIB_", "TF_", "TORCH")
+PR_SET_CHILD_SUBREAPER = 36
+NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")  # mnt last: it changes the root the others are opened from
+CAP_LAST_CAP_FILE = "/proc/sys/kernel/cap_last_cap"
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+class Base(Zygote):
+    """The base zygote of an interpreter: imports the packages most functions use (Flask,
+    numpy, scikit-learn...) once, then forks every version's zygote from itself, so those
+    pages are shared copy-on-write by all functions instead of copied into each (SOCK's
+    idea). It runs Gale's code and installed packages only, never a bundle's.
+
+    Gale -> base   {"op": "zygote", "id": "zygote-hello-1-1a2b", "env": {...}, "cwd": "/bundle/dir",
+                    "anchor": 4242, "python": "/usr/bin/python3", "output": "/data/run/zygotes/ID.log"}
+    base -> Gale   {"event": "ready", ...} as a zygote's
+                   {"event": "spawned", "id": ..., "pid": 43}     the version's zygote, by its pid on the host
+                   {"event": "spawn_failed", "id": ..., "error": ...}
+                   {"event": "exited", "id": ..., "pid": 43, "code": 0}   a version's zygote ended
+
+    The child it forks for a version (``become_version_zygote``) sends its output to ``output``,
+    enters the namespaces of ``anchor`` (a process Gale started in the version's bubblewrap
+    sandbox: same mount, PID, IPC, UTS, cgroup and network namespaces, so the same view of the
+    files), drops every capability for good, and becomes the version's zygote: it connects to
+    Gale with the id and nonce in ``env`` and serves forks like any zygote. In a sandbox, it
+    forks once more so the zygote is inside the PID namespace. A version the base cannot serve
+    faithfully (another interpreter, a bundle that shadows a module the base imported or changes
+    the environment at import, import-sensitive variables) gets a fresh interpreter there instead:
+    the child executes ``python _zygote.py`` in the sandbox, as if Gale had started it.
+    """
+
+    def __init__(self, control, bootstrap, environ):
+        names = [name.strip() for name in environ.get(BASE_PRELOAD_VARIABLE, "").split(",") if name.strip()]
+        super().__init__(control, bootstrap, environ, plan=([(name, False) for name in names], set(), None))
+        self.environ_at_import = dict(environ)
+        self.spawned = {}  # host pid -> zygote id
+        # The zygote the child forks into a sandbox is orphaned at once; as the subreaper, the base
+        # adopts it (the kernel would give it to the host's init), so it stays among Gale's
+        # processes and its exit status reaches Gale.
+        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+    def serve(self):
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, _on_signal)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.send({"event": "ready", "pid": os.getpid(), "ms": self._elapsed_ms(self.started), "modules": len(sys.modules),
+                   "preloaded": self.preloaded, "learned": [], "refused": self.refused, "skipped": self.skipped, "note": None})
+        while True:
+            readable, _, _ = select.select([self.control, self.wake_r], [], [], IDLE_CHECK_SECONDS)
+            if self.wake_r in readable:
+                _drain(self.wake_r)
+                self.reap()
+            if self.control in readable and not self.read_control():
+                return  # Gale closed the channel
+
+    def handle(self, request):
+        if request.get("op") == "zygote":
+            self.spawn(request)
+        else:
+            self.send({"event": "error", "error": f"unknown request {request.get('op')!r} for the base zygote"})
+
+    def reap(self):
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            zygote_id = self.spawned.pop(pid, None)
+            if zygote_id is not None:
+                code = os.waitstatus_to_exitcode(status)
+                self.send({"event": "exited", "id": zygote_id, "pid": pid, **({"signal": -code} if code < 0 else {"code": code})})
+
+    def spawn(self, request):
+        zygote_id = str(request.get("id", ""))
+        env, cwd, output = request.get("env"), request.get("cwd"), request.get("output")
+        if not (isinstance(env, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+                and isinstance(cwd, str) and isinstance(output, str)):
+            self.send({"event": "spawn_failed", "id": zygote_id, "error": "the request needs a string env, cwd and output"})
+            return
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        pid_r, pid_w = os.pipe()  # the child says there which pid the version's zygote has on the host
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(pid_r)
+            os.close(pid_w)
+            self.send({"event": "spawn_failed", "id": zygote_id, "error": describe_exception(exc)})
+            return
+        if pid == 0:
+            try:
+                os.close(pid_r)
+                self.become_version_zygote(request, pid_w)
+            except BaseException:  # noqa: B036 - nothing may return into the base's loop
+                traceback.print_exc()
+            finally:
+                os._exit(CHILD_SETUP_FAILED)
+        os.close(pid_w)
+        try:
+            zygote_pid = int(_read_all(pid_r) or b"0")
+        finally:
+            os.close(pid_r)
+        if not zygote_pid:
+            self.send({"event": "spawn_failed", "id": zygote_id,
+                       "error": "the zygote could not enter its sandbox; its output file says why"})
+            return
+        self.spawned[zygote_pid] = zygote_id  # in a sandbox the child only hands over; the base adopts the zygote
+        self.send({"event": "spawned", "id": zygote_id, "pid": zygote_pid})
+
+    def become_version_zygote(self, request, pid_w):
+        """In the forked child: leave the base behind, enter the version's sandbox, become its zygote
+        (writing its host pid to ``pid_w`` once that is certain)."""
+        base_modules = {name.partition(".")[0] for name in sys.modules}
+        signal.set_wakeup_fd(-1)
+        for signum, handler in self.original_handlers.items():
+            signal.signal(signum, handler)
+        output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.dup2(pid_w, 3)
+        pid_w = 3
+        os.closerange(4, _max_fd())  # the base's control channel, pipes and output go
+        anchor = request.get("anchor")
+        if anchor:
+            enter_namespaces(int(anchor))
+        drop_privileges()
+        if anchor:
+            zygote = os.fork()
+            if zygote:
+                _write_all(pid_w, str(zygote).encode())  # its pid on the host: this process is outside the namespace
+                os._exit(0)  # the zygote is the grandchild, inside the PID namespace; the base adopts it
+        os.setsid()  # a session of its own, without a terminal, as bubblewrap's --new-session
+        if not anchor:
+            die_with_parent(self.pid, self.set_death_signal)
+            _write_all(pid_w, str(os.getpid()).encode())
+        os.close(pid_w)
+        os.chdir(request["cwd"])
+        env = request["env"]
+        for name in [name for name in os.environ if name not in env]:
+            del os.environ[name]
+        os.environ.update(env)
+        reason = self.needs_own_interpreter(request, base_modules)
+        if reason:
+            python = request.get("python") or sys.executable
+            print(f"gale zygote: not forked from the base zygote: {reason}", file=sys.stderr, flush=True)
+            os.execv(python, [python, os.path.join(HERE, "_zygote.py")])
+        sys.argv[:] = [os.path.join(HERE, "_zygote.py")]
+        control = connect_control(self.bootstrap, os.environ)
+        zygote = Zygote(control, self.bootstrap, os.environ)
+        zygote.preload_all()
+        zygote.serve()
+        os._exit(0)
+
+    def needs_own_interpreter(self, request, base_modules):
+        """Why this version cannot be a fork of the base (a reason), or None when it can."""
+        python = request.get("python")
+        if python and os.path.abspath(python) != os.path.abspath(sys.executable):  # a virtualenv's links to the same binary
+            return f"it runs on {python}, with packages of its own"
+        for name in set(os.environ) | set(self.environ_at_import):
+            if name.startswith(IMPORT_SENSITIVE_PREFIXES) and os.environ.get(name) != self.environ_at_import.get(name):
+                return f"its environment sets {name}, which changes what imported modules do"
+        settings = self.bootstrap.Settings(os.environ)
+        local = local_names(os.getcwd(), settings.entry_module)
+        shadowed = sorted(local & base_modules)
+        if shadowed:
+            return f"the bundle has its own {', '.join(shadowed)}"
+        _, note = scan_bundle_sources(os.getcwd(), os.path.join(os.getcwd(), settings.entry_module), local)
+        return note
+
+
+def _prctl(option, value):
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux
+
+
+def enter_namespaces(pid):
+    """Joins the namespaces of process ``pid`` (Gale's anchor in the version's sandbox). Needs
+    CAP_SYS_ADMIN, which the base has and this child drops right after."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    fds = [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY) for kind in NAMESPACES]
+    try:
+        for kind, fd in zip(NAMESPACES, fds):
+            if libc.setns(fd, 0) != 0:
+                error = ctypes.get_errno()
+                raise OSError(error, f"cannot enter the {kind} namespace of the sandbox ({os.strerror(error)})")
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def drop_privileges():
+    """Drops every capability for good (bounding set, effective, permitted, inheritable, ambient)
+    and forbids gaining any (no_new_privs), as bubblewrap's --cap-drop ALL for root."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        with open(CAP_LAST_CAP_FILE) as f:
+            last = int(f.read())
+    except (OSError, ValueError):
+        last = 63
+    for cap in range(last + 1):
+        libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # fails without CAP_SETPCAP: then there was nothing to drop
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(header, data) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"cannot drop capabilities ({os.strerror(error)})")
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"cannot set no_new_privs ({os.strerror(error)})")
+
+
+def _max_fd():
+    try:
+        return os.sysconf("SC_OPEN_MAX")
+    except (OSError, ValueError):
+        return 65536
+
+
+
 def main():
     sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != HERE]
     os.dup2(2, 1)  # a stray print goes where stderr goes (a file Gale reads when the zygote fails)
@@ -978,7 +1226,8 @@ def main():
     except OSError as exc:
         print(f"gale zygote: cannot connect to Gale at {os.environ.get('GALE_SOCKET')!r}: {exc}", file=sys.stderr, flush=True)
         os._exit(2)
-    zygote = Zygote(control, _bootstrap, os.environ)
+    role = os.environ.pop(ROLE_VARIABLE, "")
+    zygote = (Base if role == "base" else Zygote)(control, _bootstrap, os.environ)
     zygote.preload_all()
     zygote.serve()
     os._exit(0)

@@ -97,7 +97,9 @@ class ForkedInstance:
 class FakeGale:
     """Gale's end of a zygote: starts it, asks for forks, accepts the instances."""
 
-    def __init__(self, files, env=None, site_files=None, signature="auto"):
+    def __init__(self, files, env=None, site_files=None, signature="auto", base_preload=None, version_env=None):
+        """With ``base_preload`` (modules), a base zygote is started first and the version's zygote
+        is forked from it (without a sandbox: the base's child is the zygote)."""
         self._tmp = tempfile.TemporaryDirectory(prefix="gale-zygote-test-")
         root = Path(self._tmp.name)
         self.bundle = root / "bundle"
@@ -129,10 +131,19 @@ class FakeGale:
         })
         self.env.update(env or {})
         self.stderr_path = root / "zygote-output"
-        with open(self.stderr_path, "wb") as output:  # Gale sends stdout and stderr to a file
-            self.process = subprocess.Popen(
-                [sys.executable, str(ZYGOTE)], cwd=self.bundle, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                env=dict(self.env, GALE_ZYGOTE_ID="zygote-hello-1", GALE_ZYGOTE_NONCE="zygote-n0nce"))
+        self.base = None
+        if base_preload is None:
+            with open(self.stderr_path, "wb") as output:  # Gale sends stdout and stderr to a file
+                self.process = subprocess.Popen(
+                    [sys.executable, str(ZYGOTE)], cwd=self.bundle, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                    env=dict(self.env, GALE_ZYGOTE_ID="zygote-hello-1", GALE_ZYGOTE_NONCE="zygote-n0nce"))
+            self.pid = self.process.pid
+        else:
+            self.base = FakeBase(self, root, base_preload)
+            self.process = self.base.process
+            self.env.update(version_env or {})  # the version's own variables, which the base did not import under
+            self.pid = self.base.spawn("zygote-hello-1", dict(self.env, GALE_ZYGOTE_ID="zygote-hello-1",
+                                                               GALE_ZYGOTE_NONCE="zygote-n0nce"), self.bundle, self.stderr_path)
         self.control, self.control_hello = self.accept_control()
         self.events = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
@@ -143,7 +154,7 @@ class FakeGale:
         connection, _ = self._listener.accept()
         kind, hello, _ = read_frame(connection.makefile("rb"))
         assert kind == HELLO and hello == {"instance": "zygote-hello-1", "nonce": "zygote-n0nce",
-                                           "pid": self.process.pid, "role": "zygote"}, hello
+                                           "pid": self.pid, "role": "zygote"}, hello
         connection.settimeout(None)
         return connection, hello
 
@@ -208,12 +219,58 @@ class FakeGale:
     def close(self):
         for instance in self.instances:
             instance.close()
+        if self.base is not None:
+            _kill_quietly(self.pid)
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
         self.control.close()
+        if self.base is not None:
+            self.base.control.close()
         self._listener.close()
         self._tmp.cleanup()
+
+
+class FakeBase:
+    """Gale's end of a base zygote: starts it with modules to import, asks it for a version's zygote."""
+
+    def __init__(self, gale, root, preload):
+        self.output = root / "base-output"
+        with open(self.output, "wb") as output:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ZYGOTE)], cwd=root, stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                env=dict(gale.env, GALE_ZYGOTE_ID="zygote-base", GALE_ZYGOTE_NONCE="base-n0nce", GALE_ZYGOTE_ROLE="base",
+                         GALE_BASE_PRELOAD=",".join(preload)))
+        connection, _ = gale._listener.accept()
+        kind, hello, _ = read_frame(connection.makefile("rb"))
+        assert kind == HELLO and hello["instance"] == "zygote-base" and hello["nonce"] == "base-n0nce", hello
+        connection.settimeout(TIMEOUT_SECONDS)
+        self.control = connection
+        self.reader = connection.makefile("rb")
+        self.ready = self.event("ready")
+
+    def event(self, kind):
+        while True:
+            frame = read_frame(self.reader)
+            if frame is None:
+                raise AssertionError(f"the base zygote exited before {kind}; output: {self.output.read_text(errors='replace')}")
+            if frame[1]["event"] == kind:
+                return frame[1]
+
+    def spawn(self, zygote_id, env, bundle, output):
+        """Has the base fork a version's zygote (no sandbox); returns its pid."""
+        self.control.sendall(encode_frame(CONTROL, {"op": "zygote", "id": zygote_id, "env": env, "cwd": str(bundle),
+                                                    "python": sys.executable, "output": str(output)}))
+        spawned = self.event("spawned")
+        assert spawned["id"] == zygote_id, spawned
+        return spawned["pid"]
+
+
+def _kill_quietly(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def reporting(source):
@@ -575,6 +632,72 @@ class PreloadTest(ZygoteTestCase):
         self.assertEqual(instance.loaded[0], READY)
         self.assertIn("xml.dom.minidom", learned["modules"])
         self.assertNotIn("main", learned["modules"])
+
+
+SHARED_DEP = {"shared_dep.py": """
+    import os
+    LOADED_BY = os.getpid()
+"""}
+
+SHARED_DEP_REPORT = reporting("""
+    import shared_dep
+    def report():
+        with open("/proc/%d/stat" % os.getppid()) as f:
+            zygote_parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        return {"loadedBy": shared_dep.LOADED_BY, "file": shared_dep.__file__, "zygote": os.getppid(),
+                "zygoteParent": zygote_parent}
+""")
+
+
+class BaseZygoteTest(ZygoteTestCase):
+    """The base zygote imports shared packages once; versions' zygotes are forked from it."""
+
+    def test_a_versions_zygote_is_forked_from_the_base_and_its_instances_use_the_bases_imports(self):
+        gale = self.start({"main.py": SHARED_DEP_REPORT}, site_files=SHARED_DEP, base_preload=["shared_dep"])
+        self.assertIn("shared_dep", gale.base.ready["preloaded"])
+
+        pid, instance = gale.fork()
+        report = instance.invoke()
+
+        self.assertEqual(report["loadedBy"], gale.process.pid, "the module object is the base's, imported once")
+        self.assertEqual(report["zygote"], gale.pid)
+        self.assertEqual(report["zygoteParent"], gale.process.pid)
+        self.assertNotEqual(gale.pid, gale.process.pid)
+
+    def test_a_bundle_with_its_own_module_of_a_base_modules_name_gets_an_interpreter_of_its_own(self):
+        gale = self.start({"main.py": SHARED_DEP_REPORT, "shared_dep.py": "import os\nLOADED_BY = 'the bundle'\n"},
+                          site_files=SHARED_DEP, base_preload=["shared_dep"])
+
+        _, instance = gale.fork()
+        report = instance.invoke()
+
+        self.assertEqual(report["loadedBy"], "the bundle")
+        self.assertIn("not forked from the base zygote: the bundle has its own shared_dep", gale.stderr())
+
+    def test_an_import_sensitive_variable_of_the_function_gets_an_interpreter_of_its_own(self):
+        gale = self.start({"main.py": SHARED_DEP_REPORT}, site_files=SHARED_DEP, base_preload=["shared_dep"],
+                          version_env={"OMP_NUM_THREADS": "3"})
+
+        _, instance = gale.fork()
+        report = instance.invoke()
+
+        self.assertEqual(report["loadedBy"], gale.pid, "the version's zygote imported it itself, under its variables")
+        self.assertIn("its environment sets OMP_NUM_THREADS", gale.stderr())
+
+    def test_the_version_zygote_has_no_capabilities_left(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                with open("/proc/self/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+                return {k: fields[k].strip() for k in ("CapEff", "CapPrm", "CapBnd", "NoNewPrivs")}
+        """)}, base_preload=[])
+
+        _, instance = gale.fork()
+        status = instance.invoke()
+
+        self.assertEqual((status["CapEff"], status["CapPrm"], status["NoNewPrivs"]), ("0000000000000000", "0000000000000000", "1"))
+        if os.geteuid() == 0:  # the base has every capability as root: its child must have dropped the bounding set too
+            self.assertEqual(status["CapBnd"], "0000000000000000")
 
 
 class ScanTest(unittest.TestCase):

@@ -57,7 +57,7 @@ final class ServerOptions {
     Optional<String> pipIndexUrl = Optional.empty();
 
     @Option(names = "--max-zygotes", paramLabel = "N",
-            description = "Python zygotes kept at most; the least recently used go first (default: one per 256 MB of memory, at least 8)")
+            description = "Python zygotes kept at most; the least recently used go first (default: one per 64 MB of memory, at least 8)")
     Optional<Integer> maxZygotes = Optional.empty();
 
     @Option(names = "--zygote-idle-timeout", paramLabel = "DURATION", defaultValue = "10m",

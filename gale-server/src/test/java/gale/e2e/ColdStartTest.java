@@ -24,11 +24,10 @@ import static org.awaitility.Awaitility.await;
  * instance still runs the module's own code and connects as itself.
  *
  * <p>In the sandbox a zygote and its instances live in a PID namespace of their own, so
- * the pids they see are not the host's, and a new zygote's may repeat an old one's.
- * Instances are therefore told apart by GALE_INSTANCE_ID and zygotes by their scratch
- * folder (their HOME), which each function reads from its parent's environment. The tests
- * that kill or count zygote processes from the host deploy with {@code sandbox = "off"};
- * SandboxTest covers the sandboxed zygote's life.
+ * the pids they see are not the host's, and a new zygote's may repeat an old one's. The tests
+ * here deploy with {@code sandbox = "off"}, where an instance's parent pid is its zygote's on
+ * the host; a zygote is told apart by that pid and its start time (a reused pid starts later).
+ * Instances are told apart by GALE_INSTANCE_ID. SandboxTest covers the sandboxed zygote's life.
  */
 class ColdStartTest extends GaleE2E {
 
@@ -36,7 +35,7 @@ class ColdStartTest extends GaleE2E {
 
     /**
      * Reports the instance, its process, the process that ran the module-level code, and its
-     * parent: whether it runs _zygote.py, and which zygote it is (its HOME, a scratch folder of its own).
+     * parent: whether it runs _zygote.py, and which zygote it is ("PID:START", its pid and start time).
      */
     private static final String WHO_AM_I = """
             import json, os, random, time
@@ -45,11 +44,11 @@ class ColdStartTest extends GaleE2E {
                 try:
                     with open("/proc/%d/cmdline" % os.getppid(), "rb") as f:
                         command = f.read().split(b"\\0")
-                    with open("/proc/%d/environ" % os.getppid(), "rb") as f:
-                        env = dict(v.split(b"=", 1) for v in f.read().split(b"\\0") if b"=" in v)
+                    with open("/proc/%d/stat" % os.getppid()) as f:
+                        started = f.read().rsplit(")", 1)[1].split()[19]
                 except OSError:  # orphaned after its zygote died: the new parent may be unreadable
                     return False, ""
-                return any(arg.endswith(b"_zygote.py") for arg in command), env.get(b"HOME", b"").decode()
+                return any(arg.endswith(b"_zygote.py") for arg in command), "%d:%s" % (os.getppid(), started)
             def who(request):
                 time.sleep(float(request.args.get("s", "0")))
                 if request.args.get("exit"):
@@ -94,7 +93,7 @@ class ColdStartTest extends GaleE2E {
     void aKilledZygoteTakesItsInstancesAndANewOneServesTheNextCall() {
         gale.deployActive("phoenix", gale.bundle("phoenix", "main.py", WHO_AM_I), "entryPoint", "who", "sandbox", "off");
         JsonNode before = json(gale.get("phoenix", ""));
-        ProcessHandle zygote = zygoteWithHome(before.path("zygote").asText());
+        ProcessHandle zygote = zygote(before.path("zygote").asText());
         ProcessHandle instance = ProcessHandle.of(before.path("pid").asLong()).orElseThrow();
 
         zygote.destroyForcibly();
@@ -107,6 +106,32 @@ class ColdStartTest extends GaleE2E {
         assertThat(after.path("instance").asText()).isNotEqualTo(before.path("instance").asText());
         assertThat(after.path("zygote").asText()).isNotEqualTo(before.path("zygote").asText());
         assertThat(after.path("parentIsZygote").asBoolean()).isTrue();
+    }
+
+    @Test
+    void aSandboxedVersionsZygoteIsForkedFromTheBaseZygoteAndFindsTheCommonPackagesImported() throws Exception {
+        gale.deployActive("sharer", gale.bundle("sharer", "main.py", """
+                import json, os, sys
+                AT_IMPORT = sorted(m for m in ("flask", "numpy", "scipy", "sklearn") if m in sys.modules)
+                def sharer(request):
+                    return json.dumps({"atImport": AT_IMPORT})
+                """)); // sandboxed: the zygote is forked into the version's sandbox
+
+        JsonNode report = json(gale.get("sharer", ""));
+
+        // The bundle imports none of them; only the base zygote can have.
+        assertThat(report.path("atImport").toString()).contains("numpy", "scipy", "sklearn");
+    }
+
+    @Test
+    void aBundleWithItsOwnModuleOfACommonPackagesNameImportsItsOwn() throws Exception {
+        gale.deployActive("shadow", gale.bundle("shadow", "numpy.py", "WHOSE = 'the bundle'\n", "main.py", """
+                import numpy
+                def shadow(request):
+                    return numpy.WHOSE
+                """));
+
+        assertThat(GaleHarness.text(gale.get("shadow", ""))).isEqualTo("the bundle");
     }
 
     @Test
@@ -231,15 +256,11 @@ class ColdStartTest extends GaleE2E {
     }
 
     /** The zygote process, found on the host by the HOME its instances report (its pid in the sandbox is not the host's). */
-    private static ProcessHandle zygoteWithHome(String home) {
-        return ProcessHandle.allProcesses().filter(p -> isZygote(p.pid())).filter(p -> {
-            try {
-                String env = Files.readString(Path.of("/proc", Long.toString(p.pid()), "environ"));
-                return List.of(env.split("\0")).contains("HOME=" + home);
-            } catch (IOException | RuntimeException e) {
-                return false;
-            }
-        }).findFirst().orElseThrow(() -> new AssertionError("no zygote process with HOME=" + home));
+    /** The zygote process a function reported as "PID:START". */
+    private static ProcessHandle zygote(String pidAndStart) {
+        long pid = Long.parseLong(pidAndStart.substring(0, pidAndStart.indexOf(':')));
+        return ProcessHandle.of(pid).filter(p -> isZygote(p.pid()))
+                .orElseThrow(() -> new AssertionError("no zygote process " + pidAndStart));
     }
 
     /** Zygote processes working in a bundle of this function (on this test's server). */

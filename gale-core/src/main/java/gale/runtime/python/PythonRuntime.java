@@ -24,6 +24,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -62,6 +63,12 @@ public final class PythonRuntime implements Runtime {
     private static final List<String> PACKAGE_FILES = List.of("__init__.py", "_bootstrap.py", "_requirements.py", "_zygote.py");
     /** Where callbacks run that start processes (a start parks a virtual thread while the launcher spawns). */
     private static final Executor VIRTUAL_TASKS = Thread::startVirtualThread;
+    /** What the base zygote imports (those installed): what most data-science functions use. */
+    static final List<String> BASE_MODULES = List.of("flask", "numpy", "scipy", "sklearn", "pandas");
+    /** How Python runs in every instance and zygote. */
+    private static final Map<String, String> PYTHON_VARIABLES = Map.of("PYTHONUNBUFFERED", "1", "PYTHONDONTWRITEBYTECODE", "1");
+    /** Longest a zygote start waits for the base zygote to finish importing; then it starts on its own. */
+    private static final Duration BASE_WAIT = Duration.ofSeconds(60);
 
     private final RuntimeContext context;
     private final Path python;
@@ -75,6 +82,8 @@ public final class PythonRuntime implements Runtime {
     private final Isolation isolation;
     private final ZygoteBudget budget;
     private final Zygotes zygotes;
+    private final boolean baseWanted;
+    private Optional<BaseZygote> base = Optional.empty();
     private Path packageDir;
     private PythonRequirements requirements;
 
@@ -87,12 +96,16 @@ public final class PythonRuntime implements Runtime {
      * @param budget   how many zygotes to keep, and for how long
      */
     public PythonRuntime(RuntimeContext context, Path python, Optional<String> indexUrl, Optional<Path> wheelDir, ZygoteBudget budget) {
-        this(context, python, indexUrl, wheelDir, budget, zygotesWanted(System.getenv("GALE_ZYGOTE")));
+        this(context, python, indexUrl, wheelDir, budget, zygotesWanted(System.getenv("GALE_ZYGOTE")),
+                zygotesWanted(System.getenv("GALE_BASE_ZYGOTE")));
     }
 
-    /** @param zygotes fork instances from a zygote per version (else every instance is a fresh process) */
+    /**
+     * @param zygotes    fork instances from a zygote per version (else every instance is a fresh process)
+     * @param baseZygote fork the versions' zygotes from a base zygote holding the common packages (else each starts its own interpreter)
+     */
     public PythonRuntime(RuntimeContext context, Path python, Optional<String> indexUrl, Optional<Path> wheelDir, ZygoteBudget budget,
-                         boolean zygotes) {
+                         boolean zygotes, boolean baseZygote) {
         this.context = context;
         this.python = python;
         this.scratchRoot = context.scratchRoot();
@@ -102,6 +115,7 @@ public final class PythonRuntime implements Runtime {
         this.indexUrl = indexUrl;
         this.wheelDir = wheelDir;
         this.zygotesOn = zygotes;
+        this.baseWanted = zygotes && baseZygote;
         this.isolation = context.isolation();
         this.budget = budget;
         this.zygotes = new Zygotes(budget, this::startZygote);
@@ -119,6 +133,23 @@ public final class PythonRuntime implements Runtime {
         packageDir = unpackPackage(context.runtimeDir());
         requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
         if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
+        if (baseWanted) startBase();
+    }
+
+    /** The base zygote imports the common packages in the background; until it is ready, zygotes start on their own. */
+    private void startBase() {
+        try {
+            Path work = Files.createDirectories(scratchRoot.resolve("base"));
+            Map<String, String> env = context.instanceEnvironment();
+            env.put("HOME", work.toString());
+            env.put("TMPDIR", work.toString());
+            env.putAll(PYTHON_VARIABLES);
+            env.put("PYTHONPATH", packageRoot().toString());
+            base = Optional.of(BaseZygote.start(python, packageDir.resolve("_zygote.py"), BASE_MODULES, env, listener, work,
+                    zygoteOutputDir));
+        } catch (IOException e) {
+            LOG.warn("no base zygote ({}); every version's zygote starts its own interpreter", e.getMessage());
+        }
     }
 
     @Override
@@ -284,8 +315,7 @@ public final class PythonRuntime implements Runtime {
         Map<String, String> env = context.instanceEnvironment();
         env.put("HOME", scratch.toString());
         env.put("TMPDIR", scratch.toString());
-        env.put("PYTHONUNBUFFERED", "1");
-        env.put("PYTHONDONTWRITEBYTECODE", "1");
+        env.putAll(PYTHON_VARIABLES);
         env.putAll(spec.config().env());
         env.put("PYTHONPATH", packageRoot().toString()); // `import gale` works in user code
         env.put("GALE_SOCKET", listener.socketPath().toString());
@@ -306,19 +336,35 @@ public final class PythonRuntime implements Runtime {
 
     // ---- zygotes
 
+    /**
+     * Starts the version's zygote: forked from the base zygote into the version's sandbox when
+     * the base serves, else as an interpreter of its own in that sandbox.
+     */
     private PythonZygote startZygote(InstanceSpec spec) {
         try {
             Path versionScratch = Files.createDirectories(versionScratch(spec));
             Path scratch = Files.createDirectories(versionScratch.resolve(InstanceIds.next(spec, "zygote")));
             boolean sandboxed = isolation.runsSandboxed(spec.config());
+            Map<String, String> env = environment(spec, scratch);
+            Optional<BaseZygote> serving = readyBase();
+            if (serving.isPresent()) {
+                // The anchor holds the sandbox the zygote enters: its instances' scratch folders appear there later.
+                Optional<SandboxAnchor> anchor = sandboxed
+                        ? Optional.of(SandboxAnchor.start(sandbox(spec, versionScratch), context.instanceEnvironment()))
+                        : Optional.empty();
+                return PythonZygote.spawn(serving.get(), spec, env, anchor, interpreter(spec), listener, zygoteOutputDir, gone -> {
+                    zygotes.onGone(gone);
+                    anchor.ifPresent(SandboxAnchor::close);
+                    FileTrees.deleteQuietly(scratch);
+                });
+            }
             List<String> command = new ArrayList<>();
-            if (sandboxed) command.addAll(sandbox(spec, versionScratch)); // its instances' scratch folders appear there later
+            if (sandboxed) command.addAll(sandbox(spec, versionScratch));
             command.addAll(List.of(interpreter(spec).toString(), packageDir.resolve("_zygote.py").toString()));
-            PythonZygote zygote = PythonZygote.start(spec, command, environment(spec, scratch), sandboxed, listener,
-                    zygoteOutputDir, gone -> {
-                        zygotes.onGone(gone);
-                        FileTrees.deleteQuietly(scratch);
-                    });
+            PythonZygote zygote = PythonZygote.start(spec, command, env, sandboxed, listener, zygoteOutputDir, gone -> {
+                zygotes.onGone(gone);
+                FileTrees.deleteQuietly(scratch);
+            });
             LOG.debug("{}: zygote started (pid {})", spec.label(), zygote.pid());
             return zygote;
         } catch (IOException e) {
@@ -326,10 +372,26 @@ public final class PythonRuntime implements Runtime {
         }
     }
 
+    /** The base zygote once it has imported its modules (waiting for that if it is still importing), if it serves. */
+    private Optional<BaseZygote> readyBase() {
+        return base.filter(BaseZygote::isServing).filter(b -> {
+            try {
+                b.ready().get(BASE_WAIT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+                return true;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                return false;
+            }
+        });
+    }
+
     /** Stops the zygotes: the server is stopping, and the pools have stopped their instances. */
     @Override
     public void close() {
         zygotes.close();
+        base.ifPresent(BaseZygote::stop);
     }
 
     // ---- helpers

@@ -2,7 +2,6 @@ package gale.runtime.python;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import gale.runtime.Connection;
 import gale.runtime.Frame;
 import gale.runtime.InstanceIds;
 import gale.runtime.InstanceListener;
@@ -15,7 +14,6 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,7 +24,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -36,11 +33,11 @@ import java.util.function.Consumer;
  * start pays neither interpreter start-up nor imports. One zygote per function version,
  * never shared, so no state passes between functions.
  *
- * <p>No thread of Gale's waits on it: its stdin is /dev/null, its stdout and stderr go to a
- * file that is read only to say why it failed, and it talks to Gale over a connection of its
- * own to the instance socket (CONTROL frames, docs/protocol.md), read by a virtual thread that
- * parks between messages. The instances it forks are its children and die with it (each asks
- * the kernel for that), so it reports their exits, and it is stopped only once they are gone
+ * <p>It is either forked from the interpreter's {@link BaseZygote} into the version's sandbox
+ * ({@link #spawn}: the packages most functions use are then shared by all of them), or started
+ * as a process of its own ({@link #start}). Either way Gale drives it through a
+ * {@link ZygoteControl}. The instances it forks are its children and die with it (each asks the
+ * kernel for that), so it reports their exits, and it is stopped only once they are gone
  * ({@link #retire}). Life: starting → ready → gone; once gone it forks nothing more.
  */
 final class PythonZygote {
@@ -48,33 +45,19 @@ final class PythonZygote {
     private static final Logger LOG = LoggerFactory.getLogger(PythonZygote.class);
     /** Longest a fork may wait, for the zygote to finish preloading and then to fork; then a fresh process is started. */
     static final Duration FORK_WAIT = Duration.ofSeconds(60);
-    /** How long a zygote asked to stop may take to exit before it is killed. */
-    private static final Duration STOP_GRACE = Duration.ofSeconds(2);
-    /** How long the exit waits for the last events the zygote sent (the reader may lag the exit a little). */
-    private static final Duration LAST_EVENTS = Duration.ofSeconds(1);
-    /** Lines of the zygote's output kept to explain why it exited. */
-    private static final int OUTPUT_LINES_KEPT = 8;
-    /** Where callbacks run that may write to the control channel (a write parks a virtual thread). */
-    private static final Executor VIRTUAL_TASKS = Thread::startVirtualThread;
 
-    private final String id;
     private final InstanceSpec spec;
-    private final Process process;
-    private final Path output;
     private final boolean ownPidNamespace;
     private final Consumer<PythonZygote> onGone;
-    private final CompletableFuture<Connection> connecting;
+    private final ZygoteControl control;
     private final CompletableFuture<Void> ready = new CompletableFuture<>();
-    private final CompletableFuture<Void> eventsRead = new CompletableFuture<>();
     private final Map<String, Forking> forking = new ConcurrentHashMap<>();
     /** Live children by the pid the zygote knows them by (inside its sandbox's PID namespace, if any). */
     private final Map<Long, Child> children = new ConcurrentHashMap<>();
-    private volatile Connection connection;
     private volatile long lastUsedNanos = System.nanoTime();
     private volatile boolean gone;
     private volatile boolean failed;
     private volatile boolean retiring;
-    private volatile boolean stopping;
 
     /** A fork asked for: its result, and the cgroup the child joins before it runs anything of the instance. */
     private record Forking(CompletableFuture<SocketInstance.OsProcess> result, Optional<Isolation.Cgroup> cgroup) {
@@ -84,79 +67,100 @@ final class PythonZygote {
     private record Child(long hostPid, CompletableFuture<String> exit) {
     }
 
-    private PythonZygote(String id, InstanceSpec spec, Process process, Path output, boolean ownPidNamespace,
-                         CompletableFuture<Connection> connecting, Consumer<PythonZygote> onGone) {
-        this.id = id;
+    /** The id, nonce, output file and expected connection of a zygote about to start. */
+    private record Identity(String id, String nonce, Path output, CompletableFuture<gale.runtime.Connection> connecting) {
+
+        static Identity create(InstanceSpec spec, InstanceListener listener, Path outputDir) throws IOException {
+            String id = InstanceIds.next(spec, "zygote");
+            String nonce = InstanceIds.nonce();
+            Path output = Files.createDirectories(outputDir).resolve(id + ".log");
+            return new Identity(id, nonce, output, listener.expect(id, nonce));
+        }
+
+        /** {@code env} plus what the zygote needs to connect and prove who it is. */
+        Map<String, String> environment(Map<String, String> env, InstanceListener listener) {
+            Map<String, String> all = new LinkedHashMap<>(env);
+            all.put("GALE_SOCKET", listener.socketPath().toString());
+            all.put("GALE_ZYGOTE_ID", id);
+            all.put("GALE_ZYGOTE_NONCE", nonce);
+            return all;
+        }
+    }
+
+    private PythonZygote(InstanceSpec spec, boolean ownPidNamespace, Identity identity,
+                         CompletableFuture<SocketInstance.OsProcess> process, Consumer<PythonZygote> onGone) {
         this.spec = spec;
-        this.process = process;
-        this.output = output;
         this.ownPidNamespace = ownPidNamespace;
-        this.connecting = connecting;
         this.onGone = onGone;
+        this.control = new ZygoteControl(identity.id(), "zygote of " + spec.label(), identity.connecting(), process,
+                identity.output(), this::handle);
     }
 
     /**
-     * Starts a zygote; it preloads in the background ({@link #ready()}).
+     * Starts a zygote as a process of its own; it preloads in the background ({@link #ready()}).
      *
      * @param command         the interpreter and _zygote.py, after the sandbox's prefix if any
      * @param env             the environment of the version's instances, without per-instance variables
      * @param ownPidNamespace true when the command runs in a PID namespace (the sandbox), so the pids
      *                        the zygote reports are not the host's
-     * @param listener        the instance socket, where the zygote connects its control channel
      * @param outputDir       where its stdout and stderr go (a file per zygote, removed when it has gone)
      * @param onGone          called once when the zygote has exited
      */
     static PythonZygote start(InstanceSpec spec, List<String> command, Map<String, String> env, boolean ownPidNamespace,
                               InstanceListener listener, Path outputDir, Consumer<PythonZygote> onGone) throws IOException {
-        String id = InstanceIds.next(spec, "zygote");
-        String nonce = InstanceIds.nonce();
-        Map<String, String> zygoteEnv = new LinkedHashMap<>(env);
-        zygoteEnv.put("GALE_SOCKET", listener.socketPath().toString());
-        zygoteEnv.put("GALE_ZYGOTE_ID", id);
-        zygoteEnv.put("GALE_ZYGOTE_NONCE", nonce);
-        Path output = Files.createDirectories(outputDir).resolve(id + ".log");
+        Identity identity = Identity.create(spec, listener, outputDir);
         ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-                .redirectOutput(output.toFile())
+                .redirectOutput(identity.output().toFile())
                 .redirectErrorStream(true);
         pb.environment().clear();
-        pb.environment().putAll(zygoteEnv);
-        var connecting = listener.expect(id, nonce);
+        pb.environment().putAll(identity.environment(env, listener));
         Process process;
         try {
             process = ProcessLauncher.start(pb);
         } catch (IOException | RuntimeException e) {
-            connecting.cancel(false);
-            Files.deleteIfExists(output);
+            identity.connecting().cancel(false);
+            Files.deleteIfExists(identity.output());
             throw e;
         }
-        var zygote = new PythonZygote(id, spec, process, output, ownPidNamespace, connecting, onGone);
-        zygote.watch();
+        var launched = new SocketInstance.OsProcess(process.pid(), Optional.of(process.toHandle()),
+                process.onExit().thenApply(p -> ZygoteControl.describeExit(p.exitValue())));
+        var zygote = new PythonZygote(spec, ownPidNamespace, identity, CompletableFuture.completedFuture(launched), onGone);
+        zygote.control.start(zygote::onExit);
         return zygote;
     }
 
-    private void watch() {
-        connecting.whenComplete((c, error) -> {
-            if (c == null) {
-                eventsRead.complete(null);
-                return;
-            }
-            connection = c;
-            if (stopping) c.close();
-            Thread.ofVirtual().name("gale-zygote-" + pid()).start(this::readEvents);
+    /**
+     * Has {@code base} fork the version's zygote, into the namespaces of {@code anchor} (the
+     * version's sandbox) when there is one. The base runs it on {@code python} itself when it
+     * cannot share its own imports with this version (another interpreter, say).
+     */
+    static PythonZygote spawn(BaseZygote base, InstanceSpec spec, Map<String, String> env, Optional<SandboxAnchor> anchor,
+                              Path python, InstanceListener listener, Path outputDir, Consumer<PythonZygote> onGone)
+            throws IOException {
+        Identity identity = Identity.create(spec, listener, outputDir);
+        ObjectNode request = Frame.JSON.createObjectNode().put("op", "zygote").put("id", identity.id())
+                .put("cwd", spec.bundleDir().toString()).put("python", python.toString())
+                .put("output", identity.output().toString());
+        anchor.ifPresent(a -> request.put("anchor", a.pid()));
+        ObjectNode environment = request.putObject("env");
+        identity.environment(env, listener).forEach(environment::put);
+        CompletableFuture<SocketInstance.OsProcess> process = base.spawn(identity.id(), request);
+        process.whenComplete((p, error) -> {
+            if (error != null) identity.connecting().cancel(false);
         });
-        process.onExit().thenRunAsync(() -> {
-            connecting.cancel(false); // exited without connecting
-            eventsRead.completeOnTimeout(null, LAST_EVENTS.toMillis(), TimeUnit.MILLISECONDS).thenRun(this::onExit);
-        }, VIRTUAL_TASKS);
+        var zygote = new PythonZygote(spec, anchor.isPresent(), identity, process, onGone);
+        zygote.control.start(zygote::onExit);
+        return zygote;
     }
 
     InstanceSpec spec() {
         return spec;
     }
 
+    /** The zygote's pid on the host, or -1 while it is starting. */
     long pid() {
-        return process.pid();
+        return control.pid();
     }
 
     /** Completes when preloading is done; fails if the zygote exits or gives up first. */
@@ -172,11 +176,6 @@ final class PythonZygote {
     /** True when the zygote never became ready or gave up: starting another one at once would likely fail the same way. */
     boolean failed() {
         return failed;
-    }
-
-    /** True once it has exited. */
-    boolean isGone() {
-        return gone;
     }
 
     /** Instances it forked that have not exited yet. */
@@ -206,9 +205,13 @@ final class PythonZygote {
             if (error != null) {
                 forked.completeExceptionally(error);
             } else if (!forked.isDone()) {
-                send(forkRequest(instanceId, env, cgroup.isPresent()), forked);
+                try {
+                    control.send(forkRequest(instanceId, env, cgroup.isPresent()));
+                } catch (IOException e) {
+                    forked.completeExceptionally(e);
+                }
             }
-        }, VIRTUAL_TASKS);
+        }, ZygoteControl.VIRTUAL_TASKS);
         return forked.orTimeout(FORK_WAIT.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -218,20 +221,6 @@ final class PythonZygote {
         ObjectNode environment = request.putObject("env");
         env.forEach(environment::put);
         return request;
-    }
-
-    /** Sends one control message; a broken channel fails {@code onFailure}. Writes park the caller, never pin it. */
-    private void send(ObjectNode message, CompletableFuture<?> onFailure) {
-        Connection c = connection;
-        if (c == null) {
-            onFailure.completeExceptionally(new IOException("the zygote has not connected its control channel"));
-            return;
-        }
-        try {
-            c.write(Frame.of(Frame.Type.CONTROL, message));
-        } catch (IOException e) {
-            onFailure.completeExceptionally(new IOException("the zygote's control channel is closed: " + e.getMessage(), e));
-        }
     }
 
     /**
@@ -245,36 +234,10 @@ final class PythonZygote {
 
     /** Closes the control channel, so the zygote exits (and its instances with it); kills it if it does not. */
     void stop() {
-        stopping = true;
-        Connection c = connection;
-        if (c != null) c.close(); // EOF: the zygote exits
-        process.onExit().completeOnTimeout(null, STOP_GRACE.toMillis(), TimeUnit.MILLISECONDS)
-                .thenRun(process::destroyForcibly);
+        control.stop();
     }
 
     // ---- events from the zygote
-
-    private void readEvents() {
-        try {
-            while (true) {
-                Frame frame = connection.read();
-                if (frame.type() != Frame.Type.CONTROL) {
-                    LOG.warn("zygote of {} (pid {}) sent an unexpected {} frame; ignored", spec.label(), pid(), frame.type());
-                    continue;
-                }
-                try {
-                    handle(frame.header());
-                } catch (RuntimeException e) {
-                    LOG.warn("zygote of {} (pid {}) sent something unreadable: {}", spec.label(), pid(), e.toString());
-                }
-            }
-        } catch (IOException closed) {
-            // the zygote is gone or closed its channel; either way it serves no more
-        } finally {
-            eventsRead.complete(null);
-            if (process.isAlive()) stop();
-        }
-    }
 
     private void handle(JsonNode event) {
         switch (event.path("event").asText()) {
@@ -307,7 +270,7 @@ final class PythonZygote {
         }
     }
 
-    private static String describePreload(JsonNode event) {
+    static String describePreload(JsonNode event) {
         StringBuilder text = new StringBuilder();
         text.append(": preloaded ").append(join(event.path("preloaded")));
         if (!event.path("learned").isEmpty()) text.append(" and ").append(event.path("learned").size()).append(" learned modules");
@@ -330,7 +293,7 @@ final class PythonZygote {
         var waiting = forking.get(instanceId);
         long hostPid = ownPidNamespace ? hostPidOf(pid) : pid;
         if (hostPid < 0) {
-            sendLater(control("cancel", instanceId));
+            control.sendLater(control("cancel", instanceId));
             if (waiting != null) {
                 waiting.result().completeExceptionally(new IOException("the zygote forked pid " + pid + " but it is not among its processes"));
             }
@@ -343,11 +306,11 @@ final class PythonZygote {
             try {
                 waiting.cgroup().get().attach(hostPid);
             } catch (IOException e) {
-                sendLater(control("cancel", instanceId));
+                control.sendLater(control("cancel", instanceId));
                 waiting.result().completeExceptionally(new IOException("could not move the instance into its cgroup: " + e.getMessage(), e));
                 return;
             }
-            sendLater(control("release", instanceId));
+            control.sendLater(control("release", instanceId));
         }
         if (waiting == null || !waiting.result().complete(child)) {
             LOG.info("zygote of {} forked {} after it was given up on; killing it", spec.label(), instanceId);
@@ -359,63 +322,40 @@ final class PythonZygote {
         return Frame.JSON.createObjectNode().put("op", op).put("id", instanceId);
     }
 
-    /** Sends from another thread than the reader's, which must stay free to read what the zygote answers. */
-    private void sendLater(ObjectNode message) {
-        VIRTUAL_TASKS.execute(() -> send(message, new CompletableFuture<>()));
-    }
-
     /**
      * The host pid of a process the zygote knows as {@code nsPid} inside its PID namespace:
      * the last entry of {@code NSpid} in /proc/PID/status is the pid in the innermost namespace.
      */
     private long hostPidOf(long nsPid) {
-        for (long pid : ProcessTree.descendants(process.pid())) {
+        for (long pid : ProcessTree.descendants(pid())) {
             if (ProcessTree.innermostPid(pid) == nsPid) return pid;
         }
         return -1;
     }
 
     /** The zygote has exited: nothing more to fork; the instances it forked have died with it. */
-    private void onExit() {
+    private void onExit(String how, String lastOutput) {
         gone = true;
-        int code = process.exitValue();
-        String why = code > 128 ? "was killed by signal " + (code - 128) : "exited with code " + code;
-        String last = lastOutput();
         if (!ready.isDone()) {
             failed = true;
-            LOG.warn("zygote of {} (pid {}) {} before it was ready{}", spec.label(), pid(), why, last.isEmpty() ? "" : ": " + last);
-        } else if (!stopping) {
-            LOG.warn("zygote of {} (pid {}) {}; the {} instances it forked went with it{}", spec.label(), pid(), why,
-                    children.size(), last.isEmpty() ? "" : "; last output: " + last);
+            LOG.warn("zygote of {} (pid {}) {} before it was ready{}", spec.label(), pid(), how, lastOutput.isEmpty() ? "" : ": " + lastOutput);
+        } else if (!control.isStopping()) {
+            LOG.warn("zygote of {} (pid {}) {}; the {} instances it forked went with it{}", spec.label(), pid(), how,
+                    children.size(), lastOutput.isEmpty() ? "" : "; last output: " + lastOutput);
         }
-        ready.completeExceptionally(new IOException("the zygote " + why));
-        forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + why)));
+        ready.completeExceptionally(new IOException("the zygote " + how));
+        forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + how)));
         // Its children got SIGKILL when it exited; make sure, and report their exits from /proc.
         children.forEach((pid, child) -> ProcessHandle.of(child.hostPid()).ifPresentOrElse(h -> {
             h.destroyForcibly();
             h.onExit().thenRun(() -> child.exit().complete(SocketInstance.describeSignal(9)));
         }, () -> child.exit().complete(SocketInstance.describeSignal(9))));
         children.clear();
-        try {
-            Files.deleteIfExists(output);
-        } catch (IOException ignored) {
-            // the run folder is cleared at the next start
-        }
         onGone.accept(this);
-    }
-
-    /** The last lines the zygote printed (its output file), joined with " | ". */
-    private String lastOutput() {
-        try {
-            List<String> lines = Files.readAllLines(output, StandardCharsets.UTF_8).stream().filter(l -> !l.isBlank()).toList();
-            return String.join(" | ", lines.subList(Math.max(0, lines.size() - OUTPUT_LINES_KEPT), lines.size()));
-        } catch (IOException | RuntimeException e) {
-            return "";
-        }
     }
 
     @Override
     public String toString() {
-        return "Zygote[" + spec.label() + " " + id + " pid " + pid() + "]";
+        return "Zygote[" + spec.label() + " " + control.id() + " pid " + pid() + "]";
     }
 }

@@ -10,8 +10,12 @@ import java.time.Duration;
  */
 public record ZygoteBudget(int maxZygotes, Duration idleTimeout) {
 
-    /** Memory a zygote is reckoned to take when sizing the default budget (a sklearn zygote and its spare child). */
-    static final long RECKONED_BYTES_PER_ZYGOTE = 256L << 20;
+    /**
+     * Memory a zygote is reckoned to take when sizing the default budget: forked from the base
+     * zygote it holds some 5-10 MB of its own, and its spare child as much while it is in use;
+     * one of its own interpreter (a virtualenv, say) holds far more, so the reckoning is generous.
+     */
+    static final long RECKONED_BYTES_PER_ZYGOTE = 64L << 20;
 
     public ZygoteBudget {
         if (maxZygotes < 1) throw new IllegalArgumentException("max zygotes must be at least 1, got " + maxZygotes);
@@ -20,7 +24,7 @@ public record ZygoteBudget(int maxZygotes, Duration idleTimeout) {
         }
     }
 
-    /** The default: one zygote per 256 MB of the machine's memory (at least 8), retired after 10 minutes unused. */
+    /** The default: one zygote per 64 MB of the machine's memory (at least 8), retired after 10 minutes unused. */
     public static ZygoteBudget defaults() {
         return new ZygoteBudget(defaultMaxZygotes(physicalMemoryBytes()), Duration.ofMinutes(10));
     }
