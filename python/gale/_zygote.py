@@ -445,7 +445,7 @@ def die_with_parent(parent_pid, set_death_signal):
     (so nothing outlives Gale); should the zygote have gone already, the child goes now."""
     if set_death_signal is not None:
         set_death_signal()
-    if os.getppid() != parent_pid:
+    if os.getppid() not in (parent_pid, 0):  # 0: a parent outside this process's PID namespace
         os._exit(CHILD_SETUP_FAILED)
 
 
@@ -982,8 +982,9 @@ ROLE_VARIABLE = "GALE_ZYGOTE_ROLE"           # "base" for the base zygote
 # an interpreter of its own: the base imported those modules under its own values.
 IMPORT_SENSITIVE_PREFIXES = ("PYTHON", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_", "VECLIB_", "KMP_", "GOTO",
                              "BLIS_", "LD_", "MPL", "NUMPY_", "SCIPY_", "SKLEARN_", "PANDAS_", "JOBLIB_", "TF_", "TORCH")
-PR_SET_CHILD_SUBREAPER = 36
-NAMESPACES = ("ipc", "uts", "net", "cgroup", "pid", "mnt")  # mnt last: it changes the root the others are opened from
+NAMESPACES_BUT_PID = ("ipc", "uts", "net", "cgroup", "mnt")  # mnt last: it changes the root the others are opened from
+CLONE_FLAGS = {"ipc": 0x08000000, "uts": 0x04000000, "net": 0x40000000, "cgroup": 0x02000000, "pid": 0x20000000,
+               "mnt": 0x00020000}
 CAP_LAST_CAP_FILE = "/proc/sys/kernel/cap_last_cap"
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -1009,8 +1010,9 @@ class Base(Zygote):
     enters the namespaces of ``anchor`` (a process Gale started in the version's bubblewrap
     sandbox: same mount, PID, IPC, UTS, cgroup and network namespaces, so the same view of the
     files), drops every capability for good, and becomes the version's zygote: it connects to
-    Gale with the id and nonce in ``env`` and serves forks like any zygote. In a sandbox, it
-    forks once more so the zygote is inside the PID namespace. A version the base cannot serve
+    Gale with the id and nonce in ``env`` and serves forks like any zygote. It is born in the
+    sandbox's PID namespace (the base switches the namespace its children get, forks, and switches
+    back), and dies with the base. A version the base cannot serve
     faithfully (another interpreter, a bundle that shadows a module the base imported or changes
     the environment at import, import-sensitive variables) gets a fresh interpreter there instead:
     the child executes ``python _zygote.py`` in the sandbox, as if Gale had started it.
@@ -1020,18 +1022,17 @@ class Base(Zygote):
         names = [name.strip() for name in environ.get(BASE_PRELOAD_VARIABLE, "").split(",") if name.strip()]
         super().__init__(control, bootstrap, environ, plan=([(name, False) for name in names], set(), None))
         self.environ_at_import = dict(environ)
-        self.spawned = {}  # host pid -> zygote id
-        # The zygote the child forks into a sandbox is orphaned at once; as the subreaper, the base
-        # adopts it (the kernel would give it to the host's init), so it stays among Gale's
-        # processes and its exit status reaches Gale.
-        _prctl(PR_SET_CHILD_SUBREAPER, 1)
+        self.spawned = {}  # pid -> zygote id
+        self.own_pid_namespace = os.open("/proc/self/ns/pid_for_children", os.O_RDONLY)
+        self.baseline_fds = open_fds()
 
     def serve(self):
         signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         signal.signal(signal.SIGCHLD, _on_signal)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         self.send({"event": "ready", "pid": os.getpid(), "ms": self._elapsed_ms(self.started), "modules": len(sys.modules),
-                   "preloaded": self.preloaded, "learned": [], "refused": self.refused, "skipped": self.skipped, "note": None})
+                   "preloaded": self.preloaded, "learned": [], "refused": self.refused, "skipped": self.skipped, "note": None,
+                   "sandboxes": can_enter_namespaces()})
         while True:
             readable, _, _ = select.select([self.control, self.wake_r], [], [], IDLE_CHECK_SECONDS)
             if self.wake_r in readable:
@@ -1068,37 +1069,30 @@ class Base(Zygote):
             return
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
-        pid_r, pid_w = os.pipe()  # the child says there which pid the version's zygote has on the host
+        anchor = request.get("anchor")
         try:
+            if anchor:  # the child is born in the sandbox's PID namespace: one fork, not two
+                enter_namespaces(int(anchor), ("pid",))
             pid = os.fork()
         except OSError as exc:
-            os.close(pid_r)
-            os.close(pid_w)
+            if anchor:
+                _setns(self.own_pid_namespace, "pid")
             self.send({"event": "spawn_failed", "id": zygote_id, "error": describe_exception(exc)})
             return
         if pid == 0:
             try:
-                os.close(pid_r)
-                self.become_version_zygote(request, pid_w)
+                self.become_version_zygote(request)
             except BaseException:  # noqa: B036 - nothing may return into the base's loop
                 traceback.print_exc()
             finally:
                 os._exit(CHILD_SETUP_FAILED)
-        os.close(pid_w)
-        try:
-            zygote_pid = int(_read_all(pid_r) or b"0")
-        finally:
-            os.close(pid_r)
-        if not zygote_pid:
-            self.send({"event": "spawn_failed", "id": zygote_id,
-                       "error": "the zygote could not enter its sandbox; its output file says why"})
-            return
-        self.spawned[zygote_pid] = zygote_id  # in a sandbox the child only hands over; the base adopts the zygote
-        self.send({"event": "spawned", "id": zygote_id, "pid": zygote_pid})
+        if anchor:
+            _setns(self.own_pid_namespace, "pid")  # the base's next children are born in its own namespace again
+        self.spawned[pid] = zygote_id
+        self.send({"event": "spawned", "id": zygote_id, "pid": pid})
 
-    def become_version_zygote(self, request, pid_w):
-        """In the forked child: leave the base behind, enter the version's sandbox, become its zygote
-        (writing its host pid to ``pid_w`` once that is certain)."""
+    def become_version_zygote(self, request):
+        """In the forked child: leave the base behind, enter the version's sandbox, become its zygote."""
         base_modules = {name.partition(".")[0] for name in sys.modules}
         signal.set_wakeup_fd(-1)
         for signum, handler in self.original_handlers.items():
@@ -1106,23 +1100,13 @@ class Base(Zygote):
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         os.dup2(output, 1)
         os.dup2(output, 2)
-        os.dup2(pid_w, 3)
-        pid_w = 3
-        os.closerange(4, _max_fd())  # the base's control channel, pipes and output go
+        os.closerange(3, _max_fd())  # the base's control channel, pipes and output go
+        die_with_parent(self.pid, self.set_death_signal)
         anchor = request.get("anchor")
         if anchor:
-            enter_namespaces(int(anchor))
+            enter_namespaces(int(anchor), NAMESPACES_BUT_PID)  # born in its PID namespace already
         drop_privileges()
-        if anchor:
-            zygote = os.fork()
-            if zygote:
-                _write_all(pid_w, str(zygote).encode())  # its pid on the host: this process is outside the namespace
-                os._exit(0)  # the zygote is the grandchild, inside the PID namespace; the base adopts it
         os.setsid()  # a session of its own, without a terminal, as bubblewrap's --new-session
-        if not anchor:
-            die_with_parent(self.pid, self.set_death_signal)
-            _write_all(pid_w, str(os.getpid()).encode())
-        os.close(pid_w)
         os.chdir(request["cwd"])
         env = request["env"]
         for name in [name for name in os.environ if name not in env]:
@@ -1157,28 +1141,41 @@ class Base(Zygote):
         return note
 
 
-def _prctl(option, value):
+def can_enter_namespaces():
+    """True when this process may join other namespaces (CAP_SYS_ADMIN, as root has): only then can
+    the base fork zygotes into versions' sandboxes."""
     try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass  # not Linux
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) & (1 << CAP_SYS_ADMIN))
+    except (OSError, ValueError):
+        pass
+    return False
 
 
-def enter_namespaces(pid):
-    """Joins the namespaces of process ``pid`` (Gale's anchor in the version's sandbox). Needs
-    CAP_SYS_ADMIN, which the base has and this child drops right after."""
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    fds = [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY) for kind in NAMESPACES]
+CAP_SYS_ADMIN = 21
+
+
+def enter_namespaces(pid, kinds):
+    """Joins namespaces of process ``pid`` (Gale's anchor in the version's sandbox): for "pid", the
+    namespace this process's children are born in. Needs CAP_SYS_ADMIN, which the base has and its
+    child drops right after."""
+    fds = [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY) for kind in kinds]
     try:
-        for kind, fd in zip(NAMESPACES, fds):
-            if libc.setns(fd, 0) != 0:
-                error = ctypes.get_errno()
-                raise OSError(error, f"cannot enter the {kind} namespace of the sandbox ({os.strerror(error)})")
+        for kind, fd in zip(kinds, fds):
+            _setns(fd, kind)
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def _setns(fd, kind):
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_FLAGS[kind]) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"cannot enter the {kind} namespace of the sandbox ({os.strerror(error)})")
 
 
 def drop_privileges():

@@ -257,10 +257,13 @@ class FakeBase:
             if frame[1]["event"] == kind:
                 return frame[1]
 
-    def spawn(self, zygote_id, env, bundle, output):
-        """Has the base fork a version's zygote (no sandbox); returns its pid."""
-        self.control.sendall(encode_frame(CONTROL, {"op": "zygote", "id": zygote_id, "env": env, "cwd": str(bundle),
-                                                    "python": sys.executable, "output": str(output)}))
+    def spawn(self, zygote_id, env, bundle, output, anchor=None):
+        """Has the base fork a version's zygote (into the namespaces of process ``anchor``, if given); returns its pid."""
+        request = {"op": "zygote", "id": zygote_id, "env": env, "cwd": str(bundle), "python": sys.executable,
+                   "output": str(output)}
+        if anchor:
+            request["anchor"] = anchor
+        self.control.sendall(encode_frame(CONTROL, request))
         spawned = self.event("spawned")
         assert spawned["id"] == zygote_id, spawned
         return spawned["pid"]
@@ -651,6 +654,47 @@ SHARED_DEP_REPORT = reporting("""
 
 class BaseZygoteTest(ZygoteTestCase):
     """The base zygote imports shared packages once; versions' zygotes are forked from it."""
+
+    def test_as_root_the_base_forks_a_zygote_into_a_sandbox_and_its_later_children_are_born_outside_again(self):
+        gale = self.start({"main.py": reporting("""
+            def report():
+                return {"pidNamespace": os.readlink("/proc/self/ns/pid"), "pid": os.getpid()}
+        """)}, base_preload=[])
+        if os.geteuid() != 0:  # joining namespaces needs CAP_SYS_ADMIN: the base says it cannot, and Gale starts zygotes itself
+            self.assertFalse(gale.base.ready["sandboxes"])
+            return
+        self.assertTrue(gale.base.ready["sandboxes"])
+        anchor = subprocess.Popen(["bwrap", "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/", "--proc", "/proc",
+                                   "--dev", "/dev", "--", "/bin/sleep", "600"])
+        self.addCleanup(anchor.wait)
+        self.addCleanup(anchor.kill)
+        sleep = wait_for_children(wait_for_children(anchor.pid, 1)[0], 1)[0]
+        env = dict(gale.env, GALE_ZYGOTE_ID="zygote-boxed", GALE_ZYGOTE_NONCE="boxed-n0nce")
+
+        boxed = gale.base.spawn("zygote-boxed", env, gale.bundle, gale.stderr_path, anchor=sleep)
+        connection, _ = gale._listener.accept()
+        self.addCleanup(connection.close)
+        reader = connection.makefile("rb")
+        kind, hello, _ = read_frame(reader)
+        while read_frame(reader)[1]["event"] != "ready":
+            pass
+        connection.sendall(encode_frame(CONTROL, {"op": "fork", "id": "boxed-1",
+                                                  "env": dict(gale.env, GALE_INSTANCE_ID="boxed-1", GALE_INSTANCE_NONCE="x")}))
+        instance = gale.accept("boxed-1")
+        self.addCleanup(instance.close)
+        inside = instance.invoke()
+        _, outside = gale.fork()  # the version zygote without a sandbox, spawned before: unaffected
+        later = gale.base.spawn("zygote-later", dict(gale.env, GALE_ZYGOTE_ID="zygote-later", GALE_ZYGOTE_NONCE="n"),
+                                gale.bundle, gale.stderr_path)
+
+        host_namespace = os.readlink("/proc/self/ns/pid")
+        self.assertEqual(hello["instance"], "zygote-boxed")
+        self.assertNotEqual(inside["pidNamespace"], host_namespace)
+        self.assertLess(inside["pid"], 100, "a pid of the sandbox's namespace")
+        self.assertEqual(os.readlink(f"/proc/{boxed}/ns/pid"), inside["pidNamespace"], "the zygote is in the sandbox")
+        self.assertEqual(outside.invoke()["pidNamespace"], host_namespace)
+        self.assertEqual(os.readlink(f"/proc/{later}/ns/pid"), host_namespace, "the base's later children are born outside")
+        os.kill(later, signal.SIGKILL)
 
     def test_a_versions_zygote_is_forked_from_the_base_and_its_instances_use_the_bases_imports(self):
         gale = self.start({"main.py": SHARED_DEP_REPORT}, site_files=SHARED_DEP, base_preload=["shared_dep"])

@@ -42,6 +42,7 @@ final class BaseZygote {
     /** Their pids on the host, by zygote id. */
     private final Map<String, Long> pids = new ConcurrentHashMap<>();
     private volatile boolean gone;
+    private volatile boolean entersSandboxes;
 
     private BaseZygote(String id, CompletableFuture<Connection> connecting, CompletableFuture<SocketInstance.OsProcess> process,
                        Path output) {
@@ -91,6 +92,11 @@ final class BaseZygote {
         return ready;
     }
 
+    /** True when it can fork zygotes into versions' sandboxes (it may join namespaces: root). */
+    boolean entersSandboxes() {
+        return entersSandboxes;
+    }
+
     /** True until the base has exited or failed. */
     boolean isServing() {
         return !gone && !ready.isCompletedExceptionally();
@@ -129,8 +135,10 @@ final class BaseZygote {
         String id = event.path("id").asText();
         switch (event.path("event").asText()) {
             case "ready" -> {
-                LOG.info("base zygote ready in {} ms (pid {}, {} modules){}", event.path("ms").asLong(), control.pid(),
-                        event.path("modules").asInt(), PythonZygote.describePreload(event));
+                entersSandboxes = event.path("sandboxes").asBoolean();
+                LOG.info("base zygote ready in {} ms (pid {}, {} modules){}{}", event.path("ms").asLong(), control.pid(),
+                        event.path("modules").asInt(), PythonZygote.describePreload(event),
+                        entersSandboxes ? "" : "; it cannot enter sandboxes (not root), so sandboxed versions' zygotes start on their own");
                 ready.complete(null);
             }
             case "spawned" -> {

@@ -346,7 +346,7 @@ public final class PythonRuntime implements Runtime {
             Path scratch = Files.createDirectories(versionScratch.resolve(InstanceIds.next(spec, "zygote")));
             boolean sandboxed = isolation.runsSandboxed(spec.config());
             Map<String, String> env = environment(spec, scratch);
-            Optional<BaseZygote> serving = readyBase();
+            Optional<BaseZygote> serving = readyBase().filter(b -> !sandboxed || b.entersSandboxes());
             if (serving.isPresent()) {
                 // The anchor holds the sandbox the zygote enters: its instances' scratch folders appear there later.
                 Optional<SandboxAnchor> anchor = sandboxed

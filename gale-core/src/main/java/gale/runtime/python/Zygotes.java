@@ -92,7 +92,11 @@ final class Zygotes implements AutoCloseable {
         serving.remove(key, zygote);
     }
 
-    /** Retires the zygotes that forked nothing for the idle timeout and have no running instances. */
+    /**
+     * Retires the zygotes that forked nothing for the idle timeout and have no running instances,
+     * then, while more zygotes serve than the budget allows, the least recently used without instances
+     * (a zygote kept over the budget because its instances ran goes once they have stopped).
+     */
     void retireIdle() {
         long now = System.nanoTime();
         long idle = budget.idleTimeout().toNanos();
@@ -103,19 +107,27 @@ final class Zygotes implements AutoCloseable {
                 retire(zygote);
             }
         }
+        while (serving.size() > budget.maxZygotes() && retireLeastRecentlyUsed("")) {
+            // one at a time, until within the budget or only zygotes with instances are left
+        }
     }
 
     /** Before a new zygote starts: at the budget, the least recently used one without instances goes. */
     private void makeRoomFor(String key) {
-        if (serving.size() < budget.maxZygotes()) return;
-        serving.values().stream()
-                .filter(z -> !key(z.spec()).equals(key) && z.liveChildren() == 0)
-                .min(Comparator.comparingLong(PythonZygote::lastUsedNanos))
-                .ifPresent(lru -> {
-                    LOG.info("{}: zygote retired to stay within the budget of {} zygotes (least recently used)",
-                            lru.spec().label(), budget.maxZygotes());
-                    retire(lru);
-                });
+        if (serving.size() >= budget.maxZygotes()) retireLeastRecentlyUsed(key);
+    }
+
+    /** Retires the least recently used zygote without running instances (other than {@code spared}'s); false when there is none. */
+    private boolean retireLeastRecentlyUsed(String spared) {
+        var lru = serving.values().stream()
+                .filter(z -> !key(z.spec()).equals(spared) && z.liveChildren() == 0)
+                .min(Comparator.comparingLong(PythonZygote::lastUsedNanos));
+        lru.ifPresent(z -> {
+            LOG.info("{}: zygote retired to stay within the budget of {} zygotes (least recently used)", z.spec().label(),
+                    budget.maxZygotes());
+            retire(z);
+        });
+        return lru.isPresent();
     }
 
     /** Stops every zygote now (the server stops; their instances are stopped by their pools first). */
