@@ -160,7 +160,29 @@ def wait_scaled_to_zero(client, names, timeout=120):
 
 
 def zygotes_kept(server):
-    return sum(1 for pid in process_tree(server_jvm(server)) if "_zygote.py" in command_line(pid)) - 1  # minus the base
+    """Versions' zygotes: zygote processes whose parent is the base zygote or no zygote at all (a
+    sandbox); not the base, nor the spare children and instances zygotes fork."""
+    pids = [pid for pid in process_tree(server_jvm(server)) if "_zygote.py" in command_line(pid)]
+    zygote_processes = set(pids)
+    # What the base forks shows the base's environment too; the base alone has no zygote as parent.
+    base = {pid for pid in pids if "GALE_ZYGOTE_ROLE=base" in environ_of(pid) and parent_of(pid) not in zygote_processes}
+    return sum(1 for pid in pids if pid not in base and (parent_of(pid) in base or parent_of(pid) not in zygote_processes))
+
+
+def parent_of(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return int(file.read().rsplit(")", 1)[1].split()[1])
+    except OSError:
+        return 0
+
+
+def environ_of(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as file:
+            return file.read().decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def memory(server, functions):

@@ -292,18 +292,31 @@ public final class Isolation {
      * <p>Processes inside run as root without any capability, in their own mount, PID, IPC,
      * UTS and cgroup namespaces: the host's other processes are invisible (so no
      * {@code /proc/PID/root} leads out), and only the system directories, the given paths
-     * and a private tmpfs at {@code /tmp} exist. The environment passes through unchanged.
-     * With {@code --die-with-parent} everything inside is killed when Gale dies: the kernel
-     * ties that to the thread that started bubblewrap, which {@link ProcessLauncher} keeps
-     * alive as long as Gale.
+     * and a private tmpfs at {@code /tmp} exist. The function's bundle is read-only at
+     * {@link #BUNDLE_INSIDE} (as Lambda's {@code /var/task}), the working directory, so the
+     * function sees nothing of the host's data-dir layout there. The environment passes through
+     * unchanged. With {@code --die-with-parent} everything inside is killed when Gale dies: the
+     * kernel ties that to the thread that started bubblewrap, which {@link ProcessLauncher}
+     * keeps alive as long as Gale.
      *
-     * @param readOnly  paths visible read-only at the same place (bundle, runtime, interpreter)
-     * @param readWrite paths visible writable (the instance socket, scratch folders)
-     * @param workDir   the working directory inside
+     * @param bundle    the function's bundle on the host, shown at {@link #BUNDLE_INSIDE}
+     * @param readOnly  paths visible read-only at the same place (runtime, interpreter)
+     * @param readWrite paths visible writable at the same place (the instance socket, scratch folders)
      * @param network   false to give the instance no network at all
      */
-    public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network) {
-        return sandboxCommand(readOnly, readWrite, workDir, network, true);
+    public List<String> sandboxCommand(Path bundle, Set<Path> readOnly, Set<Path> readWrite, boolean network) {
+        return sandboxCommand(bundle, readOnly, readWrite, network, true);
+    }
+
+    /** Where a sandboxed function finds its bundle: its working directory. */
+    public static final Path BUNDLE_INSIDE = Path.of("/var/task");
+
+    /**
+     * {@code path} as a sandboxed function sees it: a file of its bundle under {@link #BUNDLE_INSIDE},
+     * anything else where it is.
+     */
+    public static Path inSandbox(Path path, Path bundle) {
+        return path.startsWith(bundle) ? BUNDLE_INSIDE.resolve(bundle.relativize(path).toString()) : path;
     }
 
     /**
@@ -312,7 +325,7 @@ public final class Isolation {
      *                   keystrokes into that shell with TIOCSTI); false only for a command that
      *                   {@code setsid} already put in a session whose process group Gale signals
      */
-    public List<String> sandboxCommand(Set<Path> readOnly, Set<Path> readWrite, Path workDir, boolean network, boolean newSession) {
+    public List<String> sandboxCommand(Path bundle, Set<Path> readOnly, Set<Path> readWrite, boolean network, boolean newSession) {
         List<String> args = new ArrayList<>(List.of("bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
                 "--unshare-cgroup-try", "--cap-drop", "ALL", "--hostname", "gale",
                 "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"));
@@ -331,12 +344,13 @@ public final class Isolation {
         for (String hidden : HIDDEN_SYSTEM_FILES) {
             if (Files.exists(Path.of(hidden))) args.addAll(List.of("--ro-bind", "/dev/null", hidden));
         }
+        args.addAll(List.of("--ro-bind", bundle.toString(), BUNDLE_INSIDE.toString()));
         for (Path p : new LinkedHashSet<>(readOnly)) {
             if (!isSystemPath(p)) args.addAll(List.of("--ro-bind", p.toString(), p.toString()));
         }
         for (Path p : new LinkedHashSet<>(readWrite)) args.addAll(List.of("--bind", p.toString(), p.toString()));
         if (!network) args.add("--unshare-net");
-        args.addAll(List.of("--chdir", workDir.toString(), "--"));
+        args.addAll(List.of("--chdir", BUNDLE_INSIDE.toString(), "--"));
         return args;
     }
 

@@ -104,14 +104,17 @@ class IsolationTest {
                 "print('write-bundle', attempt(lambda: open('new.py', 'w').write('x')))",
                 "print('read-secret', attempt(lambda: open('" + secret + "').read()))",
                 "print('write-tmp', attempt(lambda: open('/tmp/scratch', 'w').write('x')))",
-                "print('host-tmp-visible', os.path.exists('/tmp/gale-host-file-" + ProcessHandle.current().pid() + "'))");
-        List<String> command = new ArrayList<>(isolation.sandboxCommand(Set.of(bundle), Set.of(), bundle, true));
+                "print('host-tmp-visible', os.path.exists('/tmp/gale-host-file-" + ProcessHandle.current().pid() + "'))",
+                "print('cwd', os.getcwd())",
+                "print('host-bundle-path-visible', os.path.exists('" + bundle + "'))");
+        List<String> command = new ArrayList<>(isolation.sandboxCommand(bundle, Set.of(), Set.of(), true));
         command.addAll(List.of(PYTHON, "-c", probe));
 
         Run run = run(command);
 
         assertThat(run.output()).contains("read-bundle yes").contains("write-bundle no").contains("read-secret no")
-                .contains("write-tmp yes").contains("host-tmp-visible False");
+                .contains("write-tmp yes").contains("host-tmp-visible False")
+                .contains("cwd /var/task").contains("host-bundle-path-visible False"); // no trace of the host's layout
     }
 
     @Test
@@ -120,9 +123,9 @@ class IsolationTest {
         try (ServerSocket listening = new ServerSocket(0)) {
             String connect = "import socket\ntry:\n    socket.create_connection(('127.0.0.1', " + listening.getLocalPort()
                     + "), timeout=2); print('connected')\nexcept OSError as e:\n    print('refused')";
-            List<String> with = new ArrayList<>(isolation.sandboxCommand(Set.of(), Set.of(), Path.of("/"), true));
+            List<String> with = new ArrayList<>(isolation.sandboxCommand(tmp, Set.of(), Set.of(), true));
             with.addAll(List.of(PYTHON, "-c", connect));
-            List<String> without = new ArrayList<>(isolation.sandboxCommand(Set.of(), Set.of(), Path.of("/"), false));
+            List<String> without = new ArrayList<>(isolation.sandboxCommand(tmp, Set.of(), Set.of(), false));
             without.addAll(List.of(PYTHON, "-c", connect));
 
             assertThat(run(with).output()).contains("connected");

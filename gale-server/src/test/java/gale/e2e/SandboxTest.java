@@ -92,9 +92,9 @@ class SandboxTest extends GaleE2E {
         assertThat(Files.readString(secret)).isEqualTo("the other function's secret"); // it is there, on the host
 
         assertThat(probe("probe", "read", secret.toString())).startsWith("error FileNotFoundError");
-        // Its own bundle is mounted at the same path, so the folders above exist, holding nothing else.
-        assertThat(probe("probe", "list", gale.dataDir.resolve("functions").toString())).isEqualTo("ok probe");
-        assertThat(probe("probe", "list", gale.dataDir.toString())).doesNotContain("admin-token").doesNotContain("gale.db");
+        // Its own bundle is at /var/task (its working directory): of the data dir's layout, nothing is visible.
+        assertThat(probe("probe", "list", gale.dataDir.resolve("functions").toString())).startsWith("error FileNotFoundError");
+        assertThat(probe("probe", "whoami", "").split(" ")[2]).isEqualTo("/var/task");
     }
 
     @Test
@@ -123,20 +123,40 @@ class SandboxTest extends GaleE2E {
         assertThat(zygoteOf("phoenix")).isNotEqualTo(zygote);
     }
 
-    /** The host pid of the zygote working in the function's bundle. */
+    /**
+     * The host pid of the function's zygote: a version's zygote (forked by the base zygote, or
+     * started in a sandbox of its own; not the base, nor a spare child or instance a zygote forked)
+     * whose /var/task, read through its root as root can, holds the function's main.py.
+     */
     private static long zygoteOf(String function) throws IOException {
-        String bundle = gale.bundleFile(function, "").toString();
+        byte[] main = Files.readAllBytes(gale.bundleFile(function, "main.py"));
         try (Stream<ProcessHandle> all = ProcessHandle.allProcesses()) {
             return all.filter(p -> {
                 try {
-                    String pid = Long.toString(p.pid());
-                    return Files.readString(Path.of("/proc", pid, "cmdline")).contains("_zygote.py")
-                            && Files.readSymbolicLink(Path.of("/proc", pid, "cwd")).toString().equals(bundle);
+                    long parent = p.parent().map(ProcessHandle::pid).orElse(0L);
+                    return runsZygote(p.pid()) && !isBase(p.pid()) && (isBase(parent) || !runsZygote(parent))
+                            && java.util.Arrays.equals(main, Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()),
+                                    "root", "var", "task", "main.py")));
                 } catch (IOException | RuntimeException e) {
                     return false;
                 }
             }).mapToLong(ProcessHandle::pid).findFirst().orElseThrow(() -> new AssertionError("no zygote for " + function));
         }
+    }
+
+    private static boolean runsZygote(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).contains("_zygote.py");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The base zygote: started by Gale as such (what it forks shows its environment too, but has it as parent). */
+    private static boolean isBase(long pid) throws IOException {
+        long parent = ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(0L);
+        return runsZygote(pid) && !runsZygote(parent)
+                && Files.readString(Path.of("/proc", Long.toString(pid), "environ")).contains("GALE_ZYGOTE_ROLE=base");
     }
 
     @Test

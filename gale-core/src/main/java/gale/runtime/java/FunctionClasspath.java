@@ -78,8 +78,13 @@ record FunctionClasspath(List<Path> jars) {
 
     /** The -cp value: gale-api first (its classes must win), then the function's jars. */
     String withApi(Path apiJar) {
-        StringBuilder cp = new StringBuilder(apiJar.toString());
-        for (Path jar : jars) cp.append(File.pathSeparatorChar).append(jar);
+        return withApi(apiJar, jar -> jar);
+    }
+
+    /** The -cp value with each jar's path as the JVM sees it ({@code seen}: in the sandbox, the bundle is elsewhere). */
+    String withApi(Path apiJar, java.util.function.UnaryOperator<Path> seen) {
+        StringBuilder cp = new StringBuilder(seen.apply(apiJar).toString());
+        for (Path jar : jars) cp.append(File.pathSeparatorChar).append(seen.apply(jar));
         return cp.toString();
     }
 }

@@ -166,7 +166,9 @@ public final class JavaRuntime implements Runtime {
         FunctionClasspath jars = FunctionClasspath.load(javaDir).orElseThrow(() -> new IllegalStateException(
                 "the jars of " + spec.label() + " are gone from " + javaDir + "; deploy it again"));
         Path api = apiJar.orElseThrow(() -> new IllegalStateException("this Gale server has no gale-api jar"));
-        String classpath = jars.withApi(api);
+        String classpath = isolation.runsSandboxed(config)
+                ? jars.withApi(api, jar -> Isolation.inSandbox(jar, spec.bundleDir())) // the bundle is at /var/task there
+                : jars.withApi(api);
         List<String> jvmOptions = JvmOptions.forVersion(config.memory(), config.env());
         ClassDataArchive archive = ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp);
 
@@ -231,11 +233,11 @@ public final class JavaRuntime implements Runtime {
     private List<String> launcher(InstanceSpec spec, FunctionClasspath jars, Path api, Set<Path> readWrite) {
         if (!isolation.runsSandboxed(spec.config())) return List.of(javaBinary);
         Path javaDir = spec.environment().orElseThrow();
-        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir(), javaDir, api.getParent()));
+        Set<Path> readOnly = new LinkedHashSet<>(List.of(javaDir, api.getParent()));
         jars.jars().stream().filter(jar -> !jar.startsWith(spec.bundleDir()) && !jar.startsWith(javaDir)).forEach(readOnly::add);
         Path java = Path.of(javaBinary);
         if (java.isAbsolute()) readOnly.addAll(Isolation.installationOf(java)); // a JDK in /opt, say
-        List<String> command = new ArrayList<>(isolation.sandboxCommand(readOnly, readWrite, spec.bundleDir(),
+        List<String> command = new ArrayList<>(isolation.sandboxCommand(spec.bundleDir(), readOnly, readWrite,
                 !spec.config().network().equals("none")));
         command.add(javaBinary);
         return command;

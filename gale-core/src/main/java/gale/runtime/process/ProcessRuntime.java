@@ -39,8 +39,8 @@ import java.util.regex.Pattern;
  *
  * <p>Isolation ({@link Isolation}): each instance joins a cgroup with its memory limit and CPU
  * share before the shell starts, and runs in the bubblewrap sandbox when the version's config
- * asks for it: the system directories, the bundle and the program the command names by
- * absolute path read-only, the instance's scratch folder writable. The sandbox keeps the
+ * asks for it: the system directories, the bundle (at /var/task, the working directory) and
+ * the program the command names by absolute path read-only, the instance's scratch folder writable. The sandbox keeps the
  * host's network, because Gale reaches the command over TCP on 127.0.0.1; so
  * {@code network = "none"} fails the deploy.
  */
@@ -166,19 +166,19 @@ public final class ProcessRuntime implements Runtime {
     }
 
     /**
-     * The sandbox of an instance: the bundle and the program the command names by absolute
+     * The sandbox of an instance: the bundle (at /var/task) and the program the command names by absolute
      * path (with its installation, e.g. /opt/node) read-only, the scratch folder writable, the
      * host's network kept. Never an installation folder holding Gale's own data: a program in
      * ~/bin would otherwise show ~/.gale, admin token included.
      */
     private List<String> sandbox(InstanceSpec spec, Path scratch) {
-        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir()));
+        Set<Path> readOnly = new LinkedHashSet<>();
         program(spec.config().command()).map(Isolation::installationOf).orElse(Set.of()).stream()
                 .filter(Files::isDirectory) // a program that is not there fails with "not found", not a sandbox error
                 .filter(root -> !scratchRoot.toAbsolutePath().startsWith(root))
                 .forEach(readOnly::add);
         // setsid (before bwrap) already gave it a session without a terminal, and its process group is the one Gale signals.
-        return isolation.sandboxCommand(readOnly, Set.of(scratch), spec.bundleDir(), true, false);
+        return isolation.sandboxCommand(spec.bundleDir(), readOnly, Set.of(scratch), true, false);
     }
 
     /**

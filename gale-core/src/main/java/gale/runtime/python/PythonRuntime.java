@@ -52,8 +52,8 @@ import java.util.concurrent.TimeoutException;
  * <p>Isolation ({@link Isolation}): each instance gets a cgroup with its memory limit and
  * CPU share (a fresh process joins it before exec; a forked one is held until Gale has
  * moved it in). A sandboxed version's zygote runs inside bubblewrap, so the instances it
- * forks are in the same sandbox: the bundle, the interpreter and Gale's Python files
- * read-only, the version's scratch folder and the instance socket writable, nothing else
+ * forks are in the same sandbox: the bundle (at /var/task), the interpreter and Gale's Python
+ * files read-only, the version's scratch folder and the instance socket writable, nothing else
  * of the host. A fresh process gets a sandbox of its own.
  */
 public final class PythonRuntime implements Runtime {
@@ -298,11 +298,11 @@ public final class PythonRuntime implements Runtime {
      * {@code scratch} writable.
      */
     private List<String> sandbox(InstanceSpec spec, Path scratch) {
-        Set<Path> readOnly = new LinkedHashSet<>(List.of(spec.bundleDir(), packageRoot()));
+        Set<Path> readOnly = new LinkedHashSet<>(List.of(packageRoot()));
         spec.environment().ifPresent(readOnly::add);
         readOnly.addAll(Isolation.installationOf(interpreter(spec)));
         Set<Path> readWrite = new LinkedHashSet<>(List.of(listener.socketPath(), scratch));
-        return isolation.sandboxCommand(readOnly, readWrite, spec.bundleDir(), !spec.config().network().equals("none"));
+        return isolation.sandboxCommand(spec.bundleDir(), readOnly, readWrite, !spec.config().network().equals("none"));
     }
 
     /** The folder of a version's scratch folders (its instances' HOME and TMPDIR, its zygote's). */
@@ -352,7 +352,8 @@ public final class PythonRuntime implements Runtime {
                 Optional<SandboxAnchor> anchor = sandboxed
                         ? Optional.of(SandboxAnchor.start(sandbox(spec, versionScratch), context.instanceEnvironment()))
                         : Optional.empty();
-                return PythonZygote.spawn(serving.get(), spec, env, anchor, interpreter(spec), listener, zygoteOutputDir, gone -> {
+                Path cwd = sandboxed ? Isolation.BUNDLE_INSIDE : spec.bundleDir();
+                return PythonZygote.spawn(serving.get(), spec, cwd, env, anchor, interpreter(spec), listener, zygoteOutputDir, gone -> {
                     zygotes.onGone(gone);
                     anchor.ifPresent(SandboxAnchor::close);
                     FileTrees.deleteQuietly(scratch);

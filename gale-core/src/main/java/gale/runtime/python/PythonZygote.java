@@ -132,15 +132,15 @@ final class PythonZygote {
 
     /**
      * Has {@code base} fork the version's zygote, into the namespaces of {@code anchor} (the
-     * version's sandbox) when there is one. The base runs it on {@code python} itself when it
+     * version's sandbox) when there is one, working in {@code cwd} (the bundle as the zygote sees it). The base runs it on {@code python} itself when it
      * cannot share its own imports with this version (another interpreter, say).
      */
-    static PythonZygote spawn(BaseZygote base, InstanceSpec spec, Map<String, String> env, Optional<SandboxAnchor> anchor,
+    static PythonZygote spawn(BaseZygote base, InstanceSpec spec, Path cwd, Map<String, String> env, Optional<SandboxAnchor> anchor,
                               Path python, InstanceListener listener, Path outputDir, Consumer<PythonZygote> onGone)
             throws IOException {
         Identity identity = Identity.create(spec, listener, outputDir);
         ObjectNode request = Frame.JSON.createObjectNode().put("op", "zygote").put("id", identity.id())
-                .put("cwd", spec.bundleDir().toString()).put("python", python.toString())
+                .put("cwd", cwd.toString()).put("python", python.toString())
                 .put("output", identity.output().toString());
         anchor.ifPresent(a -> request.put("anchor", a.pid()));
         ObjectNode environment = request.putObject("env");
