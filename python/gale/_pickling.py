@@ -196,8 +196,8 @@ def _type_name(value):
 
 
 def _one_line(exc):
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    from gale._bootstrap import describe_exception  # the one way Gale puts an exception on one line
+    return describe_exception(exc)
 
 
 # --------------------------------------------------------------------------- answers

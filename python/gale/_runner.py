@@ -244,11 +244,8 @@ def _mismatch(message, expected, actual):
 
 
 def _one_line(exc):
-    try:
-        lines = str(exc).strip().splitlines()
-    except Exception:
-        lines = []
-    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    from gale._bootstrap import describe_exception  # the one way Gale puts an exception on one line
+    return describe_exception(exc)
 
 
 def _dumps(value):

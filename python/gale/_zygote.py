@@ -396,8 +396,9 @@ def describe_fd(fd):
 
 
 def describe_exception(exc):
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """One line for an exception: the bootstrap's way (instances report errors the same way)."""
+    from gale._bootstrap import describe_exception as describe
+    return describe(exc)
 
 
 def reseed_random():
