@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -82,6 +83,27 @@ class GaleBinaryIT {
     }
 
     @Test
+    void withoutTheBaseZygoteEachVersionsZygoteIsAnInterpreterOfItsOwnAndServes() throws Exception {
+        Path data = tmp.resolve("no-base");
+        int port = freePort();
+        startServer(Map.of("GALE_BASE_ZYGOTE", "0"), "server", port, data);
+        Path fn = Files.createDirectories(tmp.resolve("alone"));
+        Files.writeString(fn.resolve("main.py"), """
+                import os, sys
+                def alone(request):
+                    with open("/proc/%d/cmdline" % os.getppid(), "rb") as f:
+                        parent = f.read()
+                    return "%s %s %s" % (os.getcwd(), b"_zygote.py" in parent, "scipy" in sys.modules)
+                """);
+
+        Run deploy = gale(data, "deploy", "alone", "--source", fn.toString(), "--allow-unauthenticated");
+
+        assertThat(deploy.exit()).as(deploy.err()).isZero();
+        // Sandboxed (/var/task), forked from a zygote of its own, which imported nothing the function does not.
+        assertThat(get("http://127.0.0.1:" + port + "/fn/alone")).isEqualTo("/var/task True False");
+    }
+
+    @Test
     void theDemoDeploysEveryExampleAndTheyAnswer() throws Exception {
         Path data = tmp.resolve("demo");
         int port = freePort();
@@ -127,11 +149,17 @@ class GaleBinaryIT {
     }
 
     private Process startServer(String verb, int port, Path data, String... extra) throws Exception {
+        return startServer(Map.of(), verb, port, data, extra);
+    }
+
+    private Process startServer(Map<String, String> env, String verb, int port, Path data, String... extra) throws Exception {
         List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(),
                 verb, "--port", Integer.toString(port), "--data-dir", data.toString()));
         command.addAll(List.of(extra));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(tmp.resolve(verb + "-" + port + ".log").toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(tmp.resolve(verb + "-" + port + ".log").toFile());
+        builder.environment().putAll(env);
+        Process p = builder.start();
         servers.add(p);
         await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() ->
                 get("http://127.0.0.1:" + port + "/healthz").contains("ok"));
