@@ -653,13 +653,7 @@ class Zygote:
             self.send({"event": "error", "error": f"unknown request {request.get('op')!r}"})
 
     def reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in _exited_children():
             if self.spare is not None and pid == self.spare.pid:
                 self.discard_spare()  # died before it was needed
             for instance_id, (child, _) in list(self.held.items()):
@@ -669,8 +663,7 @@ class Zygote:
             if pid in self.discarded:
                 self.discarded.discard(pid)
                 continue
-            code = os.waitstatus_to_exitcode(status)
-            self.send({"event": "exited", "pid": pid, **({"signal": -code} if code < 0 else {"code": code})})
+            self.send({"event": "exited", "pid": pid, **_how_it_ended(status)})
 
     def send(self, message):
         data = b"".join(self.bootstrap.encode_frame(CONTROL, message))
@@ -933,6 +926,24 @@ class Child:
         self.request_w = self.learn_r = None
 
 
+def _exited_children():
+    """(pid, wait status) of each child that has exited, reaping it; stops when none is left to reap now."""
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        yield pid, status
+
+
+def _how_it_ended(status):
+    """{"code": n} or {"signal": n} for a wait status."""
+    code = os.waitstatus_to_exitcode(status)
+    return {"signal": -code} if code < 0 else {"code": code}
+
+
 def _kill(pid):
     try:
         os.kill(pid, signal.SIGKILL)
@@ -1049,17 +1060,10 @@ class Base(Zygote):
             self.send({"event": "error", "error": f"unknown request {request.get('op')!r} for the base zygote"})
 
     def reap(self):
-        while True:
-            try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
+        for pid, status in _exited_children():
             zygote_id = self.spawned.pop(pid, None)
             if zygote_id is not None:
-                code = os.waitstatus_to_exitcode(status)
-                self.send({"event": "exited", "id": zygote_id, "pid": pid, **({"signal": -code} if code < 0 else {"code": code})})
+                self.send({"event": "exited", "id": zygote_id, "pid": pid, **_how_it_ended(status)})
 
     def spawn(self, request):
         zygote_id = str(request.get("id", ""))

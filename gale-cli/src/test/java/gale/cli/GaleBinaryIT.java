@@ -1,15 +1,11 @@
 package gale.cli;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,21 +27,25 @@ import static org.awaitility.Awaitility.await;
  */
 class GaleBinaryIT {
 
-    private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
+    private static final Path JAR = GaleServers.JAR;
     private static final Path ROOT = Path.of(System.getProperty("gale.root", ".."));
     private static final Pattern INFO_LINE = Pattern.compile("^\\[[^\\]]*\\] INFO (\\S+) - ");
 
     @TempDir
     Path tmp;
-    private final List<Process> servers = new ArrayList<>();
+    private GaleServers servers;
 
     record Run(int exit, String out, String err) {
     }
 
+    @BeforeEach
+    void servers() {
+        servers = new GaleServers(tmp);
+    }
+
     @AfterEach
     void stopServers() {
-        servers.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
-        servers.forEach(Process::destroyForcibly);
+        servers.killAll();
     }
 
     @Test
@@ -136,7 +136,7 @@ class GaleBinaryIT {
     private String serverOutput(String name, String... extra) throws Exception {
         int port = freePort();
         Process server = startServer("server", port, tmp.resolve(name), extra);
-        Path log = tmp.resolve("server-" + port + ".log");
+        Path log = servers.log("server", port);
         await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(log).contains(LocalServer.STOP_HINT));
         server.destroy();
         assertThat(server.waitFor(30, TimeUnit.SECONDS)).as("gale server stops on SIGTERM").isTrue();
@@ -153,17 +153,7 @@ class GaleBinaryIT {
     }
 
     private Process startServer(Map<String, String> env, String verb, int port, Path data, String... extra) throws Exception {
-        List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED", "-jar", JAR.toString(),
-                verb, "--port", Integer.toString(port), "--data-dir", data.toString()));
-        command.addAll(List.of(extra));
-        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(tmp.resolve(verb + "-" + port + ".log").toFile());
-        builder.environment().putAll(env);
-        Process p = builder.start();
-        servers.add(p);
-        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() ->
-                get("http://127.0.0.1:" + port + "/healthz").contains("ok"));
-        return p;
+        return servers.start(env, List.of(), verb, port, data, extra);
     }
 
     private Run gale(Path data, String... args) throws IOException, InterruptedException {
@@ -184,19 +174,14 @@ class GaleBinaryIT {
     }
 
     private static String get(String url) throws IOException, InterruptedException {
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),
-                    HttpResponse.BodyHandlers.ofString()).body();
-        }
+        return GaleServers.get(url);
     }
 
     private static String javaBin() {
-        return ProcessHandle.current().info().command().orElse("java");
+        return GaleServers.javaBin();
     }
 
     private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
+        return GaleServers.freePort();
     }
 }

@@ -3,16 +3,13 @@ package gale.cli;
 import gale.client.GaleClient;
 import gale.client.Version;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import javax.tools.ToolProvider;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,19 +36,22 @@ import static org.awaitility.Awaitility.await;
  */
 class ServerExitIT {
 
-    private static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
     /** The starved scheduler of the unit tests, for the server under test too. */
     private static final List<String> STARVED = List.of("-Djdk.virtualThreadScheduler.parallelism=1",
             "-Djdk.virtualThreadScheduler.maxPoolSize=2");
 
     @TempDir
     Path tmp;
-    private final List<Process> servers = new ArrayList<>();
+    private GaleServers servers;
+
+    @BeforeEach
+    void servers() {
+        servers = new GaleServers(tmp);
+    }
 
     @AfterEach
     void stopServers() {
-        servers.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
-        servers.forEach(Process::destroyForcibly);
+        servers.killAll();
     }
 
     @Test
@@ -138,20 +138,7 @@ class ServerExitIT {
     }
 
     private Process startServer(Path data, List<String> flags) throws Exception {
-        int port;
-        try (ServerSocket s = new ServerSocket(0)) {
-            port = s.getLocalPort();
-        }
-        List<String> command = new ArrayList<>(List.of(javaBin(), "--enable-native-access=ALL-UNNAMED"));
-        command.addAll(STARVED);
-        command.addAll(List.of("-jar", JAR.toString(), "server", "--port", Integer.toString(port), "--data-dir", data.toString()));
-        command.addAll(flags);
-        Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(tmp.resolve("server.log").toFile())).start();
-        servers.add(p);
-        String url = "http://127.0.0.1:" + port;
-        await().atMost(Duration.ofSeconds(60)).ignoreExceptions().until(() -> get(url + "/healthz").contains("ok"));
-        return p;
+        return servers.start(Map.of(), STARVED, "server", GaleServers.freePort(), data, flags.toArray(String[]::new));
     }
 
     private static GaleClient client(Path data) throws IOException {
@@ -201,14 +188,4 @@ class ServerExitIT {
         return bundle;
     }
 
-    private static String get(String url) throws IOException, InterruptedException {
-        try (HttpClient http = HttpClient.newHttpClient()) {
-            return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(10)).build(),
-                    HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8)).body();
-        }
-    }
-
-    private static String javaBin() {
-        return ProcessHandle.current().info().command().orElse("java");
-    }
 }
