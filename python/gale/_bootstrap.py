@@ -809,8 +809,15 @@ def main(after_load=None):
     instance = Instance(settings, os.getcwd(), after_load)
     try:
         instance.run()
-    except (ProtocolError, OSError) as exc:
-        print(f"gale bootstrap: {type(exc).__name__}: {exc}", file=sys.__stderr__)
+    except ProtocolError as exc:
+        print(f"gale bootstrap: ProtocolError: {exc}", file=sys.__stderr__)
+        instance.exit(1)
+    except OSError as exc:
+        if instance.channel is None:
+            print(f"gale bootstrap: cannot connect to Gale at {settings.socket_path}: {exc}", file=sys.__stderr__)
+        else:  # e.g. EBADF: user code closed the descriptor (os.closerange(3, ...) in a library)
+            print(f"gale bootstrap: lost the connection to Gale ({type(exc).__name__}: {exc}); did the function "
+                  "close a file descriptor it did not open?", file=sys.__stderr__)
         instance.exit(1)
 
 
