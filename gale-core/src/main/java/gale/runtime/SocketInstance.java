@@ -38,14 +38,14 @@ public final class SocketInstance implements Instance {
      *
      * @param pid    its process id
      * @param handle the process, looked up while it surely ran (so a reused pid is never hit); empty when it had gone already
-     * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"
+     * @param exit   completes once it has exited, saying how, e.g. CRASHED "instance exited with code 3"
      */
-    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) {
+    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<InstanceFailure> exit) {
 
         /** A child of the JVM, which reports its exit status. */
         public static OsProcess of(Process process) {
             return new OsProcess(process.pid(), Optional.of(process.toHandle()),
-                    process.onExit().thenApply(p -> describeExitCode(p.exitValue())));
+                    process.onExit().thenApply(p -> exited(describeExitCode(p.exitValue()))));
         }
 
         /** Kills the process and what it started; nothing once it has exited. */
@@ -66,6 +66,11 @@ public final class SocketInstance implements Instance {
 
     public static String describeSignal(int signal) {
         return "instance was killed by signal " + signal;
+    }
+
+    /** An exit of the instance's own: {@code how} says it, e.g. "instance exited with code 3". */
+    public static InstanceFailure exited(String how) {
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED, how);
     }
 
     private final String id;
@@ -327,8 +332,11 @@ public final class SocketInstance implements Instance {
             if (life.current() == null) fail(brokeProtocol(e.getMessage()));
         } catch (IOException e) {
             if (life.current() == null) {
-                // The socket closed first; give the process a moment to report its exit status.
+                // The socket closed first; give the process a moment to report its exit status. A forked
+                // instance's exit is reported by its zygote, which may be busy: wait longer once it is surely gone.
                 awaitExit(Duration.ofSeconds(1));
+                OsProcess p = process;
+                if (p != null && !p.exit().isDone() && !ProcessTree.isRunning(p.pid())) awaitExit(Duration.ofSeconds(5));
                 InstanceFailure exit = exitFailure();
                 fail(e instanceof Frame.CutOff cut ? new InstanceFailure(exit.kind(), exit.message() + "; " + cut.getMessage()) : exit);
             }
@@ -430,8 +438,8 @@ public final class SocketInstance implements Instance {
     /** How the process ended; while it still runs, that it closed its connection. */
     private InstanceFailure exitFailure() {
         OsProcess p = process;
-        String exit = p == null ? null : p.exit().getNow(null);
-        return exit != null ? new InstanceFailure(InstanceFailure.Kind.CRASHED, exit) : new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
+        InstanceFailure exit = p == null ? null : p.exit().getNow(null);
+        return exit != null ? exit : new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
                 + "Gale but kept running (did the function close a file descriptor it did not open?); instance killed");
     }
 

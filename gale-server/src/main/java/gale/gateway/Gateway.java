@@ -227,10 +227,12 @@ public final class Gateway implements Handler {
         }
     }
 
-    /** 502: who failed, what happened, and what to do. */
+    /** 502: who failed, what happened, and what to do; an instance lost with its zygote is Gale's doing, not the function's. */
     private static GatewayError instanceDied(String label, String name, InstanceFailure failure) {
         String next = "; a new instance serves the next call";
         return switch (failure.kind()) {
+            case LOST -> GatewayError.platform(502, label + ": " + failure.message() + "; the function is not at fault: "
+                    + "retry the call" + next);
             case MEMORY -> GatewayError.function(502, label + ": " + failure.message() + "; raise --memory or use less" + next);
             default -> GatewayError.function(502, label + ": " + failure.message() + "; what it printed is in gale logs " + name + next);
         };

@@ -2,6 +2,7 @@ package gale.e2e;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.client.LogEntry;
+import gale.runtime.ProcessTree;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -151,6 +152,73 @@ class FaultsTest extends GaleE2E {
                 }));
     }
 
+    // ---- 3. a zygote killed while it forks a burst of instances
+
+    @Test
+    void aZygoteKilledDuringABurstOfColdStartsFailsOnlyTheCallItsInstanceWasRunningAndTheRestAreServed() throws Exception {
+        gale.deployActive("burst", gale.bundle("burst", "main.py", """
+                import secrets, time
+                TAG = "gz-" + secrets.token_hex(5)
+                with open("/proc/self/comm", "w") as comm:
+                    comm.write(TAG)
+                time.sleep(1)  # loading takes a while: the burst's instances are still starting when the zygote dies
+                def burst(request):
+                    time.sleep(float(request.args.get("s", "0")))
+                    return TAG
+                """), "timeout", "60s", "maxInstances", 8);
+        ProcessHandle zygote = zygoteOf("burst");
+        var running = gale.client.callAsync("burst", "GET", "?s=60", new byte[0], Map.of());
+        await().atMost(HANG).until(() -> stats("burst").busy() == 1);
+        long runningPid = zygote.children().findFirst().map(ProcessHandle::pid).orElseThrow();
+        List<CompletableFuture<HttpResponse<byte[]>>> burst = new ArrayList<>();
+        for (int i = 0; i < 5; i++) burst.add(gale.client.callAsync("burst", "GET", "", new byte[0], Map.of()));
+        await().atMost(HANG).until(() -> stats("burst").starting() >= 3);
+        List<Long> forked = zygote.descendants().map(ProcessHandle::pid).toList();
+
+        new ProcessBuilder("kill", "-KILL", Long.toString(zygote.pid())).start().waitFor();
+
+        var lost = running.get(HANG.toSeconds(), TimeUnit.SECONDS);
+        assertThat(lost.statusCode()).as(text(lost)).isEqualTo(502);
+        assertThat(lost.headers().firstValue("X-Gale-Error")).as("the zygote is Gale's, not the function's").hasValue("platform");
+        assertThat(error(lost)).contains("function 'burst' v1: the zygote it was forked from was killed by signal 9, "
+                + "and the instance with it", "the function is not at fault: retry the call");
+        for (var call : burst) {
+            var served = call.get(HANG.toSeconds(), TimeUnit.SECONDS);
+            assertThat(served.statusCode()).as("a call waiting for a cold start is served by a new instance: " + text(served))
+                    .isEqualTo(200);
+        }
+        assertThat(forked).contains(runningPid);
+        awaitGone(forked);
+        assertServerAnswers();
+        assertThat(gale.get("burst", "").statusCode()).isEqualTo(200);
+        assertThat(zygoteOf("burst").pid()).as("a new zygote forks the next instances").isNotEqualTo(zygote.pid());
+    }
+
+    private static gale.pool.PoolStats stats(String name) {
+        return gale.server.registry().active(name).orElseThrow().pool().stats();
+    }
+
+    /** The zygote of a function: the Python process running _zygote.py with the function's environment, whose parent is not one. */
+    private static ProcessHandle zygoteOf(String name) {
+        return await().atMost(HANG).until(() -> ProcessHandle.current().descendants()
+                .filter(p -> isZygoteProcess(p, name) && p.parent().filter(parent -> isZygoteProcess(parent, name)).isEmpty())
+                .findFirst(), Optional::isPresent).orElseThrow();
+    }
+
+    private static boolean isZygoteProcess(ProcessHandle p, String name) {
+        boolean python = p.info().command().orElse("").contains("python");
+        boolean zygote = List.of(p.info().arguments().orElse(new String[0])).stream().anyMatch(a -> a.endsWith("_zygote.py"));
+        return python && zygote && environment(p.pid()).contains("GALE_FUNCTION=" + name + "\0");
+    }
+
+    private static String environment(long pid) {
+        try {
+            return Files.readString(Path.of("/proc", Long.toString(pid), "environ"), java.nio.charset.StandardCharsets.ISO_8859_1);
+        } catch (IOException gone) {
+            return "";
+        }
+    }
+
     // ---- an instance that stops reading its socket
 
     @Test
@@ -235,19 +303,8 @@ class FaultsTest extends GaleE2E {
         }
     }
 
-    /** True while the process runs: exists and is not a zombie waiting for its parent to reap it. */
-    static boolean running(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-            char state = stat.charAt(stat.lastIndexOf(')') + 2);
-            return state != 'Z' && state != 'X';
-        } catch (IOException gone) {
-            return false;
-        }
-    }
-
     static void awaitGone(List<Long> pids) {
-        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pids.stream().filter(FaultsTest::running).toList())
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(pids.stream().filter(ProcessTree::isRunning).toList())
                 .as("processes still running").isEmpty());
     }
 }

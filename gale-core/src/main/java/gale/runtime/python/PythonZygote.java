@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gale.runtime.Connection;
 import gale.runtime.Frame;
+import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceIds;
 import gale.runtime.InstanceListener;
 import gale.runtime.InstanceSpec;
@@ -81,7 +82,7 @@ final class PythonZygote {
     }
 
     /** A forked child: its pid on the host, and how it exited. */
-    private record Child(long hostPid, CompletableFuture<String> exit) {
+    private record Child(long hostPid, CompletableFuture<InstanceFailure> exit) {
     }
 
     private PythonZygote(String id, InstanceSpec spec, Process process, Path output, boolean ownPidNamespace,
@@ -292,8 +293,8 @@ final class PythonZygote {
                 var child = children.remove(event.path("pid").asLong());
                 if (retiring && children.isEmpty()) stop();
                 if (child != null) {
-                    child.exit().complete(event.has("signal") ? SocketInstance.describeSignal(event.path("signal").asInt())
-                            : "instance exited with code " + event.path("code").asInt());
+                    child.exit().complete(SocketInstance.exited(event.has("signal") ? SocketInstance.describeSignal(event.path("signal").asInt())
+                            : "instance exited with code " + event.path("code").asInt()));
                 }
             }
             case "learned" -> LOG.info("zygote of {} now preloads {} modules its instances imported ({} ms)",
@@ -336,7 +337,7 @@ final class PythonZygote {
             }
             return;
         }
-        var exit = new CompletableFuture<String>();
+        var exit = new CompletableFuture<InstanceFailure>();
         children.put(pid, new Child(hostPid, exit));
         var child = new SocketInstance.OsProcess(hostPid, ProcessHandle.of(hostPid), exit);
         if (waiting != null && waiting.cgroup().isPresent()) {
@@ -391,10 +392,11 @@ final class PythonZygote {
         ready.completeExceptionally(new IOException("the zygote " + why));
         forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + why)));
         // Its children got SIGKILL when it exited; make sure, and report their exits from /proc.
+        var lost = new InstanceFailure(InstanceFailure.Kind.LOST, "the zygote it was forked from " + why + ", and the instance with it");
         children.forEach((pid, child) -> ProcessHandle.of(child.hostPid()).ifPresentOrElse(h -> {
             h.destroyForcibly();
-            h.onExit().thenRun(() -> child.exit().complete(SocketInstance.describeSignal(9)));
-        }, () -> child.exit().complete(SocketInstance.describeSignal(9))));
+            h.onExit().thenRun(() -> child.exit().complete(lost));
+        }, () -> child.exit().complete(lost)));
         children.clear();
         try {
             Files.deleteIfExists(output);
