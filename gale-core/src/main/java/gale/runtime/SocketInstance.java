@@ -392,10 +392,13 @@ public final class SocketInstance implements Instance {
         return list;
     }
 
+    /** Logs each line of {@code text}; a line longer than a pipe's ({@link ProcessOutput#MAX_LINE_BYTES}) goes in pieces, as from a pipe. */
     private void logLines(Optional<String> requestId, String stream, String text) {
         if (text == null || text.isEmpty()) return;
         for (String line : text.split("\n", -1)) {
-            if (!line.isEmpty()) observer.log(this, requestId, stream, line);
+            for (int start = 0; start < line.length(); start += ProcessOutput.MAX_LINE_BYTES) {
+                observer.log(this, requestId, stream, line.substring(start, Math.min(line.length(), start + ProcessOutput.MAX_LINE_BYTES)));
+            }
         }
     }
 

@@ -259,6 +259,45 @@ class FaultsTest extends GaleE2E {
         }
     }
 
+    // ---- an instance that prints 100 MB
+
+    @Test
+    void anInstanceThatPrintsAHundredMegabytesStaysWithinItsMemoryAndEveryPieceIsStoredOrCounted() {
+        gale.deployActive("chatty", gale.bundle("chatty", "main.py", """
+                def chatty(request):
+                    print("x" * (100 << 20))  # one line of 100 MB, from an instance limited to 256 MB
+                    return "printed"
+                """), "memory", "256MB", "timeout", "120s");
+
+        var printed = gale.get("chatty", "");
+
+        assertThat(printed.statusCode()).as(text(printed)).isEqualTo(200);
+        assertThat(text(printed)).isEqualTo("printed");
+        assertServerAnswers();
+        int pieces = (100 << 20) / PIECE;
+        await().atMost(HANG).untilAsserted(() -> {
+            List<LogEntry> stdout = new ArrayList<>();
+            long dropped = 0;
+            long after = 0;
+            for (List<LogEntry> page; !(page = gale.client.logs("chatty", after, 1000, 0).entries()).isEmpty(); after = page.getLast().seq()) {
+                for (LogEntry e : page) {
+                    if (e.stream().equals("stdout")) stdout.add(e);
+                    var note = DROPPED.matcher(e.message());
+                    if (e.stream().equals("gale") && note.find()) dropped += Long.parseLong(note.group(1));
+                }
+            }
+            // Summaries, not the entries: a failure message must not hold 100 MB.
+            assertThat(stdout.stream().map(e -> e.message().length()).distinct().toList()).as("lengths of the pieces")
+                    .containsOnly(PIECE);
+            assertThat(stdout.stream().filter(e -> e.message().chars().anyMatch(c -> c != 'x')).count()).as("pieces not all x").isZero();
+            assertThat(stdout.size() + dropped).as("pieces stored, plus pieces counted as dropped").isEqualTo(pieces);
+        });
+    }
+
+    /** The longest log line; longer ones are stored in pieces of this many characters. */
+    private static final int PIECE = 16 * 1024;
+    private static final java.util.regex.Pattern DROPPED = java.util.regex.Pattern.compile("^(\\d+) lines? of output (?:was|were) dropped");
+
     // ---- helpers
 
     /** /healthz and another function answer. */
