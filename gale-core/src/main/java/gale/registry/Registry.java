@@ -258,6 +258,12 @@ public final class Registry implements AutoCloseable {
             platformLog(name, version, "version " + version + " is ACTIVE (ready in "
                     + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)");
         } catch (DeployFailure | RuntimeException e) {
+            if (stopping) {
+                // Not the version's fault: it stays DEPLOYING, and resumeDeploys() finishes it at the next start.
+                platformLog(name, version, "the server stopped during the deploy of version " + version
+                        + "; it resumes when the server starts again");
+                return;
+            }
             String reason = e instanceof DeployFailure ? e.getMessage()
                     : StorageFull.isDiskFull(e) ? "no space left on the disk of Gale's data dir " + dataDir() + " (" + e.getMessage()
                             + "); free space there, then deploy again"
@@ -540,6 +546,7 @@ public final class Registry implements AutoCloseable {
 
     @Override
     public void close() {
+        stopping = true; // a deploy interrupted now resumes at the next start
         if (maintenance != null) maintenance.shutdownNow();
         deployer.shutdownNow();
         active.values().forEach(f -> f.pool().close());
