@@ -259,6 +259,37 @@ class FaultsTest extends GaleE2E {
         }
     }
 
+    // ---- a client that hangs up in the middle of a call
+
+    @Test
+    void aCallWhoseClientHangsUpRunsToItsEndIsRecordedAndItsInstanceServesTheNextCall() throws Exception {
+        gale.deployActive("hangup", gale.bundle("hangup", "main.py", """
+                import secrets, time
+                TAG = "gh-" + secrets.token_hex(5)
+                def hangup(request):
+                    print("started", request.args.get("n"), flush=True)
+                    time.sleep(float(request.args.get("s", "0")))
+                    print("finished", request.args.get("n"), flush=True)
+                    return TAG
+                """));
+        String tag = text(gale.get("hangup", ""));
+        URI url = URI.create(gale.server.url());
+        try (var socket = new java.net.Socket(url.getHost(), url.getPort())) {
+            socket.getOutputStream().write(("GET /fn/hangup?n=gone&s=2 HTTP/1.1\r\nHost: " + url.getAuthority() + "\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            await().atMost(HANG).until(() -> logs("hangup").stream().anyMatch(e -> e.message().equals("started gone")));
+        } // the client hangs up while the function runs
+
+        await().atMost(HANG).until(() -> logs("hangup").stream().anyMatch(e -> e.message().equals("finished gone")));
+        String requestId = logs("hangup").stream().filter(e -> e.message().equals("started gone")).findFirst()
+                .flatMap(LogEntry::requestId).orElseThrow();
+        await().atMost(HANG).untilAsserted(() -> assertThat(gale.client.invocation(requestId).outcome()).isEqualTo("ok"));
+        assertServerAnswers();
+        var next = gale.get("hangup", "");
+        assertThat(next.statusCode()).isEqualTo(200);
+        assertThat(text(next)).as("the instance was not stopped for a client's hang-up").isEqualTo(tag);
+    }
+
     // ---- an instance that prints 100 MB
 
     @Test
