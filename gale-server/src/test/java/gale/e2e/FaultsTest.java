@@ -8,6 +8,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -154,9 +155,11 @@ class FaultsTest extends GaleE2E {
 
     // ---- 3. a zygote killed while it forks a burst of instances
 
-    @Test
-    void aZygoteKilledDuringABurstOfColdStartsFailsOnlyTheCallItsInstanceWasRunningAndTheRestAreServed() throws Exception {
-        gale.deployActive("burst", gale.bundle("burst", "main.py", """
+    @ParameterizedTest(name = "sandbox {0}")
+    @ValueSource(strings = {"on", "off"}) // sandboxed or not, the instances ask the kernel to die with their zygote
+    void aZygoteKilledDuringABurstOfColdStartsFailsOnlyTheCallItsInstanceWasRunningAndTheRestAreServed(String sandbox) throws Exception {
+        String name = "burst-" + sandbox;
+        gale.deployActive(name, gale.bundle(name, "main.py", """
                 import secrets, time
                 TAG = "gz-" + secrets.token_hex(5)
                 with open("/proc/self/comm", "w") as comm:
@@ -165,14 +168,14 @@ class FaultsTest extends GaleE2E {
                 def burst(request):
                     time.sleep(float(request.args.get("s", "0")))
                     return TAG
-                """), "timeout", "60s", "maxInstances", 8);
-        ProcessHandle zygote = zygoteOf("burst");
-        var running = gale.client.callAsync("burst", "GET", "?s=60", new byte[0], Map.of());
-        await().atMost(HANG).until(() -> stats("burst").busy() == 1);
+                """), "entryPoint", "burst", "timeout", "60s", "maxInstances", 8, "sandbox", sandbox);
+        ProcessHandle zygote = zygoteOf(name);
+        var running = gale.client.callAsync(name, "GET", "?s=60", new byte[0], Map.of());
+        await().atMost(HANG).until(() -> stats(name).busy() == 1);
         long runningPid = zygote.children().findFirst().map(ProcessHandle::pid).orElseThrow();
         List<CompletableFuture<HttpResponse<byte[]>>> burst = new ArrayList<>();
-        for (int i = 0; i < 5; i++) burst.add(gale.client.callAsync("burst", "GET", "", new byte[0], Map.of()));
-        await().atMost(HANG).until(() -> stats("burst").starting() >= 3);
+        for (int i = 0; i < 5; i++) burst.add(gale.client.callAsync(name, "GET", "", new byte[0], Map.of()));
+        await().atMost(HANG).until(() -> stats(name).starting() >= 3);
         List<Long> forked = zygote.descendants().map(ProcessHandle::pid).toList();
 
         new ProcessBuilder("kill", "-KILL", Long.toString(zygote.pid())).start().waitFor();
@@ -180,7 +183,7 @@ class FaultsTest extends GaleE2E {
         var lost = running.get(HANG.toSeconds(), TimeUnit.SECONDS);
         assertThat(lost.statusCode()).as(text(lost)).isEqualTo(502);
         assertThat(lost.headers().firstValue("X-Gale-Error")).as("the zygote is Gale's, not the function's").hasValue("platform");
-        assertThat(error(lost)).contains("function 'burst' v1: the zygote it was forked from was killed by signal 9, "
+        assertThat(error(lost)).contains("function '" + name + "' v1: the zygote it was forked from was killed by signal 9, "
                 + "and the instance with it", "the function is not at fault: retry the call");
         for (var call : burst) {
             var served = call.get(HANG.toSeconds(), TimeUnit.SECONDS);
@@ -190,8 +193,8 @@ class FaultsTest extends GaleE2E {
         assertThat(forked).contains(runningPid);
         awaitGone(forked);
         assertServerAnswers();
-        assertThat(gale.get("burst", "").statusCode()).isEqualTo(200);
-        assertThat(zygoteOf("burst").pid()).as("a new zygote forks the next instances").isNotEqualTo(zygote.pid());
+        assertThat(gale.get(name, "").statusCode()).isEqualTo(200);
+        assertThat(zygoteOf(name).pid()).as("a new zygote forks the next instances").isNotEqualTo(zygote.pid());
     }
 
     private static gale.pool.PoolStats stats(String name) {
