@@ -170,9 +170,11 @@ class FaultsTest extends GaleE2E {
                     return TAG
                 """), "entryPoint", "burst", "timeout", "60s", "maxInstances", 8, "sandbox", sandbox);
         ProcessHandle zygote = zygoteOf(name);
+        long runningPid = hostPid(text(gale.get(name, ""))); // the deploy's instance, the only one: it takes the next call
+        assertThat(ProcessHandle.of(runningPid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid)).as("forked by the zygote")
+                .hasValue(zygote.pid());
         var running = gale.client.callAsync(name, "GET", "?s=60", new byte[0], Map.of());
         await().atMost(HANG).until(() -> stats(name).busy() == 1);
-        long runningPid = zygote.children().findFirst().map(ProcessHandle::pid).orElseThrow();
         List<CompletableFuture<HttpResponse<byte[]>>> burst = new ArrayList<>();
         for (int i = 0; i < 5; i++) burst.add(gale.client.callAsync(name, "GET", "", new byte[0], Map.of()));
         await().atMost(HANG).until(() -> stats(name).starting() >= 3);
