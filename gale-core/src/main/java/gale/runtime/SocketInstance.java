@@ -38,14 +38,15 @@ public final class SocketInstance implements Instance {
      *
      * @param pid    its process id
      * @param handle the process, looked up while it surely ran (so a reused pid is never hit); empty when it had gone already
-     * @param exit   completes once it has exited, saying how, e.g. CRASHED "instance exited with code 3"
+     * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"; fails with
+     *               {@link InstanceFailedException} when something else took it down (its zygote died), saying what
      */
-    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<InstanceFailure> exit) {
+    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) {
 
         /** A child of the JVM, which reports its exit status. */
         public static OsProcess of(Process process) {
             return new OsProcess(process.pid(), Optional.of(process.toHandle()),
-                    process.onExit().thenApply(p -> exited(describeExitCode(p.exitValue()))));
+                    process.onExit().thenApply(p -> describeExitCode(p.exitValue())));
         }
 
         /** Kills the process and what it started; nothing once it has exited. */
@@ -66,11 +67,6 @@ public final class SocketInstance implements Instance {
 
     public static String describeSignal(int signal) {
         return "instance was killed by signal " + signal;
-    }
-
-    /** An exit of the instance's own: {@code how} says it, e.g. "instance exited with code 3". */
-    public static InstanceFailure exited(String how) {
-        return new InstanceFailure(InstanceFailure.Kind.CRASHED, how);
     }
 
     private final String id;
@@ -135,7 +131,7 @@ public final class SocketInstance implements Instance {
                 return;
             }
             process = launched;
-            launched.exit().thenRun(this::onProcessExit);
+            launched.exit().whenComplete((how, lost) -> onProcessExit());
         });
     }
 
@@ -438,11 +434,18 @@ public final class SocketInstance implements Instance {
         });
     }
 
-    /** How the process ended; while it still runs, that it closed its connection. */
+    /** How the process ended (CRASHED, or LOST with its zygote); while it still runs, that it closed its connection. */
     private InstanceFailure exitFailure() {
         OsProcess p = process;
-        InstanceFailure exit = p == null ? null : p.exit().getNow(null);
-        return exit != null ? exit : new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
+        if (p != null && p.exit().isDone()) {
+            return p.exit().handle((how, error) -> {
+                if (error == null) return new InstanceFailure(InstanceFailure.Kind.CRASHED, how);
+                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+                return cause instanceof InstanceFailedException taken ? taken.failure()
+                        : new InstanceFailure(InstanceFailure.Kind.CRASHED, "instance ended: " + messageOf(cause));
+            }).join();
+        }
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
                 + "Gale but kept running (did the function close a file descriptor it did not open?); instance killed");
     }
 

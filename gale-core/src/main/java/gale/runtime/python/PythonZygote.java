@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gale.runtime.Connection;
 import gale.runtime.Frame;
+import gale.runtime.InstanceFailedException;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceIds;
 import gale.runtime.InstanceListener;
@@ -82,7 +83,7 @@ final class PythonZygote {
     }
 
     /** A forked child: its pid on the host, and how it exited. */
-    private record Child(long hostPid, CompletableFuture<InstanceFailure> exit) {
+    private record Child(long hostPid, CompletableFuture<String> exit) {
     }
 
     private PythonZygote(String id, InstanceSpec spec, Process process, Path output, boolean ownPidNamespace,
@@ -293,8 +294,8 @@ final class PythonZygote {
                 var child = children.remove(event.path("pid").asLong());
                 if (retiring && children.isEmpty()) stop();
                 if (child != null) {
-                    child.exit().complete(SocketInstance.exited(event.has("signal") ? SocketInstance.describeSignal(event.path("signal").asInt())
-                            : "instance exited with code " + event.path("code").asInt()));
+                    child.exit().complete(event.has("signal") ? SocketInstance.describeSignal(event.path("signal").asInt())
+                            : "instance exited with code " + event.path("code").asInt());
                 }
             }
             case "learned" -> LOG.info("zygote of {} now preloads {} modules its instances imported ({} ms)",
@@ -337,7 +338,7 @@ final class PythonZygote {
             }
             return;
         }
-        var exit = new CompletableFuture<InstanceFailure>();
+        var exit = new CompletableFuture<String>();
         children.put(pid, new Child(hostPid, exit));
         var child = new SocketInstance.OsProcess(hostPid, ProcessHandle.of(hostPid), exit);
         if (waiting != null && waiting.cgroup().isPresent()) {
@@ -391,12 +392,13 @@ final class PythonZygote {
         }
         ready.completeExceptionally(new IOException("the zygote " + why));
         forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + why)));
-        // Its children got SIGKILL when it exited; make sure, and report their exits from /proc.
-        var lost = new InstanceFailure(InstanceFailure.Kind.LOST, "the zygote it was forked from " + why + ", and the instance with it");
+        // Its children got SIGKILL when it exited; make sure, and report their exits from /proc: lost, not crashed.
+        var lost = new InstanceFailedException(new InstanceFailure(InstanceFailure.Kind.LOST,
+                "the zygote it was forked from " + why + ", and the instance with it"));
         children.forEach((pid, child) -> ProcessHandle.of(child.hostPid()).ifPresentOrElse(h -> {
             h.destroyForcibly();
-            h.onExit().thenRun(() -> child.exit().complete(lost));
-        }, () -> child.exit().complete(lost)));
+            h.onExit().thenRun(() -> child.exit().completeExceptionally(lost));
+        }, () -> child.exit().completeExceptionally(lost)));
         children.clear();
         try {
             Files.deleteIfExists(output);
