@@ -41,6 +41,7 @@ MAX_FRAME_BYTES = 1 << 30
 _FRAME_PREFIX = struct.Struct(">cII")
 _READ_BUFFER_BYTES = 64 * 1024
 _LONGEST_PARTIAL_LINE = 64 * 1024  # an endless line (a progress bar) is logged in pieces
+_LOG_FRAME_CHARS = 64 * 1024  # output goes out in LOG frames of at most this, so a huge print costs no huge copies
 
 SIGNATURES = ("http", "event", "wsgi")
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -187,30 +188,42 @@ class LogStream(io.TextIOBase):
         with self._lock:
             pending = self._partial_lines.pop(invocation_id, "") + text
             cut = pending.rfind("\n") + 1
-            complete, rest = pending[:cut], pending[cut:]
-            if len(rest) > _LONGEST_PARTIAL_LINE:
-                complete, rest = pending + "\n", ""
-            if rest:
-                self._partial_lines[invocation_id] = rest
-        if complete:
-            self._send(invocation_id, complete)
+            if len(pending) - cut > _LONGEST_PARTIAL_LINE:
+                cut = len(pending)
+            if cut < len(pending):
+                self._partial_lines[invocation_id] = pending[cut:]
+        if cut:
+            self._send(invocation_id, pending, cut)
         return len(text)
 
     def end_invocation(self, invocation_id):
         with self._lock:
             rest = self._partial_lines.pop(invocation_id, None)
         if rest:
-            self._send(invocation_id, rest + "\n")
+            self._send(invocation_id, rest, len(rest))
 
     def flush_all(self):
         with self._lock:
             pending, self._partial_lines = self._partial_lines, {}
         for invocation_id, rest in pending.items():
-            self._send(invocation_id, rest + "\n")
+            self._send(invocation_id, rest, len(rest))
 
-    def _send(self, invocation_id, text):
-        self._channel.send(LOG, {"id": invocation_id, "stream": self._stream},
-                           text.encode("utf-8", "backslashreplace"))
+    def _send(self, invocation_id, text, end):
+        """text[:end] as LOG frames of whole lines, each at most _LOG_FRAME_CHARS; a longer line goes in pieces.
+        Slicing the text as it goes keeps a print of 100 MB from costing copies of 100 MB (the memory limit)."""
+        header = {"id": invocation_id, "stream": self._stream}
+        start = 0
+        while start < end:
+            stop = min(end, start + _LOG_FRAME_CHARS)
+            if stop < end:
+                newline = text.rfind("\n", start, stop)
+                if newline >= start:
+                    stop = newline + 1
+            piece = text[start:stop]
+            if not piece.endswith("\n"):
+                piece += "\n"
+            self._channel.send(LOG, header, piece.encode("utf-8", "backslashreplace"))
+            start = stop
 
 
 # --------------------------------------------------------------------------- settings
@@ -809,8 +822,15 @@ def main(after_load=None):
     instance = Instance(settings, os.getcwd(), after_load)
     try:
         instance.run()
-    except (ProtocolError, OSError) as exc:
-        print(f"gale bootstrap: {type(exc).__name__}: {exc}", file=sys.__stderr__)
+    except ProtocolError as exc:
+        print(f"gale bootstrap: ProtocolError: {exc}", file=sys.__stderr__)
+        instance.exit(1)
+    except OSError as exc:
+        if instance.channel is None:
+            print(f"gale bootstrap: cannot connect to Gale at {settings.socket_path}: {exc}", file=sys.__stderr__)
+        else:  # e.g. EBADF: user code closed the descriptor (os.closerange(3, ...) in a library)
+            print(f"gale bootstrap: lost the connection to Gale ({type(exc).__name__}: {exc}); did the function "
+                  "close a file descriptor it did not open?", file=sys.__stderr__)
         instance.exit(1)
 
 

@@ -32,7 +32,8 @@ import static org.awaitility.Awaitility.await;
  * process an unsandboxed instance started for itself is reaped by the next start before it
  * serves, and that start serves every function again. SIGTERM: calls in flight finish within
  * the shutdown grace, then instances are killed (even one that ignores SIGTERM), and the server
- * exits.
+ * exits; a deploy under way stays DEPLOYING and finishes after the restart, while the version
+ * before it serves.
  */
 class ServerExitIT {
 
@@ -111,6 +112,45 @@ class ServerExitIT {
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
     }
 
+    @Test
+    void sigtermDuringADeployStopsTheServerAndTheRestartFinishesTheDeployWhileTheOldVersionServes() throws Exception {
+        Path data = tmp.resolve("data");
+        Process server = startServer(data, List.of("--shutdown-grace", "3s"));
+        GaleClient client = client(data);
+        deploy(client, "slow", bundle("slow-v1", Map.of("main.py", "def slow(request):\n    return 'v1'\n")), Map.of());
+        Path v2 = bundle("slow-v2", Map.of("main.py", """
+                import time
+                print("loading v2", flush=True)
+                time.sleep(10)  # longer than the grace: the deploy is still loading when SIGTERM comes
+                def slow(request):
+                    return "v2"
+                """));
+        int version = client.deploy("slow", v2, Map.of("allowUnauthenticated", true)).version();
+        await().atMost(Duration.ofSeconds(60)).until(() -> client.logs("slow", 0, 1000, 0).entries().stream()
+                .anyMatch(e -> e.message().equals("loading v2")));
+        assertThat(body(client, "slow")).isEqualTo("v1");
+        Set<Long> started = server.descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+
+        server.destroy(); // SIGTERM
+
+        assertThat(server.waitFor(60, TimeUnit.SECONDS)).as("the server exits after SIGTERM").isTrue();
+        assertThat(server.exitValue()).as("stopped by its shutdown hook (128 + SIGTERM), not halted by its watchdog").isEqualTo(143);
+        assertThat(Files.readString(tmp.resolve("server.log"))).doesNotContain("did not stop within");
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
+
+        startServer(data, List.of());
+        GaleClient again = client(data);
+        Version interrupted = again.version("slow", version);
+        assertThat(interrupted.state().name()).as("the interrupted deploy: " + interrupted.reason().orElse("")).isEqualTo("DEPLOYING");
+        assertThat(body(again, "slow")).as("the version before serves while the deploy resumes").isEqualTo("v1");
+        Version resumed = again.awaitVersion("slow", version, Duration.ofSeconds(120));
+        assertThat(resumed.state().name()).as(resumed.reason().orElse("")).isEqualTo("ACTIVE");
+        assertThat(body(again, "slow")).isEqualTo("v2");
+        assertThat(again.logs("slow", 0, 1000, 0).entries()).extracting(e -> e.message())
+                .contains("the server stopped during the deploy of version 2; it resumes when the server starts again",
+                        "resuming the deploy of version 2 after a restart");
+    }
+
     private static final String HTTP_SERVER = """
             import os
             from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -155,6 +195,12 @@ class ServerExitIT {
 
     private static int call(GaleClient client, String name) {
         return client.call(name, "GET", "", new byte[0], Map.of()).statusCode();
+    }
+
+    private static String body(GaleClient client, String name) {
+        var response = client.call(name, "GET", "", new byte[0], Map.of());
+        assertThat(response.statusCode()).as(name + " answers").isEqualTo(200);
+        return new String(response.body(), StandardCharsets.UTF_8);
     }
 
     private Path bundle(String name, Map<String, String> files) throws IOException {

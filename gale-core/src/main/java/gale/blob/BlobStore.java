@@ -76,6 +76,11 @@ public final class BlobStore {
             return file;
         }
 
+        /** The digest and size it will be kept under. */
+        public Blob blob() {
+            return blob;
+        }
+
         /** Moves the blob into the store (a no-op when the same bytes are there already) and returns it. */
         public Blob keep() throws IOException {
             Path target = BlobStore.this.path(blob.digest());

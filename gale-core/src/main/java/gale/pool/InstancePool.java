@@ -247,14 +247,16 @@ public final class InstancePool implements AutoCloseable {
         lock.lock();
         try {
             slots.remove(slot);
-            if (failure.kind() == InstanceFailure.Kind.LOAD_FAILED || !slot.ready) {
+            // A lost instance (its zygote died) says nothing about the function: the next one may well start.
+            boolean lost = failure.kind() == InstanceFailure.Kind.LOST;
+            if (!lost && (failure.kind() == InstanceFailure.Kind.LOAD_FAILED || !slot.ready)) {
                 lastStartFailure = Optional.of(failure);
                 if (slots.isEmpty()) failWaiters(failure);
             }
             if (draining) {
                 finishDrainIfIdle();
-            } else if (!waiters.isEmpty() && slot.ready) {
-                scaleUp(); // replace a crashed instance for the calls still waiting
+            } else if ((!waiters.isEmpty() || !background.isEmpty()) && (slot.ready || lost)) {
+                scaleUp(); // replace a crashed or lost instance for the calls still waiting
             }
         } finally {
             lock.unlock();

@@ -160,6 +160,11 @@ public final class Registry implements AutoCloseable {
         return bundleLimits;
     }
 
+    /** The data dir the functions' folders are in (what a full disk message names). */
+    public Path dataDir() {
+        return versionsRoot.toAbsolutePath().getParent();
+    }
+
     public static FunctionConfig configOf(VersionRow row) {
         try {
             @SuppressWarnings("unchecked")
@@ -178,30 +183,36 @@ public final class Registry implements AutoCloseable {
      * @param flags settings given at deploy (they win over the bundle's gale.toml)
      * @return the new version, DEPLOYING
      * @throws DeployRejected when the name, bundle or settings are unusable ({@link BundleTooLarge} past the
-     *                         upload limit); nothing is stored then: no blob, no version, no folder
+     *                         upload limit), or the data dir's disk is full ({@link StorageFull}); nothing is
+     *                         stored then: no blob, no version, no folder
      */
     public VersionRow deploy(String name, InputStream bundle, Map<String, ?> flags) throws DeployRejected {
         FunctionName.check(name);
-        BlobStore.Blob blob;
         // Beside the function folders, not in one: a refused deploy of a new name leaves no folder behind.
         Path staging = versionsRoot.resolve(".staging-" + UUID.randomUUID());
         FunctionConfig config;
+        BlobStore.Blob blob;
+        VersionRow created = null;
         try (BlobStore.Incoming upload = blobs.receive(bundle, bundleLimits.upload().bytes())) {
             BundleArchive.unpack(upload.path(), staging, bundleLimits);
             config = ConfigResolver.resolve(name, staging, flags);
-            blob = upload.keep();
+            blob = upload.blob();
+            // The version before the blob is kept: when the store cannot take it (its disk is full), the upload is deleted.
+            created = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), Instant.now());
+            upload.keep();
         } catch (BlobStore.TooLargeException e) {
             throw new BundleTooLarge(bundleLimits);
         } catch (BundleArchive.InvalidBundleException | InvalidConfigException e) {
             deleteTree(staging);
             throw new DeployRejected(e.getMessage());
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             deleteTree(staging);
-            throw new UncheckedIOException("could not store the bundle of " + name + ": " + e.getMessage(), e);
+            if (created != null) recordFailed(name, created.version(), "could not store the bundle: " + e.getMessage());
+            if (StorageFull.isDiskFull(e)) throw new StorageFull(dataDir(), "storing the deploy of '" + name + "'", e);
+            if (e instanceof RuntimeException re) throw re;
+            throw new UncheckedIOException("could not store the bundle of " + name + ": " + e.getMessage(), (IOException) e);
         }
-        Instant now = Instant.now();
-        store.ensureFunction(name, now);
-        VersionRow row = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), now);
+        VersionRow row = created;
         try {
             Path bundleDir = bundleDir(name, row.version());
             deleteTree(bundleDir.getParent());
@@ -237,18 +248,41 @@ public final class Registry implements AutoCloseable {
                 discard(pool);
                 return;
             }
-            activate(name, version, config, pool);
+            try {
+                activate(name, version, config, pool);
+            } catch (RuntimeException e) {
+                discard(pool); // the store did not take the activation: the version's instance must not linger
+                throw e;
+            }
             if (!config.prewarm()) runtime.retire(pool.spec()); // its zygote is made again by the first cold start
             platformLog(name, version, "version " + version + " is ACTIVE (ready in "
                     + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)");
-        } catch (DeployFailure e) {
-            store.failVersion(name, version, e.getMessage());
-            platformLog(name, version, "version " + version + " FAILED: " + e.getMessage());
-        } catch (RuntimeException e) {
-            LOG.error("deploy of {} v{} failed unexpectedly", name, version, e);
-            store.failVersion(name, version, "internal error while deploying: " + e);
+        } catch (DeployFailure | RuntimeException e) {
+            if (stopping) {
+                // Not the version's fault: it stays DEPLOYING, and resumeDeploys() finishes it at the next start.
+                platformLog(name, version, "the server stopped during the deploy of version " + version
+                        + "; it resumes when the server starts again");
+                return;
+            }
+            String reason = e instanceof DeployFailure ? e.getMessage()
+                    : StorageFull.isDiskFull(e) ? "no space left on the disk of Gale's data dir " + dataDir() + " (" + e.getMessage()
+                            + "); free space there, then deploy again"
+                    : "internal error while deploying: " + e;
+            if (!(e instanceof DeployFailure)) LOG.error("deploy of {} v{} failed unexpectedly", name, version, e);
+            recordFailed(name, version, reason);
         } finally {
             lock.unlock();
+        }
+    }
+
+    /** FAILED with the reason; should the store not take even that, the version stays DEPLOYING and resumes at the next start. */
+    private void recordFailed(String name, int version, String reason) {
+        try {
+            store.failVersion(name, version, reason);
+            platformLog(name, version, "version " + version + " FAILED: " + reason);
+        } catch (RuntimeException e) {
+            LOG.error("{} v{} failed ({}), and the store cannot record it ({}); it stays DEPLOYING and is deployed again "
+                    + "at the next start", name, version, reason, e.toString());
         }
     }
 
@@ -512,6 +546,7 @@ public final class Registry implements AutoCloseable {
 
     @Override
     public void close() {
+        stopping = true; // a deploy interrupted now resumes at the next start
         if (maintenance != null) maintenance.shutdownNow();
         deployer.shutdownNow();
         active.values().forEach(f -> f.pool().close());

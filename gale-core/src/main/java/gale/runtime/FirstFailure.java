@@ -76,7 +76,7 @@ public final class FirstFailure {
      *         in which case the caller has nothing to tear down
      */
     public Optional<InstanceFailure> record(InstanceFailure reason) {
-        if (stopping && reason.kind() == InstanceFailure.Kind.CRASHED) {
+        if (stopping && (reason.kind() == InstanceFailure.Kind.CRASHED || reason.kind() == InstanceFailure.Kind.LOST)) {
             reason = new InstanceFailure(InstanceFailure.Kind.STOPPED, "stopped");
         }
         if (cgroup.isPresent() && failure.get() == null) reason = cgroup.get().explain(reason);

@@ -1,5 +1,7 @@
 package gale.runtime;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
@@ -34,7 +36,9 @@ public record Frame(Type type, ObjectNode header, byte[] body) {
             for (Type t : values()) {
                 if (t.code == code) return t;
             }
-            throw new ProtocolException("unknown frame type 0x" + Integer.toHexString(code & 0xff));
+            char shown = (char) (code & 0xff);
+            throw new ProtocolException("unknown frame type 0x" + Integer.toHexString(code & 0xff)
+                    + (shown >= ' ' && shown < 127 ? " ('" + shown + "')" : ""));
         }
     }
 
@@ -60,20 +64,37 @@ public record Frame(Type type, ObjectNode header, byte[] body) {
         while (payload.hasRemaining()) out.write(payload);
     }
 
-    /** Reads one frame; EOFException when the peer closed the connection between frames. */
+    /**
+     * Reads one frame.
+     *
+     * @throws EOFException       when the peer closed the connection between frames
+     * @throws CutOff             when it closed the connection in the middle of one
+     * @throws ProtocolException  when the bytes are not a frame (unknown type, oversized part, header not a JSON object)
+     */
     public static Frame readFrom(DataInputStream in) throws IOException {
         int code = in.read();
         if (code < 0) throw new EOFException("instance closed the connection");
         Type type = Type.of((byte) code);
-        int headLength = in.readInt();
-        int bodyLength = in.readInt();
+        byte[] lengths = in.readNBytes(8);
+        if (lengths.length < 8) throw new CutOff(1 + lengths.length, -1);
+        ByteBuffer prefix = ByteBuffer.wrap(lengths);
+        int headLength = prefix.getInt();
+        int bodyLength = prefix.getInt();
         if (headLength < 0 || headLength > MAX_PART || bodyLength < 0 || bodyLength > MAX_PART) {
-            throw new ProtocolException("frame part too large: header " + headLength + " bytes, body " + bodyLength + " bytes");
+            throw new ProtocolException("frame part too large: header " + Integer.toUnsignedString(headLength) + " bytes, body "
+                    + Integer.toUnsignedString(bodyLength) + " bytes");
         }
         byte[] head = in.readNBytes(headLength);
-        byte[] body = bodyLength == 0 ? EMPTY : in.readNBytes(bodyLength);
-        if (head.length != headLength || body.length != bodyLength) throw new EOFException("instance closed the connection mid-frame");
-        var node = headLength == 0 ? newHeader() : JSON.readTree(head);
+        byte[] body = bodyLength == 0 || head.length < headLength ? EMPTY : in.readNBytes(bodyLength);
+        if (head.length != headLength || body.length != bodyLength) {
+            throw new CutOff(9L + head.length + body.length, 9L + headLength + bodyLength);
+        }
+        JsonNode node;
+        try {
+            node = headLength == 0 ? newHeader() : JSON.readTree(head);
+        } catch (JsonProcessingException e) {
+            throw new ProtocolException("frame header is not valid JSON: " + e.getOriginalMessage());
+        }
         if (!(node instanceof ObjectNode header)) throw new ProtocolException("frame header is not a JSON object");
         return new Frame(type, header, body);
     }
@@ -81,6 +102,14 @@ public record Frame(Type type, ObjectNode header, byte[] body) {
     public String text(String field) {
         var v = header.get(field);
         return v == null || v.isNull() ? "" : v.asText();
+    }
+
+    /** The connection closed in the middle of a frame: the peer exited, or closed it, while writing one. */
+    public static final class CutOff extends EOFException {
+        public CutOff(long arrived, long announced) {
+            super("the connection closed in the middle of a frame (" + arrived + (announced < 0 ? " bytes of its 9-byte prefix"
+                    : " of its " + announced + " bytes") + " had arrived)");
+        }
     }
 
     /** The protocol was broken (not a crash of user code): the connection cannot be trusted any more. */

@@ -14,6 +14,8 @@ public record InstanceFailure(Kind kind, String message) {
         LOAD_FAILED,
         /** The process exited or the connection broke unexpectedly. */
         CRASHED,
+        /** Gone with the process it was forked from (its zygote died): not the function's doing, so starting another is safe. */
+        LOST,
         /** Above the memory limit; killed by Gale. */
         MEMORY,
         /** A call ran past its deadline; killed by Gale. */

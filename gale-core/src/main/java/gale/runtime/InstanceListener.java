@@ -3,7 +3,6 @@ package gale.runtime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.io.DataInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -111,7 +110,7 @@ public final class InstanceListener implements AutoCloseable {
             if (!greeted.isDone()) closeQuietly(channel);
         }, watchdog);
         try {
-            DataInputStream in = Connection.inputOf(channel);
+            Connection.FrameInput in = Connection.inputOf(channel);
             Frame hello = Frame.readFrom(in);
             greeted.complete(null);
             String id = hello.text("instance");

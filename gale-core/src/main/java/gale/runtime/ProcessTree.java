@@ -32,6 +32,17 @@ public final class ProcessTree {
         return found;
     }
 
+    /** True while the process runs: it exists and is not a zombie waiting to be reaped. */
+    public static boolean isRunning(long pid) {
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+            char state = stat.charAt(stat.lastIndexOf(')') + 2);
+            return state != 'Z' && state != 'X';
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Resident memory of {@code root} and its descendants, in bytes; 0 once it is gone. */
     public static long rssBytes(long root) {
         long total = rssOf(root);

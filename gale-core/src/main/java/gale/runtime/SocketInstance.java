@@ -18,7 +18,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * An instance that is a local process speaking the instance protocol (docs/protocol.md) over
@@ -31,13 +30,16 @@ import java.util.concurrent.TimeoutException;
 public final class SocketInstance implements Instance {
 
     private static final Logger LOG = LoggerFactory.getLogger(SocketInstance.class);
+    /** A frame that stopped arriving for this long at a call's deadline was abandoned, not slowly sent. */
+    private static final Duration STALLED_FRAME = Duration.ofSeconds(1);
 
     /**
      * The operating-system process behind an instance.
      *
      * @param pid    its process id
      * @param handle the process, looked up while it surely ran (so a reused pid is never hit); empty when it had gone already
-     * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"
+     * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"; fails with
+     *               {@link InstanceFailedException} when something else took it down (its zygote died), saying what
      */
     public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) {
 
@@ -129,7 +131,7 @@ public final class SocketInstance implements Instance {
                 return;
             }
             process = launched;
-            launched.exit().thenRun(this::onProcessExit);
+            launched.exit().whenComplete((how, lost) -> onProcessExit());
         });
     }
 
@@ -182,7 +184,9 @@ public final class SocketInstance implements Instance {
 
     /**
      * Runs one call and waits for its result until the request's deadline. On timeout the
-     * instance is killed, because the user's code may still be running and holding it.
+     * instance is killed, because the user's code may still be running and holding it. The
+     * deadline bounds sending the request too: an instance that stopped reading its socket
+     * (frozen, or stuck in C code that holds the GIL) would otherwise hold the call forever.
      */
     @Override
     public InvokeResult invoke(InvokeRequest request) {
@@ -192,16 +196,18 @@ public final class SocketInstance implements Instance {
         pending.put(request.requestId(), result);
         failed = life.current();
         if (failed != null) result.complete(new InvokeResult.InstanceDied(failed));
+        long remaining = Math.max(0, Duration.between(Instant.now(), request.deadline()).toMillis());
+        result.completeOnTimeout(new InvokeResult.TimedOut(), remaining, TimeUnit.MILLISECONDS).thenAccept(r -> {
+            if (r instanceof InvokeResult.TimedOut) Thread.startVirtualThread(this::deadlinePassed); // unblocks a stuck write
+        });
         try {
             connection.write(new Frame(Frame.Type.INVOKE, invokeHeader(request), request.body()));
-            long remaining = Duration.between(Instant.now(), request.deadline()).toMillis();
-            return result.get(Math.max(0, remaining), TimeUnit.MILLISECONDS);
+            return outcome(result.get());
         } catch (IOException e) {
+            // The reader meets the same broken socket and can say why (an exit status, a protocol error): let it.
+            life.terminated().copy().completeOnTimeout(null, 2, TimeUnit.SECONDS).join();
             fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "lost the connection to the instance: " + e.getMessage()));
-            return result.getNow(new InvokeResult.InstanceDied(life.current()));
-        } catch (TimeoutException e) {
-            kill(new InstanceFailure(InstanceFailure.Kind.TIMEOUT, "a call exceeded the timeout; instance killed"));
-            return new InvokeResult.TimedOut();
+            return outcome(result.getNow(new InvokeResult.InstanceDied(life.current())));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "the call was interrupted"));
@@ -211,6 +217,30 @@ public final class SocketInstance implements Instance {
         } finally {
             pending.remove(request.requestId());
         }
+    }
+
+    private InvokeResult outcome(InvokeResult result) {
+        return result instanceof InvokeResult.TimedOut ? deadlinePassed() : result;
+    }
+
+    /**
+     * A call's deadline passed: the instance is killed. Usually user code is still running
+     * (504); but when a frame began to arrive and then stopped, the instance broke the
+     * protocol, and raising the timeout would not help (502).
+     */
+    private InvokeResult deadlinePassed() {
+        Connection c = connection;
+        Optional<String> stalled = c == null ? Optional.empty() : c.stalledFrame(STALLED_FRAME);
+        fail(stalled.map(how -> brokeProtocol("it sent " + how))
+                .orElseGet(() -> new InstanceFailure(InstanceFailure.Kind.TIMEOUT, "a call exceeded the timeout; instance killed")));
+        InstanceFailure recorded = life.current();
+        return recorded.kind() == InstanceFailure.Kind.TIMEOUT ? new InvokeResult.TimedOut() : new InvokeResult.InstanceDied(recorded);
+    }
+
+    /** What user code did when an instance sends bytes that are not frames; the cause, in Gale's words, is in {@code what}. */
+    private static InstanceFailure brokeProtocol(String what) {
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance broke Gale's protocol: " + what
+                + " (did the function write to Gale's connection, a file descriptor it did not open?); instance killed");
     }
 
     private static com.fasterxml.jackson.databind.node.ObjectNode invokeHeader(InvokeRequest r) {
@@ -294,11 +324,17 @@ public final class SocketInstance implements Instance {
             Thread.currentThread().interrupt();
         } catch (ExecutionException e) {
             // failed before it connected; fail() has recorded why
+        } catch (Frame.ProtocolException e) {
+            if (life.current() == null) fail(brokeProtocol(e.getMessage()));
         } catch (IOException e) {
             if (life.current() == null) {
-                // The socket closed first; give the process a moment to report its exit status.
+                // The socket closed first; give the process a moment to report its exit status. A forked
+                // instance's exit is reported by its zygote, which may be busy: wait longer once it is surely gone.
                 awaitExit(Duration.ofSeconds(1));
-                fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit()));
+                OsProcess p = process;
+                if (p != null && !p.exit().isDone() && !ProcessTree.isRunning(p.pid())) awaitExit(Duration.ofSeconds(5));
+                InstanceFailure exit = exitFailure();
+                fail(e instanceof Frame.CutOff cut ? new InstanceFailure(exit.kind(), exit.message() + "; " + cut.getMessage()) : exit);
             }
         }
     }
@@ -352,18 +388,21 @@ public final class SocketInstance implements Instance {
         return list;
     }
 
+    /** Logs each line of {@code text}; a line longer than a pipe's ({@link ProcessOutput#MAX_LINE_BYTES}) goes in pieces, as from a pipe. */
     private void logLines(Optional<String> requestId, String stream, String text) {
         if (text == null || text.isEmpty()) return;
         for (String line : text.split("\n", -1)) {
-            if (!line.isEmpty()) observer.log(this, requestId, stream, line);
+            for (int start = 0; start < line.length(); start += ProcessOutput.MAX_LINE_BYTES) {
+                observer.log(this, requestId, stream, line.substring(start, Math.min(line.length(), start + ProcessOutput.MAX_LINE_BYTES)));
+            }
         }
     }
 
     /** Waits up to {@code limit} for the process to exit. */
     private void awaitExit(Duration limit) {
         launching.thenCompose(OsProcess::exit)
-                .completeOnTimeout("", limit.toMillis(), TimeUnit.MILLISECONDS)
-                .exceptionally(error -> "")
+                .completeOnTimeout(null, limit.toMillis(), TimeUnit.MILLISECONDS)
+                .exceptionally(error -> null)
                 .join();
     }
 
@@ -384,7 +423,7 @@ public final class SocketInstance implements Instance {
      * the fallback should it not.
      */
     private void onProcessExit() {
-        var exited = new InstanceFailure(InstanceFailure.Kind.CRASHED, describeExit());
+        var exited = exitFailure();
         // The HELLO it sent may still be on its way through the listener; give it a moment.
         connecting.completeOnTimeout(null, 1, TimeUnit.SECONDS).whenComplete((connection, error) -> {
             if (connection == null) {
@@ -395,10 +434,19 @@ public final class SocketInstance implements Instance {
         });
     }
 
-    private String describeExit() {
+    /** How the process ended (CRASHED, or LOST with its zygote); while it still runs, that it closed its connection. */
+    private InstanceFailure exitFailure() {
         OsProcess p = process;
-        String exit = p == null ? null : p.exit().getNow(null);
-        return exit == null ? "instance closed its connection unexpectedly" : exit;
+        if (p != null && p.exit().isDone()) {
+            return p.exit().handle((how, error) -> {
+                if (error == null) return new InstanceFailure(InstanceFailure.Kind.CRASHED, how);
+                Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null ? error.getCause() : error;
+                return cause instanceof InstanceFailedException taken ? taken.failure()
+                        : new InstanceFailure(InstanceFailure.Kind.CRASHED, "instance ended: " + messageOf(cause));
+            }).join();
+        }
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
+                + "Gale but kept running (did the function close a file descriptor it did not open?); instance killed");
     }
 
     @Override

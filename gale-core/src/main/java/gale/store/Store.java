@@ -72,14 +72,6 @@ public final class Store implements AutoCloseable {
 
     // ---- functions
 
-    /** Creates the function row if it does not exist yet. */
-    public void ensureFunction(String name, Instant now) {
-        jdbi.useHandle(h -> h.createUpdate("""
-                        INSERT INTO functions (name, active_version, created_at, updated_at)
-                        VALUES (:name, NULL, :now, :now) ON CONFLICT (name) DO NOTHING""")
-                .bind("name", name).bind("now", now.toString()).execute());
-    }
-
     public Optional<FunctionRow> findFunction(String name) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM functions WHERE name = :name")
                 .bind("name", name).map((rs, ctx) -> functionRow(rs)).findOne());
@@ -104,9 +96,16 @@ public final class Store implements AutoCloseable {
 
     // ---- versions
 
-    /** Allocates the next version number and stores it as DEPLOYING, in one transaction. */
+    /**
+     * Allocates the next version number and stores it as DEPLOYING, with the function's row if it
+     * is the first, in one transaction: a store that cannot take it keeps neither.
+     */
     public VersionRow createVersion(String function, String configJson, String digest, long bytes, Instant now) {
         return jdbi.inTransaction(h -> {
+            h.createUpdate("""
+                            INSERT INTO functions (name, active_version, created_at, updated_at)
+                            VALUES (:name, NULL, :now, :now) ON CONFLICT (name) DO NOTHING""")
+                    .bind("name", function).bind("now", now.toString()).execute();
             int next = h.createQuery("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_name = :f")
                     .bind("f", function).mapTo(Integer.class).one();
             h.createUpdate("""

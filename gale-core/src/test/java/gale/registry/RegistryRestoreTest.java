@@ -62,7 +62,6 @@ class RegistryRestoreTest {
         logs = new LogSink(store);
         logs.start();
         Instant now = Instant.now();
-        store.ensureFunction("slow", now);
         store.createVersion("slow", "{\"runtime\": \"python3\", \"prewarm\": false}", "sha256:none", 0, now);
         store.activateVersion("slow", 1, now);
         Files.createDirectories(tmp.resolve("functions/slow/1/bundle"));

@@ -10,6 +10,7 @@ import gale.registry.DeployRejected;
 import gale.registry.FunctionName;
 import gale.registry.NotFoundException;
 import gale.registry.Registry;
+import gale.registry.StorageFull;
 import gale.store.FunctionRow;
 import gale.store.InvocationRecord;
 import gale.store.LogEntry;
@@ -101,7 +102,7 @@ public final class AdminApi {
         String name = ctx.pathParam("name");
         try {
             FunctionName.check(name); // before the body is read
-            DeployUpload upload = DeployUpload.read(ctx, registry.bundleLimits());
+            DeployUpload upload = DeployUpload.read(ctx, registry.bundleLimits(), registry.dataDir());
             try (InputStream in = upload.content()) {
                 VersionRow row = registry.deploy(name, in, upload.config());
                 ctx.status(202).json(version(row));
@@ -109,6 +110,8 @@ public final class AdminApi {
         } catch (BundleTooLarge e) {
             ctx.header("Connection", "close"); // the rest of the upload is not worth reading
             ctx.status(413).json(Map.of("error", e.getMessage(), "status", 413));
+        } catch (StorageFull e) {
+            ctx.status(507).json(Map.of("error", e.getMessage(), "status", 507)); // Insufficient Storage
         } catch (DeployRejected e) {
             throw new BadRequestResponse(e.getMessage());
         }

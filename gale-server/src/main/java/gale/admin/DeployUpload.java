@@ -6,11 +6,13 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.registry.BundleLimits;
 import gale.registry.BundleTooLarge;
 import gale.registry.DeployRejected;
+import gale.registry.StorageFull;
 import io.javalin.http.Context;
 import io.javalin.http.UploadedFile;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 
@@ -37,7 +39,8 @@ public record DeployUpload(UploadedFile bundle, Map<String, Object> config) {
         return limits.upload().bytes() + FRAMING_BYTES;
     }
 
-    static DeployUpload read(Context ctx, BundleLimits limits) throws DeployRejected {
+    /** @param dataDir where Jetty spills a large upload (a full disk there is a 507, not a malformed request) */
+    static DeployUpload read(Context ctx, BundleLimits limits, Path dataDir) throws DeployRejected {
         String type = ctx.contentType() == null ? "" : ctx.contentType().toLowerCase(Locale.ROOT);
         if (!type.startsWith("multipart/form-data") || !type.contains("boundary=")) {
             throw new DeployRejected("the deploy request has Content-Type '" + ctx.contentType() + "'; " + SHAPE);
@@ -48,8 +51,9 @@ public record DeployUpload(UploadedFile bundle, Map<String, Object> config) {
         try {
             bundle = ctx.uploadedFile("bundle");
             config = ctx.formParam("config");
-        } catch (Exception e) { // a missing boundary, a body cut short, a part over the limit
+        } catch (Exception e) { // a missing boundary, a body cut short, a part over the limit, a full disk
             if (overLimit(e)) throw new BundleTooLarge(limits);
+            if (StorageFull.isDiskFull(e)) throw new StorageFull(dataDir, "receiving the upload", e);
             throw malformed(e);
         }
         if (bundle == null) throw new DeployRejected("the deploy request has no file part 'bundle'; " + SHAPE);

@@ -223,10 +223,19 @@ public final class Gateway implements Handler {
             case InvokeResult.TimedOut t -> fail(ctx, requestId, GatewayError.function(504,
                     label + " did not answer within its timeout of " + Durations.format(fn.config().timeout())
                             + "; the instance was stopped. Raise --timeout or make the call faster"));
-            case InvokeResult.InstanceDied d -> fail(ctx, requestId, GatewayError.function(502,
-                    label + ": " + d.failure().message() + (d.failure().kind() == InstanceFailure.Kind.MEMORY
-                            ? "; raise --memory or use less" : "") + "; a new instance serves the next call"));
+            case InvokeResult.InstanceDied d -> fail(ctx, requestId, instanceDied(label, fn.name(), d.failure()));
         }
+    }
+
+    /** 502: who failed, what happened, and what to do; an instance lost with its zygote is Gale's doing, not the function's. */
+    private static GatewayError instanceDied(String label, String name, InstanceFailure failure) {
+        String next = "; a new instance serves the next call";
+        return switch (failure.kind()) {
+            case LOST -> GatewayError.platform(502, label + ": " + failure.message() + "; the function is not at fault: "
+                    + "retry the call" + next);
+            case MEMORY -> GatewayError.function(502, label + ": " + failure.message() + "; raise --memory or use less" + next);
+            default -> GatewayError.function(502, label + ": " + failure.message() + "; what it printed is in gale logs " + name + next);
+        };
     }
 
     static void fail(Context ctx, String requestId, GatewayError error) {

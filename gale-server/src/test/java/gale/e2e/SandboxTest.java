@@ -123,40 +123,10 @@ class SandboxTest extends GaleE2E {
         assertThat(zygoteOf("phoenix")).isNotEqualTo(zygote);
     }
 
-    /**
-     * The host pid of the function's zygote: a version's zygote (forked by the base zygote, or
-     * started in a sandbox of its own; not the base, nor a spare child or instance a zygote forked)
-     * whose /var/task, read through its root as root can, holds the function's main.py.
-     */
-    private static long zygoteOf(String function) throws IOException {
-        byte[] main = Files.readAllBytes(gale.bundleFile(function, "main.py"));
-        try (Stream<ProcessHandle> all = ProcessHandle.allProcesses()) {
-            return all.filter(p -> {
-                try {
-                    long parent = p.parent().map(ProcessHandle::pid).orElse(0L);
-                    return runsZygote(p.pid()) && !isBase(p.pid()) && (isBase(parent) || !runsZygote(parent))
-                            && java.util.Arrays.equals(main, Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()),
-                                    "root", "var", "task", "main.py")));
-                } catch (IOException | RuntimeException e) {
-                    return false;
-                }
-            }).mapToLong(ProcessHandle::pid).findFirst().orElseThrow(() -> new AssertionError("no zygote for " + function));
-        }
-    }
-
-    private static boolean runsZygote(long pid) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(pid), "cmdline")).contains("_zygote.py");
-        } catch (IOException | RuntimeException e) {
-            return false;
-        }
-    }
-
-    /** The base zygote: started by Gale as such (what it forks shows its environment too, but has it as parent). */
-    private static boolean isBase(long pid) throws IOException {
-        long parent = ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(0L);
-        return runsZygote(pid) && !runsZygote(parent)
-                && Files.readString(Path.of("/proc", Long.toString(pid), "environ")).contains("GALE_ZYGOTE_ROLE=base");
+    /** The host pid of the function's zygote (see {@link ZygoteProcesses}). */
+    private static long zygoteOf(String function) {
+        return ZygoteProcesses.versionZygoteOf(gale, function).map(ProcessHandle::pid)
+                .orElseThrow(() -> new AssertionError("no zygote for " + function));
     }
 
     @Test

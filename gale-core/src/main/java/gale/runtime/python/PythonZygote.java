@@ -3,6 +3,8 @@ package gale.runtime.python;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gale.runtime.Frame;
+import gale.runtime.InstanceFailedException;
+import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceIds;
 import gale.runtime.InstanceListener;
 import gale.runtime.InstanceSpec;
@@ -345,11 +347,13 @@ final class PythonZygote {
         }
         ready.completeExceptionally(new IOException("the zygote " + how));
         forking.values().forEach(f -> f.result().completeExceptionally(new IOException("the zygote " + how)));
-        // Its children got SIGKILL when it exited; make sure, and report their exits from /proc.
+        // Its children got SIGKILL when it exited; make sure, and report their exits from /proc: lost, not crashed.
+        var lost = new InstanceFailedException(new InstanceFailure(InstanceFailure.Kind.LOST,
+                "the zygote it was forked from " + how + ", and the instance with it"));
         children.forEach((pid, child) -> ProcessHandle.of(child.hostPid()).ifPresentOrElse(h -> {
             h.destroyForcibly();
-            h.onExit().thenRun(() -> child.exit().complete(SocketInstance.describeSignal(9)));
-        }, () -> child.exit().complete(SocketInstance.describeSignal(9))));
+            h.onExit().thenRun(() -> child.exit().completeExceptionally(lost));
+        }, () -> child.exit().completeExceptionally(lost)));
         children.clear();
         onGone.accept(this);
     }
