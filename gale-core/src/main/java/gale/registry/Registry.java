@@ -129,6 +129,11 @@ public final class Registry implements AutoCloseable {
         pools.forEach(InstancePool::close);
     }
 
+    /** How many functions do not serve again yet after a restart. */
+    public int restoringCount() {
+        return restoring.size();
+    }
+
     /** True while {@code name} has an active version that does not serve again yet after a restart. */
     public boolean isRestoring(String name) {
         return restoring.contains(name);

@@ -83,6 +83,7 @@ class RegistryRestoreTest {
         var restored = registry.restore();
 
         assertThat(registry.isRestoring("slow")).isTrue();
+        assertThat(registry.restoringCount()).isEqualTo(1);
         assertThat(registry.active("slow")).isEmpty();
         assertThat(registry.isRestoring("never-deployed")).isFalse();
 
@@ -90,6 +91,7 @@ class RegistryRestoreTest {
         restored.get(30, TimeUnit.SECONDS);
 
         assertThat(registry.isRestoring("slow")).isFalse();
+        assertThat(registry.restoringCount()).isZero();
         assertThat(registry.active("slow")).hasValueSatisfying(f -> assertThat(f.version()).isEqualTo(1));
     }
 }

@@ -234,7 +234,14 @@ public final class GaleServer implements AutoCloseable {
             LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
             ctx.status(500).json(Map.of("error", "internal error: " + e + "; see the server log", "status", 500));
         });
-        routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok")));
+        routes.get("/healthz", ctx -> ctx.json(Map.of("status", "ok"))); // alive: answers as soon as it listens
+        routes.get("/readyz", ctx -> { // ready: every function of the last run serves again (a readiness probe)
+            if (restored != null && restored.isDone()) {
+                ctx.json(Map.of("status", "ready"));
+            } else {
+                ctx.status(503).header("Retry-After", "1").json(Map.of("status", "starting", "restoring", registry.restoringCount()));
+            }
+        });
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         for (var method : Gateway.METHODS) {
             routes.addHttpHandler(method, "/fn", gateway); // a bare /fn/ gets the gateway's 404 with the naming rule

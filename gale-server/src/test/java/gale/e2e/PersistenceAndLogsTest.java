@@ -115,13 +115,23 @@ class PersistenceAndLogsTest extends GaleE2E {
         gale.get("durable", "");
         gale.server.logs().flush();
 
-        gale.restart();
+        gale.restart(); // waits until the functions of the last run serve again
 
+        assertThat(readiness().statusCode()).as("/readyz once every function is back").isEqualTo(200);
         assertThat(text(gale.get("durable", ""))).isEqualTo("still here");
         var fn = gale.client.function("durable");
         assertThat(fn.activeVersion()).hasValue(1);
         assertThat(fn.config()).containsEntry("memory", "384MB");
         assertThat(gale.client.versions("durable")).extracting(v -> v.state().name()).containsExactly("FAILED", "ACTIVE");
         assertThat(gale.client.logs("durable", 0, 1000, 0).entries()).anySatisfy(e -> assertThat(e.message()).isEqualTo("served"));
+    }
+
+    private static java.net.http.HttpResponse<String> readiness() {
+        try (var http = java.net.http.HttpClient.newHttpClient()) {
+            return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(gale.server.url() + "/readyz")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(e);
+        }
     }
 }
