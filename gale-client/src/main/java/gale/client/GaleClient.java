@@ -126,6 +126,9 @@ public final class GaleClient implements AutoCloseable {
                     .addFile("bundle", "bundle.zip", "application/zip", bundle.zip());
             HttpRequest request = admin(functionPath(name) + "/versions", UPLOAD_TIMEOUT)
                     .header("Content-Type", body.contentType())
+                    // the server may refuse before the body (too large, a bad name, a full disk): with
+                    // 100-continue its answer arrives instead of a reset connection under a body still being sent
+                    .expectContinue(true)
                     .POST(body.publisher())
                     .build();
             return read(request, Version::fromJson);
@@ -353,6 +356,9 @@ public final class GaleClient implements AutoCloseable {
         http.close();
     }
 
+    /** Bodies above this ask the server before they are sent (Expect: 100-continue), as curl's do. */
+    private static final int LARGE_BODY = 1 << 20;
+
     /** How long {@link #call} retries while Gale answers that the function is starting. */
     private static final Duration STARTING_WAIT = Duration.ofSeconds(30);
 
@@ -362,7 +368,8 @@ public final class GaleClient implements AutoCloseable {
                 ? pathAndQuery : "/" + pathAndQuery;
         HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(baseUrl + "/fn/" + segment(name) + suffix))
                 .timeout(CALL_TIMEOUT)
-                .method(method, body.length == 0 ? BodyPublishers.noBody() : BodyPublishers.ofByteArray(body));
+                .method(method, body.length == 0 ? BodyPublishers.noBody() : BodyPublishers.ofByteArray(body))
+                .expectContinue(body.length > LARGE_BODY); // as curl does: a 413 is read, not lost under the upload
         headers.forEach(builder::header);
         if (headers.keySet().stream().noneMatch("Authorization"::equalsIgnoreCase)) {
             builder.header("Authorization", "Bearer " + token);
