@@ -115,7 +115,8 @@ class ServerExitIT {
     @Test
     void sigtermDuringADeployStopsTheServerAndTheRestartFinishesTheDeployWhileTheOldVersionServes() throws Exception {
         Path data = tmp.resolve("data");
-        Process server = startServer(data, List.of("--shutdown-grace", "3s"));
+        int port = GaleServers.freePort();
+        Process server = startServer(data, port, List.of("--shutdown-grace", "3s"));
         GaleClient client = client(data);
         deploy(client, "slow", bundle("slow-v1", Map.of("main.py", "def slow(request):\n    return 'v1'\n")), Map.of());
         Path v2 = bundle("slow-v2", Map.of("main.py", """
@@ -135,7 +136,7 @@ class ServerExitIT {
 
         assertThat(server.waitFor(60, TimeUnit.SECONDS)).as("the server exits after SIGTERM").isTrue();
         assertThat(server.exitValue()).as("stopped by its shutdown hook (128 + SIGTERM), not halted by its watchdog").isEqualTo(143);
-        assertThat(Files.readString(tmp.resolve("server.log"))).doesNotContain("did not stop within");
+        assertThat(Files.readString(servers.log("server", port))).doesNotContain("did not stop within");
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
 
         startServer(data, List.of());
@@ -178,7 +179,11 @@ class ServerExitIT {
     }
 
     private Process startServer(Path data, List<String> flags) throws Exception {
-        return servers.start(Map.of(), STARVED, "server", GaleServers.freePort(), data, flags.toArray(String[]::new));
+        return startServer(data, GaleServers.freePort(), flags);
+    }
+
+    private Process startServer(Path data, int port, List<String> flags) throws Exception {
+        return servers.start(Map.of(), STARVED, "server", port, data, flags.toArray(String[]::new));
     }
 
     private static GaleClient client(Path data) throws IOException {
