@@ -17,6 +17,7 @@ import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
 import gale.gateway.Auth;
+import gale.gateway.RefusedBody;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
@@ -108,9 +109,11 @@ public final class AdminApi {
                 ctx.status(202).json(version(row));
             }
         } catch (BundleTooLarge e) {
-            ctx.header("Connection", "close"); // the rest of the upload is not worth reading
+            long max = DeployUpload.maxRequestBytes(registry.bundleLimits());
+            RefusedBody.discardRest(ctx, ctx.req().getContentLengthLong() <= max, max); // a length declared over it: not read yet
             ctx.status(413).json(Map.of("error", e.getMessage(), "status", 413));
         } catch (StorageFull e) {
+            RefusedBody.discardRest(ctx, true, DeployUpload.maxRequestBytes(registry.bundleLimits()));
             ctx.status(507).json(Map.of("error", e.getMessage(), "status", 507)); // Insufficient Storage
         } catch (DeployRejected e) {
             throw new BadRequestResponse(e.getMessage());

@@ -111,7 +111,7 @@ public final class Gateway implements Handler {
             return;
         }
         if (body == null || body.length > maxBodyBytes) {
-            ctx.header("Connection", "close"); // the rest of the body is not worth reading
+            RefusedBody.discardRest(ctx, body != null, maxBodyBytes);
             fail(ctx, requestId, GatewayError.platform(413, "the request body is over this server's limit of "
                     + new DataSize(maxBodyBytes) + " (gale server --max-body); send less, or pass a reference to the data"));
             return;
@@ -263,9 +263,7 @@ public final class Gateway implements Handler {
 
     /** At most one byte over the limit, so a chunked body without Content-Length is cut off there too. */
     private byte[] readBody(Context ctx) throws IOException {
-        try (var in = ctx.req().getInputStream()) {
-            return in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
-        }
+        return ctx.req().getInputStream().readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
     }
 
     private static String subPath(Context ctx, String name) {

@@ -22,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -188,6 +189,26 @@ class HostileInputTest {
 
         assertThat(r.status()).as(r.error()).isEqualTo(413);
         assertThat(r.error()).contains("over this server's upload limit of 16MB", "--max-bundle");
+        assertNothingChanged(before);
+    }
+
+    @Test
+    void aClientThatSendsItsWholeUploadBeforeReadingStillReadsThe413() {
+        Stored before = stored();
+        byte[] start = ("--B\r\nContent-Disposition: form-data; name=\"bundle\"; filename=\"b.zip\"\r\n"
+                + "Content-Type: application/zip\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] noise = new byte[20 << 20];
+        new Random(3).nextBytes(noise);
+        byte[] body = Arrays.copyOf(start, noise.length);
+        System.arraycopy(noise, 0, body, start.length, noise.length - start.length);
+
+        for (String framing : List.of("Content-Length: " + body.length, "Transfer-Encoding: chunked")) {
+            byte[] sent = framing.contains("chunked") ? chunked(body) : body;
+            RawHttp.Response r = http.sendAllThenRead(deployHead("steady", "multipart/form-data; boundary=B", framing), sent);
+
+            assertThat(r.status()).as(framing + ": " + r).isEqualTo(413);
+            assertThat(r.error()).contains("over this server's upload limit of 16MB", "--max-bundle");
+        }
         assertNothingChanged(before);
     }
 
@@ -455,6 +476,20 @@ class HostileInputTest {
         body.writeBytes(zip("main.py", MAIN.getBytes()));
         body.writeBytes("\r\n--B--\r\n".getBytes(StandardCharsets.US_ASCII));
         return body.toByteArray();
+    }
+
+    /** The body in 64 KB chunks with the last chunk. */
+    private static byte[] chunked(byte[] body) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(body.length + (body.length >> 10));
+        try {
+            for (int at = 0; at < body.length; at += 64 * 1024) {
+                chunk(out, Arrays.copyOfRange(body, at, Math.min(body.length, at + 64 * 1024)));
+            }
+            out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out.toByteArray();
     }
 
     private static void chunk(OutputStream out, byte[] data) throws IOException {

@@ -93,6 +93,24 @@ final class RawHttp {
         }
     }
 
+    /**
+     * Writes the whole request, and only then reads the answer, as Python's http.client and
+     * other simple clients do: a server that answered early and closed with the body still
+     * arriving has reset the connection by then, and the answer is lost.
+     */
+    Response sendAllThenRead(String head, byte[] body) {
+        try (Socket socket = new Socket(host, port)) {
+            socket.setSoTimeout(READ_TIMEOUT_MS);
+            OutputStream out = socket.getOutputStream();
+            out.write((head + "\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            out.write(body);
+            out.flush();
+            return read(new BufferedInputStream(socket.getInputStream()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("no answer from " + host + ":" + port, e);
+        }
+    }
+
     private static Response read(InputStream in) throws IOException {
         String statusLine = line(in);
         if (!statusLine.startsWith("HTTP/1.1 ")) throw new IOException("not an HTTP response: '" + statusLine + "'");
