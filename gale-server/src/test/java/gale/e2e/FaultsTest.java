@@ -196,6 +196,12 @@ class FaultsTest extends GaleE2E {
         awaitGone(forked);
         assertServerAnswers();
         assertThat(gale.get(name, "").statusCode()).isEqualTo(200);
+        // The calls above may all have been served by the fresh interpreter started when the fork failed;
+        // one call more than there are instances makes the next instance start, from a new zygote.
+        int warm = stats(name).instances();
+        List<CompletableFuture<HttpResponse<byte[]>>> more = new ArrayList<>();
+        for (int i = 0; i <= warm; i++) more.add(gale.client.callAsync(name, "GET", "?s=1", new byte[0], Map.of()));
+        for (var call : more) assertThat(call.get(HANG.toSeconds(), TimeUnit.SECONDS).statusCode()).isEqualTo(200);
         assertThat(zygoteOf(name).pid()).as("a new zygote forks the next instances").isNotEqualTo(zygote.pid());
     }
 
