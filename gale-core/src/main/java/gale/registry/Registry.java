@@ -395,11 +395,12 @@ public final class Registry implements AutoCloseable {
     /**
      * After a restart: every function's active version serves again, and interrupted deploys
      * resume. Returns at once; the server answers meanwhile, with 503 for a function not back
-     * yet ({@link #isRestoring}). A few functions are restored at a time. Then the versions
-     * most recently used (or with min-instances) get their runtime ready ahead of the first
-     * call (a Python zygote), most recent first, as many as the runtime keeps.
+     * yet ({@link #isRestoring}). A few functions are restored at a time. Then, once every
+     * function serves, the versions most recently used (or with min-instances) get their runtime
+     * ready ahead of the first call (a Python zygote), most recent first, as many as the runtime
+     * keeps: a function whose zygote is not back yet is served all the same, by a cold start.
      *
-     * @return completes when every function is back
+     * @return completes when every function is back (the prewarming may still go on)
      */
     public CompletableFuture<Void> restore() {
         List<FunctionRow> functions = store.listFunctions().stream().filter(f -> f.activeVersion().isPresent()).toList();
@@ -409,7 +410,6 @@ public final class Registry implements AutoCloseable {
             long started = System.nanoTime();
             try {
                 restoreAll(functions);
-                prewarmRecentlyUsed();
                 resumeDeploys();
                 if (!functions.isEmpty()) {
                     LOG.info("restored {} functions in {} ms", functions.size(), Duration.ofNanos(System.nanoTime() - started).toMillis());
@@ -419,6 +419,11 @@ public final class Registry implements AutoCloseable {
             } finally {
                 restoring.clear();
                 restored.complete(null);
+            }
+            try {
+                prewarmRecentlyUsed();
+            } catch (RuntimeException e) {
+                LOG.warn("getting the recently used functions ready after the restart failed: {}", e.toString());
             }
         });
         return restored;

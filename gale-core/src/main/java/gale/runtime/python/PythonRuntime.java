@@ -181,9 +181,17 @@ public final class PythonRuntime implements Runtime {
     public void prewarm(List<InstanceSpec> mostWantedFirst) {
         if (!zygotesOn) return;
         int room = Math.max(0, budget.maxZygotes() - zygotes.size());
-        for (InstanceSpec spec : mostWantedFirst.subList(0, Math.min(room, mostWantedFirst.size()))) {
-            zygotes.forVersion(spec).ifPresent(zygote -> zygote.ready().exceptionally(error -> null).completeOnTimeout(null, 60, java.util.concurrent.TimeUnit.SECONDS).join());
+        List<InstanceSpec> kept = mostWantedFirst.subList(0, Math.min(room, mostWantedFirst.size()));
+        List<PythonZygote> started = new ArrayList<>();
+        for (InstanceSpec spec : kept) {
+            zygotes.forVersion(spec).ifPresent(zygote -> {
+                started.add(zygote);
+                zygote.ready().exceptionally(error -> null).completeOnTimeout(null, 60, java.util.concurrent.TimeUnit.SECONDS).join();
+            });
         }
+        // The most wanted started first, so it looks least recently used: mark them used in the
+        // opposite order, so the budget retires the least wanted first.
+        for (int i = started.size() - 1; i >= 0; i--) started.get(i).touch();
     }
 
     /** A zygote is kept this long without use. */

@@ -180,12 +180,21 @@ final class PythonZygote {
         return failed;
     }
 
-    /** Instances it forked that have not exited yet. */
-    int liveChildren() {
-        return children.size();
+    /**
+     * True while an instance it forked runs, or a fork is under way: retiring it now would take
+     * that instance with it (a zygote handed out for a cold start counts as used from then on).
+     */
+    boolean inUse() {
+        return !children.isEmpty() || !forking.isEmpty();
     }
 
-    /** When it last forked (or started), for retiring the least recently used zygotes first. */
+    /** Marks it used now: it was just handed out to fork an instance. */
+    PythonZygote touch() {
+        lastUsedNanos = System.nanoTime();
+        return this;
+    }
+
+    /** When it last forked, was handed out (or started), for retiring the least recently used zygotes first. */
     long lastUsedNanos() {
         return lastUsedNanos;
     }

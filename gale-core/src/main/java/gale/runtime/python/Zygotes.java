@@ -19,7 +19,7 @@ import java.util.function.Function;
  * imports, a spare child), so one that has forked nothing for {@link ZygoteBudget#idleTimeout()}
  * is retired, and when starting one would go over {@link ZygoteBudget#maxZygotes()}, the least
  * recently used one without running instances is retired first. A retired version starts a
- * new zygote at its next cold start. Zygotes with running instances are never retired here
+ * new zygote at its next cold start. Zygotes with running instances (or forking one) are never retired here
  * (their instances die with them), so the budget is a target that running instances may
  * exceed for a while.
  */
@@ -33,6 +33,7 @@ final class Zygotes implements AutoCloseable {
     private final Function<InstanceSpec, PythonZygote> starter;
     private final Map<String, PythonZygote> serving = new ConcurrentHashMap<>();
     private final Map<String, Instant> brokenUntil = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     /** @param starter starts a version's zygote; throws UncheckedIOException when it cannot */
     Zygotes(ZygoteBudget budget, Function<InstanceSpec, PythonZygote> starter) {
@@ -46,15 +47,16 @@ final class Zygotes implements AutoCloseable {
 
     /** The version's serving zygote, started if there is none; empty when its zygote failed recently. */
     Optional<PythonZygote> forVersion(InstanceSpec spec) {
+        if (closed) return Optional.empty();
         String key = key(spec);
         Instant broken = brokenUntil.get(key);
         if (broken != null && Instant.now().isBefore(broken)) return Optional.empty();
         PythonZygote current = serving.get(key);
-        if (current != null && current.isServing()) return Optional.of(current);
+        if (current != null && current.isServing()) return Optional.of(current.touch());
         makeRoomFor(key);
         try {
             return Optional.of(serving.compute(key, (k, existing) ->
-                    existing != null && existing.isServing() ? existing : starter.apply(spec)));
+                    existing != null && existing.isServing() ? existing.touch() : starter.apply(spec)));
         } catch (UncheckedIOException e) {
             LOG.warn("{}: cannot start a zygote ({}); instances start fresh for {} s", spec.label(), e.getMessage(),
                     RETRY_AFTER.toSeconds());
@@ -101,7 +103,7 @@ final class Zygotes implements AutoCloseable {
         long now = System.nanoTime();
         long idle = budget.idleTimeout().toNanos();
         for (PythonZygote zygote : serving.values()) {
-            if (zygote.liveChildren() == 0 && now - zygote.lastUsedNanos() > idle) {
+            if (!zygote.inUse() && now - zygote.lastUsedNanos() > idle) {
                 LOG.info("{}: zygote unused for {}; retired (the next cold start makes a new one)", zygote.spec().label(),
                         gale.config.Durations.format(budget.idleTimeout()));
                 retire(zygote);
@@ -120,7 +122,7 @@ final class Zygotes implements AutoCloseable {
     /** Retires the least recently used zygote without running instances (other than {@code spared}'s); false when there is none. */
     private boolean retireLeastRecentlyUsed(String spared) {
         var lru = serving.values().stream()
-                .filter(z -> !key(z.spec()).equals(spared) && z.liveChildren() == 0)
+                .filter(z -> !key(z.spec()).equals(spared) && !z.inUse())
                 .min(Comparator.comparingLong(PythonZygote::lastUsedNanos));
         lru.ifPresent(z -> {
             LOG.info("{}: zygote retired to stay within the budget of {} zygotes (least recently used)", z.spec().label(),
@@ -133,6 +135,7 @@ final class Zygotes implements AutoCloseable {
     /** Stops every zygote now (the server stops; their instances are stopped by their pools first). */
     @Override
     public void close() {
+        closed = true;
         serving.values().forEach(PythonZygote::stop);
         serving.clear();
     }
