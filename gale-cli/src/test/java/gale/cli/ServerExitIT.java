@@ -102,6 +102,7 @@ class ServerExitIT {
         var longCall = client.callAsync("nap", "GET", "?s=120", new byte[0], Map.of());
         await().atMost(Duration.ofSeconds(30)).until(() -> client.function("nap").instances() >= 2);
         Set<Long> started = server.descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+        assertThat(serverCgroups(data)).as("the instances run in the server's cgroups").anyMatch(Files::isDirectory);
 
         server.destroy(); // SIGTERM
 
@@ -110,6 +111,16 @@ class ServerExitIT {
         assertThat(longCall.handle((response, error) -> error != null || response.statusCode() >= 500).get(30, TimeUnit.SECONDS))
                 .as("a call still running after the grace fails, it does not hang").isTrue();
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
+        assertThat(serverCgroups(data)).as("a stopped server leaves no cgroup behind").noneMatch(Files::exists);
+    }
+
+    /** The server's parent cgroups (gale/NODE under each hierarchy), named from its data dir as the server names them. */
+    private static List<Path> serverCgroups(Path data) throws Exception {
+        byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
+                .digest(data.toAbsolutePath().normalize().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        String node = "gale-" + java.util.HexFormat.of().formatHex(hash, 0, 6);
+        Path root = Path.of("/sys/fs/cgroup");
+        return List.of(root.resolve("gale").resolve(node), root.resolve("memory/gale").resolve(node), root.resolve("cpu/gale").resolve(node));
     }
 
     @Test

@@ -28,7 +28,7 @@ import java.util.Set;
  * server that starts again after a crash can kill what its last run left in there
  * ({@link #removeLeftovers}) without touching another server's instances.
  */
-public final class Isolation {
+public final class Isolation implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Isolation.class);
     private static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
@@ -110,6 +110,44 @@ public final class Isolation {
             }
         }
         return removed;
+    }
+
+    /**
+     * Removes this server's parent cgroups once the server has stopped its instances, so that
+     * a stopped server leaves nothing under the cgroup root (one per data dir would pile up).
+     * Instances' cgroups with no process left go first (an instance's own removal may not have
+     * run yet); a parent that still holds a process is left for the next start's
+     * {@link #removeLeftovers}.
+     */
+    @Override
+    public void close() {
+        for (Path root : roots.reversed()) {
+            List<Path> children;
+            try (var list = Files.list(root)) {
+                children = list.filter(Files::isDirectory).toList();
+            } catch (IOException gone) {
+                continue;
+            }
+            for (Path child : children) {
+                if (processesIn(child) == 0) new Cgroup(List.of(child), mode, 0).remove();
+            }
+            for (int attempt = 0; attempt < 10 && Files.exists(root); attempt++) {
+                try {
+                    Files.deleteIfExists(root);
+                } catch (IOException busy) { // DirectoryNotEmpty, or the kernel's EBUSY
+                    sleep(100);
+                }
+            }
+        }
+    }
+
+    /** How many processes are in {@code cgroup} (not counting its children); 0 once it is gone. */
+    private static long processesIn(Path cgroup) {
+        try (var lines = Files.lines(cgroup.resolve("cgroup.procs"))) {
+            return lines.filter(line -> !line.isBlank()).count();
+        } catch (IOException | java.io.UncheckedIOException gone) {
+            return 0;
+        }
     }
 
     /** SIGKILL to every process in {@code cgroup}: cgroup.kill where the kernel has it (v2, 5.14+), else one by one. */

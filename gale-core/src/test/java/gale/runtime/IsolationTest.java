@@ -52,6 +52,34 @@ class IsolationTest {
     }
 
     @Test
+    void closingRemovesTheServersParentCgroupsOnceItsInstancesCgroupsAreGone() throws Exception {
+        assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
+        String node = "gale-close-test-" + System.nanoTime();
+        Isolation own = Isolation.probe(node);
+        var busy = own.createCgroup("still-running", config("64MB")).orElseThrow();
+        var done = own.createCgroup("exited", config("64MB")).orElseThrow(); // its instance exited, its removal is late
+        Path memoryRoot = busy.dirs().getFirst().getParent();
+        assertThat(memoryRoot.getFileName()).hasToString(node);
+        List<String> command = new ArrayList<>(busy.joinCommand());
+        command.addAll(List.of("sleep", "60"));
+        Process running = new ProcessBuilder(command).start();
+        try {
+            org.awaitility.Awaitility.await().until(() -> !Files.readString(busy.dirs().getFirst().resolve("cgroup.procs")).isBlank());
+
+            own.close(); // a process still runs in one: that one and the parent stay, for the next start's reaping
+            assertThat(memoryRoot).isDirectory();
+            assertThat(busy.dirs().getFirst()).isDirectory();
+            for (Path dir : done.dirs()) assertThat(dir).doesNotExist();
+        } finally {
+            running.destroyForcibly().waitFor();
+        }
+
+        own.close();
+        assertThat(memoryRoot).doesNotExist();
+        for (Path dir : busy.dirs()) assertThat(dir.getParent()).doesNotExist();
+    }
+
+    @Test
     void aProcessOverItsCgroupMemoryLimitIsKilledByTheKernel() throws Exception {
         assumeTrue(isolation.cgroupMode() != Isolation.CgroupMode.NONE, "this host gives no cgroups (not root?)");
         var cgroup = isolation.createCgroup("test-" + System.nanoTime(), config("64MB")).orElseThrow();

@@ -90,6 +90,7 @@ public final class GaleServer implements AutoCloseable {
         String node = dataDir.node();
         var isolation = Isolation.probe(node);
         Leftovers.reap(node, isolation); // a crashed run's instances go before anything starts
+        life.add("the server's cgroups", isolation); // closed after the runtimes have stopped every instance
         FileTrees.clear(run);
         var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation);
