@@ -97,13 +97,7 @@ public final class Isolation implements AutoCloseable {
     public int removeLeftovers() {
         int removed = 0;
         for (Path root : roots) {
-            List<Path> leftovers;
-            try (var children = Files.list(root)) {
-                leftovers = children.filter(Files::isDirectory).toList();
-            } catch (IOException e) {
-                continue;
-            }
-            for (Path cgroup : leftovers) {
+            for (Path cgroup : childCgroups(root)) {
                 killAll(cgroup);
                 new Cgroup(List.of(cgroup), mode, 0).remove();
                 if (!Files.exists(cgroup)) removed++;
@@ -122,13 +116,7 @@ public final class Isolation implements AutoCloseable {
     @Override
     public void close() {
         for (Path root : roots.reversed()) {
-            List<Path> children;
-            try (var list = Files.list(root)) {
-                children = list.filter(Files::isDirectory).toList();
-            } catch (IOException gone) {
-                continue;
-            }
-            for (Path child : children) {
+            for (Path child : childCgroups(root)) {
                 if (processesIn(child) == 0) new Cgroup(List.of(child), mode, 0).remove();
             }
             for (int attempt = 0; attempt < 10 && Files.exists(root); attempt++) {
@@ -138,6 +126,15 @@ public final class Isolation implements AutoCloseable {
                     sleep(100);
                 }
             }
+        }
+    }
+
+    /** The cgroups directly under {@code root} (the instances'); none once it is gone. */
+    private static List<Path> childCgroups(Path root) {
+        try (var children = Files.list(root)) {
+            return children.filter(Files::isDirectory).toList();
+        } catch (IOException gone) {
+            return List.of();
         }
     }
 
