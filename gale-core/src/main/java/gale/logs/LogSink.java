@@ -16,7 +16,6 @@ import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
@@ -113,13 +112,17 @@ public final class LogSink implements AutoCloseable {
         }
     }
 
+    /**
+     * One write of everything queued per {@link #FLUSH_INTERVAL}: records that trickle in while a
+     * batch is written wait for the next tick instead of making a transaction of their own (which
+     * at thousands of calls a second meant a commit, and its page writes, every few calls).
+     */
     private void run() {
         while (!closed) {
             try {
-                LogEntry first = logs.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
+                Thread.sleep(FLUSH_INTERVAL);
                 writing.lock();
                 try {
-                    if (first != null) logBatch.add(first);
                     writeQueued();
                     if (failingSince != null) {
                         LOG.info("writing logs to the store again, after {} s of failing", Duration.between(failingSince, Instant.now()).toSeconds());
@@ -155,17 +158,22 @@ public final class LogSink implements AutoCloseable {
         nextRetry = nextRetry.multipliedBy(2).compareTo(LONGEST_RETRY) > 0 ? LONGEST_RETRY : nextRetry.multipliedBy(2);
     }
 
+    /** Writes what is queued now, in batches of at most {@link #BATCH}; what arrives meanwhile waits for the next call. */
     private void writeQueued() {
         boolean wroteAny = false;
+        int queued = logs.size();
         do {
-            while (!logBatch.isEmpty() || logs.drainTo(logBatch, BATCH) > 0) {
+            while (!logBatch.isEmpty() || (queued > 0 && logs.drainTo(logBatch, Math.min(BATCH, queued)) > 0)) {
+                queued -= logBatch.size();
                 store.appendLogs(logBatch); // throws: the batch stays for the next attempt
                 waitingChars.addAndGet(-logBatch.stream().mapToLong(e -> e.message().length()).sum());
                 logBatch.clear();
                 wroteAny = true;
             }
         } while (noteDroppedLines());
-        while (!invocationBatch.isEmpty() || invocations.drainTo(invocationBatch, BATCH) > 0) {
+        queued = invocations.size();
+        while (!invocationBatch.isEmpty() || (queued > 0 && invocations.drainTo(invocationBatch, Math.min(BATCH, queued)) > 0)) {
+            queued -= invocationBatch.size();
             store.appendInvocations(invocationBatch);
             invocationBatch.clear();
             wroteAny = true;
