@@ -4,6 +4,7 @@ import gale.config.FunctionConfig;
 import gale.runtime.Instance;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceSpec;
+import gale.util.Deadlines;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -129,6 +130,30 @@ public final class InstancePool implements AutoCloseable {
     /** Borrows a slot; background callers wait behind every interactive one. */
     public Lease acquire(Instant deadline, Priority priority) {
         Waiter waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
+        Lease now = lendOrEnqueue(waiter, priority);
+        return now != null ? now : await(waiter, deadline);
+    }
+
+    /**
+     * Borrows a slot for an interactive call without blocking the caller: completes at once when
+     * a slot is free, else when one is handed over, on the thread that freed it or started its
+     * instance (the caller's next step must not block), or fails with a {@link PoolRejection}
+     * as {@link #acquire} throws one, e.g. on the deadline thread.
+     */
+    public CompletableFuture<Lease> acquireAsync(Instant deadline) {
+        Waiter waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
+        try {
+            Lease now = lendOrEnqueue(waiter, Priority.INTERACTIVE);
+            if (now != null) return CompletableFuture.completedFuture(now);
+        } catch (PoolRejection rejection) {
+            return CompletableFuture.failedFuture(rejection);
+        }
+        var timer = Deadlines.shared().at(deadline, () -> expire(waiter));
+        return waiter.future().whenComplete((lease, error) -> timer.cancel());
+    }
+
+    /** A free slot's lease, or null once {@code waiter} is queued (and more instances are starting). */
+    private Lease lendOrEnqueue(Waiter waiter, Priority priority) {
         lock.lock();
         try {
             if (draining) throw new PoolRejection.Closed(spec.label() + " is being replaced");
@@ -149,10 +174,25 @@ public final class InstancePool implements AutoCloseable {
                 background.add(waiter);
             }
             scaleUp();
+            return null;
         } finally {
             lock.unlock();
         }
-        return await(waiter, deadline);
+    }
+
+    /** The deadline of a waiting call passed: it leaves the queue, unless a slot was handed to it just before. */
+    private void expire(Waiter waiter) {
+        lock.lock();
+        try {
+            if (waiters.remove(waiter) || background.remove(waiter)) waiter.future().completeExceptionally(deadlinePassed());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private PoolRejection.DeadlinePassed deadlinePassed() {
+        return new PoolRejection.DeadlinePassed(spec.label() + ": no instance became free within the timeout ("
+                + gale.config.Durations.format(config.timeout()) + ")");
     }
 
     private Lease await(Waiter waiter, Instant deadline) {
@@ -163,10 +203,7 @@ public final class InstancePool implements AutoCloseable {
             if (e instanceof InterruptedException) Thread.currentThread().interrupt();
             lock.lock();
             try {
-                if (waiters.remove(waiter) || background.remove(waiter)) {
-                    throw new PoolRejection.DeadlinePassed(spec.label() + ": no instance became free within the timeout ("
-                            + gale.config.Durations.format(config.timeout()) + ")");
-                }
+                if (waiters.remove(waiter) || background.remove(waiter)) throw deadlinePassed();
             } finally {
                 lock.unlock();
             }
@@ -231,16 +268,18 @@ public final class InstancePool implements AutoCloseable {
     }
 
     private void onReady(Slot slot) {
+        List<Handed> handed;
         lock.lock();
         try {
             slot.ready = true;
             slot.readyNanos = System.nanoTime();
             slot.idleSinceNanos = slot.readyNanos;
             lastStartFailure = Optional.empty();
-            dispatch();
+            handed = dispatch();
         } finally {
             lock.unlock();
         }
+        handOver(handed);
     }
 
     private void onTerminated(Slot slot, InstanceFailure failure) {
@@ -264,12 +303,13 @@ public final class InstancePool implements AutoCloseable {
     }
 
     private void release(Slot slot) {
+        List<Handed> handed;
         lock.lock();
         try {
             slot.inFlight--;
             slot.served++;
             slot.idleSinceNanos = System.nanoTime();
-            dispatch();
+            handed = dispatch();
             if (draining) {
                 if (slot.inFlight == 0) stopAsync(slot);
                 finishDrainIfIdle();
@@ -277,19 +317,34 @@ public final class InstancePool implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+        handOver(handed);
     }
 
-    /** Hands free slots to waiters, oldest interactive call first, then background calls. */
-    private void dispatch() {
+    /** A slot lent to a waiting call under the lock, to be handed over once the lock is released. */
+    private record Handed(Waiter waiter, Lease lease) {
+    }
+
+    /**
+     * Lends free slots to waiters, oldest interactive call first, then background calls. The
+     * caller hands them over with {@link #handOver} after unlocking: a waiter's next step (sending
+     * its request) then runs on the releasing thread, without a hand-off, and never under the lock.
+     */
+    private List<Handed> dispatch() {
+        List<Handed> handed = List.of();
         while (!waiters.isEmpty() || !background.isEmpty()) {
             Slot free = freeSlot();
-            if (free == null) return;
+            if (free == null) break;
             Waiter w = waiters.isEmpty() ? background.poll() : waiters.poll();
             boolean cold = free.served == 0 && free.inFlight == 0 && free.readyNanos > w.arrivalNanos();
-            Lease lease = lend(free, cold);
-            if (!w.future().complete(lease)) {
-                free.inFlight--; // the waiter gave up at the same moment
-            }
+            if (handed.isEmpty()) handed = new ArrayList<>(2);
+            handed.add(new Handed(w, lend(free, cold)));
+        }
+        return handed;
+    }
+
+    private static void handOver(List<Handed> handed) {
+        for (Handed h : handed) {
+            if (!h.waiter().future().complete(h.lease())) h.lease().close(); // the waiter gave up at the same moment
         }
     }
 

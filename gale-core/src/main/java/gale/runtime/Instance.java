@@ -33,6 +33,15 @@ public interface Instance {
      */
     InvokeResult invoke(InvokeRequest request);
 
+    /**
+     * Runs one call without blocking the caller for longer than it takes to send the request;
+     * the result is as {@link #invoke} returns it. Dependent steps may run on the instance's
+     * reader thread, so they must not block. This default runs {@link #invoke} on a virtual thread.
+     */
+    default CompletableFuture<InvokeResult> invokeAsync(InvokeRequest request) {
+        return CompletableFuture.supplyAsync(() -> invoke(request), Thread::startVirtualThread);
+    }
+
     /** Stops the instance at once with a reason every pending and later call will see. */
     void kill(InstanceFailure reason);
 

@@ -18,6 +18,8 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.function.BiConsumer;
 
 /**
@@ -34,6 +36,11 @@ public final class InstanceListener implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(InstanceListener.class);
     /** A process that connects but says nothing is not an instance. */
     private static final Duration HELLO_TIMEOUT = Duration.ofSeconds(10);
+    /**
+     * Platform threads read the HELLO: a virtual thread's read would switch the socket to non-blocking
+     * mode for good, and the instance's reader thread would then poll before every frame it reads.
+     */
+    private static final Executor GREETERS = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("gale-hello-", 0).factory());
 
     private record Expected(String nonce, CompletableFuture<Connection> connection) {
     }
@@ -96,7 +103,7 @@ public final class InstanceListener implements AutoCloseable {
         while (server.isOpen()) {
             try {
                 SocketChannel channel = server.accept();
-                Thread.ofVirtual().name("gale-hello").start(() -> greet(channel));
+                GREETERS.execute(() -> greet(channel));
             } catch (IOException e) {
                 if (server.isOpen()) LOG.warn("instance socket accept failed: {}", e.toString());
             }

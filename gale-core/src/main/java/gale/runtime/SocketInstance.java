@@ -1,5 +1,6 @@
 package gale.runtime;
 
+import gale.util.Deadlines;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,6 +18,8 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -32,6 +35,14 @@ public final class SocketInstance implements Instance {
     private static final Logger LOG = LoggerFactory.getLogger(SocketInstance.class);
     /** A frame that stopped arriving for this long at a call's deadline was abandoned, not slowly sent. */
     private static final Duration STALLED_FRAME = Duration.ofSeconds(1);
+    /** Bodies up to this size are sent on the caller's thread (see {@link #invokeAsync}). */
+    private static final int INLINE_BODY_BYTES = 32 * 1024;
+    /**
+     * Platform threads that send requests which may block: large ones, or to an instance busy
+     * with other calls whose socket may be full. Platform, so that instance sockets stay in
+     * blocking mode (a virtual thread's I/O would switch them, and each reader would then poll).
+     */
+    private static final Executor SENDERS = Executors.newCachedThreadPool(Thread.ofPlatform().daemon().name("gale-send-", 0).factory());
 
     /**
      * The operating-system process behind an instance.
@@ -190,37 +201,60 @@ public final class SocketInstance implements Instance {
      */
     @Override
     public InvokeResult invoke(InvokeRequest request) {
-        InstanceFailure failed = life.current();
-        if (failed != null) return new InvokeResult.InstanceDied(failed);
-        var result = new CompletableFuture<InvokeResult>();
-        pending.put(request.requestId(), result);
-        failed = life.current();
-        if (failed != null) result.complete(new InvokeResult.InstanceDied(failed));
-        long remaining = Math.max(0, Duration.between(Instant.now(), request.deadline()).toMillis());
-        result.completeOnTimeout(new InvokeResult.TimedOut(), remaining, TimeUnit.MILLISECONDS).thenAccept(r -> {
-            if (r instanceof InvokeResult.TimedOut) Thread.startVirtualThread(this::deadlinePassed); // unblocks a stuck write
-        });
+        CompletableFuture<InvokeResult> result = invokeAsync(request);
         try {
-            connection.write(new Frame(Frame.Type.INVOKE, invokeHeader(request), request.body()));
-            return outcome(result.get());
-        } catch (IOException e) {
-            // The reader meets the same broken socket and can say why (an exit status, a protocol error): let it.
-            life.terminated().copy().completeOnTimeout(null, 2, TimeUnit.SECONDS).join();
-            fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "lost the connection to the instance: " + e.getMessage()));
-            return outcome(result.getNow(new InvokeResult.InstanceDied(life.current())));
+            return result.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "the call was interrupted"));
             return new InvokeResult.InstanceDied(life.current());
         } catch (ExecutionException e) {
             throw new IllegalStateException("call results are never completed exceptionally", e);
-        } finally {
-            pending.remove(request.requestId());
         }
     }
 
-    private InvokeResult outcome(InvokeResult result) {
-        return result instanceof InvokeResult.TimedOut ? deadlinePassed() : result;
+    /**
+     * Sends the call and returns; the reader thread completes the result when the instance
+     * answers, so no thread waits for it. The request's deadline bounds the call: past it the
+     * instance is killed (on a virtual thread, as killing waits for nothing but may unblock a
+     * stuck write).
+     */
+    @Override
+    public CompletableFuture<InvokeResult> invokeAsync(InvokeRequest request) {
+        InstanceFailure failed = life.current();
+        if (failed != null) return CompletableFuture.completedFuture(new InvokeResult.InstanceDied(failed));
+        var result = new CompletableFuture<InvokeResult>();
+        pending.put(request.requestId(), result);
+        failed = life.current();
+        if (failed != null) result.complete(new InvokeResult.InstanceDied(failed));
+        var timer = Deadlines.shared().at(request.deadline(), () -> result.complete(new InvokeResult.TimedOut()));
+        CompletableFuture<InvokeResult> outcome = result.thenCompose(r -> {
+            timer.cancel();
+            pending.remove(request.requestId());
+            return r instanceof InvokeResult.TimedOut
+                    ? CompletableFuture.supplyAsync(this::deadlinePassed, Thread::startVirtualThread) : CompletableFuture.completedFuture(r);
+        });
+        var frame = new Frame(Frame.Type.INVOKE, invokeHeader(request), request.body());
+        // The caller's thread sends when that cannot block it for long: a virtual thread may wait, and a small
+        // frame to an instance with no other call in flight finds the socket's buffer empty. Else a sender does.
+        if (Thread.currentThread().isVirtual() || (pending.size() == 1 && request.body().length <= INLINE_BODY_BYTES)) {
+            send(frame, result);
+        } else {
+            SENDERS.execute(() -> send(frame, result));
+        }
+        return outcome;
+    }
+
+    private void send(Frame frame, CompletableFuture<InvokeResult> result) {
+        try {
+            connection.write(frame);
+        } catch (IOException e) {
+            // The reader meets the same broken socket and can say why (an exit status, a protocol error): let it.
+            life.terminated().copy().completeOnTimeout(null, 2, TimeUnit.SECONDS).thenRun(() -> {
+                fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "lost the connection to the instance: " + e.getMessage()));
+                result.complete(new InvokeResult.InstanceDied(life.current()));
+            });
+        }
     }
 
     /**

@@ -1,7 +1,13 @@
 package gale.gateway;
 
 import gale.config.FunctionConfig;
-import io.javalin.http.Context;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * CORS for functions deployed with {@code --cors ORIGINS}. Functions deployed without it
@@ -14,32 +20,38 @@ final class Cors {
     }
 
     /** Answers a preflight for a function that asked Gale to; true when the response is written. */
-    static boolean handlePreflight(Context ctx, FunctionConfig config) {
-        if (config.cors().isEmpty() || !"OPTIONS".equals(ctx.method().name())) return false;
-        String origin = ctx.header("Origin");
-        if (origin == null || ctx.header("Access-Control-Request-Method") == null) return false;
+    static boolean handlePreflight(Request request, Response response, Callback callback, FunctionConfig config) {
+        if (config.cors().isEmpty() || !"OPTIONS".equals(request.getMethod())) return false;
+        String origin = request.getHeaders().get(HttpHeader.ORIGIN);
+        if (origin == null || request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_METHOD) == null) return false;
+        var headers = response.getHeaders();
         if (!allowed(config, origin)) {
-            ctx.status(403).result("origin " + origin + " is not allowed by this function's --cors setting");
+            response.setStatus(403);
+            headers.put(HttpHeader.CONTENT_TYPE, "text/plain;charset=utf-8");
+            response.write(true, ByteBuffer.wrap(("origin " + origin + " is not allowed by this function's --cors setting")
+                    .getBytes(StandardCharsets.UTF_8)), callback);
             return true;
         }
-        ctx.status(204);
-        ctx.header("Access-Control-Allow-Origin", config.cors().contains("*") ? "*" : origin);
-        ctx.header("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE, OPTIONS");
-        String requested = ctx.header("Access-Control-Request-Headers");
-        if (requested != null) ctx.header("Access-Control-Allow-Headers", requested);
-        ctx.header("Access-Control-Max-Age", "3600");
-        if (!config.cors().contains("*")) ctx.header("Vary", "Origin");
+        response.setStatus(204);
+        headers.put(HttpHeader.ACCESS_CONTROL_ALLOW_ORIGIN, config.cors().contains("*") ? "*" : origin);
+        headers.put(HttpHeader.ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, PUT, PATCH, DELETE, OPTIONS");
+        String requested = request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_HEADERS);
+        if (requested != null) headers.put(HttpHeader.ACCESS_CONTROL_ALLOW_HEADERS, requested);
+        headers.put(HttpHeader.ACCESS_CONTROL_MAX_AGE, "3600");
+        if (!config.cors().contains("*")) headers.put(HttpHeader.VARY, "Origin");
+        response.write(true, null, callback);
         return true;
     }
 
     /** Adds Access-Control-Allow-Origin to a simple request; the function's own header, if any, wins. */
-    static void allowOrigin(Context ctx, FunctionConfig config) {
+    static void allowOrigin(Request request, Response response, FunctionConfig config) {
         if (config.cors().isEmpty()) return;
-        String origin = ctx.header("Origin");
+        String origin = request.getHeaders().get(HttpHeader.ORIGIN);
         if (origin == null || !allowed(config, origin)) return;
-        ctx.header("Access-Control-Allow-Origin", config.cors().contains("*") ? "*" : origin);
-        ctx.header("Access-Control-Expose-Headers", "X-Gale-Request-Id, X-Gale-Cold-Start, X-Gale-Error");
-        if (!config.cors().contains("*")) ctx.header("Vary", "Origin");
+        var headers = response.getHeaders();
+        headers.put(HttpHeader.ACCESS_CONTROL_ALLOW_ORIGIN, config.cors().contains("*") ? "*" : origin);
+        headers.put(HttpHeader.ACCESS_CONTROL_EXPOSE_HEADERS, "X-Gale-Request-Id, X-Gale-Cold-Start, X-Gale-Error");
+        if (!config.cors().contains("*")) headers.put(HttpHeader.VARY, "Origin");
     }
 
     private static boolean allowed(FunctionConfig config, String origin) {

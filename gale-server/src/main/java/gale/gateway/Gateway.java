@@ -14,28 +14,45 @@ import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
 import gale.store.InvocationRecord;
-import gale.store.LogEntry;
 import gale.store.InvocationRecord.Outcome;
-import io.javalin.http.Context;
-import io.javalin.http.Handler;
-import io.javalin.http.HandlerType;
+import gale.store.LogEntry;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.net.URLDecoder;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Serves {@code /fn/NAME} and every sub-path, any method: authenticates, answers CORS
  * preflight for functions that asked Gale to, borrows an instance from the function's
- * pool, passes the call through, and records what happened.
+ * pool, passes the call through, and records what happened. Every other path goes on to
+ * the wrapped handler (the admin API).
+ *
+ * <p>A call holds no thread while its function runs: the request is sent to the instance,
+ * and the instance's reader thread writes the response when the function answers (Jetty
+ * writes without blocking). A call that must wait for an instance waits in the pool's queue,
+ * not on a thread. That is the whole serving path: no hand-off to a thread that then parks.
  *
  * <p>Status codes: 503 with Retry-After while Gale restores the function after a restart or is
  * stopping, 400 body cut off (the function is not called), 401 private function without
@@ -43,16 +60,19 @@ import java.util.UUID;
  * 500 the handler raised, 502 the instance died, 504 the call ran past the function's
  * timeout. Every error says who failed in {@code X-Gale-Error: platform|function}.
  */
-public final class Gateway implements Handler {
+public final class Gateway extends Handler.Wrapper {
 
+    private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
     public static final String PREFIX = "/fn/";
-    public static final List<HandlerType> METHODS = List.of(HandlerType.GET, HandlerType.POST, HandlerType.PUT,
-            HandlerType.PATCH, HandlerType.DELETE, HandlerType.HEAD, HandlerType.OPTIONS);
+    private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final byte[] NO_BODY = new byte[0];
     /** Headers that describe one hop, not the message; the server sets its own. */
     private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "transfer-encoding", "content-length",
             "upgrade", "proxy-connection", "te", "trailer");
+    /** What Javalin answered when a function named no type; kept so responses stay as they were. */
+    private static final String DEFAULT_CONTENT_TYPE = "text/plain;charset=utf-8";
 
     private final Registry registry;
     private final LogSink logs;
@@ -68,71 +88,272 @@ public final class Gateway implements Handler {
         this.maxBodyBytes = maxBodyBytes;
     }
 
+    /**
+     * Calls are served on Jetty's selector thread, which never blocks here: a call's steps either
+     * complete at once or continue when something arrives. Everything else (the admin API, whose
+     * handlers block) goes to a virtual thread, as Jetty would send it if this handler blocked.
+     */
     @Override
-    public void handle(Context ctx) {
-        long startNanos = System.nanoTime();
-        Instant arrival = Instant.now();
-        String requestId = UUID.randomUUID().toString();
-        ctx.header("X-Gale-Request-Id", requestId);
-        String name = ctx.pathParamMap().getOrDefault("name", ""); // "" for a bare /fn/
-        if (registry.isStopping()) {
-            ctx.header("Retry-After", "1");
-            fail(ctx, requestId, GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
-            return;
+    public InvocationType getInvocationType() {
+        return InvocationType.NON_BLOCKING;
+    }
+
+    @Override
+    public boolean handle(Request request, Response response, Callback callback) {
+        String path = request.getHttpURI().getPath();
+        boolean functionPath = path != null && (path.equals("/fn") || path.startsWith(PREFIX));
+        if (!functionPath || !METHODS.contains(request.getMethod())) {
+            Thread.startVirtualThread(() -> {
+                try {
+                    if (!super.handle(request, response, callback)) Response.writeError(request, response, callback, 404);
+                } catch (Throwable e) {
+                    Response.writeError(request, response, callback, e);
+                }
+            });
+            return true;
         }
-        Optional<ActiveFunction> found = registry.active(name);
-        if (found.isEmpty()) {
-            if (registry.isRestoring(name)) {
-                ctx.header("Retry-After", "1");
-                fail(ctx, requestId, GatewayError.platform(503, "function '" + name + "' is starting after a restart of Gale; "
-                        + "retry in a moment"));
+        var call = new Call(request, response, callback);
+        call.guarded(call::start);
+        return true;
+    }
+
+    /**
+     * A version 7 UUID: the time in milliseconds, then random bits from a fast generator. Ids only
+     * need to be unique, not unguessable (so no /dev/urandom read per call), and ids that grow
+     * with time keep the invocation records' primary key appending to one page of the store
+     * instead of touching a random page per call.
+     */
+    static String newRequestId() {
+        var random = ThreadLocalRandom.current();
+        long high = (System.currentTimeMillis() << 16) | 0x7000L | (random.nextInt() & 0x0FFFL);
+        long low = (random.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
+        return new java.util.UUID(high, low).toString();
+    }
+
+    /** One call through the gateway, from arrival to the invocation record. */
+    private final class Call {
+        private final Request request;
+        private final Response response;
+        private final Callback callback;
+        private final long startNanos = System.nanoTime();
+        private final Instant arrival = Instant.now();
+        private final String requestId = newRequestId();
+        private final String name;
+        private final AtomicBoolean answered = new AtomicBoolean();
+
+        Call(Request request, Response response, Callback callback) {
+            this.request = request;
+            this.response = response;
+            this.callback = callback;
+            this.name = nameOf(request.getHttpURI().getPath());
+        }
+
+        /** Runs one step of the call; a bug in it answers 500 instead of leaving the client waiting. */
+        void guarded(Runnable step) {
+            try {
+                step.run();
+            } catch (RuntimeException | Error e) {
+                LOG.error("{} {} failed", request.getMethod(), request.getHttpURI().getPath(), e);
+                if (!answered.get()) fail(GatewayError.platform(500, "internal error: " + e + "; see the server log"));
+            }
+        }
+
+        void start() {
+            response.getHeaders().put("X-Gale-Request-Id", requestId);
+            if (registry.isStopping()) {
+                response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                fail(GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
                 return;
             }
-            fail(ctx, requestId, GatewayError.platform(404, notFoundMessage(name)));
-            return;
+            Optional<ActiveFunction> found = registry.active(name);
+            if (found.isEmpty()) {
+                if (registry.isRestoring(name)) {
+                    response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                    fail(GatewayError.platform(503, "function '" + name + "' is starting after a restart of Gale; "
+                            + "retry in a moment"));
+                    return;
+                }
+                Thread.startVirtualThread(() -> guarded(() -> fail(GatewayError.platform(404, notFoundMessage(name))))); // reads the store
+                return;
+            }
+            ActiveFunction fn = found.get();
+            FunctionConfig config = fn.config();
+            boolean admin = auth.isAdmin(request.getHeaders().get(HttpHeader.AUTHORIZATION));
+            if (!config.isPublic() && !admin) {
+                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+                fail(GatewayError.platform(401, "function '" + name + "' is private: send "
+                        + "'Authorization: Bearer <admin token>', or redeploy it with --allow-unauthenticated"));
+                return;
+            }
+            if (Cors.handlePreflight(request, response, callback, config)) return;
+            Cors.allowOrigin(request, response, config);
+            long length = request.getLength();
+            if (length > maxBodyBytes) {
+                refuseBody(false);
+                return;
+            }
+            boolean chunked = request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
+            if (length == 0 || (length < 0 && !chunked)) {
+                invoke(fn, NO_BODY, admin);
+                return;
+            }
+            // The whole body or nothing: the function never sees a part of one.
+            Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes)).whenComplete((body, error) -> guarded(() -> {
+                if (error == null) {
+                    invoke(fn, body, admin);
+                } else if (unwrap(error) instanceof IllegalStateException) { // over the limit, found while reading
+                    refuseBody(true);
+                } else {
+                    fail(GatewayError.platform(400, "the request body was cut off (" + Objects.requireNonNullElse(
+                            unwrap(error).getMessage(), unwrap(error).getClass().getSimpleName()) + "); function '" + name
+                            + "' was not called, send the whole body again"));
+                }
+            }));
         }
-        ActiveFunction fn = found.get();
-        FunctionConfig config = fn.config();
-        if (!config.isPublic() && !auth.isAdmin(ctx)) {
-            ctx.header("WWW-Authenticate", "Bearer");
-            fail(ctx, requestId, GatewayError.platform(401, "function '" + name + "' is private: send "
-                    + "'Authorization: Bearer <admin token>', or redeploy it with --allow-unauthenticated"));
-            return;
+
+        /** 413 once what the client still sends is read and dropped (on a virtual thread: that waits for the client). */
+        private void refuseBody(boolean started) {
+            Thread.startVirtualThread(() -> guarded(() -> {
+                RefusedBody.discardRest(request, response, started, maxBodyBytes);
+                fail(GatewayError.platform(413, "the request body is over this server's limit of "
+                        + new DataSize(maxBodyBytes) + " (gale server --max-body); send less, or pass a reference to the data"));
+            }));
         }
-        if (Cors.handlePreflight(ctx, config)) return;
-        Cors.allowOrigin(ctx, config);
-        long length = ctx.req().getContentLengthLong();
-        byte[] body;
-        try { // the whole body or nothing: the function never sees a part of one
-            body = length > maxBodyBytes ? null : readBody(ctx);
-        } catch (IOException e) {
-            fail(ctx, requestId, GatewayError.platform(400, "the request body was cut off (" + Objects.requireNonNullElse(
-                    e.getMessage(), e.getClass().getSimpleName()) + "); function '" + name + "' was not called, send the whole body again"));
-            return;
+
+        private void invoke(ActiveFunction fn, byte[] body, boolean admin) {
+            var call = new InvokeRequest(requestId, request.getMethod(), subPath(request.getHttpURI().getPath(), name),
+                    Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""), headers(request, admin), body,
+                    Objects.requireNonNullElse(Request.getRemoteAddr(request), ""),
+                    Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
+                    Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""),
+                    arrival.plus(fn.config().timeout()));
+            serve(fn, call, 0);
         }
-        if (body == null || body.length > maxBodyBytes) {
-            RefusedBody.discardRest(ctx, body != null, maxBodyBytes);
-            fail(ctx, requestId, GatewayError.platform(413, "the request body is over this server's limit of "
-                    + new DataSize(maxBodyBytes) + " (gale server --max-body); send less, or pass a reference to the data"));
-            return;
+
+        private void serve(ActiveFunction fn, InvokeRequest call, int attempt) {
+            fn.pool().acquireAsync(call.deadline()).whenComplete((lease, error) -> guarded(() -> {
+                if (error != null) {
+                    if (unwrap(error) instanceof PoolRejection.Closed) {
+                        // A redeploy swapped pools between lookup and acquire: the new version serves this call.
+                        Optional<ActiveFunction> next = registry.active(fn.name());
+                        if (attempt < 3 && next.isPresent() && next.get() != fn) {
+                            serve(next.get(), call, attempt + 1);
+                            return;
+                        }
+                        finish(fn, rejected(fn, GatewayError.platform(503, "function '" + fn.name() + "' is being removed")));
+                    } else if (unwrap(error) instanceof PoolRejection rejection) {
+                        finish(fn, rejected(fn, rejectionError(fn, rejection)));
+                    } else {
+                        finish(fn, rejected(fn, GatewayError.platform(500, "internal error: " + unwrap(error) + "; see the server log")));
+                    }
+                    return;
+                }
+                invokeOn(fn, lease, call);
+            }));
         }
-        InvokeRequest request = new InvokeRequest(requestId, ctx.method().name(), subPath(ctx, name),
-                Optional.ofNullable(ctx.queryString()).orElse(""), headers(ctx, auth.isAdmin(ctx)), body, ctx.ip(), ctx.scheme(),
-                Optional.ofNullable(ctx.host()).orElse(""), arrival.plus(config.timeout()));
-        Served served = serve(fn, request);
-        writeResult(ctx, requestId, fn, served);
-        if (served.result instanceof InvokeResult.InstanceDied died) {
-            // Make the kill visible where users look: in the function's own logs, with the request id.
-            logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
-                    "gale", "instance stopped during this call: " + died.failure().message()));
-        } else if (served.result instanceof InvokeResult.TimedOut) {
-            logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
-                    "gale", "call exceeded the timeout of " + Durations.format(config.timeout()) + "; instance stopped"));
+
+        private void invokeOn(ActiveFunction fn, InstancePool.Lease lease, InvokeRequest call) {
+            CompletableFuture<InvokeResult> result;
+            try {
+                result = lease.instance().invokeAsync(call);
+            } catch (RuntimeException e) {
+                lease.close();
+                throw e;
+            }
+            result.whenComplete((outcome, error) -> guarded(() -> {
+                Served served;
+                try {
+                    if (error != null) throw new IllegalStateException("call results are never completed exceptionally", error);
+                    long rss = lease.instance().lastRssBytes();
+                    served = new Served(outcome, Optional.empty(), outcomeOf(outcome), fn.version(),
+                            Optional.of(lease.instance().id()), lease.coldStart(),
+                            rss > 0 ? Optional.of((int) (rss >> 20)) : Optional.empty());
+                } finally {
+                    lease.close();
+                }
+                finish(fn, served);
+            }));
         }
-        double durationMs = (System.nanoTime() - startNanos) / 1e6;
-        metrics.record(fn.name(), served.outcome, durationMs, served.coldStart);
-        logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, ctx.statusCode(),
-                served.outcome, durationMs, served.coldStart, served.memoryMb, arrival));
+
+        /** Writes the response, then tells the function's logs and metrics what happened. */
+        private void finish(ActiveFunction fn, Served served) {
+            int status = writeResult(fn, served);
+            if (served.result instanceof InvokeResult.InstanceDied died) {
+                // Make the kill visible where users look: in the function's own logs, with the request id.
+                logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
+                        "gale", "instance stopped during this call: " + died.failure().message()));
+            } else if (served.result instanceof InvokeResult.TimedOut) {
+                logs.log(new LogEntry(0, Instant.now(), fn.name(), served.version, served.instanceId, Optional.of(requestId),
+                        "gale", "call exceeded the timeout of " + Durations.format(fn.config().timeout()) + "; instance stopped"));
+            }
+            double durationMs = (System.nanoTime() - startNanos) / 1e6;
+            metrics.record(fn.name(), served.outcome, durationMs, served.coldStart);
+            logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, status,
+                    served.outcome, durationMs, served.coldStart, served.memoryMb, arrival));
+        }
+
+        /** The response for a call that reached the pool; returns its status. */
+        private int writeResult(ActiveFunction fn, Served served) {
+            response.getHeaders().put("X-Gale-Cold-Start", Boolean.toString(served.coldStart));
+            if (served.rejection.isPresent()) {
+                if (served.rejection.get().status() == 429) response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                return fail(served.rejection.get());
+            }
+            String label = "function '" + fn.name() + "' v" + served.version;
+            return switch (served.result) {
+                case InvokeResult.Response r -> {
+                    response.setStatus(r.status());
+                    boolean typed = false;
+                    Set<String> given = new java.util.HashSet<>();
+                    for (Map.Entry<String, String> h : r.headers()) {
+                        String header = h.getKey().toLowerCase(java.util.Locale.ROOT);
+                        if (HOP_BY_HOP.contains(header) || header.startsWith("x-gale-")) continue; // Gale's own headers stay Gale's
+                        if (header.equals("content-type")) {
+                            if (typed) continue; // one type: the first the function gave
+                            typed = true;
+                            response.getHeaders().put(HttpHeader.CONTENT_TYPE, h.getValue());
+                        } else if (given.add(header)) {
+                            response.getHeaders().put(h.getKey(), h.getValue()); // the function's header wins over Gale's CORS one
+                        } else {
+                            response.getHeaders().add(h.getKey(), h.getValue());
+                        }
+                    }
+                    if (!typed) response.getHeaders().put(HttpHeader.CONTENT_TYPE, DEFAULT_CONTENT_TYPE);
+                    send(r.body());
+                    yield r.status();
+                }
+                case InvokeResult.FunctionError e -> fail(GatewayError.function(500,
+                        label + " raised " + e.error() + "; the traceback is in gale logs " + fn.name()));
+                case InvokeResult.TimedOut t -> fail(GatewayError.function(504,
+                        label + " did not answer within its timeout of " + Durations.format(fn.config().timeout())
+                                + "; the instance was stopped. Raise --timeout or make the call faster"));
+                case InvokeResult.InstanceDied d -> fail(instanceDied(label, fn.name(), d.failure()));
+            };
+        }
+
+        /** Answers with a JSON error; returns its status. */
+        private int fail(GatewayError error) {
+            response.setStatus(error.status());
+            response.getHeaders().put("X-Gale-Error", error.blame().header());
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("error", error.message());
+            body.put("status", error.status());
+            body.put("requestId", requestId);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+            try {
+                send(JSON.writeValueAsBytes(body));
+            } catch (IOException e) {
+                send(error.message().getBytes(StandardCharsets.UTF_8));
+            }
+            return error.status();
+        }
+
+        /** Writes the response, exactly once: a second answer (a bug) is dropped. */
+        private void send(byte[] body) {
+            if (!answered.compareAndSet(false, true)) return;
+            response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
+            response.write(true, ByteBuffer.wrap(body), callback);
+        }
     }
 
     /** What happened to one call, for the response and the invocation record. */
@@ -140,31 +361,8 @@ public final class Gateway implements Handler {
                           Optional<String> instanceId, boolean coldStart, Optional<Integer> memoryMb) {
     }
 
-    private Served serve(ActiveFunction fn, InvokeRequest request) {
-        ActiveFunction current = fn;
-        for (int attempt = 0; ; attempt++) {
-            InstancePool.Lease lease;
-            try {
-                lease = current.pool().acquire(request.deadline());
-            } catch (PoolRejection.Closed closed) {
-                // A redeploy swapped pools between lookup and acquire: the new version serves this call.
-                Optional<ActiveFunction> next = registry.active(fn.name());
-                if (attempt < 3 && next.isPresent() && next.get() != current) {
-                    current = next.get();
-                    continue;
-                }
-                return rejected(current, GatewayError.platform(503, "function '" + fn.name() + "' is being removed"));
-            } catch (PoolRejection rejection) {
-                return rejected(current, rejectionError(current, rejection));
-            }
-            try (lease) {
-                InvokeResult result = lease.instance().invoke(request);
-                long rss = lease.instance().lastRssBytes();
-                return new Served(result, Optional.empty(), outcomeOf(result), current.version(),
-                        Optional.of(lease.instance().id()), lease.coldStart(),
-                        rss > 0 ? Optional.of((int) (rss >> 20)) : Optional.empty());
-            }
-        }
+    private static Throwable unwrap(Throwable error) {
+        return error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
     }
 
     private static Served rejected(ActiveFunction fn, GatewayError error) {
@@ -198,35 +396,6 @@ public final class Gateway implements Handler {
         };
     }
 
-    private void writeResult(Context ctx, String requestId, ActiveFunction fn, Served served) {
-        ctx.header("X-Gale-Cold-Start", Boolean.toString(served.coldStart));
-        if (served.rejection.isPresent()) {
-            if (served.rejection.get().status() == 429) ctx.header("Retry-After", "1");
-            fail(ctx, requestId, served.rejection.get());
-            return;
-        }
-        String label = "function '" + fn.name() + "' v" + served.version;
-        switch (served.result) {
-            case InvokeResult.Response r -> {
-                ctx.status(r.status());
-                for (Map.Entry<String, String> h : r.headers()) {
-                    String header = h.getKey().toLowerCase();
-                    if (HOP_BY_HOP.contains(header)) continue;
-                    // Replaces Javalin's default text/plain: on Jetty 12, addHeader would send both.
-                    if (header.equals("content-type")) ctx.res().setContentType(h.getValue());
-                    else ctx.res().addHeader(h.getKey(), h.getValue());
-                }
-                ctx.result(r.body());
-            }
-            case InvokeResult.FunctionError e -> fail(ctx, requestId, GatewayError.function(500,
-                    label + " raised " + e.error() + "; the traceback is in gale logs " + fn.name()));
-            case InvokeResult.TimedOut t -> fail(ctx, requestId, GatewayError.function(504,
-                    label + " did not answer within its timeout of " + Durations.format(fn.config().timeout())
-                            + "; the instance was stopped. Raise --timeout or make the call faster"));
-            case InvokeResult.InstanceDied d -> fail(ctx, requestId, instanceDied(label, fn.name(), d.failure()));
-        }
-    }
-
     /** 502: who failed, what happened, and what to do; an instance lost with its zygote is Gale's doing, not the function's. */
     private static GatewayError instanceDied(String label, String name, InstanceFailure failure) {
         String next = "; a new instance serves the next call";
@@ -238,20 +407,6 @@ public final class Gateway implements Handler {
         };
     }
 
-    static void fail(Context ctx, String requestId, GatewayError error) {
-        ctx.status(error.status());
-        ctx.header("X-Gale-Error", error.blame().header());
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("error", error.message());
-        body.put("status", error.status());
-        body.put("requestId", requestId);
-        try {
-            ctx.contentType("application/json").result(JSON.writeValueAsBytes(body));
-        } catch (IOException e) {
-            ctx.result(error.message());
-        }
-    }
-
     private String notFoundMessage(String name) {
         if (!FunctionName.isValid(name)) {
             return "no function '" + FunctionName.shown(name) + "': " + FunctionName.RULE + "; call it at /fn/NAME";
@@ -261,27 +416,31 @@ public final class Gateway implements Handler {
                 .orElse("function '" + name + "' not found; gale ls lists the deployed functions");
     }
 
-    /** At most one byte over the limit, so a chunked body without Content-Length is cut off there too. */
-    private byte[] readBody(Context ctx) throws IOException {
-        return ctx.req().getInputStream().readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes + 1));
+    /** The function's name: the path segment after /fn/, decoded; "" for a bare /fn or /fn/. */
+    static String nameOf(String path) {
+        if (path.length() <= PREFIX.length()) return "";
+        int end = path.indexOf('/', PREFIX.length());
+        String raw = path.substring(PREFIX.length(), end < 0 ? path.length() : end);
+        try {
+            return raw.indexOf('%') < 0 && raw.indexOf('+') < 0 ? raw : URLDecoder.decode(raw, StandardCharsets.UTF_8);
+        } catch (IllegalArgumentException e) {
+            return raw; // a broken escape: no function has that name, and the 404 says so
+        }
     }
 
-    private static String subPath(Context ctx, String name) {
-        String uri = ctx.req().getRequestURI();
-        int start = PREFIX.length() + name.length();
-        String rest = uri.length() > start ? uri.substring(start) : "";
+    /** What follows the function's name, as the client sent it (still encoded); "/" when nothing does. */
+    static String subPath(String path, String name) {
+        int end = path.indexOf('/', Math.min(path.length(), PREFIX.length()));
+        String rest = end < 0 ? "" : path.substring(end);
         return rest.isEmpty() ? "/" : rest;
     }
 
-    /** The request's headers for the function, minus the admin token: user code never sees it. */
-    private static List<Map.Entry<String, String>> headers(Context ctx, boolean carriesAdminToken) {
-        List<Map.Entry<String, String>> list = new ArrayList<>();
-        Enumeration<String> names = ctx.req().getHeaderNames();
-        while (names.hasMoreElements()) {
-            String n = names.nextElement();
-            if (carriesAdminToken && n.equalsIgnoreCase("Authorization")) continue;
-            Enumeration<String> values = ctx.req().getHeaders(n);
-            while (values.hasMoreElements()) list.add(Map.entry(n, values.nextElement()));
+    /** The request's headers for the function, in arrival order, minus the admin token: user code never sees it. */
+    private static List<Map.Entry<String, String>> headers(Request request, boolean carriesAdminToken) {
+        List<Map.Entry<String, String>> list = new ArrayList<>(request.getHeaders().size());
+        for (HttpField field : request.getHeaders()) {
+            if (carriesAdminToken && field.getHeader() == HttpHeader.AUTHORIZATION) continue;
+            list.add(Map.entry(field.getName(), Objects.requireNonNullElse(field.getValue(), "")));
         }
         return list;
     }

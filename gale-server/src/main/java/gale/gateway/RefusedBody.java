@@ -2,6 +2,10 @@ package gale.gateway;
 
 import io.javalin.http.Context;
 import jakarta.servlet.ServletInputStream;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -34,30 +38,65 @@ public final class RefusedBody {
      * @param limit    the limit the body was refused against
      */
     public static void discardRest(Context ctx, boolean started, long limit) {
-        long maxBytes = 2 * limit;
         ctx.header("Connection", "close"); // what follows a refused body is not worth a kept connection
         if (!started && "100-continue".equalsIgnoreCase(ctx.header("Expect"))) return;
-        if (ctx.req().getContentLengthLong() > maxBytes) return; // too much to read: the client may see a reset
-        long until = System.nanoTime() + WITHIN.toNanos();
-        long quietUntil = System.nanoTime() + QUIET.toNanos();
-        byte[] buffer = new byte[64 * 1024];
-        long read = 0;
+        if (ctx.req().getContentLengthLong() > 2 * limit) return; // too much to read: the client may see a reset
         try {
             ServletInputStream in = ctx.req().getInputStream();
-            // never a blocking read: a client that stops sending gets its answer after QUIET, not after the idle timeout
-            while (read <= maxBytes && !in.isFinished() && System.nanoTime() < Math.min(until, quietUntil)) {
+            byte[] buffer = new byte[64 * 1024];
+            drain(2 * limit, () -> {
+                if (in.isFinished()) return -1;
                 int available = in.available();
-                if (available <= 0) {
+                return available <= 0 ? 0 : in.read(buffer, 0, Math.min(available, buffer.length));
+            });
+        } catch (IOException | IllegalStateException e) {
+            // the client went away, or the body cannot be read any more: nothing left to protect
+        }
+    }
+
+    /** The same for a request served by a Jetty handler (the gateway). Blocks: call it on a virtual thread. */
+    public static void discardRest(Request request, Response response, boolean started, long limit) {
+        response.getHeaders().put(HttpHeader.CONNECTION, "close");
+        if (!started && "100-continue".equalsIgnoreCase(request.getHeaders().get(HttpHeader.EXPECT))) return;
+        if (request.getLength() > 2 * limit) return;
+        try {
+            drain(2 * limit, () -> {
+                Content.Chunk chunk = request.read(); // never blocks: null when nothing has arrived
+                if (chunk == null) return 0;
+                try {
+                    if (Content.Chunk.isFailure(chunk)) return -1;
+                    int n = chunk.remaining();
+                    return chunk.isLast() && n == 0 ? -1 : n;
+                } finally {
+                    chunk.release();
+                }
+            });
+        } catch (IOException | IllegalStateException e) {
+            // the client went away: nothing left to protect
+        }
+    }
+
+    /** What reads what has arrived: bytes taken, 0 when nothing is there yet, -1 at the end. */
+    private interface Arrived {
+        int take() throws IOException;
+    }
+
+    // never a blocking read: a client that stops sending gets its answer after QUIET, not after the idle timeout
+    private static void drain(long maxBytes, Arrived arrived) throws IOException {
+        long until = System.nanoTime() + WITHIN.toNanos();
+        long quietUntil = System.nanoTime() + QUIET.toNanos();
+        long read = 0;
+        try {
+            while (read <= maxBytes && System.nanoTime() < Math.min(until, quietUntil)) {
+                int n = arrived.take();
+                if (n < 0) return;
+                if (n == 0) {
                     Thread.sleep(5);
                     continue;
                 }
-                int n = in.read(buffer, 0, Math.min(available, buffer.length));
-                if (n < 0) break;
                 read += n;
                 quietUntil = System.nanoTime() + QUIET.toNanos();
             }
-        } catch (IOException | IllegalStateException e) {
-            // the client went away, or the body cannot be read any more: nothing left to protect
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
