@@ -3,7 +3,6 @@ package gale.logs;
 import gale.util.Signal;
 import gale.store.InvocationRecord;
 import gale.store.LogEntry;
-import gale.store.Store;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,7 +48,7 @@ public final class LogSink implements AutoCloseable {
     private record FunctionVersion(String function, int version) {
     }
 
-    private final Store store;
+    private final LogStore store;
     private final BlockingQueue<LogEntry> logs = new ArrayBlockingQueue<>(CAPACITY);
     private final BlockingQueue<InvocationRecord> invocations = new ArrayBlockingQueue<>(CAPACITY);
     /** Characters of the lines queued or in a batch not yet written. */
@@ -66,7 +65,7 @@ public final class LogSink implements AutoCloseable {
     private Thread writer;
     private volatile boolean closed;
 
-    public LogSink(Store store) {
+    public LogSink(LogStore store) {
         this.store = store;
     }
 

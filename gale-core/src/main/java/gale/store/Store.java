@@ -28,7 +28,7 @@ import java.util.OptionalInt;
  * pragmas) costs 1–3 ms, and the batch writers, map jobs and results streams run many
  * small statements a second.
  */
-public final class Store implements AutoCloseable {
+public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     /** SQLite has one writer at a time; a few connections let readers run beside it. */
     private static final int POOL_SIZE = 8;
@@ -162,6 +162,7 @@ public final class Store implements AutoCloseable {
     // ---- logs and invocations (written in batches by LogSink)
 
     /** Writes a batch in one transaction with plain JDBC: this runs for every call, JDBI's per-row binding costs too much here. */
+    @Override
     public void appendLogs(List<LogEntry> entries) {
         if (entries.isEmpty()) return;
         try {
@@ -203,6 +204,7 @@ public final class Store implements AutoCloseable {
         return newestFirst.reversed();
     }
 
+    @Override
     public void appendInvocations(List<InvocationRecord> records) {
         if (records.isEmpty()) return;
         try {

@@ -40,4 +40,41 @@ class LogSinkTest {
     private static LogEntry line(String function, String message) {
         return new LogEntry(0, Instant.now(), function, 1, Optional.of(function + "-1-a"), Optional.empty(), "stdout", message);
     }
+
+    @Test
+    void recordsArrivingWhileABatchIsWrittenWaitForTheNextTickInsteadOfATransactionOfTheirOwn() throws InterruptedException {
+        var transactions = new java.util.concurrent.atomic.AtomicInteger();
+        var written = new java.util.concurrent.atomic.AtomicInteger();
+        LogStore slowStore = new LogStore() {
+            @Override
+            public void appendLogs(List<LogEntry> entries) {
+            }
+
+            @Override
+            public void appendInvocations(List<gale.store.InvocationRecord> records) {
+                transactions.incrementAndGet();
+                written.addAndGet(records.size());
+                try {
+                    Thread.sleep(2); // a commit takes time; records keep arriving meanwhile
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        };
+        LogSink sink = new LogSink(slowStore);
+        sink.start();
+        long started = System.nanoTime();
+        int records = 0;
+        while (System.nanoTime() - started < 300_000_000L) { // a steady trickle for 300 ms
+            sink.record(new gale.store.InvocationRecord("r" + records++, "fn", 1, Optional.empty(), 200,
+                    gale.store.InvocationRecord.Outcome.OK, 1.0, false, Optional.empty(), Instant.now()));
+            Thread.sleep(0, 200_000);
+        }
+        long elapsedMs = (System.nanoTime() - started) / 1_000_000;
+        sink.close();
+
+        assertThat(written.get()).isEqualTo(records);
+        assertThat(transactions.get()).as("one transaction per 50 ms tick at most, plus the final flush")
+                .isLessThanOrEqualTo((int) (elapsedMs / 50) + 3);
+    }
 }

@@ -35,28 +35,48 @@ final class CarrierCheck {
 
     /** The virtual threads now blocked in one of {@link #BLOCKING_FRAMES}, each as "name: frame". */
     static List<String> virtualThreadsHoldingCarriers() {
-        Path dump;
+        List<String> found = new ArrayList<>();
+        for (JsonNode container : threadDump().path("threadDump").path("threadContainers")) {
+            for (JsonNode thread : container.path("threads")) {
+                if (!thread.path("virtual").asBoolean()) continue;
+                for (JsonNode frame : thread.path("stack")) {
+                    String text = frame.asText().replace("\\/", "/");
+                    if (BLOCKING_FRAMES.stream().anyMatch(text::contains)) {
+                        found.add(thread.path("name").asText() + ": " + text);
+                        break;
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    /** Every thread of this JVM, virtual or not, that has a frame containing {@code text}, each as "name: frame". */
+    static List<String> threadsIn(String text) {
+        List<String> found = new ArrayList<>();
+        for (JsonNode container : threadDump().path("threadDump").path("threadContainers")) {
+            for (JsonNode thread : container.path("threads")) {
+                for (JsonNode frame : thread.path("stack")) {
+                    String shown = frame.asText().replace("\\/", "/");
+                    if (shown.contains(text)) {
+                        found.add(thread.path("name").asText() + ": " + shown);
+                        break;
+                    }
+                }
+            }
+        }
+        return found;
+    }
+
+    private static JsonNode threadDump() {
         try {
-            dump = Files.createTempFile("gale-threads-", ".json");
+            Path dump = Files.createTempFile("gale-threads-", ".json");
             Files.delete(dump); // dumpThreads refuses to overwrite
             ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class)
                     .dumpThreads(dump.toString(), HotSpotDiagnosticMXBean.ThreadDumpFormat.JSON);
             JsonNode root = new ObjectMapper().readTree(dump.toFile());
             Files.deleteIfExists(dump);
-            List<String> found = new ArrayList<>();
-            for (JsonNode container : root.path("threadDump").path("threadContainers")) {
-                for (JsonNode thread : container.path("threads")) {
-                    if (!thread.path("virtual").asBoolean()) continue;
-                    for (JsonNode frame : thread.path("stack")) {
-                        String text = frame.asText().replace("\\/", "/");
-                        if (BLOCKING_FRAMES.stream().anyMatch(text::contains)) {
-                            found.add(thread.path("name").asText() + ": " + text);
-                            break;
-                        }
-                    }
-                }
-            }
-            return found;
+            return root;
         } catch (IOException e) {
             throw new UncheckedIOException("could not take a thread dump: " + e.getMessage(), e);
         }

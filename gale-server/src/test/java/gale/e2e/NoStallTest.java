@@ -88,6 +88,26 @@ class NoStallTest {
         CarrierCheck.assertNoVirtualThreadHoldsItsCarrier();
     }
 
+    @Test
+    void callsInFlightHoldNoThreadWhileTheirFunctionRuns() throws Exception {
+        gale.deployActive("slow", gale.bundle("slow", "main.py", """
+                import time
+                def slow(request):
+                    time.sleep(3)
+                    return "late"
+                """), "minInstances", 1, "maxInstances", 1, "concurrency", 40);
+        var calls = new ArrayList<CompletableFuture<HttpResponse<byte[]>>>();
+        for (int i = 0; i < 40; i++) calls.add(gale.client.callAsync("slow", "GET", "", new byte[0], Map.of()));
+        var pool = gale.server.registry().active("slow").orElseThrow().pool();
+        org.awaitility.Awaitility.await().atMost(ANSWER_WITHIN).until(() -> pool.stats().busy() == 40);
+
+        // Before, each call parked a virtual thread in SocketInstance.invoke until its function answered.
+        assertThat(CarrierCheck.threadsIn("gale.gateway.")).as("threads inside the gateway while 40 calls run").isEmpty();
+        assertThat(CarrierCheck.threadsIn("SocketInstance.invoke")).isEmpty();
+        assertServerAnswers();
+        for (var call : calls) assertThat(text(call.get(ANSWER_WITHIN.toSeconds(), TimeUnit.SECONDS))).isEqualTo("late");
+    }
+
     /** /healthz and a 404 answer while the functions are busy. */
     private void assertServerAnswers() throws IOException, InterruptedException {
         assertThat(get("/healthz").statusCode()).isEqualTo(200);
