@@ -1,6 +1,7 @@
 package gale.runtime;
 
 import gale.util.Deadlines;
+import gale.util.InPlace;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -347,6 +348,7 @@ public final class SocketInstance implements Instance {
     }
 
     private void readLoop() {
+        InPlace.allowOnThisThread(); // it only reads, completes calls and writes responses without blocking
         try {
             connection = connecting.get();
             if (connection == null) return; // exited without connecting: onProcessExit reports it

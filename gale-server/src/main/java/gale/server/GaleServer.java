@@ -28,7 +28,6 @@ import io.javalin.config.SizeUnit;
 import io.javalin.http.HttpResponseException;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +43,6 @@ import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -221,7 +219,7 @@ public final class GaleServer implements AutoCloseable {
         cfg.startup.showOldJavalinVersionWarning = false; // Gale pins its Javalin; the jar's age is not the user's concern
         cfg.startup.startupWatcherEnabled = false; // started right away; the watcher is a non-daemon thread sleeping 5 s
         cfg.concurrency.useVirtualThreads = true;
-        cfg.jetty.threadPool = jettyThreads();
+        cfg.jetty.threadPool = new JettyThreads();
         cfg.http.compressionStrategy = CompressionStrategy.NONE; // function responses pass through as they are
         cfg.http.maxRequestSize = config.maxBodyBytes();
         // Jetty's multipart parser stops reading at these, so an oversized deploy is refused while it streams.
@@ -252,19 +250,6 @@ public final class GaleServer implements AutoCloseable {
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         new AdminApi(registry, store, logs, auth, this::listeningUrl).register(routes);
         new JobsApi(jobs).register(routes);
-    }
-
-    /**
-     * Jetty's selector and acceptor on platform threads, handlers on virtual ones. Javalin's own
-     * pool for virtual threads runs everything on them, the selector too: every epoll_wait then
-     * blocks a carrier, and the scheduler compensates with futex traffic on every request.
-     */
-    private static QueuedThreadPool jettyThreads() {
-        var pool = new QueuedThreadPool(16, 2, 60_000);
-        pool.setName("gale-http");
-        pool.setReservedThreads(0); // blocking tasks go to virtual threads, never to a reserved platform thread
-        pool.setVirtualThreadsExecutor(Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("gale-http-", 0).factory()));
-        return pool;
     }
 
     /** The base URL clients use; valid from the moment the server accepts calls (port 0 binds a free port then). */
