@@ -6,11 +6,12 @@
 #   GALE=0 bench/gunicorn_vs_gale.sh           # gunicorn only, about 2 minutes
 #   DURATION=5 CONCURRENCIES="1 16" bench/gunicorn_vs_gale.sh
 #
-# Both servers run INSTANCES single-threaded Python processes: gunicorn `-w N` sync
-# workers (bench/gunicorn_app.py, a functions-framework style Flask wrapper) and
-# Gale with min = max instances = N, concurrency 1. For each function both servers
-# are up and take turns under load, one at a time, at each concurrency. Every
-# request goes to 127.0.0.1; nothing here can target another host.
+# Every server runs INSTANCES Python processes: gunicorn `-w N` with sync workers and
+# again with gthread workers (bench/gunicorn_app.py, a functions-framework style Flask
+# wrapper), and Gale with min = max instances = N, concurrency 1. The faster gunicorn
+# of each row is the baseline. For each function all servers are up and take turns
+# under load, one at a time, at each concurrency. Every request goes to 127.0.0.1;
+# nothing here can target another host.
 # The markdown table goes to stdout and to $RESULTS; progress goes to stderr.
 set -euo pipefail
 
@@ -22,12 +23,13 @@ DURATION=${DURATION:-10}                      # seconds measured per (server, fu
 WARMUP=${WARMUP:-2}                           # seconds of unmeasured load before each measurement
 CONCURRENCIES=${CONCURRENCIES:-"1 4 16 64"}   # wrk connections
 INSTANCES=${INSTANCES:-4}                     # Python processes per server
-PORTS=${PORTS:-"18480 18481"}                 # "GALE_PORT GUNICORN_PORT"
+PORTS=${PORTS:-"18480 18481 18482"}           # "GALE_PORT GUNICORN_PORT GTHREAD_PORT"
 FUNCTIONS=${FUNCTIONS:-"hello survey-scorer"} # folders in bench/functions/ or examples/
 GALE=${GALE:-1}                               # 0 skips the Gale half
 GALE_BIN=${GALE_BIN:-$REPO/gale}              # the launcher (builds the jar if missing)
 PYTHON=${PYTHON:-/usr/bin/python3}            # runs gunicorn and the functions
 WRK_THREADS=${WRK_THREADS:-2}                 # wrk threads (capped at the connection count)
+GTHREADS=${GTHREADS:-1}                       # threads per gthread worker (1: as many requests at once as Gale's instances)
 START_TIMEOUT=${START_TIMEOUT:-300}           # seconds for `gale server` to be healthy; may include a build
 READY_TIMEOUT=${READY_TIMEOUT:-60}            # seconds for gunicorn or a deployment to answer 200
 RESULTS=${RESULTS:-$BENCH/results/gunicorn_vs_gale.md}
@@ -38,10 +40,10 @@ die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
 
 # ---------------------------------------------------------------- settings check
 
-read -r GALE_PORT GUNICORN_PORT EXTRA_PORT <<<"$PORTS" || true
-[[ -n ${GUNICORN_PORT:-} && -z ${EXTRA_PORT:-} ]] \
-  || die "PORTS must be two ports, \"GALE_PORT GUNICORN_PORT\"; got \"$PORTS\""
-for value in "$DURATION" "$WARMUP" "$INSTANCES" "$GALE_PORT" "$GUNICORN_PORT" "$WRK_THREADS" \
+read -r GALE_PORT GUNICORN_PORT GTHREAD_PORT EXTRA_PORT <<<"$PORTS" || true
+[[ -n ${GTHREAD_PORT:-} && -z ${EXTRA_PORT:-} ]] \
+  || die "PORTS must be three ports, \"GALE_PORT GUNICORN_PORT GTHREAD_PORT\"; got \"$PORTS\""
+for value in "$DURATION" "$WARMUP" "$INSTANCES" "$GALE_PORT" "$GUNICORN_PORT" "$GTHREAD_PORT" "$WRK_THREADS" "$GTHREADS" \
              "$START_TIMEOUT" "$READY_TIMEOUT" $CONCURRENCIES; do
   [[ $value =~ ^[0-9]+$ ]] \
     || die "expected a whole number, got \"$value\" (check DURATION, WARMUP, INSTANCES, PORTS, CONCURRENCIES)"
@@ -52,7 +54,8 @@ for conns in $CONCURRENCIES; do (( conns > 0 )) || die "CONCURRENCIES must be po
 [[ -z $(tr ' ' '\n' <<<"$CONCURRENCIES $FUNCTIONS" | grep . | sort | uniq -d) ]] \
   || die "CONCURRENCIES and FUNCTIONS must not repeat a value, got \"$CONCURRENCIES\" and \"$FUNCTIONS\""
 [[ $GALE == 0 || $GALE == 1 ]] || die "GALE must be 0 or 1, got \"$GALE\""
-(( GALE_PORT != GUNICORN_PORT )) || die "PORTS must be two different ports, got \"$PORTS\""
+(( GALE_PORT != GUNICORN_PORT && GALE_PORT != GTHREAD_PORT && GUNICORN_PORT != GTHREAD_PORT )) \
+  || die "PORTS must be three different ports, got \"$PORTS\""
 
 "$BENCH/install-packages"  # as root: apt-get installs what is missing; otherwise it says what to install
 command -v wrk >/dev/null || die "wrk is not installed (apt-get install -y wrk)"
@@ -148,6 +151,7 @@ wait_for_200() {
 
 declare -A RESULT   # [server|function|conns|field] -> a value printed by wrk_report.lua
 declare -A BODY     # [server|function] -> one response body, to check both serve the same thing
+declare -A BEST     # [function|conns] -> sync or gthread, whichever gunicorn served more requests/s
 
 ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else printf "–" }'; }
@@ -192,21 +196,23 @@ measure() {
 
 # ---------------------------------------------------------------- servers
 
-GALE_PGID= GALE_FN_URL= GUNICORN_PGID= GUNICORN_FN_URL=
+GALE_PGID= GALE_FN_URL= LAST_PGID= LAST_URL=
 
-# Starts gunicorn serving function NAME; sets GUNICORN_PGID and GUNICORN_FN_URL.
+# Starts gunicorn serving function NAME with worker class CLASS (sync or gthread) on PORT;
+# sets LAST_PGID and LAST_URL.
 start_gunicorn() {
-  local name=$1 logfile=$WORK/gunicorn-$1.log
-  ! port_in_use "$GUNICORN_PORT" \
-    || die "port $GUNICORN_PORT is already in use; choose others with PORTS=\"GALE_PORT GUNICORN_PORT\""
-  log "gunicorn: serving $name with $INSTANCES sync workers on $HOST:$GUNICORN_PORT"
+  local name=$1 class=$2 port=$3 logfile=$WORK/gunicorn-$2-$1.log threads=()
+  ! port_in_use "$port" \
+    || die "port $port is already in use; choose others with PORTS=\"GALE_PORT GUNICORN_PORT GTHREAD_PORT\""
+  [[ $class == gthread ]] && threads=(--threads "$GTHREADS")
+  log "gunicorn: serving $name with $INSTANCES $class workers on $HOST:$port"
   GALE_BENCH_SOURCE=$(function_source "$name") start_group "$logfile" \
-    "$PYTHON" -m gunicorn --workers "$INSTANCES" --worker-class sync --bind "$HOST:$GUNICORN_PORT" \
+    "$PYTHON" -m gunicorn --workers "$INSTANCES" --worker-class "$class" "${threads[@]}" --bind "$HOST:$port" \
     --backlog 2048 --timeout 60 --log-level warning --pythonpath "$BENCH" gunicorn_app:app
-  GUNICORN_PGID=$LAST_PID
-  # The same request line Gale gets, so both servers parse identical bytes.
-  GUNICORN_FN_URL="http://$HOST:$GUNICORN_PORT/fn/$name$(function_target "$name")"
-  wait_for_200 "$GUNICORN_FN_URL" "$GUNICORN_PGID" "$READY_TIMEOUT" "$logfile"
+  LAST_PGID=$LAST_PID
+  # The same request line Gale gets, so all servers parse identical bytes.
+  LAST_URL="http://$HOST:$port/fn/$name$(function_target "$name")"
+  wait_for_200 "$LAST_URL" "$LAST_PGID" "$READY_TIMEOUT" "$logfile"
 }
 
 # Starts `gale server`; sets GALE_PGID and exports what the gale CLI reads.
@@ -260,18 +266,29 @@ delete_from_gale() {
 # Serves function NAME from both servers and measures them turn about at each
 # concurrency, so drift in the machine's load hits both sides of every ratio.
 bench_function() {
-  local name=$1 conns
-  start_gunicorn "$name"
-  BODY[gunicorn|$name]=$(curl -s --max-time 10 "$GUNICORN_FN_URL")
+  local name=$1 conns sync_pgid sync_url gthread_pgid gthread_url
+  start_gunicorn "$name" sync "$GUNICORN_PORT"; sync_pgid=$LAST_PGID; sync_url=$LAST_URL
+  start_gunicorn "$name" gthread "$GTHREAD_PORT"; gthread_pgid=$LAST_PGID; gthread_url=$LAST_URL
+  BODY[gunicorn|$name]=$(curl -s --max-time 10 "$sync_url")
   if (( GALE )); then
     deploy_to_gale "$name"
     BODY[gale|$name]=$(curl -s --max-time 10 "$GALE_FN_URL")
   fi
   for conns in $CONCURRENCIES; do
-    measure gunicorn "$name" "$GUNICORN_FN_URL" "$conns"
+    measure sync "$name" "$sync_url" "$conns"
+    measure gthread "$name" "$gthread_url" "$conns"
     if (( GALE )); then measure gale "$name" "$GALE_FN_URL" "$conns"; fi
+    # The baseline of the row: the gunicorn with more requests per second.
+    local best=sync field
+    if [[ -n ${RESULT[gthread|$name|$conns|rps]:-} ]] \
+       && awk -v a="${RESULT[gthread|$name|$conns|rps]}" -v b="${RESULT[sync|$name|$conns|rps]}" 'BEGIN { exit !(a > b) }'; then
+      best=gthread
+    fi
+    BEST[$name|$conns]=$best
+    for field in rps p50_us p99_us socket_errors non2xx; do RESULT[gunicorn|$name|$conns|$field]=${RESULT[$best|$name|$conns|$field]}; done
   done
-  stop_group "$GUNICORN_PGID"
+  stop_group "$gthread_pgid"
+  stop_group "$sync_pgid"
   if (( GALE )); then delete_from_gale "$name"; fi
 }
 
@@ -287,12 +304,13 @@ report() {
        "Gale $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)$( (( GALE )) || echo ' (not run: GALE=0)')."
   echo
   echo "Each row: wrk with N connections for ${DURATION}s after a ${WARMUP}s warm-up, against $HOST." \
-       "Both servers run $INSTANCES single-threaded Python processes: gunicorn \`-w $INSTANCES\` sync workers" \
-       "(bench/gunicorn_app.py), Gale \`--min-instances $INSTANCES --max-instances $INSTANCES --concurrency 1\`." \
+       "Every server runs $INSTANCES Python processes: gunicorn \`-w $INSTANCES\` with sync workers, and with gthread" \
+       "workers (\`--threads $GTHREADS\`; bench/gunicorn_app.py), Gale \`--min-instances $INSTANCES --max-instances $INSTANCES --concurrency 1\`." \
+       "The baseline (best) of each row is the faster of the two gunicorns; its p50 and p99 are shown." \
        "Latencies in ms. A req/s ratio above 1 and a p50 ratio below 1 favour Gale."
   echo
-  echo "| function | conns | gunicorn req/s | Gale req/s | req/s Gale/gunicorn | gunicorn p50 | Gale p50 | p50 Gale/gunicorn | gunicorn p99 | Gale p99 | failed gunicorn / Gale |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| function | conns | sync req/s | gthread req/s | Gale req/s | req/s Gale/best | best p50 | Gale p50 | p50 Gale/best | best p99 | Gale p99 | failed best / Gale |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for name in $FUNCTIONS; do
     for conns in $CONCURRENCIES; do
       gale_rps='–'; gale_p50='–'
@@ -301,7 +319,7 @@ report() {
         gale_p50=$(ratio "${RESULT[gale|$name|$conns|p50_us]}" "${RESULT[gunicorn|$name|$conns|p50_us]}")
       fi
       [[ $(errors gunicorn "$name" "$conns") =~ ^(0|–)$ && $(errors gale "$name" "$conns") =~ ^(0|–)$ ]] || failed=1
-      echo "| $name | $conns | $(cell gunicorn "$name" "$conns" rps) | $(cell gale "$name" "$conns" rps) | $gale_rps" \
+      echo "| $name | $conns | $(cell sync "$name" "$conns" rps) | $(cell gthread "$name" "$conns" rps) | $(cell gale "$name" "$conns" rps) | $gale_rps" \
            "| $(cell gunicorn "$name" "$conns" p50_us) | $(cell gale "$name" "$conns" p50_us) | $gale_p50" \
            "| $(cell gunicorn "$name" "$conns" p99_us) | $(cell gale "$name" "$conns" p99_us)" \
            "| $(errors gunicorn "$name" "$conns") / $(errors gale "$name" "$conns") |"
