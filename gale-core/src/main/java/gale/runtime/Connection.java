@@ -71,6 +71,17 @@ public final class Connection implements AutoCloseable {
         }
     }
 
+    /** Writes the frame unless another thread is writing one; false then, and nothing was written. */
+    public boolean tryWrite(Frame frame) throws IOException {
+        if (!writeLock.tryLock()) return false;
+        try {
+            frame.writeTo(channel);
+            return true;
+        } finally {
+            writeLock.unlock();
+        }
+    }
+
     @Override
     public void close() {
         try {

@@ -22,6 +22,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An instance that is a local process speaking the instance protocol (docs/protocol.md) over
@@ -36,8 +37,14 @@ public final class SocketInstance implements Instance {
     private static final Logger LOG = LoggerFactory.getLogger(SocketInstance.class);
     /** A frame that stopped arriving for this long at a call's deadline was abandoned, not slowly sent. */
     private static final Duration STALLED_FRAME = Duration.ofSeconds(1);
-    /** Bodies up to this size are sent on the caller's thread (see {@link #invokeAsync}). */
-    private static final int INLINE_BODY_BYTES = 32 * 1024;
+    /**
+     * Requests are sent on the caller's thread while the bytes sent and not yet answered stay
+     * within this: far below a socket's buffer (about 200 KB), so such a write never waits for
+     * the instance to read (see {@link #invokeAsync}).
+     */
+    private static final long INLINE_BUDGET_BYTES = 64 * 1024;
+    /** What a request costs in the socket's buffer besides its body: its header, and the kernel's bookkeeping. */
+    private static final long FRAME_OVERHEAD_BYTES = 2 * 1024;
     /**
      * Platform threads that send requests which may block: large ones, or to an instance busy
      * with other calls whose socket may be full. Platform, so that instance sockets stay in
@@ -88,6 +95,8 @@ public final class SocketInstance implements Instance {
     private final InstanceObserver observer;
     private final FirstFailure life;
     private final Map<String, CompletableFuture<InvokeResult>> pending = new ConcurrentHashMap<>();
+    /** Bytes of requests sent, or being sent, and not answered yet: see {@link #INLINE_BUDGET_BYTES}. */
+    private final AtomicLong unanswered = new AtomicLong();
     private final long startNanos = System.nanoTime();
     private volatile Connection connection;
     private volatile OsProcess process;
@@ -229,32 +238,39 @@ public final class SocketInstance implements Instance {
         failed = life.current();
         if (failed != null) result.complete(new InvokeResult.InstanceDied(failed));
         var timer = Deadlines.shared().at(request.deadline(), () -> result.complete(new InvokeResult.TimedOut()));
+        long size = FRAME_OVERHEAD_BYTES + request.body().length;
+        long unansweredBefore = unanswered.getAndAdd(size);
         CompletableFuture<InvokeResult> outcome = result.thenCompose(r -> {
             timer.cancel();
+            unanswered.addAndGet(-size);
             pending.remove(request.requestId());
             return r instanceof InvokeResult.TimedOut
                     ? CompletableFuture.supplyAsync(this::deadlinePassed, Thread::startVirtualThread) : CompletableFuture.completedFuture(r);
         });
         var frame = new Frame(Frame.Type.INVOKE, invokeHeader(request), request.body());
-        // The caller's thread sends when that cannot block it for long: a virtual thread may wait, and a small
-        // frame to an instance with no other call in flight finds the socket's buffer empty. Else a sender does.
-        if (Thread.currentThread().isVirtual() || (pending.size() == 1 && request.body().length <= INLINE_BODY_BYTES)) {
-            send(frame, result);
-        } else {
-            SENDERS.execute(() -> send(frame, result));
+        // The caller's thread sends when that cannot block it for long: a virtual thread may wait, and requests
+        // within the budget fit in the socket's buffer however slowly the instance reads. Else a sender does.
+        if (Thread.currentThread().isVirtual()) {
+            send(frame, result, false);
+        } else if (unansweredBefore + size > INLINE_BUDGET_BYTES || !send(frame, result, true)) {
+            SENDERS.execute(() -> send(frame, result, false));
         }
         return outcome;
     }
 
-    private void send(Frame frame, CompletableFuture<InvokeResult> result) {
+    /** Writes the request; with {@code onlyIfFree}, returns false at once when another write is under way. */
+    private boolean send(Frame frame, CompletableFuture<InvokeResult> result, boolean onlyIfFree) {
         try {
+            if (onlyIfFree) return connection.tryWrite(frame);
             connection.write(frame);
+            return true;
         } catch (IOException e) {
             // The reader meets the same broken socket and can say why (an exit status, a protocol error): let it.
             life.terminated().copy().completeOnTimeout(null, 2, TimeUnit.SECONDS).thenRun(() -> {
                 fail(new InstanceFailure(InstanceFailure.Kind.CRASHED, "lost the connection to the instance: " + e.getMessage()));
                 result.complete(new InvokeResult.InstanceDied(life.current()));
             });
+            return true;
         }
     }
 

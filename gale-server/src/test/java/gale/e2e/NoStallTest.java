@@ -108,6 +108,26 @@ class NoStallTest {
         for (var call : calls) assertThat(text(call.get(ANSWER_WITHIN.toSeconds(), TimeUnit.SECONDS))).isEqualTo("late");
     }
 
+    @Test
+    void anInstanceThatStopsReadingItsSocketNeverBlocksTheServer() throws Exception {
+        // SIGSTOP: the process, its frame reader too, stops; requests pile up in its socket until the buffer is full.
+        gale.deployActive("stopped", gale.bundle("stopped", "main.py", """
+                import os, signal, time
+                def stopped(request):
+                    os.kill(os.getpid(), signal.SIGSTOP)
+                    time.sleep(600)  # the stop may take effect a moment after kill() returns
+                """), "minInstances", 1, "maxInstances", 1, "concurrency", 100, "timeout", "5m");
+        var calls = new ArrayList<CompletableFuture<HttpResponse<byte[]>>>();
+        byte[] body = new byte[32 * 1024];
+        for (int i = 0; i < 40; i++) calls.add(gale.client.callAsync("stopped", "POST", "", body, Map.of())); // 1.3 MB: more than the socket holds
+        var pool = gale.server.registry().active("stopped").orElseThrow().pool();
+        org.awaitility.Awaitility.await().atMost(ANSWER_WITHIN.multipliedBy(3)).until(() -> pool.stats().busy() == 40);
+
+        assertServerAnswers(); // served by Jetty's selector: it never waits on the stopped instance's socket
+        gale.client.delete("stopped");
+        for (var call : calls) assertThat(call.get(ANSWER_WITHIN.toSeconds() * 3, TimeUnit.SECONDS).statusCode()).isIn(502, 503);
+    }
+
     /** /healthz and a 404 answer while the functions are busy. */
     private void assertServerAnswers() throws IOException, InterruptedException {
         assertThat(get("/healthz").statusCode()).isEqualTo(200);
