@@ -94,8 +94,14 @@ final class FunctionInstance {
         }
     }
 
+    /**
+     * Reads frames until SHUTDOWN or the end of the connection. One call at a time (GALE_CONCURRENCY=1,
+     * the default) runs on this reader thread, as the Python bootstrap does: no hand-off to another
+     * thread and back per call. More run on a pool of that many threads.
+     */
     private void serve() {
-        ExecutorService pool = Executors.newFixedThreadPool(settings.concurrency(), new InvocationThreads());
+        Optional<ExecutorService> pool = settings.concurrency() == 1 ? Optional.empty()
+                : Optional.of(Executors.newFixedThreadPool(settings.concurrency(), new InvocationThreads()));
         try {
             while (true) {
                 Frame frame;
@@ -105,24 +111,21 @@ final class FunctionInstance {
                     System.err.println("gale: instance protocol error, exiting: " + broken.getMessage());
                     frame = null;
                 }
-                if (frame == null) { // Gale is gone: nobody is left to answer
-                    pool.shutdownNow();
-                    return;
-                }
+                if (frame == null) return; // Gale is gone: nobody is left to answer
                 switch (frame.type()) {
                     case Frame.INVOKE -> {
-                        pool.execute(new Invocation(frame));
+                        if (pool.isPresent()) pool.get().execute(new Invocation(frame));
+                        else handle(frame);
                     }
                     case Frame.SHUTDOWN -> {
-                        pool.shutdown();
-                        awaitQuietly(pool);
+                        pool.ifPresent(FunctionInstance::finishCalls);
                         return;
                     }
                     default -> System.err.println("gale: ignored an unexpected frame of type '" + (char) frame.type() + "'");
                 }
             }
         } finally {
-            pool.shutdownNow();
+            pool.ifPresent(ExecutorService::shutdownNow);
         }
     }
 
@@ -206,7 +209,9 @@ final class FunctionInstance {
         }
     }
 
-    private static void awaitQuietly(ExecutorService pool) {
+    /** Lets the calls in flight answer, for most of the time Gale waits for the instance to exit. */
+    private static void finishCalls(ExecutorService pool) {
+        pool.shutdown();
         try {
             pool.awaitTermination(SHUTDOWN_GRACE_MS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

@@ -56,7 +56,7 @@ class FunctionInstanceTest {
     private CompletableFuture<Integer> start(String entryPoint, int concurrency, FunctionLoader loader) {
         var settings = new Settings(gale.socket.toString(), "fn-1-a1", "secret-nonce", entryPoint, concurrency);
         var exit = new CompletableFuture<Integer>();
-        Thread.ofPlatform().start(() -> {
+        Thread.ofPlatform().name("instance-main").start(() -> {
             try {
                 exit.complete(new FunctionInstance(settings, loader, Optional.empty()).run());
             } catch (Throwable t) {
@@ -147,6 +147,19 @@ class FunctionInstanceTest {
 
         assertThat(new String(first.body(), StandardCharsets.UTF_8)).isEqualTo("met");
         assertThat(new String(second.body(), StandardCharsets.UTF_8)).isEqualTo("met");
+    }
+
+    @ParameterizedTest(name = "concurrency {0}: {1}")
+    @CsvSource({"1, instance-main", "2, gale-invoke-1"})
+    void oneCallAtATimeRunsOnTheReaderThreadWithoutAHandOff(int concurrency, String thread) throws Exception {
+        start(TestFunctions.ThreadName.class.getName(), concurrency, new FunctionLoader(getClass().getClassLoader(), List.of()));
+        gale.next();
+        gale.next();
+
+        gale.invoke("t1", "");
+        Frame answer = gale.nextAnswer();
+
+        assertThat(new String(answer.body(), StandardCharsets.UTF_8)).isEqualTo(thread);
     }
 
     @Test
