@@ -69,7 +69,7 @@ class JavaFunctionTest {
                 }
 
                 public void handle(Request req, Response res) {
-                    res.send(Long.toString(born));
+                    res.send(born + " " + System.getenv().getOrDefault("GALE_WARM_UP", "-"));
                 }
             }
             """;
@@ -218,7 +218,8 @@ class JavaFunctionTest {
         var cold = gale.get("spare-java", "");
 
         assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
-        assertThat(Long.parseLong(text(cold))).as("the instance was made before the call").isLessThan(before);
+        assertThat(Long.parseLong(text(cold).split(" ")[0])).as("the instance was made before the call").isLessThan(before);
+        assertThat(text(cold).split(" ")[1]).as("a spare links before READY").isEqualTo("1");
         await().atMost(Duration.ofSeconds(60)).until(() -> jvmsOf("spare-java").size() == 2); // it, and the next spare
         gale.client.delete("spare-java");
         await().atMost(Duration.ofSeconds(30)).until(() -> jvmsOf("spare-java").isEmpty());
@@ -236,7 +237,8 @@ class JavaFunctionTest {
 
         var cold = gale.get("lazy-java", "");
 
-        assertThat(Long.parseLong(text(cold))).as("a JVM started for the call").isGreaterThanOrEqualTo(before);
+        assertThat(Long.parseLong(text(cold).split(" ")[0])).as("a JVM started for the call").isGreaterThanOrEqualTo(before);
+        assertThat(text(cold).split(" ")[1]).as("a JVM started for a waiting call does not warm up").isEqualTo("-");
         assertThat(jvmsOf("lazy-java")).hasSize(1);
     }
 

@@ -321,5 +321,27 @@ class FunctionInstanceTest {
         assertThat(s).isEqualTo(new Settings("/run/g.sock", "i", "n", "example.Hello", 4));
         assertThat(defaults.concurrency()).isEqualTo(1);
         assertThat(defaults.entryPoint()).isEmpty();
+        assertThat(defaults.warmUp()).isFalse();
+        assertThat(Settings.from(Map.of("GALE_WARM_UP", "1")).warmUp()).isTrue();
+    }
+
+    @Test
+    void theWarmUpOfASpareJvmLinksEveryStringConcatenationShapeAndALambda() {
+        // "GET 1" + "/2x" + "Hello, world!" + "warm": a shape that failed to link would stop the sum short.
+        assertThat(LinkageWarmUp.run()).isEqualTo(5 + 3 + 13 + 4);
+    }
+
+    @Test
+    void theRehearsalOfASpareJvmRunsTheRequestPathWithoutUserCodeOrFrames() throws Exception {
+        var exit = start(TestFunctions.Echo.class);
+        gale.next();
+        gale.next();
+
+        assertThat(FunctionInstance.rehearse()).isGreaterThan(20 * "{\"id\":\"warm-0\",\"status\":200}".length());
+        gale.invoke("after", "real");
+
+        assertThat(gale.nextAnswer().header()).as("nothing of the rehearsal reached Gale").containsEntry("id", "after");
+        gale.disconnect();
+        assertThat(exit.get(10, TimeUnit.SECONDS)).isZero();
     }
 }

@@ -93,7 +93,7 @@ public final class JavaRuntime implements Runtime {
      * @param spareBudget      how many spare JVMs to keep ready, and for how long
      */
     JavaRuntime(RuntimeContext context, Path java, boolean classDataSharing, SpareJvms.Budget spareBudget) {
-        this.spares = new SpareJvms(spareBudget, this::launch);
+        this.spares = new SpareJvms(spareBudget, this::launchSpare);
         this.context = context;
         this.classDataSharing = classDataSharing;
         this.javaBinary = java.toString();
@@ -191,7 +191,7 @@ public final class JavaRuntime implements Runtime {
             return spare.get();
         }
         Jvm jvm = jvmOf(spec);
-        SocketInstance instance = launch(spec, jvm);
+        SocketInstance instance = launch(spec, jvm, false);
         if (classDataSharing && !jvm.archive().exists() && !jvm.archive().failedBefore()) {
             // Train once the function is known to load, off the request path; this instance runs without.
             // The spare comes after the training, so that it maps the archive and does not compete with it.
@@ -228,12 +228,12 @@ public final class JavaRuntime implements Runtime {
                 ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp));
     }
 
-    /** Starts a JVM of the version: a new instance, or a spare. */
-    private SocketInstance launch(InstanceSpec spec) {
-        return launch(spec, jvmOf(spec));
+    /** Starts a spare JVM of the version, which links what a first call needs before it says READY (docs/protocol.md). */
+    private SocketInstance launchSpare(InstanceSpec spec) {
+        return launch(spec, jvmOf(spec), true);
     }
 
-    private SocketInstance launch(InstanceSpec spec, Jvm jvm) {
+    private SocketInstance launch(InstanceSpec spec, Jvm jvm, boolean spare) {
         FunctionConfig config = spec.config();
         String id = InstanceIds.next(spec);
         String nonce = InstanceIds.nonce();
@@ -256,6 +256,7 @@ public final class JavaRuntime implements Runtime {
             pb.environment().put("GALE_SOCKET", listener.socketPath().toString());
             pb.environment().put("GALE_INSTANCE_ID", id);
             pb.environment().put("GALE_INSTANCE_NONCE", nonce);
+            if (spare) pb.environment().put("GALE_WARM_UP", "1");
             Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close();
             process.onExit().thenRun(() -> FileTrees.deleteQuietly(scratch));
