@@ -33,7 +33,7 @@ class SpareJvmsTest {
     }
 
     private SpareJvms spares(int max, Duration idleTimeout) {
-        spares = new SpareJvms(new SpareJvms.Budget(max, idleTimeout), SHORT_GAP, spec -> {
+        spares = new SpareJvms(new SpareJvms.Budget(max, idleTimeout), SHORT_GAP, Duration.ZERO, spec -> {
             var instance = SocketInstance.launching("spare-" + launched.size(), spec, new CompletableFuture<>(),
                     new CompletableFuture<>(), (i, request, stream, line) -> { }, Optional.empty());
             launched.add(instance);
@@ -127,6 +127,21 @@ class SpareJvmsTest {
         launched.getFirst().kill(new gale.runtime.InstanceFailure(gale.runtime.InstanceFailure.Kind.CRASHED, "exited with code 137"));
 
         assertThat(spares.take(hello)).isEmpty();
+    }
+
+    @Test
+    void aSpareStartsOnlyAfterTheDelaySoItDoesNotSlowTheFirstCallsOfTheOneTaken() {
+        spares = new SpareJvms(new SpareJvms.Budget(4, Duration.ofMinutes(10)), SHORT_GAP, Duration.ofHours(1), spec -> {
+            var instance = SocketInstance.launching("spare-" + launched.size(), spec, new CompletableFuture<>(),
+                    new CompletableFuture<>(), (i, request, stream, line) -> { }, Optional.empty());
+            launched.add(instance);
+            return instance;
+        });
+
+        spares.refill(version("hello", true));
+
+        await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(10)).until(launched::isEmpty);
+        assertThat(spares.kept()).isEmpty();
     }
 
     @Test
