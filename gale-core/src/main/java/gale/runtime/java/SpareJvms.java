@@ -44,6 +44,8 @@ final class SpareJvms implements AutoCloseable {
      * instance that was just taken slowed them from 2.8 to 5.3 ms (p50, bench/java_coldstart.sh).
      */
     static final Duration START_DELAY = Duration.ofSeconds(1);
+    /** An idle spare asked to exit does so at once; one that does not is killed after this. */
+    private static final Duration STOP_GRACE = Duration.ofSeconds(2);
 
     /**
      * How many spares a server keeps, and for how long.
@@ -240,7 +242,7 @@ final class SpareJvms implements AutoCloseable {
         }
     }
 
-    /** Kills every spare and starts no more. */
+    /** Stops every spare, waiting for each to exit (at most {@link #STOP_GRACE}), and starts no more. */
     @Override
     public void close() {
         List<Spare> all;
@@ -253,6 +255,7 @@ final class SpareJvms implements AutoCloseable {
             lock.unlock();
         }
         starter.shutdownNow();
-        all.forEach(spare -> spare.instance().kill(new InstanceFailure(InstanceFailure.Kind.STOPPED, "Gale is stopping")));
+        // Asked to exit and awaited, not just killed: Gale removes its cgroups next, which only empty ones allow.
+        all.forEach(spare -> spare.instance().stop(STOP_GRACE));
     }
 }
