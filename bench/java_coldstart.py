@@ -1,18 +1,28 @@
 #!/usr/bin/env python3
-"""Cold starts of a Java function on Gale, with and without the class-data archive.
+"""Cold starts and warm calls of a Java function on Gale: spare JVM, class-data archive, neither.
 
     bench/java_coldstart.sh                 # builds what is missing, about 2 minutes
     ROUNDS=40 bench/java_coldstart.sh
 
 Two Gale servers run side by side on 127.0.0.1: one as shipped, one with GALE_JAVA_CDS=0
-(no class-data archive), both serving examples/java-hello compiled into a jar. A third
-deployment on the first server turns C2 back on (-XX:TieredStopAtLevel=4 through
-JAVA_TOOL_OPTIONS; Gale runs only C1 by default). Every function has --idle-timeout 100ms, so each round waits until a
-function has no instance and then calls it: the time of that call is a whole cold start as
-the caller sees it (gateway, JVM start, class loading, READY, the first response). A warm
-call follows each cold one. Variants take turns within a round, in alternating order, so a
-change in the machine's load hits all of them. The bare start of the same JVM
-(`java -version`) is measured in the same rounds as the floor no function can go below.
+(no class-data archive), both serving examples/java-hello compiled into a jar. On the first,
+the function is deployed as shipped (a spare JVM per version waits for the next cold start),
+with prewarm = false (no spare: every cold start starts a JVM), and with C2 back on
+(-XX:TieredStopAtLevel=4 through JAVA_TOOL_OPTIONS, no spare; Gale runs only C1 by default).
+Every function has --idle-timeout 100ms, so each round waits until a function has no instance,
+then SETTLE seconds more (a real cold start comes after minutes of quiet, when the spare is
+ready), and calls it: the time of that call is a whole cold start as the caller sees it
+(gateway, taking the spare or starting a JVM, READY, the first response). Warm calls follow
+each cold one: on a new connection (urllib, as the cold call), and on a kept-alive connection,
+next to /healthz on that connection (the server's own floor). Variants take turns within a
+round, in alternating order, so a change in the machine's load hits all of them. The bare
+start of the same JVM (`java -version`) is measured in the same rounds as the floor no JVM
+start can go below.
+
+Before the rounds, WARMUP calls go to each function on a kept-alive connection, so the server's
+request path is compiled as in a server that has been serving; the last 200 of them give the
+steady warm call, against the same for a Python function that prints a line per call as
+examples/java-hello does, on the same server.
 
 Only the Python standard library; every request goes to 127.0.0.1.
 """
@@ -28,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import http.client
 import urllib.error
 import urllib.request
 import uuid
@@ -42,7 +53,13 @@ PORTS = [int(p) for p in os.environ.get("PORTS", "18496 18497").split()]
 START_TIMEOUT = int(os.environ.get("START_TIMEOUT", "300"))  # a first start may build Gale
 RESULTS = Path(os.environ.get("RESULTS", REPO / "bench" / "results" / "java_coldstart.md"))
 KEEP_WORK = os.environ.get("KEEP_WORK", "0") == "1"
-TARGET_MS = 200
+SETTLE = float(os.environ.get("SETTLE", "2"))
+WARMUP = int(os.environ.get("WARMUP", "2000"))
+TARGET_MS = 40
+TARGET_WARM_MS = 1.5
+# Prints a line per call as examples/java-hello does, so both pay for a LOG frame.
+PYTHON_HELLO = ("def hello(request):\n    print(request.method, request.path)\n"
+                "    return 'Hello, ' + request.args.get('name', 'world') + '!'\n")
 FUNCTION_SOURCE = REPO / "examples" / "java-hello" / "src" / "main" / "java" / "example" / "Hello.java"
 
 
@@ -182,6 +199,35 @@ def call(server, function):
     return elapsed, cold
 
 
+def kept_alive(connection, path):
+    """One GET on an open connection; returns ms."""
+    started = time.perf_counter()
+    connection.request("GET", path)
+    response = connection.getresponse()
+    body = response.read()
+    elapsed = (time.perf_counter() - started) * 1000
+    if response.status != 200:
+        die(f"{path} answered {response.status}: {body[:200]!r}")
+    return elapsed
+
+
+def steady_warm(server, function, calls):
+    """Calls on one kept-alive connection; returns the ms of the last 200 (p50 taken by the caller)."""
+    connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
+    try:
+        times = [kept_alive(connection, f"/fn/{function}?name=bench") for _ in range(max(calls, 200))]
+    finally:
+        connection.close()
+    return times[-200:]
+
+
+def python_bundle():
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as z:
+        z.writestr("main.py", PYTHON_HELLO)
+    return data.getvalue()
+
+
 def wait_for_zero(server, function, timeout=30):
     deadline = time.monotonic() + timeout
     while server.instances(function) > 0:
@@ -218,8 +264,12 @@ def percentile(values, p):
 
 # --------------------------------------------------------------------------- report
 
-def report(variants, floor, jdk, archive, started_load, ended_load):
-    base = statistics.median(variants["no archive (GALE_JAVA_CDS=0), C1 only"]["cold"])
+def report(variants, floor, steady, jdk, archive, started_load, ended_load):
+    def p50(values):
+        return statistics.median(values)
+
+    base = p50(variants[NO_ARCHIVE]["cold"])
+    no_spare = p50(variants[NO_SPARE]["cold"])
     java_version = subprocess.run([str(jdk / "bin" / "java"), "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     lines = [
@@ -228,28 +278,43 @@ def report(variants, floor, jdk, archive, started_load, ended_load):
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}; "
         f"{java_version}; Gale {commit or '?'} (working tree); load average {started_load} at the start, {ended_load} at the end.",
         "",
-        f"`bench/java_coldstart.sh`, {ROUNDS} rounds. A cold call is one GET on a fresh connection to a function with no "
-        "instance (examples/java-hello as a jar, `--idle-timeout 100ms`): gateway, JVM start, class loading, "
-        "READY, first response, as the client on 127.0.0.1 measures it. A warm call follows each cold one. "
-        f"Archive: `{archive.name}` ({archive.stat().st_size >> 10} KB). Times in ms; the ratio is the cold p50 "
-        "over the cold p50 without an archive (below 1 is faster).",
+        f"`bench/java_coldstart.sh`, {ROUNDS} rounds, SETTLE={SETTLE:g} s, WARMUP={WARMUP}. A cold call is one GET on a fresh "
+        "connection to a function with no instance (examples/java-hello as a jar, `--idle-timeout 100ms`), "
+        f"{SETTLE:g} s after its last instance stopped: gateway, taking the spare JVM or starting one, READY, first response, "
+        "as the client on 127.0.0.1 measures it. Warm calls follow each cold one: on a new connection (urllib) and on a "
+        "kept-alive connection, next to `/healthz` on that connection. "
+        f"Archive: `{archive.name}` ({archive.stat().st_size >> 10} KB). Times in ms; ratios are cold p50 over the cold p50 "
+        "of the variant named (below 1 is faster).",
         "",
-        "| variant | cold p50 | cold p90 | cold min | warm p50 | cold p50 / no archive |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| variant | cold p50 | cold p90 | cold min | warm p50, new conn. | warm p50, kept-alive | `/healthz` p50, kept-alive "
+        "| cold / no spare | cold / no archive |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, v in variants.items():
-        cold, warm = v["cold"], v["warm"]
-        lines.append(f"| {name} | {statistics.median(cold):.0f} | {percentile(cold, 90):.0f} | {min(cold):.0f} | "
-                     f"{statistics.median(warm):.1f} | {statistics.median(cold) / base:.2f} |")
-    lines.append(f"| `java -version` alone (the JVM's floor, no Gale) | {statistics.median(floor):.0f} | "
-                 f"{percentile(floor, 90):.0f} | {min(floor):.0f} | – | {statistics.median(floor) / base:.2f} |")
-    shipped = statistics.median(variants["as shipped: archive, C1 only"]["cold"])
-    lines += ["", f"Target: a cold start of at most {TARGET_MS} ms (p50, as shipped): "
-                  f"**{'met' if shipped <= TARGET_MS else 'not met'}** ({shipped:.0f} ms)."]
+        cold = v["cold"]
+        lines.append(f"| {name} | {p50(cold):.0f} | {percentile(cold, 90):.0f} | {min(cold):.0f} | {p50(v['warm']):.1f} | "
+                     f"{p50(v['kept']):.2f} | {p50(v['healthz']):.2f} | {p50(cold) / no_spare:.2f} | {p50(cold) / base:.2f} |")
+    lines.append(f"| `java -version` alone (the JVM's floor, no Gale) | {p50(floor):.0f} | {percentile(floor, 90):.0f} | "
+                 f"{min(floor):.0f} | – | – | – | {p50(floor) / no_spare:.2f} | {p50(floor) / base:.2f} |")
+    java_steady, python_steady = p50(steady["java"]), p50(steady["python"])
+    lines += ["", f"Steady warm call (the last 200 of {max(WARMUP, 200)} calls on one kept-alive connection, same server): "
+                  f"Java {java_steady:.2f} ms p50, Python {python_steady:.2f} ms p50, Java / Python {java_steady / python_steady:.2f}."]
+    shipped = variants[SHIPPED]
+    kept = p50(shipped["kept"])
+    lines += ["", f"Targets (as shipped): cold start at most {TARGET_MS} ms p50: **{'met' if p50(shipped['cold']) <= TARGET_MS else 'not met'}** "
+                  f"({p50(shipped['cold']):.0f} ms); warm call at most {TARGET_WARM_MS} ms p50: kept-alive right after the cold call "
+                  f"**{'met' if kept <= TARGET_WARM_MS else 'not met'}** ({kept:.2f} ms), steady "
+                  f"**{'met' if java_steady <= TARGET_WARM_MS else 'not met'}** ({java_steady:.2f} ms), on a new connection "
+                  f"**{'met' if p50(shipped['warm']) <= TARGET_WARM_MS else 'not met'}** ({p50(shipped['warm']):.1f} ms)."]
     skipped = sum(v["not_cold"] for v in variants.values())
     if skipped:
         lines.append(f"{skipped} call(s) that found an instance already running were not counted.")
     return "\n".join(lines) + "\n"
+
+
+SHIPPED = "as shipped: spare JVM, archive, C1 only"
+NO_SPARE = "no spare (`prewarm = false`), archive, C1 only"
+NO_ARCHIVE = "no spare, no archive (GALE_JAVA_CDS=0), C1 only"
 
 
 def main():
@@ -278,19 +343,34 @@ def main():
         log(f"servers up: {shipped.url} (with archives), {plain.url} (GALE_JAVA_CDS=0)")
         config = {"runtime": "java21", "entryPoint": "example.Hello", "idleTimeout": "100ms",
                   "maxInstances": 1, "allowUnauthenticated": True}
+        lazy = dict(config, prewarm=False)
         shipped.deploy("hello", bundle, config)
-        shipped.deploy("hello-c2", bundle, dict(config, env={"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"}))
-        plain.deploy("hello", bundle, config)
+        shipped.deploy("hello-nospare", bundle, lazy)
+        shipped.deploy("hello-c2", bundle, dict(lazy, env={"JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=4"}))
+        shipped.deploy("hello-py", python_bundle(), {"runtime": "python3", "entryPoint": "hello", "idleTimeout": "10m",
+                                                     "maxInstances": 1, "allowUnauthenticated": True})
+        plain.deploy("hello", bundle, lazy)
         archive = wait_for_archive(shipped, "hello")
+        wait_for_archive(shipped, "hello-nospare")
         wait_for_archive(shipped, "hello-c2")
-        log(f"archives trained ({archive.name}); measuring {ROUNDS} rounds")
 
         variants = {
-            "as shipped: archive, C1 only": (shipped, "hello"),
-            "archive, C1 and C2 (`JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4`)": (shipped, "hello-c2"),
-            "no archive (GALE_JAVA_CDS=0), C1 only": (plain, "hello"),
+            SHIPPED: (shipped, "hello"),
+            NO_SPARE: (shipped, "hello-nospare"),
+            "archive, C1 and C2 (`JAVA_TOOL_OPTIONS=-XX:TieredStopAtLevel=4`), no spare": (shipped, "hello-c2"),
+            NO_ARCHIVE: (plain, "hello"),
         }
-        results = {name: {"cold": [], "warm": [], "not_cold": 0} for name in variants}
+        log(f"archives trained ({archive.name}); {WARMUP} warm-up calls per function")
+        steady = {"java": [], "python": []}
+        for server, function in variants.values():
+            times = steady_warm(server, function, WARMUP)
+            if (server, function) == variants[SHIPPED]:
+                steady["java"] = times
+        steady["python"] = steady_warm(shipped, "hello-py", WARMUP)
+        steady["java"] += steady_warm(shipped, "hello", 200)  # again, after Python's, so load hits both
+        steady["python"] += steady_warm(shipped, "hello-py", 200)
+        log(f"measuring {ROUNDS} rounds")
+        results = {name: {"cold": [], "warm": [], "kept": [], "healthz": [], "not_cold": 0} for name in variants}
         floor = []
         for round_no in range(ROUNDS):
             order = list(variants.items())
@@ -298,19 +378,28 @@ def main():
                 order.reverse()
             for name, (server, function) in order:
                 wait_for_zero(server, function)
+                time.sleep(SETTLE)
                 elapsed, cold = call(server, function)
                 if cold:
                     results[name]["cold"].append(elapsed)
                 else:
                     results[name]["not_cold"] += 1
                 results[name]["warm"].append(call(server, function)[0])
+                connection = http.client.HTTPConnection(HOST, server.port, timeout=60)
+                try:
+                    kept_alive(connection, "/healthz")  # opens the connection
+                    results[name]["kept"].append(kept_alive(connection, f"/fn/{function}?name=bench"))
+                    results[name]["healthz"].append(kept_alive(connection, "/healthz"))
+                finally:
+                    connection.close()
             floor.append(jvm_floor(jdk))
             log(f"round {round_no + 1}/{ROUNDS}: " + ", ".join(
-                f"{name.split(' (')[0].split(':')[0]} {results[name]['cold'][-1]:.0f} ms" for name in variants if results[name]["cold"]))
+                f"{name.split(' (')[0].split(':')[0].split(',')[0]} {results[name]['cold'][-1]:.0f} ms"
+                for name in variants if results[name]["cold"]))
         for name, r in results.items():
             if not r["cold"]:
                 die(f"no cold call was measured for {name}")
-        text = report(results, floor, jdk, archive, started_load, "%.2f" % os.getloadavg()[0])
+        text = report(results, floor, steady, jdk, archive, started_load, "%.2f" % os.getloadavg()[0])
         print(text)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(text)

@@ -124,6 +124,32 @@ class ServerExitIT {
     }
 
     @Test
+    void sigtermStopsTheSpareJavaJvmWithTheInstancesAndLeavesNoCgroupBehind() throws Exception {
+        Path data = tmp.resolve("data");
+        Process server = startServer(data, List.of());
+        GaleClient client = client(data);
+        deploy(client, "jv", javaBundle(data), Map.of("runtime", "java21", "entryPoint", "example.Jv", "memory", "256MB"));
+        assertThat(call(client, "jv")).isEqualTo(200);
+        // The instance, and the spare started after the archive's training.
+        await().atMost(Duration.ofSeconds(120)).until(() -> instanceJvms(server).size() == 2);
+        Set<Long> started = server.descendants().map(ProcessHandle::pid).collect(Collectors.toSet());
+
+        server.destroy(); // SIGTERM
+
+        assertThat(server.waitFor(60, TimeUnit.SECONDS)).as("the server exits after SIGTERM").isTrue();
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> assertThat(alive(started)).as("still running after SIGTERM").isEmpty());
+        assertThat(serverCgroups(data)).as("a stopped server leaves no cgroup behind").noneMatch(Files::exists);
+    }
+
+    /** The JVMs serving (or waiting to serve) Java functions, not training runs. */
+    private static List<ProcessHandle> instanceJvms(Process server) {
+        return server.descendants().filter(p -> p.info().command().orElse("").endsWith("/java")).filter(p -> {
+            List<String> args = List.of(p.info().arguments().orElse(new String[0]));
+            return args.contains("gale.api.internal.Bootstrap") && !args.contains("--train");
+        }).toList();
+    }
+
+    @Test
     void sigtermDuringADeployStopsTheServerAndTheRestartFinishesTheDeployWhileTheOldVersionServes() throws Exception {
         Path data = tmp.resolve("data");
         int port = GaleServers.freePort();

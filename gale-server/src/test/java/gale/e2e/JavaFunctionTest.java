@@ -53,6 +53,27 @@ class JavaFunctionTest {
             }
             """;
 
+    /** Says when it was made: at a JVM's start, before any call. */
+    private static final String BORN = """
+            package example;
+
+            import gale.api.HttpFunction;
+            import gale.api.Request;
+            import gale.api.Response;
+
+            public class Born implements HttpFunction {
+                private final long born = System.currentTimeMillis();
+
+                public Born() {
+                    System.out.println("born " + born);
+                }
+
+                public void handle(Request req, Response res) {
+                    res.send(born + " " + System.getenv().getOrDefault("GALE_WARM_UP", "-"));
+                }
+            }
+            """;
+
     @TempDir
     static Path tmp;
     static GaleHarness gale;
@@ -182,6 +203,58 @@ class JavaFunctionTest {
         assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
         assertThat(Files.exists(archives(javaDir).getFirst().resolveSibling(archives(javaDir).getFirst().getFileName() + ".failed")))
                 .isFalse();
+    }
+
+    @Test
+    void aColdStartTakesTheSpareJvmReadiedBeforeItWhichCountsAsNoInstanceAndGoesWithItsVersion() throws Exception {
+        gale.deployActive("spare-java", jarBundle("spare-java", Map.of("example/Born.java", BORN)),
+                "runtime", "java21", "entryPoint", "example.Born", "idleTimeout", "1s");
+        gale.get("spare-java", "");
+        // The first instance stops when idle; the spare (started after the archive's training) stays, and is no instance.
+        await().atMost(Duration.ofSeconds(120)).until(() -> gale.client.function("spare-java").instances() == 0
+                && jvmsOf("spare-java").size() == 1 && constructed("spare-java") == 2);
+        long spare = jvmsOf("spare-java").getFirst().pid();
+        long before = System.currentTimeMillis();
+
+        var cold = gale.get("spare-java", "");
+
+        assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
+        assertThat(Long.parseLong(text(cold).split(" ")[0])).as("the instance was made before the call").isLessThan(before);
+        assertThat(text(cold).split(" ")[1]).as("a spare links before READY").isEqualTo("1");
+        await().atMost(Duration.ofSeconds(60)).until(() -> jvmsOf("spare-java").stream().anyMatch(p -> p.pid() != spare)); // the next spare
+        gale.client.delete("spare-java");
+        await().atMost(Duration.ofSeconds(30)).until(() -> jvmsOf("spare-java").isEmpty());
+    }
+
+    @Test
+    void aVersionDeployedWithoutPrewarmGetsNoSpareJvm() throws Exception {
+        gale.deployActive("lazy-java", jarBundle("lazy-java", Map.of("example/Born.java", BORN)),
+                "runtime", "java21", "entryPoint", "example.Born", "idleTimeout", "1s", "prewarm", false);
+        gale.get("lazy-java", "");
+        Path javaDir = gale.dataDir.resolve("functions/lazy-java/1/java");
+        await().atMost(Duration.ofSeconds(60)).until(() -> archives(javaDir).size() == 1);
+        await().atMost(Duration.ofSeconds(15)).until(() -> gale.client.function("lazy-java").instances() == 0);
+        long before = System.currentTimeMillis();
+
+        var cold = gale.get("lazy-java", "");
+
+        assertThat(Long.parseLong(text(cold).split(" ")[0])).as("a JVM started for the call").isGreaterThanOrEqualTo(before);
+        assertThat(text(cold).split(" ")[1]).as("a JVM started for a waiting call does not warm up").isEqualTo("-");
+        assertThat(jvmsOf("lazy-java")).hasSize(1);
+    }
+
+    /** The instance JVMs of a function's version 1 (not its training runs), found by their scratch folder. */
+    private static List<ProcessHandle> jvmsOf(String function) {
+        return ProcessHandle.allProcesses().filter(p -> p.info().command().orElse("").endsWith("/java")).filter(p -> {
+            List<String> args = List.of(p.info().arguments().orElse(new String[0]));
+            return args.contains("gale.api.internal.Bootstrap") && !args.contains("--train")
+                    && args.stream().anyMatch(a -> a.startsWith("-Djava.io.tmpdir=") && a.contains("/" + function + "-1-"));
+        }).toList();
+    }
+
+    /** How many instances of the function have been constructed (each prints "born" at construction). */
+    private static long constructed(String function) {
+        return gale.client.logs(function, 0, 1000, 0).entries().stream().filter(e -> e.message().startsWith("born ")).count();
     }
 
     @Test

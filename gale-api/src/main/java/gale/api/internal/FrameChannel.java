@@ -4,13 +4,15 @@ import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ByteChannel;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Reads and writes frames on the instance's socket. One thread reads; any thread may
  * write, one whole frame at a time. The channel is used directly, not through
  * Channels.newInputStream/newOutputStream, whose shared lock would block a writer
- * behind a reader waiting for the next INVOKE.
+ * behind a reader waiting for the next INVOKE. A frame goes out in one gathering write (one
+ * writev(2), one wake-up of Gale's reader), not one write for the prefix and one for the body.
  */
 public final class FrameChannel implements AutoCloseable {
 
@@ -33,8 +35,13 @@ public final class FrameChannel implements AutoCloseable {
         prefix.put(frame.type()).putInt(head.length).putInt(frame.body().length).put(head).flip();
         ByteBuffer body = ByteBuffer.wrap(frame.body());
         synchronized (writeLock) {
-            while (prefix.hasRemaining()) channel.write(prefix);
-            while (body.hasRemaining()) channel.write(body);
+            if (channel instanceof GatheringByteChannel gathering) {
+                ByteBuffer[] parts = {prefix, body};
+                while (body.hasRemaining() || prefix.hasRemaining()) gathering.write(parts);
+            } else {
+                while (prefix.hasRemaining()) channel.write(prefix);
+                while (body.hasRemaining()) channel.write(body);
+            }
         }
     }
 

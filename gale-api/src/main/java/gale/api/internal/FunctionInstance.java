@@ -62,6 +62,10 @@ final class FunctionInstance {
             channel.write(new Frame(Frame.LOAD_FAILED, e.failure.header()));
             return 1;
         }
+        if (settings.warmUp()) {
+            LinkageWarmUp.run();
+            rehearse();
+        }
         Map<String, Object> ready = new LinkedHashMap<>();
         ready.put("signature", "java");
         ready.put("loadMs", TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
@@ -94,8 +98,14 @@ final class FunctionInstance {
         }
     }
 
+    /**
+     * Reads frames until SHUTDOWN or the end of the connection. One call at a time (GALE_CONCURRENCY=1,
+     * the default) runs on this reader thread, as the Python bootstrap does: no hand-off to another
+     * thread and back per call. More run on a pool of that many threads.
+     */
     private void serve() {
-        ExecutorService pool = Executors.newFixedThreadPool(settings.concurrency(), new InvocationThreads());
+        Optional<ExecutorService> pool = settings.concurrency() == 1 ? Optional.empty()
+                : Optional.of(Executors.newFixedThreadPool(settings.concurrency(), new InvocationThreads()));
         try {
             while (true) {
                 Frame frame;
@@ -105,24 +115,21 @@ final class FunctionInstance {
                     System.err.println("gale: instance protocol error, exiting: " + broken.getMessage());
                     frame = null;
                 }
-                if (frame == null) { // Gale is gone: nobody is left to answer
-                    pool.shutdownNow();
-                    return;
-                }
+                if (frame == null) return; // Gale is gone: nobody is left to answer
                 switch (frame.type()) {
                     case Frame.INVOKE -> {
-                        pool.execute(new Invocation(frame));
+                        if (pool.isPresent()) pool.get().execute(new Invocation(frame));
+                        else handle(frame);
                     }
                     case Frame.SHUTDOWN -> {
-                        pool.shutdown();
-                        awaitQuietly(pool);
+                        pool.ifPresent(FunctionInstance::finishCalls);
                         return;
                     }
                     default -> System.err.println("gale: ignored an unexpected frame of type '" + (char) frame.type() + "'");
                 }
             }
         } finally {
-            pool.shutdownNow();
+            pool.ifPresent(ExecutorService::shutdownNow);
         }
     }
 
@@ -168,6 +175,30 @@ final class FunctionInstance {
         }
     }
 
+    /**
+     * Runs the request path of a call a few times without I/O and without user code: an INVOKE
+     * header parsed, a Request made and read, a Response made and its header written, as
+     * {@link #handle} does. Their classes are in the archive but start uninitialised and cold.
+     */
+    static int rehearse() {
+        int size = 0;
+        for (int i = 0; i < 20; i++) {
+            String header = "{\"id\":\"warm-" + i + "\",\"method\":\"GET\",\"path\":\"/\",\"query\":\"name=w&n=" + i + "\","
+                    + "\"headers\":[[\"Host\",\"gale\"],[\"Content-Type\",\"text/plain\"]],\"remoteAddr\":\"127.0.0.1\","
+                    + "\"scheme\":\"http\",\"host\":\"gale\",\"deadlineMs\":" + (System.currentTimeMillis() + 60_000) + ",\"timeoutMs\":60000}";
+            Frame invoke = new Frame(Frame.INVOKE, Json.parseObject(header), new byte[] {'w'});
+            Request req = toRequest(invoke);
+            Response res = new Response();
+            res.status(200).contentType(req.contentType().orElse("text/plain")).send(req.query("name").orElse("") + req.bodyAsString());
+            Map<String, Object> h = new LinkedHashMap<>();
+            h.put("id", req.requestId());
+            h.put("status", res.status());
+            h.put("headers", res.headers());
+            size += Json.write(h).length() + res.body().length + req.headers().size();
+        }
+        return size;
+    }
+
     static Request toRequest(Frame invoke) {
         var b = Request.builder()
                 .requestId(invoke.text("id"))
@@ -206,7 +237,9 @@ final class FunctionInstance {
         }
     }
 
-    private static void awaitQuietly(ExecutorService pool) {
+    /** Lets the calls in flight answer, for most of the time Gale waits for the instance to exit. */
+    private static void finishCalls(ExecutorService pool) {
+        pool.shutdown();
         try {
             pool.awaitTermination(SHUTDOWN_GRACE_MS, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

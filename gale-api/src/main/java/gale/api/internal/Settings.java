@@ -10,8 +10,13 @@ import java.util.Map;
  * @param nonce       GALE_INSTANCE_NONCE, sent back in HELLO
  * @param entryPoint  GALE_ENTRY_POINT, the class implementing HttpFunction
  * @param concurrency GALE_CONCURRENCY, invocations run at once
+ * @param warmUp      GALE_WARM_UP=1: a spare JVM, which links what a first call needs before READY ({@link LinkageWarmUp})
  */
-record Settings(String socket, String instanceId, String nonce, String entryPoint, int concurrency) {
+record Settings(String socket, String instanceId, String nonce, String entryPoint, int concurrency, boolean warmUp) {
+
+    Settings(String socket, String instanceId, String nonce, String entryPoint, int concurrency) {
+        this(socket, instanceId, nonce, entryPoint, concurrency, false);
+    }
 
     static Settings from(Map<String, String> env) {
         return new Settings(
@@ -19,11 +24,12 @@ record Settings(String socket, String instanceId, String nonce, String entryPoin
                 env.getOrDefault("GALE_INSTANCE_ID", ""),
                 env.getOrDefault("GALE_INSTANCE_NONCE", ""),
                 env.getOrDefault("GALE_ENTRY_POINT", "").trim(),
-                Math.max(1, parseInt(env.get("GALE_CONCURRENCY"), 1)));
+                Math.max(1, parseInt(env.get("GALE_CONCURRENCY"), 1)),
+                "1".equals(env.get("GALE_WARM_UP")));
     }
 
     Settings withSocket(String path) {
-        return new Settings(path, instanceId, nonce, entryPoint, concurrency);
+        return new Settings(path, instanceId, nonce, entryPoint, concurrency, warmUp);
     }
 
     private static int parseInt(String text, int fallback) {

@@ -34,6 +34,28 @@ class FrameChannelTest {
     }
 
     @Test
+    void aFrameGoesOutInOneWriteWhenTheSocketTakesItWhole() throws IOException {
+        var wire = new GatheringChannel(Integer.MAX_VALUE);
+
+        new FrameChannel(wire).write(new Frame(Frame.RESPONSE, Map.of("id", "r1"), new byte[1000]));
+
+        assertThat(wire.writes).isEqualTo(1);
+        assertThat(wire.written()).hasSize(9 + "{\"id\":\"r1\"}".length() + 1000);
+    }
+
+    @Test
+    void aFrameTheSocketTakesInPiecesIsWrittenWholeAndInOrder() throws IOException {
+        var pieces = new GatheringChannel(7);
+        var whole = new MemoryChannel(new byte[0], Integer.MAX_VALUE);
+        Frame frame = new Frame(Frame.LOG, Map.of("id", "r2", "stream", "stdout"), "a line\n".getBytes(StandardCharsets.UTF_8));
+
+        new FrameChannel(pieces).write(frame);
+        new FrameChannel(whole).write(frame);
+
+        assertThat(pieces.written()).isEqualTo(whole.written());
+    }
+
+    @Test
     void framesWrittenAreReadBackWhateverTheirSize() throws IOException {
         byte[] big = new byte[300_000]; // larger than the read buffer
         new Random(7).nextBytes(big);
@@ -109,6 +131,57 @@ class FrameChannelTest {
 
         assertThatThrownBy(() -> new FrameChannel(new MemoryChannel(wire, Integer.MAX_VALUE)).read())
                 .isInstanceOf(Json.JsonException.class);
+    }
+
+    /** A socket-like channel that takes at most {@code most} bytes per write, counting the writes. */
+    static final class GatheringChannel implements java.nio.channels.GatheringByteChannel, ByteChannel {
+        private final MemoryChannel memory = new MemoryChannel(new byte[0], Integer.MAX_VALUE);
+        private final int most;
+        int writes;
+
+        GatheringChannel(int most) {
+            this.most = most;
+        }
+
+        byte[] written() {
+            return memory.written();
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int length) {
+            writes++;
+            long taken = 0;
+            for (int i = offset; i < offset + length && taken < most; i++) {
+                int n = (int) Math.min(srcs[i].remaining(), most - taken);
+                taken += memory.write(srcs[i].slice(srcs[i].position(), n));
+                srcs[i].position(srcs[i].position() + n);
+            }
+            return taken;
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs) {
+            return write(srcs, 0, srcs.length);
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            return (int) write(new ByteBuffer[] {src});
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            return -1;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
+        }
     }
 
     /** Reads from a byte array at most {@code chunk} bytes per read; collects what is written. */

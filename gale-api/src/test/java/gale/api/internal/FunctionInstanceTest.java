@@ -56,7 +56,7 @@ class FunctionInstanceTest {
     private CompletableFuture<Integer> start(String entryPoint, int concurrency, FunctionLoader loader) {
         var settings = new Settings(gale.socket.toString(), "fn-1-a1", "secret-nonce", entryPoint, concurrency);
         var exit = new CompletableFuture<Integer>();
-        Thread.ofPlatform().start(() -> {
+        Thread.ofPlatform().name("instance-main").start(() -> {
             try {
                 exit.complete(new FunctionInstance(settings, loader, Optional.empty()).run());
             } catch (Throwable t) {
@@ -147,6 +147,19 @@ class FunctionInstanceTest {
 
         assertThat(new String(first.body(), StandardCharsets.UTF_8)).isEqualTo("met");
         assertThat(new String(second.body(), StandardCharsets.UTF_8)).isEqualTo("met");
+    }
+
+    @ParameterizedTest(name = "concurrency {0}: {1}")
+    @CsvSource({"1, instance-main", "2, gale-invoke-1"})
+    void oneCallAtATimeRunsOnTheReaderThreadWithoutAHandOff(int concurrency, String thread) throws Exception {
+        start(TestFunctions.ThreadName.class.getName(), concurrency, new FunctionLoader(getClass().getClassLoader(), List.of()));
+        gale.next();
+        gale.next();
+
+        gale.invoke("t1", "");
+        Frame answer = gale.nextAnswer();
+
+        assertThat(new String(answer.body(), StandardCharsets.UTF_8)).isEqualTo(thread);
     }
 
     @Test
@@ -308,5 +321,27 @@ class FunctionInstanceTest {
         assertThat(s).isEqualTo(new Settings("/run/g.sock", "i", "n", "example.Hello", 4));
         assertThat(defaults.concurrency()).isEqualTo(1);
         assertThat(defaults.entryPoint()).isEmpty();
+        assertThat(defaults.warmUp()).isFalse();
+        assertThat(Settings.from(Map.of("GALE_WARM_UP", "1")).warmUp()).isTrue();
+    }
+
+    @Test
+    void theWarmUpOfASpareJvmLinksEveryStringConcatenationShapeAndALambda() {
+        // "GET 1" + "/2x" + "Hello, world!" + "warm": a shape that failed to link would stop the sum short.
+        assertThat(LinkageWarmUp.run()).isEqualTo(5 + 3 + 13 + 4);
+    }
+
+    @Test
+    void theRehearsalOfASpareJvmRunsTheRequestPathWithoutUserCodeOrFrames() throws Exception {
+        var exit = start(TestFunctions.Echo.class);
+        gale.next();
+        gale.next();
+
+        assertThat(FunctionInstance.rehearse()).isGreaterThan(20 * "{\"id\":\"warm-0\",\"status\":200}".length());
+        gale.invoke("after", "real");
+
+        assertThat(gale.nextAnswer().header()).as("nothing of the rehearsal reached Gale").containsEntry("id", "after");
+        gale.disconnect();
+        assertThat(exit.get(10, TimeUnit.SECONDS)).isZero();
     }
 }

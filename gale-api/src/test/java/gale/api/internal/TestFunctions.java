@@ -66,6 +66,14 @@ public final class TestFunctions {
         }
     }
 
+    /** Answers with the name of the thread that runs the call. */
+    public static class ThreadName implements HttpFunction {
+        @Override
+        public void handle(Request req, Response res) {
+            res.send(Thread.currentThread().getName());
+        }
+    }
+
     /** Never sends: the answer is its status with an empty body. */
     public static class Silent implements HttpFunction {
         @Override

@@ -52,6 +52,10 @@ import java.util.jar.JarFile;
  * writable. The JVM talks to Gale over the UNIX socket only, so {@code network = "none"}
  * works. The training run loads the function's class, so it runs in the same sandbox, with
  * only its own scratch folder writable: the archive is written there and moved into place.
+ *
+ * <p>Once a version has served (and its archive is trained), a spare JVM of it is started off
+ * the request path and waits, READY, for the next cold start ({@link SpareJvms}): a cold start
+ * then costs a first call, not a JVM start.
  */
 public final class JavaRuntime implements Runtime {
 
@@ -73,6 +77,7 @@ public final class JavaRuntime implements Runtime {
     /** Archives being trained now, so each is trained once. */
     private final Set<Path> training = ConcurrentHashMap.newKeySet();
     private final ExecutorService trainer = Executors.newVirtualThreadPerTaskExecutor();
+    private final SpareJvms spares;
 
     /**
      * A runtime with class-data archives unless the server's environment has {@code GALE_JAVA_CDS=0}.
@@ -80,11 +85,15 @@ public final class JavaRuntime implements Runtime {
      * @param java the java binary instances run on ({@link #currentJava()}: the JVM running Gale)
      */
     public JavaRuntime(RuntimeContext context, Path java) {
-        this(context, java, !"0".equals(System.getenv("GALE_JAVA_CDS")));
+        this(context, java, !"0".equals(System.getenv("GALE_JAVA_CDS")), SpareJvms.Budget.defaults());
     }
 
-    /** @param classDataSharing train and use a class-data archive per version (off: for comparisons) */
-    public JavaRuntime(RuntimeContext context, Path java, boolean classDataSharing) {
+    /**
+     * @param classDataSharing train and use a class-data archive per version (off: for comparisons)
+     * @param spareBudget      how many spare JVMs to keep ready, and for how long
+     */
+    JavaRuntime(RuntimeContext context, Path java, boolean classDataSharing, SpareJvms.Budget spareBudget) {
+        this.spares = new SpareJvms(spareBudget, this::launchSpare);
         this.context = context;
         this.classDataSharing = classDataSharing;
         this.javaBinary = java.toString();
@@ -103,10 +112,23 @@ public final class JavaRuntime implements Runtime {
         maven = apiJar.map(jar -> new MavenBuild(MavenBuild.locate(System.getenv(), galeCodeSource()), jdkHome(), jar, apiVersion(jar)));
     }
 
-    /** Stops class-data training runs still going (their JVMs are killed when the runs are interrupted). */
+    /** Kills the spare JVMs and stops class-data training runs still going (their JVMs are killed when the runs are interrupted). */
     @Override
     public void close() {
+        spares.close();
         trainer.shutdownNow();
+    }
+
+    /** The version starts no more instances: its spare JVM goes. */
+    @Override
+    public void retire(InstanceSpec spec) {
+        spares.retire(spec);
+    }
+
+    /** Kills spare JVMs no cold start wanted for a while. */
+    @Override
+    public void maintain() {
+        spares.expire();
     }
 
     /** The java binary of the JVM running Gale, else $JAVA_HOME/bin/java. */
@@ -155,6 +177,7 @@ public final class JavaRuntime implements Runtime {
         isolation.check(config);
     }
 
+    /** Hands out the version's spare JVM when it has one, else starts a JVM; then a new spare is readied in the background. */
     @Override
     public Instance start(InstanceSpec spec) {
         FunctionConfig config = spec.config();
@@ -162,6 +185,37 @@ public final class JavaRuntime implements Runtime {
             throw new IllegalArgumentException("a Java function needs --memory of at least " + JvmOptions.MIN_MEMORY_MB
                     + "MB (a JVM alone uses about 40MB); " + spec.label() + " has " + config.memory());
         }
+        Optional<SocketInstance> spare = spares.take(spec);
+        if (spare.isPresent()) {
+            spare.get().ready().thenRun(() -> spares.refill(spec));
+            return spare.get();
+        }
+        Jvm jvm = jvmOf(spec);
+        SocketInstance instance = launch(spec, jvm, false);
+        if (classDataSharing && !jvm.archive().exists() && !jvm.archive().failedBefore()) {
+            // Train once the function is known to load, off the request path; this instance runs without.
+            // The spare comes after the training, so that it maps the archive and does not compete with it.
+            instance.ready().thenRunAsync(() -> {
+                trainOnce(spec, jvm);
+                spares.refill(spec);
+            }, trainer);
+        } else {
+            instance.ready().thenRun(() -> spares.refill(spec));
+        }
+        return instance;
+    }
+
+    /**
+     * What every JVM of a version runs with.
+     *
+     * @param classpath as the JVM sees it (inside the sandbox, the bundle is at /var/task)
+     * @param archive   the class-data archive for exactly these flags and classpath (it may not exist yet)
+     */
+    private record Jvm(FunctionClasspath jars, Path api, String classpath, List<String> options, ClassDataArchive archive) {
+    }
+
+    private Jvm jvmOf(InstanceSpec spec) {
+        FunctionConfig config = spec.config();
         Path javaDir = spec.environment().orElseThrow(() -> new IllegalStateException(spec.label() + " was not prepared"));
         FunctionClasspath jars = FunctionClasspath.load(javaDir).orElseThrow(() -> new IllegalStateException(
                 "the jars of " + spec.label() + " are gone from " + javaDir + "; deploy it again"));
@@ -170,8 +224,17 @@ public final class JavaRuntime implements Runtime {
                 ? jars.withApi(api, jar -> Isolation.inSandbox(jar, spec.bundleDir())) // the bundle is at /var/task there
                 : jars.withApi(api);
         List<String> jvmOptions = JvmOptions.forVersion(config.memory(), config.env());
-        ClassDataArchive archive = ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp);
+        return new Jvm(jars, api, classpath, jvmOptions,
+                ClassDataArchive.of(javaDir, archiveKind, javaBinary, jvmOptions, classpath, apiJarStamp));
+    }
 
+    /** Starts a spare JVM of the version, which links what a first call needs before it says READY (docs/protocol.md). */
+    private SocketInstance launchSpare(InstanceSpec spec) {
+        return launch(spec, jvmOf(spec), true);
+    }
+
+    private SocketInstance launch(InstanceSpec spec, Jvm jvm, boolean spare) {
+        FunctionConfig config = spec.config();
         String id = InstanceIds.next(spec);
         String nonce = InstanceIds.nonce();
         var connecting = listener.expect(id, nonce);
@@ -181,28 +244,24 @@ public final class JavaRuntime implements Runtime {
             cgroup = isolation.createCgroup(id, config);
             List<String> command = new ArrayList<>();
             cgroup.ifPresent(c -> command.addAll(c.joinCommand()));
-            command.addAll(launcher(spec, jars, api, Set.of(listener.socketPath(), scratch)));
-            command.addAll(jvmOptions);
-            if (classDataSharing && archive.exists()) command.add(archive.useFlag());
+            command.addAll(launcher(spec, jvm.jars(), jvm.api(), Set.of(listener.socketPath(), scratch)));
+            command.addAll(jvm.options());
+            if (classDataSharing && jvm.archive().exists()) command.add(jvm.archive().useFlag());
             command.add("-Djava.io.tmpdir=" + scratch);
             command.add("-Duser.home=" + scratch);
-            command.addAll(List.of("-cp", classpath, ApiJar.BOOTSTRAP_CLASS));
+            command.addAll(List.of("-cp", jvm.classpath(), ApiJar.BOOTSTRAP_CLASS));
             ProcessBuilder pb = new ProcessBuilder(command).directory(spec.bundleDir().toFile());
             pb.environment().clear();
             pb.environment().putAll(environment(spec, scratch));
             pb.environment().put("GALE_SOCKET", listener.socketPath().toString());
             pb.environment().put("GALE_INSTANCE_ID", id);
             pb.environment().put("GALE_INSTANCE_NONCE", nonce);
+            if (spare) pb.environment().put("GALE_WARM_UP", "1");
             Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close();
             process.onExit().thenRun(() -> FileTrees.deleteQuietly(scratch));
             // What the JVM itself prints (warnings, "Terminating due to java.lang.OutOfMemoryError") is logged too.
-            var instance = SocketInstance.ofProcess(id, spec, process, connecting, observer, cgroup);
-            if (classDataSharing && !archive.exists() && !archive.failedBefore()) {
-                // Train once the function is known to load, off the request path; this instance runs without.
-                instance.ready().thenRunAsync(() -> trainOnce(archive, jvmOptions, classpath, spec, jars, api), trainer);
-            }
-            return instance;
+            return SocketInstance.ofProcess(id, spec, process, connecting, observer, cgroup);
         } catch (IOException e) {
             connecting.cancel(false);
             cgroup.ifPresent(Isolation.Cgroup::remove);
@@ -243,15 +302,15 @@ public final class JavaRuntime implements Runtime {
         return command;
     }
 
-    private void trainOnce(ClassDataArchive archive, List<String> jvmOptions, String classpath, InstanceSpec spec,
-                           FunctionClasspath jars, Path api) {
+    private void trainOnce(InstanceSpec spec, Jvm jvm) {
+        ClassDataArchive archive = jvm.archive();
         if (!training.add(archive.file())) return;
         try {
             if (archive.exists()) return;
             Path scratch = Files.createDirectories(scratchRoot.resolve(spec.function() + "-" + spec.version() + "-training"));
             try {
-                List<String> java = launcher(spec, jars, api, Set.of(scratch)); // the archive is written into scratch
-                archive.train(java, jvmOptions, classpath, spec.bundleDir(), scratch, environment(spec, scratch));
+                List<String> java = launcher(spec, jvm.jars(), jvm.api(), Set.of(scratch)); // the archive is written into scratch
+                archive.train(java, jvm.options(), jvm.classpath(), spec.bundleDir(), scratch, environment(spec, scratch));
             } finally {
                 FileTrees.deleteQuietly(scratch);
             }
