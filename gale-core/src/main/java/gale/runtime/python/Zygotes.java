@@ -70,6 +70,11 @@ final class Zygotes implements AutoCloseable {
         return Optional.ofNullable(serving.get(key(spec))).filter(PythonZygote::isServing);
     }
 
+    /** The zygotes serving now. */
+    java.util.Collection<PythonZygote> serving() {
+        return java.util.List.copyOf(serving.values());
+    }
+
     /** How many zygotes serve now. */
     int size() {
         return serving.size();
