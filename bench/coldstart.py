@@ -233,28 +233,36 @@ def pss_kb(pid):
 
 
 def processes_in(data_dir, name):
-    """(pid, parent pid, command line) of the processes working in the bundle of `name` version 1."""
+    """(pid, parent pid, command line) of the processes working in the bundle of `name` version 1:
+    their working directory is that very folder (compared by inode: in the sandbox it is /var/task)."""
     found = []
-    root, suffix = os.path.realpath(data_dir) + os.sep, os.sep + os.path.join(name, "1", "bundle")
+    try:
+        bundle = os.stat(Path(data_dir) / "functions" / name / "1" / "bundle")
+    except OSError:
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cwd = os.readlink(entry / "cwd")
-            if not (cwd.startswith(root) and cwd.endswith(suffix)):
+            cwd = os.stat(entry / "cwd")
+            if (cwd.st_dev, cwd.st_ino) != (bundle.st_dev, bundle.st_ino):
                 continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "_zygote.py" not in command and "_bootstrap.py" not in command:
+                continue  # bubblewrap, or the anchor holding a zygote's sandbox
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            found.append((int(entry.name), parent, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+            found.append((int(entry.name), parent, command))
         except OSError:
             continue
     return found
 
 
 def serves(pid):
-    """An instance holds its connection to Gale; a zygote's spare child (waiting to become one) does not."""
+    """An instance (or a spare instance) runs in a cgroup of its own under Gale's; a zygote and
+    its spare child (waiting to become an instance) do not."""
     try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:") for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
+        return any(line.split(":", 2)[2].startswith("/gale/") for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
+    except (OSError, IndexError):
         return False
 
 

@@ -210,12 +210,14 @@ public final class PythonRuntime implements Runtime {
 
     /**
      * Retires zygotes unused for the budget's idle timeout, and has each zygote that wants a
-     * spare instance fork one, off the request path ({@link SpareInstance}).
+     * spare instance fork one, off the request path ({@link SpareInstance}), and each whose spare
+     * no start could take (max-instances run) kill it.
      */
     @Override
     public void maintain() {
         zygotes.retireIdle();
         for (PythonZygote zygote : zygotes.serving()) {
+            zygote.trimSpare();
             zygote.reserveSpare(() -> InstanceIds.next(zygote.spec()))
                     .ifPresent(id -> VIRTUAL_TASKS.execute(() -> makeSpare(zygote, id)));
         }

@@ -270,6 +270,14 @@ final class PythonZygote {
         return spare.reserve(id) ? Optional.of(id) : Optional.empty();
     }
 
+    /**
+     * Kills the spare when max-instances run besides it (made while starts were under way, say):
+     * no start could take it before an instance ends, and then the upkeep makes one again.
+     */
+    void trimSpare() {
+        if (spare.made() && instances() >= spec.config().maxInstances()) spare.discard();
+    }
+
     void spareMade(gale.runtime.Instance instance) {
         spare.made(instance);
     }

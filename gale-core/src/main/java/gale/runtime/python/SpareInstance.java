@@ -22,7 +22,7 @@ import java.util.concurrent.atomic.AtomicReference;
 final class SpareInstance {
 
     private static final InstanceFailure NOT_NEEDED = new InstanceFailure(InstanceFailure.Kind.STOPPED,
-            "a spare instance no longer needed (its zygote retired)");
+            "a spare instance no longer needed");
 
     private sealed interface State permits Making, Made {
         String id();
@@ -42,6 +42,11 @@ final class SpareInstance {
     boolean is(String instanceId) {
         State s = state.get();
         return s != null && s.id().equals(instanceId);
+    }
+
+    /** True when a spare is made and not taken (it may still be loading). */
+    boolean made() {
+        return state.get() instanceof Made;
     }
 
     /** The version started an instance: a spare is worth making (again). */
@@ -88,6 +93,12 @@ final class SpareInstance {
             return Optional.of(made.instance());
         }
         return Optional.empty();
+    }
+
+    /** Kills the spare, if one is made and not taken; another may be made later. */
+    void discard() {
+        State s = state.get();
+        if (s instanceof Made made && state.compareAndSet(s, null)) made.instance().kill(NOT_NEEDED);
     }
 
     /** Kills the spare, if one is made and not taken, and makes no more. Safe to call more than once. */
