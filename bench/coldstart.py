@@ -248,8 +248,8 @@ def processes_in(data_dir, name):
             if (cwd.st_dev, cwd.st_ino) != (bundle.st_dev, bundle.st_ino):
                 continue
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "_zygote.py" not in command and "_bootstrap.py" not in command:
-                continue  # bubblewrap, or the anchor holding a zygote's sandbox
+            if os.path.basename(command.split(" ", 1)[0]) in ("bwrap", "sh", "sleep", "setpriv"):
+                continue  # the sandbox and the commands around the interpreter, the anchor of a zygote's sandbox
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
             found.append((int(entry.name), parent, command))
         except OSError:
