@@ -309,13 +309,13 @@ def report(cold, warm, not_cold, memory, context):
              "## Time to first response after scale-to-zero (ms)", "",
              "Both servers sandbox their instances (the default); \"zygote, no sandbox\" is the same zygote server's "
              "copy of the function deployed with `sandbox = \"off\"`.", "",
-             "| function | zygote p50 | zygote p90 | fresh p50 | fresh p90 | fresh / zygote (p50) "
+             "| function | zygote p50 | zygote p90 | zygote p99 | fresh p50 | fresh p90 | fresh / zygote (p50) "
              "| zygote, no sandbox p50 | warm p50 (zygote) | not reported cold |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in FUNCTIONS:
         z, f, u = cold[("zygote", name)], cold[("fresh", name)], cold[("unsandboxed", name)]
         flags = not_cold[("zygote", name)] + not_cold[("fresh", name)] + not_cold[("unsandboxed", name)]
-        lines.append(f"| {name} | {percentile(z, 50):.1f} | {percentile(z, 90):.1f} | {percentile(f, 50):.1f} "
+        lines.append(f"| {name} | {percentile(z, 50):.1f} | {percentile(z, 90):.1f} | {percentile(z, 99):.1f} | {percentile(f, 50):.1f} "
                      f"| {percentile(f, 90):.1f} | {percentile(f, 50) / percentile(z, 50):.1f}x | {percentile(u, 50):.1f} "
                      f"| {percentile(warm[('zygote', name)], 50):.1f} | {flags or ''} |")
     z, f = memory["zygote"], memory["fresh"]
