@@ -393,8 +393,12 @@ final class PythonZygote {
      * the last entry of {@code NSpid} in /proc/PID/status is the pid in the innermost namespace.
      */
     private long hostPidOf(long nsPid) {
-        for (long pid : ProcessTree.descendants(pid())) {
-            if (ProcessTree.innermostPid(pid) == nsPid) return pid;
+        // Only its direct children, and not those already known: a burst of forks would otherwise
+        // read every instance's /proc status again for each new one, on this zygote's reader thread.
+        var known = new java.util.HashSet<Long>();
+        children.values().forEach(c -> known.add(c.hostPid()));
+        for (long pid : ProcessTree.children(pid())) {
+            if (!known.contains(pid) && ProcessTree.innermostPid(pid) == nsPid) return pid;
         }
         return -1;
     }
