@@ -61,6 +61,8 @@ final class PythonZygote {
     private volatile boolean gone;
     private volatile boolean failed;
     private volatile boolean retiring;
+    /** The host pid of the process that forks the instances (the zygote's interpreter), once a fork has shown it. */
+    private volatile long forkingPid = -1;
 
     /** A fork asked for: its result, and the cgroup the child joins before it runs anything of the instance. */
     private record Forking(CompletableFuture<SocketInstance.OsProcess> result, Optional<Isolation.Cgroup> cgroup) {
@@ -393,12 +395,22 @@ final class PythonZygote {
      * the last entry of {@code NSpid} in /proc/PID/status is the pid in the innermost namespace.
      */
     private long hostPidOf(long nsPid) {
-        // Only its direct children, and not those already known: a burst of forks would otherwise
-        // read every instance's /proc status again for each new one, on this zygote's reader thread.
-        var known = new java.util.HashSet<Long>();
-        children.values().forEach(c -> known.add(c.hostPid()));
-        for (long pid : ProcessTree.children(pid())) {
-            if (!known.contains(pid) && ProcessTree.innermostPid(pid) == nsPid) return pid;
+        // Among the children of the process that forks, not yet known; once that process is found. A burst
+        // of forks would otherwise read every instance's /proc status again for each new one, on this
+        // zygote's one reader thread. (Started in a sandbox of its own, the zygote is under bubblewrap's processes.)
+        long forker = forkingPid;
+        if (forker > 0) {
+            var known = new java.util.HashSet<Long>();
+            children.values().forEach(c -> known.add(c.hostPid()));
+            for (long pid : ProcessTree.children(forker)) {
+                if (!known.contains(pid) && ProcessTree.innermostPid(pid) == nsPid) return pid;
+            }
+        }
+        for (long pid : ProcessTree.descendants(pid())) {
+            if (ProcessTree.innermostPid(pid) == nsPid) {
+                forkingPid = ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(-1L);
+                return pid;
+            }
         }
         return -1;
     }
