@@ -299,6 +299,14 @@ final class PythonZygote {
         if (children.isEmpty()) stop();
     }
 
+    /**
+     * The server stops: asks the spare, if any, to exit and waits for it up to {@code grace} (then
+     * kills it), so that its cgroup is empty before the server removes its own; makes no more.
+     */
+    void stopSpare(java.time.Duration grace) {
+        spare.release().ifPresent(instance -> instance.stop(grace));
+    }
+
     /** Closes the control channel, so the zygote exits (and its instances with it); kills it if it does not. */
     void stop() {
         spare.close();

@@ -103,9 +103,13 @@ final class SpareInstance {
 
     /** Kills the spare, if one is made and not taken, and makes no more. Safe to call more than once. */
     void close() {
+        release().ifPresent(instance -> instance.kill(NOT_NEEDED));
+    }
+
+    /** Makes no more spares and hands over the one made and not taken, if any, to be stopped by the caller. */
+    Optional<Instance> release() {
         closed = true;
-        State s = state.getAndSet(null);
-        if (s instanceof Made made) made.instance().kill(NOT_NEEDED);
+        return state.getAndSet(null) instanceof Made made ? Optional.of(made.instance()) : Optional.empty();
     }
 
     /** A spare ended before it was taken (its code failed to load, it crashed, its zygote died): make no more until used. */
