@@ -233,28 +233,36 @@ def pss_kb(pid):
 
 
 def processes_in(data_dir, name):
-    """(pid, parent pid, command line) of the processes working in the bundle of `name` version 1."""
+    """(pid, parent pid, command line) of the processes working in the bundle of `name` version 1:
+    their working directory is that very folder (compared by inode: in the sandbox it is /var/task)."""
     found = []
-    root, suffix = os.path.realpath(data_dir) + os.sep, os.sep + os.path.join(name, "1", "bundle")
+    try:
+        bundle = os.stat(Path(data_dir) / "functions" / name / "1" / "bundle")
+    except OSError:
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            cwd = os.readlink(entry / "cwd")
-            if not (cwd.startswith(root) and cwd.endswith(suffix)):
+            cwd = os.stat(entry / "cwd")
+            if (cwd.st_dev, cwd.st_ino) != (bundle.st_dev, bundle.st_ino):
                 continue
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if os.path.basename(command.split(" ", 1)[0]) in ("bwrap", "sh", "sleep", "setpriv"):
+                continue  # the sandbox and the commands around the interpreter, the anchor of a zygote's sandbox
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            found.append((int(entry.name), parent, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+            found.append((int(entry.name), parent, command))
         except OSError:
             continue
     return found
 
 
 def serves(pid):
-    """An instance holds its connection to Gale; a zygote's spare child (waiting to become one) does not."""
+    """An instance (or a spare instance) runs in a cgroup of its own under Gale's; a zygote and
+    its spare child (waiting to become an instance) do not."""
     try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:") for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
+        return any(line.split(":", 2)[2].startswith("/gale/") for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines())
+    except (OSError, IndexError):
         return False
 
 
@@ -301,13 +309,13 @@ def report(cold, warm, not_cold, memory, context):
              "## Time to first response after scale-to-zero (ms)", "",
              "Both servers sandbox their instances (the default); \"zygote, no sandbox\" is the same zygote server's "
              "copy of the function deployed with `sandbox = \"off\"`.", "",
-             "| function | zygote p50 | zygote p90 | fresh p50 | fresh p90 | fresh / zygote (p50) "
+             "| function | zygote p50 | zygote p90 | zygote p99 | fresh p50 | fresh p90 | fresh / zygote (p50) "
              "| zygote, no sandbox p50 | warm p50 (zygote) | not reported cold |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name in FUNCTIONS:
         z, f, u = cold[("zygote", name)], cold[("fresh", name)], cold[("unsandboxed", name)]
         flags = not_cold[("zygote", name)] + not_cold[("fresh", name)] + not_cold[("unsandboxed", name)]
-        lines.append(f"| {name} | {percentile(z, 50):.1f} | {percentile(z, 90):.1f} | {percentile(f, 50):.1f} "
+        lines.append(f"| {name} | {percentile(z, 50):.1f} | {percentile(z, 90):.1f} | {percentile(z, 99):.1f} | {percentile(f, 50):.1f} "
                      f"| {percentile(f, 90):.1f} | {percentile(f, 50) / percentile(z, 50):.1f}x | {percentile(u, 50):.1f} "
                      f"| {percentile(warm[('zygote', name)], 50):.1f} | {flags or ''} |")
     z, f = memory["zygote"], memory["fresh"]

@@ -67,8 +67,11 @@ the spare does everything that does not depend on which instance it becomes,
 then blocks reading a pipe. A fork request hands ``env`` to the spare (or to a
 child forked there and then) and is answered at once. The spare also runs
 Gale's own request path once (a throwaway Flask app and one GET through it; no
-user code), so the pages that path writes are copied before the instance needs
-them. A spare is replaced after the zygote imported learned modules.
+user code), and, when the bundle imports numpy or scikit-learn, their common code
+(array creation, reductions, a product, input validation) on a tiny array, so the
+pages those write are copied before the instance needs them (each copy-on-write
+fault costs 20-40 us on a VM; a first scikit-learn prediction took some 250 of
+them). A spare is replaced after the zygote imported learned modules.
 
 The child becomes an instance exactly like a fresh ``_bootstrap.py``: it
 resets the signal handlers the zygote changed, closes the zygote's descriptors
@@ -731,9 +734,10 @@ class Zygote:
         self.last_spare, self.spare = self.spare, None
         return self.last_spare
 
-    def make_child(self):
+    def make_child(self, spare=False):
         """Forks a child that does everything an instance needs that does not depend on which
-        instance it becomes, then waits for the instance's environment on a pipe."""
+        instance it becomes, then waits for the instance's environment on a pipe. A ``spare``
+        (forked while idle) also rehearses the libraries the bundle imports."""
         if threading.active_count() > 1:
             self.fail(f"threads appeared after preloading ({self._thread_names()}); cannot fork safely")
         request_r, request_w = os.pipe()
@@ -749,7 +753,7 @@ class Zygote:
             raise
         if pid == 0:
             try:
-                self.prepare_child(request_r, learn_w, [request_w, learn_r])
+                self.prepare_child(request_r, learn_w, [request_w, learn_r], spare)
             except BaseException:  # noqa: B036 - nothing may return into the zygote's loop
                 traceback.print_exc()
             finally:
@@ -761,7 +765,7 @@ class Zygote:
 
     def make_spare(self):
         try:
-            self.spare = self.make_child()
+            self.spare = self.make_child(spare=True)
         except OSError as exc:
             print(f"gale zygote: cannot fork a spare child: {describe_exception(exc)}", file=sys.stderr, flush=True)
             self.spare_not_before = time.monotonic() + IDLE_CHECK_SECONDS
@@ -776,7 +780,7 @@ class Zygote:
         self.discarded.add(child.pid)  # its exit is nobody's business
         child.close()
 
-    def prepare_child(self, request_r, learn_w, parent_ends):
+    def prepare_child(self, request_r, learn_w, parent_ends, spare=False):
         """In the child: undo what is the zygote's, then wait to learn which instance to become."""
         die_with_parent(self.pid, self.set_death_signal)
         zygote_modules = frozenset(sys.modules)
@@ -798,6 +802,8 @@ class Zygote:
             tempfile.tempdir = None  # computed from the zygote's TMPDIR, if at all
         sys.argv[:] = [BOOTSTRAP_FILE]
         self.rehearse()
+        if spare:
+            self.rehearse_libraries()
         request = _read_all(request_r)
         os.close(request_r)
         if not request:
@@ -814,6 +820,28 @@ class Zygote:
         try:
             app = bootstrap.build_flask_app(lambda request: "", bootstrap.__name__)
             bootstrap.WsgiAdapter(app, self.settings)({"method": "GET", "path": "/", "query": "", "headers": []}, b"")
+        except Exception:  # noqa: S110 - only a warm-up; the instance does the real thing
+            pass
+
+    def rehearse_libraries(self):
+        """In a spare child: runs the library code a call of a numpy or scikit-learn function
+        nearly always takes (array creation, reductions, a product, scikit-learn's input
+        validation) on a tiny array, when the bundle imports those libraries; no user code. A
+        call's first run of that code otherwise writes some 200 pages shared with the zygote
+        (reference counts), each a copy-on-write fault that costs 20-40 us on a VM: 5-10 ms of
+        the first call, paid here by the spare instead."""
+        imported = {name.partition(".")[0] for name, _ in self.candidates} | {name.partition(".")[0] for name in self.learned}
+        numpy = sys.modules.get("numpy")
+        if numpy is None or not imported & {"numpy", "sklearn", "scipy", "pandas"}:
+            return
+        try:
+            x = numpy.asarray([[0.0, 1.0], [1.0, 0.0]])
+            (x @ x.T).sum(axis=1)
+            numpy.exp(-x).max(axis=1)
+            numpy.argmax(x, axis=1)
+            validation = sys.modules.get("sklearn.utils.validation")
+            if validation is not None and "sklearn" in imported:
+                validation.check_array(x)
         except Exception:  # noqa: S110 - only a warm-up; the instance does the real thing
             pass
 

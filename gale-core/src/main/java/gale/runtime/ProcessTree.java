@@ -65,6 +65,11 @@ public final class ProcessTree {
         }
     }
 
+    /** The direct children of {@code pid}; none once it is gone. */
+    public static List<Long> children(long pid) {
+        return childrenOf(pid);
+    }
+
     private static List<Long> childrenOf(long pid) {
         List<Long> children = new ArrayList<>();
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {

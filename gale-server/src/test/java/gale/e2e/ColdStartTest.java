@@ -2,6 +2,7 @@ package gale.e2e;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.runtime.Isolation;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -10,8 +11,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -222,6 +225,102 @@ class ColdStartTest extends GaleE2E {
         assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
         assertThat(coldMillis).as("cold start through Gale (ms), against a fresh python3 loading the model (%d ms)", freshMillis)
                 .isLessThan(freshMillis / 3);
+    }
+
+    // ---- spare instances
+
+    /** Says, at import, which instance ran the module-level code, and in which process. */
+    private static final String ANNOUNCED = """
+            import json, os
+            print("loaded", os.environ["GALE_INSTANCE_ID"], os.getpid(), flush=True)
+            def who(request):
+                return json.dumps({"instance": os.environ["GALE_INSTANCE_ID"], "pid": os.getpid()})
+            """;
+
+    @Test
+    void afterScaleToZeroTheColdStartIsHandedASpareInstanceThatRanTheModuleCodeAheadOfTheCall() throws Exception {
+        gale.deployActive("early", gale.bundle("early", "main.py", ANNOUNCED), "entryPoint", "who", "sandbox", "off",
+                "idleTimeout", "1s", "maxInstances", 1, "memory", "200MB");
+        String first = json(gale.get("early", "")).path("instance").asText();
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("early").instances() == 0);
+
+        // With max-instances 1 the spare waits until no instance runs; it loads while no call is pending.
+        String spare = await().atMost(Duration.ofSeconds(10)).until(() -> loaded("early").keySet().stream()
+                .filter(id -> !id.equals(first)).findFirst(), Optional::isPresent).orElseThrow();
+        assertThat(gale.client.function("early").instances()).as("a spare is no pool's instance").isZero();
+        cgroupsHere().ifPresent(isolation -> assertThat(memoryLimitOf(isolation, spare)).as("the spare's own cgroup")
+                .isEqualTo(200L << 20));
+        var cold = gale.get("early", "");
+
+        assertThat(cold.headers().firstValue("X-Gale-Cold-Start")).hasValue("true");
+        assertThat(json(cold).path("instance").asText()).isEqualTo(spare);
+        assertThat(json(cold).path("pid").asLong()).isEqualTo(loaded("early").get(spare));
+        assertThat(loaded("early")).as("each instance ran the module code once").hasSize(2);
+    }
+
+    @Test
+    void aSpareInstanceGoesWithItsVersion() {
+        gale.deployActive("doomed", gale.bundle("doomed", "main.py", ANNOUNCED), "entryPoint", "who", "sandbox", "off");
+        // The first instance serves; fewer than max-instances run, so a spare is made beside it.
+        var pids = await().atMost(Duration.ofSeconds(10)).until(() -> loaded("doomed").values(), p -> p.size() == 2);
+        List<ProcessHandle> firstVersion = pids.stream().map(pid -> ProcessHandle.of(pid).orElseThrow()).toList();
+
+        gale.deployActive("doomed", gale.bundle("doomed2", "main.py", ANNOUNCED), "entryPoint", "who", "sandbox", "off");
+
+        // Version 1's bundle stays (a rollback may want it): only retiring its zygote ends its spare.
+        await().atMost(Duration.ofSeconds(10)).until(() -> firstVersion.stream().noneMatch(ProcessHandle::isAlive));
+    }
+
+    @Test
+    void aSpareThatDiesWhileLoadingIsNotMadeAgainUntilTheVersionStartsAnInstance() throws Exception {
+        Path marks = Files.createTempDirectory(tmp, "marks").resolve("loads");
+        gale.deployActive("flaky", gale.bundle("flaky", "main.py", """
+                import os
+                with open(%s, "a") as f:
+                    f.write("x")
+                if os.path.exists(%s + ".crash"):
+                    os._exit(3)
+                def flaky(request):
+                    return "ok"
+                """.formatted(pythonString(marks), pythonString(marks))), "sandbox", "off", "idleTimeout", "1s", "maxInstances", 1);
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("flaky").instances() == 0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(marks).length() == 2); // a spare loaded
+        assertThat(text(gale.get("flaky", ""))).isEqualTo("ok"); // ... and served
+        Files.writeString(Path.of(marks + ".crash"), "");
+        await().atMost(Duration.ofSeconds(10)).until(() -> gale.client.function("flaky").instances() == 0);
+
+        await().atMost(Duration.ofSeconds(10)).until(() -> Files.readString(marks).length() == 3); // the next spare crashed
+        Thread.sleep(2000); // upkeep runs five times a second: a loop would show
+        assertThat(Files.readString(marks)).hasSize(3);
+        Files.delete(Path.of(marks + ".crash"));
+        assertThat(text(gale.get("flaky", ""))).isEqualTo("ok");
+    }
+
+    /** The instances of {@code function} that announced, at import, that they loaded: id -> pid. */
+    private static Map<String, Long> loaded(String function) {
+        Map<String, Long> found = new LinkedHashMap<>();
+        for (var entry : gale.client.logs(function, 0, 1000, 0).entries()) {
+            String[] words = entry.message().split(" ");
+            if (words.length == 3 && words[0].equals("loaded")) found.put(words[1], Long.parseLong(words[2]));
+        }
+        return found;
+    }
+
+    private static Optional<Isolation> cgroupsHere() {
+        Isolation isolation = Isolation.probe("gale-test");
+        return isolation.cgroupMode() == Isolation.CgroupMode.NONE ? Optional.empty() : Optional.of(isolation);
+    }
+
+    private static long memoryLimitOf(Isolation isolation, String instance) {
+        try {
+            return Cgroups.memoryLimit(isolation, instance);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String pythonString(Path path) {
+        return "'" + path + "'"; // a temporary folder: no quotes or backslashes in it
     }
 
     /** What a fresh interpreter takes just to import scikit-learn and unpickle the model, on this machine now. */

@@ -47,7 +47,9 @@ import java.util.concurrent.TimeoutException;
  * kept within a budget ({@link Zygotes}). When the zygote cannot serve (still preloading
  * after {@link PythonZygote#FORK_WAIT}, failed, exited), the instance is a fresh
  * {@code python3 _bootstrap.py} and the reason is logged. {@code GALE_ZYGOTE=0} in the
- * server's environment turns zygotes off, for comparisons.
+ * server's environment turns zygotes off, for comparisons. A used version's zygote keeps a
+ * {@link SpareInstance}: an instance forked and loaded ahead of demand by the upkeep, which the
+ * next start takes as it is, so a cold start is a hand-over.
  *
  * <p>Isolation ({@link Isolation}): each instance gets a cgroup with its memory limit and
  * CPU share (a fresh process joins it before exec; a forked one is held until Gale has
@@ -206,10 +208,28 @@ public final class PythonRuntime implements Runtime {
         zygotes.retire(spec);
     }
 
-    /** Retires zygotes unused for the budget's idle timeout. */
+    /**
+     * Retires zygotes unused for the budget's idle timeout, and has each zygote that wants a
+     * spare instance fork one, off the request path ({@link SpareInstance}), and each whose spare
+     * no start could take (max-instances run) kill it.
+     */
     @Override
     public void maintain() {
         zygotes.retireIdle();
+        for (PythonZygote zygote : zygotes.serving()) {
+            zygote.trimSpare();
+            zygote.reserveSpare(() -> InstanceIds.next(zygote.spec()))
+                    .ifPresent(id -> VIRTUAL_TASKS.execute(() -> makeSpare(zygote, id)));
+        }
+    }
+
+    private void makeSpare(PythonZygote zygote, String id) {
+        try {
+            zygote.spareMade(launch(zygote.spec(), Optional.of(zygote), id, false));
+        } catch (RuntimeException e) {
+            LOG.debug("{}: no spare instance: {}", zygote.spec().label(), e.getMessage());
+            zygote.spareFailed(id);
+        }
     }
 
     /** Fails the deploy when the config asks for a sandbox this host cannot give. */
@@ -218,9 +238,20 @@ public final class PythonRuntime implements Runtime {
         isolation.check(config);
     }
 
+    /** The zygote's spare instance when it has one (the cold start is then a hand-over), else a new instance. */
     @Override
     public Instance start(InstanceSpec spec) {
-        String id = InstanceIds.next(spec);
+        Optional<PythonZygote> zygote = zygotesOn ? zygotes.forVersion(spec) : Optional.empty();
+        Optional<Instance> spare = zygote.flatMap(PythonZygote::takeSpare);
+        return spare.orElseGet(() -> launch(spec, zygote, InstanceIds.next(spec), true));
+    }
+
+    /**
+     * An instance forked by {@code zygote}, or a fresh process without one.
+     *
+     * @param freshIfUnforked start a fresh process should the zygote not fork it (else the instance fails)
+     */
+    private Instance launch(InstanceSpec spec, Optional<PythonZygote> zygote, String id, boolean freshIfUnforked) {
         String nonce = InstanceIds.nonce();
         var connecting = listener.expect(id, nonce);
         Path scratch;
@@ -234,7 +265,6 @@ public final class PythonRuntime implements Runtime {
         env.put("GALE_INSTANCE_ID", id);
         env.put("GALE_INSTANCE_NONCE", nonce);
         Optional<Isolation.Cgroup> cgroup = isolation.createCgroup(id, spec.config());
-        Optional<PythonZygote> zygote = zygotesOn ? zygotes.forVersion(spec) : Optional.empty();
         if (zygote.isEmpty()) {
             try {
                 Process process = startFresh(spec, env, scratch, cgroup);
@@ -246,12 +276,12 @@ public final class PythonRuntime implements Runtime {
                 throw new UncheckedIOException(cannotStart(spec, e), e);
             }
         }
-        return fork(zygote.get(), id, nonce, env, scratch, connecting, cgroup);
+        return fork(zygote.get(), id, nonce, env, scratch, connecting, cgroup, freshIfUnforked);
     }
 
-    /** An instance forked by the zygote, or a fresh process should the zygote not deliver. */
+    /** An instance forked by the zygote, or (with {@code freshIfUnforked}) a fresh process should the zygote not deliver. */
     private Instance fork(PythonZygote zygote, String id, String nonce, Map<String, String> env, Path scratch,
-                          CompletableFuture<Connection> connecting, Optional<Isolation.Cgroup> cgroup) {
+                          CompletableFuture<Connection> connecting, Optional<Isolation.Cgroup> cgroup, boolean freshIfUnforked) {
         InstanceSpec spec = zygote.spec();
         var launching = new CompletableFuture<SocketInstance.OsProcess>();
         var instance = SocketInstance.launching(id, spec, launching, connecting, observer, cgroup);
@@ -267,7 +297,7 @@ public final class PythonRuntime implements Runtime {
         zygote.fork(id, env, cgroup).whenCompleteAsync((child, error) -> {
             if (error == null) {
                 launching.complete(child);
-            } else if (instance.failure().isPresent()) {
+            } else if (instance.failure().isPresent() || !freshIfUnforked) {
                 launching.completeExceptionally(error);
             } else {
                 LOG.warn("{}: zygote (pid {}) did not fork instance {} ({}); starting a fresh python3 instead",

@@ -56,17 +56,20 @@ final class PythonZygote {
     private final Map<String, Forking> forking = new ConcurrentHashMap<>();
     /** Live children by the pid the zygote knows them by (inside its sandbox's PID namespace, if any). */
     private final Map<Long, Child> children = new ConcurrentHashMap<>();
+    private final SpareInstance spare = new SpareInstance();
     private volatile long lastUsedNanos = System.nanoTime();
     private volatile boolean gone;
     private volatile boolean failed;
     private volatile boolean retiring;
+    /** The host pid of the process that forks the instances (the zygote's interpreter), once a fork has shown it. */
+    private volatile long forkingPid = -1;
 
     /** A fork asked for: its result, and the cgroup the child joins before it runs anything of the instance. */
     private record Forking(CompletableFuture<SocketInstance.OsProcess> result, Optional<Isolation.Cgroup> cgroup) {
     }
 
-    /** A forked child: its pid on the host, and how it exited. */
-    private record Child(long hostPid, CompletableFuture<String> exit) {
+    /** A forked child: the instance it is, its pid on the host, and how it exited. */
+    private record Child(String instanceId, long hostPid, CompletableFuture<String> exit) {
     }
 
     /** The id, nonce, output file and expected connection of a zygote about to start. */
@@ -185,7 +188,13 @@ final class PythonZygote {
      * that instance with it (a zygote handed out for a cold start counts as used from then on).
      */
     boolean inUse() {
-        return !children.isEmpty() || !forking.isEmpty();
+        return instances() > 0;
+    }
+
+    /** Instances it forked that run or are being forked, not counting a spare that nobody took. */
+    private long instances() {
+        return children.values().stream().filter(c -> !spare.is(c.instanceId())).count()
+                + forking.keySet().stream().filter(id -> !spare.is(id)).count();
     }
 
     /** Marks it used now: it was just handed out to fork an instance. */
@@ -206,7 +215,10 @@ final class PythonZygote {
      * until Gale has moved it there, so everything of the instance counts against its limit.
      */
     CompletableFuture<SocketInstance.OsProcess> fork(String instanceId, Map<String, String> env, Optional<Isolation.Cgroup> cgroup) {
-        lastUsedNanos = System.nanoTime();
+        if (!spare.is(instanceId)) {
+            lastUsedNanos = System.nanoTime(); // a spare is not a use: an idle zygote still retires
+            spare.used();
+        }
         var forked = new CompletableFuture<SocketInstance.OsProcess>();
         var entry = new Forking(forked, cgroup);
         forking.put(instanceId, entry);
@@ -235,16 +247,69 @@ final class PythonZygote {
     }
 
     /**
-     * The version starts no more instances from this zygote: it forks nothing more and goes
-     * once the last instance it forked has exited (they die with it; the pool drains them).
+     * The spare instance ({@link SpareInstance}) for a start of the version, if one was made
+     * and has not failed; it may still be loading. Empty otherwise (then fork one).
+     */
+    Optional<gale.runtime.Instance> takeSpare() {
+        Optional<gale.runtime.Instance> taken = spare.take();
+        if (taken.isPresent()) lastUsedNanos = System.nanoTime();
+        return taken;
+    }
+
+    /**
+     * Reserves the making of a spare when one is wanted: the zygote serves and is ready, the
+     * version prewarms and was used since its last spare failed, no fork is under way (a spare
+     * never competes with a start) and fewer instances run than max-instances (else no start
+     * could take it). The caller then forks it, off the request path, with the id returned, and
+     * hands it to {@link #spareMade} or {@link #spareFailed}.
+     */
+    Optional<String> reserveSpare(java.util.function.Supplier<String> newId) {
+        if (!isServing() || !ready.isDone() || !spec.config().prewarm() || !forking.isEmpty() || !spare.wanted()
+                || instances() >= spec.config().maxInstances()) {
+            return Optional.empty();
+        }
+        String id = newId.get();
+        return spare.reserve(id) ? Optional.of(id) : Optional.empty();
+    }
+
+    /**
+     * Kills the spare when max-instances run besides it (made while starts were under way, say):
+     * no start could take it before an instance ends, and then the upkeep makes one again.
+     */
+    void trimSpare() {
+        if (spare.made() && instances() >= spec.config().maxInstances()) spare.discard();
+    }
+
+    void spareMade(gale.runtime.Instance instance) {
+        spare.made(instance);
+    }
+
+    void spareFailed(String instanceId) {
+        spare.failed(instanceId);
+    }
+
+    /**
+     * The version starts no more instances from this zygote: it forks nothing more, kills its
+     * spare, and goes once the last instance it forked has exited (they die with it; the pool
+     * drains them).
      */
     void retire() {
         retiring = true;
+        spare.close();
         if (children.isEmpty()) stop();
+    }
+
+    /**
+     * The server stops: asks the spare, if any, to exit and waits for it up to {@code grace} (then
+     * kills it), so that its cgroup is empty before the server removes its own; makes no more.
+     */
+    void stopSpare(java.time.Duration grace) {
+        spare.release().ifPresent(instance -> instance.stop(grace));
     }
 
     /** Closes the control channel, so the zygote exits (and its instances with it); kills it if it does not. */
     void stop() {
+        spare.close();
         control.stop();
     }
 
@@ -311,7 +376,7 @@ final class PythonZygote {
             return;
         }
         var exit = new CompletableFuture<String>();
-        children.put(pid, new Child(hostPid, exit));
+        children.put(pid, new Child(instanceId, hostPid, exit));
         var child = new SocketInstance.OsProcess(hostPid, ProcessHandle.of(hostPid), exit);
         if (waiting != null && waiting.cgroup().isPresent()) {
             try {
@@ -338,8 +403,22 @@ final class PythonZygote {
      * the last entry of {@code NSpid} in /proc/PID/status is the pid in the innermost namespace.
      */
     private long hostPidOf(long nsPid) {
+        // Among the children of the process that forks, not yet known; once that process is found. A burst
+        // of forks would otherwise read every instance's /proc status again for each new one, on this
+        // zygote's one reader thread. (Started in a sandbox of its own, the zygote is under bubblewrap's processes.)
+        long forker = forkingPid;
+        if (forker > 0) {
+            var known = new java.util.HashSet<Long>();
+            children.values().forEach(c -> known.add(c.hostPid()));
+            for (long pid : ProcessTree.children(forker)) {
+                if (!known.contains(pid) && ProcessTree.innermostPid(pid) == nsPid) return pid;
+            }
+        }
         for (long pid : ProcessTree.descendants(pid())) {
-            if (ProcessTree.innermostPid(pid) == nsPid) return pid;
+            if (ProcessTree.innermostPid(pid) == nsPid) {
+                forkingPid = ProcessHandle.of(pid).flatMap(ProcessHandle::parent).map(ProcessHandle::pid).orElse(-1L);
+                return pid;
+            }
         }
         return -1;
     }
@@ -347,6 +426,7 @@ final class PythonZygote {
     /** The zygote has exited: nothing more to fork; the instances it forked have died with it. */
     private void onExit(String how, String lastOutput) {
         gone = true;
+        spare.close();
         if (!ready.isDone()) {
             failed = true;
             LOG.warn("zygote of {} (pid {}) {} before it was ready{}", spec.label(), pid(), how, lastOutput.isEmpty() ? "" : ": " + lastOutput);

@@ -28,6 +28,8 @@ final class Zygotes implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Zygotes.class);
     /** After a zygote failed before it was ready, the version's instances start fresh for this long. */
     static final Duration RETRY_AFTER = Duration.ofSeconds(30);
+    /** How long a spare instance may take to exit when the server stops, before it is killed. */
+    private static final Duration SPARE_STOP_GRACE = Duration.ofSeconds(2);
 
     private final ZygoteBudget budget;
     private final Function<InstanceSpec, PythonZygote> starter;
@@ -68,6 +70,11 @@ final class Zygotes implements AutoCloseable {
     /** The version's zygote, if one serves now (without starting one). */
     Optional<PythonZygote> find(InstanceSpec spec) {
         return Optional.ofNullable(serving.get(key(spec))).filter(PythonZygote::isServing);
+    }
+
+    /** The zygotes serving now. */
+    java.util.Collection<PythonZygote> serving() {
+        return java.util.List.copyOf(serving.values());
     }
 
     /** How many zygotes serve now. */
@@ -132,10 +139,14 @@ final class Zygotes implements AutoCloseable {
         return lru.isPresent();
     }
 
-    /** Stops every zygote now (the server stops; their instances are stopped by their pools first). */
+    /** Stops every zygote now (the server stops; their instances are stopped by their pools first, their spares here). */
     @Override
     public void close() {
         closed = true;
+        var stopping = serving.values().stream()
+                .map(z -> java.util.concurrent.CompletableFuture.runAsync(() -> z.stopSpare(SPARE_STOP_GRACE), Thread::startVirtualThread))
+                .toArray(java.util.concurrent.CompletableFuture[]::new);
+        java.util.concurrent.CompletableFuture.allOf(stopping).join(); // each waits its grace at most
         serving.values().forEach(PythonZygote::stop);
         serving.clear();
     }
