@@ -54,6 +54,8 @@ class ZygoteBudgetTest {
         ProcessHandle newer = zygoteOf("newer");
         ProcessHandle older = zygoteOf("older");
         assertThat(ZygoteProcesses.versionZygoteOf(gale, "other")).isEmpty();
+        // Ready once each has forked its spare child: a zygote still starting is never retired, whatever its rank.
+        await().atMost(WAIT).until(() -> newer.children().findAny().isPresent() && older.children().findAny().isPresent());
 
         // A cold start of "other" needs room: the least recently used of the two goes, not the most.
         assertThat(text(gale.get("other", ""))).isEqualTo("other");
