@@ -130,6 +130,10 @@ final class JobExecution {
             for (int from = 0; from < row.inputs() && !halted(); from += PAGE) {
                 List<JobItem> page = store.items(row.id(), from, Math.min(row.inputs(), from + PAGE)).stream()
                         .filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
+                if (row.inputs() <= options.chunkSize()) { // one task: no thread of its own to wait for
+                    runTask(page);
+                    break;
+                }
                 for (int i = 0; i < page.size() && !halted(); i += options.chunkSize()) {
                     List<JobItem> chunk = page.subList(i, Math.min(page.size(), i + options.chunkSize()));
                     permits.acquireUninterruptibly(); // a task runs its inputs one at a time: one call in flight
