@@ -272,6 +272,29 @@ class MapJobsTest extends GaleE2E {
     }
 
     @Test
+    void aJobRunsAsManyCallsAtOnceAsItsParallelismAndNoMore() {
+        gale.deployActive("span", gale.bundle("span", "main.py", """
+                import time
+                def span(request):
+                    start = time.time()
+                    time.sleep(0.1)
+                    return {"start": start, "end": time.time()}
+                """), "maxInstances", 4);
+        String id = jobs.submit("{\"function\": \"span\", \"inputs\": " + range(0, 16) + ", \"parallelism\": 2}").path("id").asText();
+        jobs.awaitEnd(id);
+
+        List<double[]> spans = jobs.results(id, false).stream()
+                .map(r -> new double[]{r.path("result").path("start").asDouble(), r.path("result").path("end").asDouble()}).toList();
+        int most = 0;
+        for (double[] s : spans) {
+            int overlapping = (int) spans.stream().filter(o -> o[0] <= s[0] && s[0] < o[1]).count();
+            most = Math.max(most, overlapping);
+        }
+        assertThat(spans).hasSize(16);
+        assertThat(most).isEqualTo(2);
+    }
+
+    @Test
     void ndjsonInputsWork() {
         JobsHttp.Answer a = jobs.send("POST", "/v1/jobs?function=square&chunkSize=2", "application/x-ndjson", "2\n3\n\n4\n");
 
