@@ -46,6 +46,9 @@ public final class JobService implements AutoCloseable {
     public static final int MAX_INPUTS = 1_000_000;
     private static final int RESULT_PAGE = 1_000;
     private static final Duration FLUSH_INTERVAL = Duration.ofMillis(20);
+    /** A lone outcome is written at once; one that follows a write this closely waits {@link #GATHER} for others. */
+    private static final Duration GATHER_WHEN_BUSY = Duration.ofMillis(5);
+    private static final Duration GATHER = Duration.ofMillis(2);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Registry registry;
@@ -56,6 +59,7 @@ public final class JobService implements AutoCloseable {
     private final ReentrantLock writing = new ReentrantLock();
     private final ExecutorService jobs = Executors.newVirtualThreadPerTaskExecutor();
     private Thread writer;
+    private long lastWrite; // the writer thread's own
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
 
@@ -356,10 +360,14 @@ public final class JobService implements AutoCloseable {
             try {
                 JobItem first = outcomes.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
                 if (first == null) continue;
+                if (outcomes.isEmpty() && System.nanoTime() - lastWrite < GATHER_WHEN_BUSY.toNanos()) {
+                    Thread.sleep(GATHER.toMillis()); // outcomes keep coming: one write (and one wake of each stream) for many
+                }
                 List<JobItem> batch = new ArrayList<>();
                 batch.add(first);
                 outcomes.drainTo(batch, 5_000);
                 writeBatch(batch);
+                lastWrite = System.nanoTime();
             } catch (InterruptedException e) {
                 return;
             }
