@@ -56,6 +56,7 @@ final class JobExecution {
     private final Registry registry;
     private final JobStore store;
     private final Consumer<JobItem> writer;
+    private final Optional<List<String>> submitted;
     private final CallBodies bodies;
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicInteger done = new AtomicInteger();
@@ -70,9 +71,14 @@ final class JobExecution {
     /** The server is stopping: no new calls, nothing recorded as failed; a restart resumes the job. */
     private volatile boolean suspended;
 
+    /**
+     * @param submitted a new job's inputs as submitted, so its first page is not read back from the
+     *                  store; empty for a job resumed after a restart (its queued inputs are in the store)
+     */
     JobExecution(JobRow row, Optional<JobContext> context, JobOptions options, Registry registry, JobStore store,
-                 Consumer<JobItem> writer) {
+                 Consumer<JobItem> writer, Optional<List<String>> submitted) {
         this.row = row;
+        this.submitted = submitted.map(inputs -> List.copyOf(inputs.subList(0, Math.min(inputs.size(), PAGE))));
         this.options = options;
         this.registry = registry;
         this.store = store;
@@ -144,6 +150,15 @@ final class JobExecution {
         return state;
     }
 
+    private List<JobItem> queued(List<String> inputs) {
+        List<JobItem> items = new java.util.ArrayList<>(inputs.size());
+        for (int i = 0; i < inputs.size(); i++) {
+            items.add(new JobItem(row.id(), i, inputs.get(i), ItemState.QUEUED.name(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), Optional.empty(), 0, Optional.empty()));
+        }
+        return items;
+    }
+
     private void work(Tasks tasks) {
         for (List<JobItem> task = tasks.next(); task != null && !halted(); task = tasks.next()) runTask(task);
     }
@@ -162,8 +177,8 @@ final class JobExecution {
                 while (at >= page.size()) {
                     if (nextPage >= row.inputs() || halted()) return null;
                     int to = Math.min(row.inputs(), nextPage + PAGE);
-                    page = store.items(row.id(), nextPage, to).stream()
-                            .filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
+                    page = nextPage == 0 && submitted.isPresent() ? queued(submitted.get())
+                            : store.items(row.id(), nextPage, to).stream().filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
                     nextPage = to;
                     at = 0;
                 }

@@ -158,8 +158,8 @@ public final class JobService implements AutoCloseable {
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
         Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
-        if (waiting && inputs.size() <= options.chunkSize()) return runHere(row, encoded, options, allQueued);
-        start(row, encoded, options, allQueued);
+        if (waiting && inputs.size() <= options.chunkSize()) return runHere(row, encoded, options, inputs, allQueued);
+        start(execution(row, encoded, options, this::enqueue, Optional.of(inputs)), allQueued);
         return new Submitted(view(row, allQueued), Optional.empty());
     }
 
@@ -168,14 +168,15 @@ public final class JobService implements AutoCloseable {
      * as it comes (never overwritten, as ever) instead of going through the batch writer. The
      * outcomes are answered from memory, as stored, so the answer reads nothing back.
      */
-    private Submitted runHere(JobRow row, Optional<JobContext> context, JobOptions options, Map<ItemState, Integer> allQueued) {
+    private Submitted runHere(JobRow row, Optional<JobContext> context, JobOptions options, List<String> inputs,
+                             Map<ItemState, Integer> allQueued) {
         List<JobItem> outcomes = new ArrayList<>();
         JobExecution execution = execution(row, context, options, outcome -> {
             writeBatch(List.of(outcome));
             synchronized (outcomes) {
                 outcomes.add(outcome);
             }
-        });
+        }, Optional.of(inputs));
         Optional<JobRow> ended = run(execution, allQueued);
         synchronized (outcomes) {
             if (ended.isEmpty() || outcomes.size() != row.inputs()) {
@@ -188,14 +189,14 @@ public final class JobService implements AutoCloseable {
         }
     }
 
-    private void start(JobRow row, Optional<JobContext> context, JobOptions options, Map<ItemState, Integer> countsAtStart) {
-        JobExecution execution = execution(row, context, options, this::enqueue);
+    private void start(JobExecution execution, Map<ItemState, Integer> countsAtStart) {
         jobs.submit(() -> run(execution, countsAtStart));
     }
 
     /** A job's execution, registered as running (so it can be seen and cancelled) before it starts. */
-    private JobExecution execution(JobRow row, Optional<JobContext> context, JobOptions options, Consumer<JobItem> writer) {
-        var execution = new JobExecution(row, context, options, registry, store, writer);
+    private JobExecution execution(JobRow row, Optional<JobContext> context, JobOptions options, Consumer<JobItem> writer,
+                                   Optional<List<String>> submitted) {
+        var execution = new JobExecution(row, context, options, registry, store, writer, submitted);
         running.put(row.id(), execution);
         return execution;
     }
@@ -338,7 +339,8 @@ public final class JobService implements AutoCloseable {
                         .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
                 LOG.info("JobID {}: resuming after a restart", row.id());
                 store.markStarted(row.id(), Instant.now());
-                start(row, store.context(row.id()).map(JobContext::of), parsed, store.counts(row.id()));
+                start(execution(row, store.context(row.id()).map(JobContext::of), parsed, this::enqueue, Optional.empty()),
+                        store.counts(row.id()));
             } catch (IOException | InvalidJobException e) {
                 store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
             }
