@@ -213,9 +213,10 @@ class Client:
     def _json(self, method, path, body=None, query=None, timeout=None):
         return self.request(method, path, body=body, query=query, timeout=timeout).json()
 
-    def stream_lines(self, path, query=None, read_timeout=STREAM_READ_TIMEOUT, method="GET", body=None):
+    def stream_lines(self, path, query=None, read_timeout=STREAM_READ_TIMEOUT, method="GET", body=None, on_answer=None):
         """An NDJSON stream (GET, or a POST of a JSON ``body``) on a connection of its own; yields one
-        parsed line at a time. A stream read to its end leaves its connection open for the next one."""
+        parsed line at a time. A stream read to its end leaves its connection open for the next one.
+        ``on_answer`` is called with the http.client response once its headers are in."""
         headers = {"Accept": "application/x-ndjson"}
         if body is not None:
             body = json.dumps(body, separators=(",", ":")).encode()
@@ -235,6 +236,8 @@ class Client:
                 answer = connection.getresponse()
             if answer.status >= 400:
                 raise api_error(method, path, Response(answer.status, answer.headers, answer.read()))
+            if on_answer is not None:
+                on_answer(answer)
             for line in _lines(answer):
                 line = line.strip()
                 if line:
@@ -335,20 +338,24 @@ class Client:
 
     def submit_job_and_follow(self, function, inputs, read_timeout=STREAM_READ_TIMEOUT, **options):
         """POST /v1/jobs?wait=true: one request that submits the job and streams its results.
-        Returns (job, results): the job as submit_job returns it, and an iterator over its results
-        in input order, as ``results(id, wait=True)`` yields them. Same options as submit_job."""
+        Returns (job, results, complete): the job as submit_job returns it, an iterator over its
+        results in input order, as ``results(id, wait=True)`` yields them, and whether the whole
+        answer is in already (the server ran the job while the request waited: reading the results
+        waits for nothing). Same options as submit_job."""
         spec = _job_spec(function, inputs, context=options.get("context"), parallelism=options.get("parallelism"),
                          chunkSize=options.get("chunk_size"), taskTimeout=_duration(options.get("task_timeout")),
                          retries=options.get("retries"), retryBackoff=_duration(options.get("retry_backoff")),
                          stopOnError=options.get("stop_on_error"),
                          retryFunctionErrors=options.get("retry_function_errors"),
                          contextOnce=options.get("context_once"), contextRef=options.get("context_ref"))
-        lines = self.stream_lines("/v1/jobs", {"wait": "true"}, read_timeout, method="POST", body=spec)
+        answered = {}
+        lines = self.stream_lines("/v1/jobs", {"wait": "true"}, read_timeout, method="POST", body=spec,
+                                  on_answer=lambda answer: answered.update(complete=not answer.chunked))
         try:
             job = next(lines)
         except StopIteration:
             raise GaleError("POST /v1/jobs?wait=true: the server answered without the job") from None
-        return job, lines
+        return job, lines, answered.get("complete", False)
 
     def job(self, job_id):
         return self._json("GET", f"/v1/jobs/{_quote(job_id)}")

@@ -319,8 +319,11 @@ class Executor(concurrent.futures.Executor):
         options = dict(parallelism=self.max_workers, chunk_size=chunksize if chunksize != 1 else None,
                        task_timeout=self.task_timeout, retries=self.retries,
                        context_once=True if context is not None else None)
-        info, lines = self._submit(function, calls, context, options)
+        info, lines, complete = self._submit(function, calls, context, options)
         job = _Job(self, info, futures, pickled=context is not None, progress=progress, lines=lines)
+        if complete and not progress:
+            job.follow_here()  # the answer holds every result: no thread to start and hand them over
+            return job
         with self._lock:
             self._jobs.add(job)
         job.start()
@@ -343,10 +346,10 @@ class Executor(concurrent.futures.Executor):
                 if exc.status != 409:
                     raise
                 self._context_ids.pop(key, None)
-        info, lines = submit(function, calls, context=context, **options)
+        info, lines, complete = submit(function, calls, context=context, **options)
         if info.get("contextId"):
             self._context_ids[key] = info["contextId"]
-        return info, lines
+        return info, lines, complete
 
     def _job_finished(self, job):
         with self._lock:
@@ -393,6 +396,13 @@ class _Job:
         for thread in self._threads:
             thread.start()
 
+    def follow_here(self):
+        """Resolves the futures in the calling thread, for an answer that holds every result."""
+        try:
+            self._stream(release=False)
+        except Exception:  # noqa: BLE001 - _stream has failed every future it could not resolve with it
+            pass
+
     def join(self):
         for thread in self._threads:
             thread.join()
@@ -403,7 +413,7 @@ class _Job:
 
     # ----------------------------------------------------------------- results
 
-    def _stream(self):
+    def _stream(self, release=True):
         after, failures = -1, 0
         try:
             while after < len(self.futures) - 1:
@@ -437,7 +447,8 @@ class _Job:
             raise
         finally:
             self._streamed.set()
-            self.client.release()
+            if release:
+                self.client.release()  # the thread ends: its keep-alive connection goes with it
             self.executor._job_finished(self)
 
     def _resolve(self, line):
