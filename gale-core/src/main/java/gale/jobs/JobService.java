@@ -46,9 +46,6 @@ public final class JobService implements AutoCloseable {
     public static final int MAX_INPUTS = 1_000_000;
     private static final int RESULT_PAGE = 1_000;
     private static final Duration FLUSH_INTERVAL = Duration.ofMillis(20);
-    /** A lone outcome is written at once; one that follows a write this closely waits {@link #GATHER} for others. */
-    private static final Duration GATHER_WHEN_BUSY = Duration.ofMillis(5);
-    private static final Duration GATHER = Duration.ofMillis(2);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Registry registry;
@@ -59,7 +56,6 @@ public final class JobService implements AutoCloseable {
     private final ReentrantLock writing = new ReentrantLock();
     private final ExecutorService jobs = Executors.newVirtualThreadPerTaskExecutor();
     private Thread writer;
-    private long lastWrite; // the writer thread's own
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
 
@@ -75,13 +71,8 @@ public final class JobService implements AutoCloseable {
 
     // ---- submit
 
-    /**
-     * A job from a JSON request body: {"function", "inputs", "context", options...}. When the
-     * caller is {@code waiting} for the results (POST ?wait=true) and the job is one task, the task
-     * runs here, in the calling thread, and its outcome is stored before this returns: a single call
-     * pays no hand-off to a job thread, a task thread and the batch writer.
-     */
-    public Submitted submit(JsonNode request, boolean waiting) {
+    /** A job from a JSON request body: {"function", "inputs", "context", options...}. */
+    public JobView submit(JsonNode request) {
         if (request == null || !request.isObject()) throw new InvalidJobException("the job must be a JSON object");
         String function = request.path("function").asText("");
         JsonNode inputs = request.get("inputs");
@@ -100,14 +91,14 @@ public final class JobService implements AutoCloseable {
             // The context of an earlier job, by the id that job reported: megabytes not sent again.
             String id = ref.asText();
             String stored = store.contextByKey(id).orElseThrow(() -> InvalidJobException.unknownContext(id));
-            return create(function, inputJson, Optional.of(new JobContext(stored, stored.getBytes(StandardCharsets.UTF_8), id)), options, waiting);
+            return create(function, inputJson, Optional.of(new JobContext(stored, stored.getBytes(StandardCharsets.UTF_8), id)), options);
         }
         return create(function, inputJson, context == null || context.isNull() ? Optional.empty()
-                : Optional.of(JobContext.of(write(context))), options, waiting);
+                : Optional.of(JobContext.of(write(context))), options);
     }
 
-    /** A job whose inputs arrive as newline-delimited JSON; options come as query parameters; {@code waiting} as in {@link #submit}. */
-    public Submitted submitNdjson(String function, InputStream body, Map<String, ?> options, boolean waiting) throws IOException {
+    /** A job whose inputs arrive as newline-delimited JSON; options come as query parameters. */
+    public JobView submitNdjson(String function, InputStream body, Map<String, ?> options) throws IOException {
         List<String> inputJson = new ArrayList<>();
         try (var reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
             String line;
@@ -127,20 +118,10 @@ public final class JobService implements AutoCloseable {
         Map<String, Object> rest = new LinkedHashMap<>(options);
         rest.remove("context");
         rest.remove("function");
-        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString).map(JobContext::of), rest, waiting);
+        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString).map(JobContext::of), rest);
     }
 
-    /**
-     * A job just submitted.
-     *
-     * @param results every input's outcome, already stored, when the job ran in the submitting thread
-     *                and finished there; empty otherwise (read them with {@link #results})
-     */
-    public record Submitted(JobView job, Optional<List<JobItem>> results) {
-    }
-
-    private Submitted create(String function, List<String> inputs, Optional<JobContext> encoded, Map<String, Object> given,
-                             boolean waiting) {
+    private JobView create(String function, List<String> inputs, Optional<JobContext> encoded, Map<String, Object> given) {
         if (function.isBlank()) throw new InvalidJobException("'function' is required: the name of a deployed function");
         ActiveFunction fn = registry.active(function).orElseThrow(() -> new InvalidJobException(
                 registry.function(function).isPresent()
@@ -150,98 +131,54 @@ public final class JobService implements AutoCloseable {
         if (inputs.size() > MAX_INPUTS) throw new InvalidJobException("a job takes at most " + MAX_INPUTS + " inputs");
         JobOptions options = JobOptions.from(given, fn.config());
         String id = "job-" + HexFormat.of().formatHex(randomBytes(6));
-        Instant now = Instant.now();
-        // Stored as RUNNING at once: it starts below, and one write less is a faster submit.
-        JobRow row = new JobRow(id, function, "RUNNING", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
-                inputs.size(), Optional.empty(), now, Optional.of(now), Optional.empty());
+        JobRow row = new JobRow(id, function, "QUEUED", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
+                inputs.size(), Optional.empty(), Instant.now(), Optional.empty(), Optional.empty());
         store.create(row, encoded.map(JobContext::json), inputs);
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
-        Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
-        if (waiting && inputs.size() <= options.chunkSize()) return runHere(row, encoded, options, inputs, allQueued);
-        start(execution(row, encoded, options, this::enqueue, Optional.of(inputs)), allQueued);
-        return new Submitted(view(row, allQueued), Optional.empty());
+        start(row, encoded, options);
+        return view(id).orElseThrow();
     }
 
-    /**
-     * A job of one task whose submitter waits: it runs in this thread, and each outcome is stored
-     * as it comes (never overwritten, as ever) instead of going through the batch writer. The
-     * outcomes are answered from memory, as stored, so the answer reads nothing back.
-     */
-    private Submitted runHere(JobRow row, Optional<JobContext> context, JobOptions options, List<String> inputs,
-                             Map<ItemState, Integer> allQueued) {
-        List<JobItem> outcomes = new ArrayList<>();
-        JobExecution execution = execution(row, context, options, outcome -> {
-            writeBatch(List.of(outcome));
-            synchronized (outcomes) {
-                outcomes.add(outcome);
-            }
-        }, Optional.of(inputs));
-        Optional<JobRow> ended = run(execution, allQueued);
-        synchronized (outcomes) {
-            if (ended.isEmpty() || outcomes.size() != row.inputs()) {
-                return new Submitted(view(row.id()).orElseThrow(), Optional.empty()); // cancelled or suspended: ask the store
-            }
-            outcomes.sort(java.util.Comparator.comparingInt(JobItem::index));
-            Map<ItemState, Integer> stored = countsOf(Map.of());
-            outcomes.forEach(o -> stored.merge(ItemState.valueOf(o.state()), 1, Integer::sum));
-            return new Submitted(view(ended.get(), stored), Optional.of(List.copyOf(outcomes)));
-        }
-    }
-
-    private void start(JobExecution execution, Map<ItemState, Integer> countsAtStart) {
-        jobs.submit(() -> run(execution, countsAtStart));
-    }
-
-    /** A job's execution, registered as running (so it can be seen and cancelled) before it starts. */
-    private JobExecution execution(JobRow row, Optional<JobContext> context, JobOptions options, Consumer<JobItem> writer,
-                                   Optional<List<String>> submitted) {
-        var execution = new JobExecution(row, context, options, registry, store, writer, submitted);
+    private void start(JobRow row, Optional<JobContext> context, JobOptions options) {
+        var execution = new JobExecution(row, context, options, registry, store, this::enqueue);
         running.put(row.id(), execution);
-        return execution;
+        store.markStarted(row.id(), Instant.now());
+        jobs.submit(() -> {
+            String state = "FAILED";
+            Optional<String> error = Optional.empty();
+            try {
+                state = execution.run(store.counts(row.id()));
+                error = execution.error();
+            } catch (RuntimeException e) {
+                LOG.error("JobID {} failed unexpectedly", row.id(), e);
+                error = Optional.of("internal error: " + e);
+            } finally {
+                flushOutcomes();
+                if (!execution.suspended()) finish(execution, state, error); // a suspended job stays RUNNING for restore()
+                running.remove(row.id());
+                written.fire();
+            }
+        });
     }
 
-    /** Runs the job to its end in this thread, then records how it ended; returns the row as it ended, if it did. */
-    private Optional<JobRow> run(JobExecution execution, Map<ItemState, Integer> countsAtStart) {
+    private void finish(JobExecution execution, String state, Optional<String> error) {
         String id = execution.row.id();
-        String state = "FAILED";
-        Optional<String> error = Optional.empty();
-        Optional<JobRow> ended = Optional.empty();
-        try {
-            state = execution.run(countsAtStart);
-            error = execution.error();
-        } catch (RuntimeException e) {
-            LOG.error("JobID {} failed unexpectedly", id, e);
-            error = Optional.of("internal error: " + e);
-        } finally {
-            flushOutcomes();
-            if (!execution.suspended()) ended = Optional.of(finish(execution, state, error)); // else it stays RUNNING for restore()
-            running.remove(id);
-            written.fire();
-        }
-        return ended;
-    }
-
-    private JobRow finish(JobExecution execution, String state, Optional<String> error) {
-        JobRow row = execution.row;
         if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
-            store.cancelRemaining(row.id());
+            store.cancelRemaining(id);
         }
-        Instant now = Instant.now();
-        store.markFinished(row.id(), state, error, now);
-        LOG.info("JobID {}: {}", row.id(), state);
-        return new JobRow(row.id(), row.function(), state, row.optionsJson(), row.contextKey(), row.inputs(), error,
-                row.createdAt(), row.startedAt(), Optional.of(now));
+        store.markFinished(id, state, error, Instant.now());
+        LOG.info("JobID {}: {}", id, state);
     }
 
     // ---- read
 
     public Optional<JobView> view(String id) {
-        return store.find(id).map(row -> view(row, store.counts(id)));
-    }
-
-    private JobView view(JobRow row, Map<ItemState, Integer> stored) {
-        JobExecution execution = running.get(row.id());
+        Optional<JobRow> found = store.find(id);
+        if (found.isEmpty()) return Optional.empty();
+        JobRow row = found.get();
+        JobExecution execution = running.get(id);
+        Map<ItemState, Integer> stored = store.counts(id);
         Map<String, Integer> counts = new LinkedHashMap<>();
         int done, failed, inFlight;
         if (execution != null) {
@@ -265,14 +202,8 @@ public final class JobService implements AutoCloseable {
         double throughput = elapsedMs > 0 ? (done + failed) * 1000.0 / elapsedMs : 0;
         int left = row.inputs() - done - failed - cancelled;
         Optional<Long> eta = execution != null && throughput > 0 ? Optional.of((long) (left / throughput * 1000)) : Optional.empty();
-        return new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
-                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey());
-    }
-
-    private static Map<ItemState, Integer> countsOf(Map<ItemState, Integer> some) {
-        Map<ItemState, Integer> counts = new java.util.EnumMap<>(ItemState.class);
-        for (ItemState s : ItemState.values()) counts.put(s, some.getOrDefault(s, 0));
-        return counts;
+        return Optional.of(new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
+                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey()));
     }
 
     public List<JobView> list(Optional<String> function, int limit) {
@@ -280,23 +211,21 @@ public final class JobService implements AutoCloseable {
     }
 
     /**
-     * Streams finished inputs in input order, starting after {@code after}, a run of them at a
-     * time (so they can go out in one write). With {@code follow}, waits for each next input and
-     * returns when the job has ended; a batch written while it looked is not waited for.
+     * Streams finished inputs in input order, starting after {@code after}. With
+     * {@code follow}, waits for each next input and returns when the job has ended.
      */
-    public void results(String id, int after, boolean follow, Consumer<List<JobItem>> out) throws InterruptedException {
+    public void results(String id, int after, boolean follow, Consumer<JobItem> out) throws InterruptedException {
         JobRow row = store.find(id).orElseThrow(() -> new InvalidJobException("no job " + id));
         int next = after + 1;
         while (next < row.inputs()) {
-            Signal.Next nextBatch = written.next();
             boolean ended = !running.containsKey(id);
             int to = Math.min(row.inputs(), next + RESULT_PAGE);
             List<JobItem> ready = store.finishedRun(id, next, to);
-            if (!ready.isEmpty()) out.accept(ready);
+            ready.forEach(out);
             next += ready.size();
             if (next == to) continue;
             if (!follow || ended) return;
-            nextBatch.await(Duration.ofMillis(500));
+            written.await(Duration.ofMillis(500));
         }
     }
 
@@ -338,9 +267,7 @@ public final class JobService implements AutoCloseable {
                 JobOptions parsed = JobOptions.from(options, fn.map(ActiveFunction::config)
                         .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
                 LOG.info("JobID {}: resuming after a restart", row.id());
-                store.markStarted(row.id(), Instant.now());
-                start(execution(row, store.context(row.id()).map(JobContext::of), parsed, this::enqueue, Optional.empty()),
-                        store.counts(row.id()));
+                start(row, store.context(row.id()).map(JobContext::of), parsed);
             } catch (IOException | InvalidJobException e) {
                 store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
             }
@@ -362,14 +289,10 @@ public final class JobService implements AutoCloseable {
             try {
                 JobItem first = outcomes.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
                 if (first == null) continue;
-                if (outcomes.isEmpty() && System.nanoTime() - lastWrite < GATHER_WHEN_BUSY.toNanos()) {
-                    Thread.sleep(GATHER.toMillis()); // outcomes keep coming: one write (and one wake of each stream) for many
-                }
                 List<JobItem> batch = new ArrayList<>();
                 batch.add(first);
                 outcomes.drainTo(batch, 5_000);
                 writeBatch(batch);
-                lastWrite = System.nanoTime();
             } catch (InterruptedException e) {
                 return;
             }
