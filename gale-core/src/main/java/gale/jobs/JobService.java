@@ -218,6 +218,8 @@ public final class JobService implements AutoCloseable {
         JobRow row = store.find(id).orElseThrow(() -> new InvalidJobException("no job " + id));
         int next = after + 1;
         while (next < row.inputs()) {
+            // Taken before looking: a batch written while this looks wakes it, instead of the 500 ms timeout.
+            Signal.Next nextBatch = written.next();
             boolean ended = !running.containsKey(id);
             int to = Math.min(row.inputs(), next + RESULT_PAGE);
             List<JobItem> ready = store.finishedRun(id, next, to);
@@ -225,7 +227,7 @@ public final class JobService implements AutoCloseable {
             next += ready.size();
             if (next == to) continue;
             if (!follow || ended) return;
-            written.await(Duration.ofMillis(500));
+            nextBatch.await(Duration.ofMillis(500));
         }
     }
 
