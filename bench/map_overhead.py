@@ -4,13 +4,16 @@ Gale runs them as one map job (gale.Executor.map of a Python callable through th
 gale-runner function, and of a deployed function by name with JSON in and out), on a
 server started here on 127.0.0.1. Baselines, measured in the same run on the same
 machine: multiprocessing.Pool(2).map and Dask (LocalCluster, 2 worker processes).
-Every configuration gets a warm-up map first (instances and workers started), then
-the best of REPEAT timed maps counts. Reports tasks/s and the per-task overhead
-(wall time / tasks), and the round trip of one submit(...).result().
+Every configuration gets a warm-up map first (instances and workers started; for Gale
+a map of WARMUP tasks, by default as many as the timed ones, because the server's JIT
+compiler takes some 10-20,000 calls to settle), then the best of REPEAT timed maps counts. Reports tasks/s and the per-task overhead
+(wall time / tasks), and the median round trip of one submit(noop, x).result() on a
+warm runner, against concurrent.futures.ProcessPoolExecutor(2)'s in the same run.
 
     python3 bench/map_overhead.py                 # 10,000 tasks, about 2 minutes
     TASKS=2000 python3 bench/map_overhead.py
 """
+import concurrent.futures
 import multiprocessing
 import os
 import sys
@@ -22,6 +25,8 @@ from map_common import log, median, start_server, table, timed, write_results  #
 TASKS = int(os.environ.get("TASKS", 10_000))
 WORKERS = int(os.environ.get("WORKERS", 4))  # Gale instances (and job parallelism)
 REPEAT = int(os.environ.get("REPEAT", 2))
+ROUND_TRIPS = int(os.environ.get("ROUND_TRIPS", 200))
+WARMUP = int(os.environ.get("WARMUP", TASKS))  # Gale warm-up tasks per configuration
 NOOP_SOURCE = {"main.py": "import json\n\n\ndef noop(event, context):\n    return json.loads(event['body'])\n"}
 
 
@@ -38,6 +43,18 @@ def bench_pool(tasks):
         pool.map(noop, range(200))
         return {f"multiprocessing.Pool(2).map, chunksize {c}": best_of(lambda c=c: pool.map(noop, tasks, chunksize=c))
                 for c in (1, 10)}
+
+
+def round_trip(executor, calls=ROUND_TRIPS):
+    """Median seconds of one executor.submit(noop, x).result(), after a few to warm up."""
+    for value in range(10):
+        executor.submit(noop, value).result()
+    return median([timed(lambda v=value: executor.submit(noop, v).result())[0] for value in range(calls)])
+
+
+def bench_process_pool_round_trip():
+    with concurrent.futures.ProcessPoolExecutor(2) as pool:
+        return round_trip(pool)
 
 
 def bench_dask(tasks):
@@ -60,15 +77,13 @@ def bench_gale(server, tasks):
     for label, fn, chunk in ((f"Gale map(callable), chunksize 1", noop, 1),
                              (f"Gale map(callable), chunksize 10", noop, 10),
                              (f"Gale map(\"noop\") by name, JSON, chunksize 1", "noop", 1)):
-        list(executor.map(fn, range(500), chunksize=chunk))  # warm-up: instances up
+        started = timed(lambda: list(executor.map(fn, range(WARMUP), chunksize=chunk)))[0]  # instances up, JIT warm
+        log(f"{label}: warm-up map {WARMUP / started:.0f} tasks/s")
         results[label] = best_of(lambda: check(list(executor.map(fn, tasks, chunksize=chunk)), tasks))
         log(f"{label}: {len(tasks) / results[label]:.0f} tasks/s")
-    latencies = []
-    for value in range(50):
-        seconds, result = timed(lambda: executor.submit(noop, value).result())
-        latencies.append(seconds)
+    latency = round_trip(executor)
     executor.shutdown()
-    return results, median(latencies)
+    return results, latency
 
 
 def check(results, tasks):
@@ -85,7 +100,10 @@ def main():
         baselines = {**bench_pool(tasks), **bench_dask(tasks)}
         for label, seconds in baselines.items():
             log(f"{label}: {TASKS / seconds:.0f} tasks/s")
+        pool_latency = bench_process_pool_round_trip()
+        log(f"ProcessPoolExecutor(2) submit().result(): {pool_latency * 1000:.2f} ms")
         gale_results, latency = bench_gale(server, tasks)
+        log(f"Gale submit().result(): {latency * 1000:.2f} ms")
     finally:
         server.stop()
     pool = baselines["multiprocessing.Pool(2).map, chunksize 1"]
@@ -97,11 +115,13 @@ def main():
         f"{TASKS:,} tasks that return their input. Gale: one map job on a fresh `gale server` "
         f"(gale-runner with max-instances {WORKERS}, concurrency 1, job parallelism {WORKERS}); "
         f"the client, the server and the instances share the machine's CPUs. Best of {REPEAT} "
-        f"timed runs after a warm-up run. Per-task overhead = wall time / tasks. The ratio columns "
+        f"timed runs after a warm-up run ({WARMUP:,} tasks for Gale). Per-task overhead = wall time / tasks. The ratio columns "
         f"divide a baseline's wall time by the row's (above 1: the row is faster).",
         table(["configuration", "wall s", "tasks/s", "per-task ms", "vs Pool(2) chunksize 1", "vs Dask"], rows),
-        f"One `Executor.submit(noop, x).result()` round trip on a warm runner (a one-input job: "
-        f"submit, run, stream the result back): median {latency * 1000:.1f} ms over 50 calls.",
+        f"One `Executor.submit(noop, x).result()` round trip on a warm runner (a one-input job, "
+        f"submitted with `POST /v1/jobs?wait=true`, which answers with the stored result): median "
+        f"{latency * 1000:.2f} ms over {ROUND_TRIPS} calls; `concurrent.futures.ProcessPoolExecutor(2)` "
+        f"in the same run: {pool_latency * 1000:.2f} ms ({latency / pool_latency:.1f}x its time).",
     ], "python3 bench/map_overhead.py" + (f"  (TASKS={TASKS})" if TASKS != 10_000 else ""))
 
 

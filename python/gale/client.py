@@ -109,6 +109,7 @@ class Client:
         self._local = threading.local()
         self._connections = set()
         self._connections_lock = threading.Lock()
+        self._idle_streams = []  # keep-alive connections of streams that ended cleanly, for the next stream
 
     def __repr__(self):
         return f"gale.Client({self.url!r})"
@@ -123,6 +124,8 @@ class Client:
         """Close the keep-alive connections of every thread."""
         with self._connections_lock:
             connections, self._connections = self._connections, set()
+            connections.update(self._idle_streams)
+            self._idle_streams = []
         for connection in connections:
             connection.close()
 
@@ -210,25 +213,60 @@ class Client:
     def _json(self, method, path, body=None, query=None, timeout=None):
         return self.request(method, path, body=body, query=query, timeout=timeout).json()
 
-    def stream_lines(self, path, query=None, read_timeout=STREAM_READ_TIMEOUT):
-        """GET an NDJSON stream on a connection of its own; yields one parsed line at a time."""
-        connection = self._new_connection(read_timeout)
+    def stream_lines(self, path, query=None, read_timeout=STREAM_READ_TIMEOUT, method="GET", body=None, on_answer=None):
+        """An NDJSON stream (GET, or a POST of a JSON ``body``) on a connection of its own; yields one
+        parsed line at a time. A stream read to its end leaves its connection open for the next one.
+        ``on_answer`` is called with the http.client response once its headers are in."""
+        headers = {"Accept": "application/x-ndjson"}
+        if body is not None:
+            body = json.dumps(body, separators=(",", ":")).encode()
+            headers["Content-Type"] = "application/json"
+        connection, reused = self._stream_connection(read_timeout)
+        ended = False
         try:
             try:
-                connection.request("GET", self._target(path, query), headers=self._headers({"Accept": "application/x-ndjson"}))
+                connection.request(method, self._target(path, query), body=body, headers=self._headers(headers))
                 answer = connection.getresponse()
-            except TimeoutError:
-                raise  # the caller decides whether a quiet stream is worth reconnecting
-            except (OSError, http.client.HTTPException) as exc:
-                raise self._unreachable("GET", path, exc) from exc
+            except _STALE_CONNECTION_ERRORS as exc:
+                if not reused:
+                    raise self._unreachable(method, path, exc) from exc
+                connection.close()  # the server closed it while idle; the request never arrived
+                connection, reused = self._stream_connection(read_timeout, idle=False)
+                connection.request(method, self._target(path, query), body=body, headers=self._headers(headers))
+                answer = connection.getresponse()
             if answer.status >= 400:
-                raise api_error("GET", path, Response(answer.status, answer.headers, answer.read()))
+                raise api_error(method, path, Response(answer.status, answer.headers, answer.read()))
+            if on_answer is not None:
+                on_answer(answer)
             for line in _lines(answer):
                 line = line.strip()
                 if line:
                     yield json.loads(line)
+            answer.close()  # read to its end: the connection is ready for the next request
+            ended = not answer.will_close
+        except TimeoutError:
+            raise  # the caller decides whether a quiet stream is worth reconnecting
+        except (OSError, http.client.HTTPException) as exc:
+            raise self._unreachable(method, path, exc) from exc
         finally:
-            connection.close()
+            if ended:
+                with self._connections_lock:
+                    self._idle_streams.append(connection)
+            else:
+                connection.close()
+
+    def _stream_connection(self, read_timeout, idle=True):
+        """(connection, reused): an idle one a finished stream left, else a new one."""
+        connection = None
+        if idle:
+            with self._connections_lock:
+                connection = self._idle_streams.pop() if self._idle_streams else None
+        if connection is None:
+            return self._new_connection(read_timeout), False
+        connection.timeout = read_timeout
+        if connection.sock is not None:
+            connection.sock.settimeout(read_timeout)
+        return connection, True
 
     # ----------------------------------------------------------------- functions
 
@@ -292,13 +330,32 @@ class Client:
         """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default.
         ``context_ref`` names the context of an earlier job (its ``contextId``) instead of sending it
         again; a server that does not hold it answers 409 (ApiError with status 409)."""
-        spec = {"function": function, "inputs": list(inputs)}
-        options = {"context": context, "contextRef": context_ref, "parallelism": parallelism, "chunkSize": chunk_size,
-                   "taskTimeout": _duration(task_timeout), "retries": retries,
-                   "retryBackoff": _duration(retry_backoff), "stopOnError": stop_on_error,
-                   "retryFunctionErrors": retry_function_errors, "contextOnce": context_once}
-        spec.update({key: value for key, value in options.items() if value is not None})
+        spec = _job_spec(function, inputs, context=context, parallelism=parallelism, chunkSize=chunk_size,
+                         taskTimeout=_duration(task_timeout), retries=retries, retryBackoff=_duration(retry_backoff),
+                         stopOnError=stop_on_error, retryFunctionErrors=retry_function_errors,
+                         contextOnce=context_once, contextRef=context_ref)
         return self._json("POST", "/v1/jobs", body=spec, timeout=max(self.timeout, 120.0))
+
+    def submit_job_and_follow(self, function, inputs, read_timeout=STREAM_READ_TIMEOUT, **options):
+        """POST /v1/jobs?wait=true: one request that submits the job and streams its results.
+        Returns (job, results, complete): the job as submit_job returns it, an iterator over its
+        results in input order, as ``results(id, wait=True)`` yields them, and whether the whole
+        answer is in already (the server ran the job while the request waited: reading the results
+        waits for nothing). Same options as submit_job."""
+        spec = _job_spec(function, inputs, context=options.get("context"), parallelism=options.get("parallelism"),
+                         chunkSize=options.get("chunk_size"), taskTimeout=_duration(options.get("task_timeout")),
+                         retries=options.get("retries"), retryBackoff=_duration(options.get("retry_backoff")),
+                         stopOnError=options.get("stop_on_error"),
+                         retryFunctionErrors=options.get("retry_function_errors"),
+                         contextOnce=options.get("context_once"), contextRef=options.get("context_ref"))
+        answered = {}
+        lines = self.stream_lines("/v1/jobs", {"wait": "true"}, read_timeout, method="POST", body=spec,
+                                  on_answer=lambda answer: answered.update(complete=not answer.chunked))
+        try:
+            job = next(lines)
+        except StopIteration:
+            raise GaleError("POST /v1/jobs?wait=true: the server answered without the job") from None
+        return job, lines, answered.get("complete", False)
 
     def job(self, job_id):
         return self._json("GET", f"/v1/jobs/{_quote(job_id)}")
@@ -314,6 +371,12 @@ class Client:
 
     def cancel(self, job_id):
         return self._json("DELETE", f"/v1/jobs/{_quote(job_id)}")
+
+
+def _job_spec(function, inputs, **options):
+    spec = {"function": function, "inputs": list(inputs)}
+    spec.update({key: value for key, value in options.items() if value is not None})
+    return spec
 
 
 def _lines(answer):

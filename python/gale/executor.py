@@ -71,7 +71,7 @@ class Executor(concurrent.futures.Executor):
 
     def __init__(self, url=None, token=None, function=None, *, client=None, max_workers=None,
                  task_timeout=None, retries=None, runner_config=None, requirements=(), progress=None,
-                 max_result_bytes=_runner.DEFAULT_MAX_RESULT_BYTES, linger=0.005):
+                 max_result_bytes=_runner.DEFAULT_MAX_RESULT_BYTES, linger=0.0):
         self._owns_client = client is None
         self.client = client or Client(url, token)
         self.function = function or RUNNER_FUNCTION
@@ -84,9 +84,11 @@ class Executor(concurrent.futures.Executor):
         self.max_result_bytes = max_result_bytes
         self.linger = linger
         self._lock = threading.Lock()
+        self._submitted = threading.Condition(self._lock)  # a submit left a batch for the sender
         self._runner_lock = threading.Lock()
         self._runner_ready = False
-        self._batches = {}
+        self._batches = {}  # fn (or its id) -> the _Batch of submits not sent yet
+        self._sender = None
         self._jobs = set()
         self._context_ids = {}  # (fnHash, runner, python, maxResultBytes) -> the contextId the server reported
         self._shutdown = False
@@ -97,28 +99,54 @@ class Executor(concurrent.futures.Executor):
     # ----------------------------------------------------------------- concurrent.futures API
 
     def submit(self, fn, /, *args, **kwargs):
-        """Schedule ``fn(*args, **kwargs)``; returns a Future. Calls of the same ``fn``
-        submitted within ``linger`` seconds of each other share one job."""
+        """Schedule ``fn(*args, **kwargs)``; returns a Future. The executor's sender thread submits
+        it at once as a job that streams its result back in the same request; calls of the same
+        ``fn`` submitted while it is busy (or within ``linger`` seconds) share the next job."""
         self._check_open()
         call = self._encode_call(fn, args, kwargs, None)
         future = TaskFuture()
         key = fn if isinstance(fn, str) else id(fn)
-        with self._lock:
-            batch = self._batches.get(key)
-            if batch is not None and batch.fn is fn and not batch.sent:
+        if not self._add_to_batch(key, fn, call, future):
+            context = self._context(fn)  # pickles fn: outside the lock
+            with self._lock:
+                self._check_open()
+                batch = self._batches.get(key)
+                if batch is None or batch.fn is not fn:
+                    batch = self._batches[key] = _Batch(fn, context)
                 batch.calls.append(call)
                 batch.futures.append(future)
-                return future
-        batch = _Batch(fn, self._context(fn))
-        batch.calls.append(call)
-        batch.futures.append(future)
-        with self._lock:
-            self._check_open()
-            self._batches[key] = batch  # a batch this replaces still flushes itself
-        timer = threading.Timer(self.linger, self._flush, (key, batch))
-        timer.daemon = True
-        timer.start()
+                self._start_sender()
+                self._submitted.notify()
         return future
+
+    def _add_to_batch(self, key, fn, call, future):
+        with self._lock:
+            batch = self._batches.get(key)
+            if batch is None or batch.fn is not fn:
+                return False
+            batch.calls.append(call)
+            batch.futures.append(future)
+            return True
+
+    def _start_sender(self):
+        if self._sender is None:
+            self._sender = threading.Thread(target=self._send_batches, name="gale-executor-sender", daemon=True)
+            self._sender.start()
+
+    def _send_batches(self):
+        """The sender thread: submits what submit() left, one job per callable, until shutdown."""
+        while True:
+            with self._lock:
+                while not self._batches and not self._shutdown:
+                    self._submitted.wait()
+                if not self._batches:
+                    return
+            if self.linger:
+                time.sleep(self.linger)
+            with self._lock:
+                batches, self._batches = list(self._batches.values()), {}
+            for batch in batches:
+                self._send(batch)
 
     def map(self, fn, *iterables, timeout=None, chunksize=1, progress=None):
         """Like concurrent.futures.Executor.map: an iterator over the results in input order.
@@ -167,9 +195,13 @@ class Executor(concurrent.futures.Executor):
     def shutdown(self, wait=True, *, cancel_futures=False):
         with self._lock:
             self._shutdown = True
-            batches = list(self._batches.items())
-        for key, batch in batches:
-            self._flush(key, batch)
+            batches, self._batches = list(self._batches.values()), {}
+            sender = self._sender
+            self._submitted.notify()
+        for batch in batches:
+            self._send(batch)
+        if sender is not None:
+            sender.join()  # it may be sending a batch it took before
         with self._lock:
             jobs = list(self._jobs)
         if cancel_futures:
@@ -274,13 +306,7 @@ class Executor(concurrent.futures.Executor):
         _pickling.register_local_modules()
         return _pickling.encode_call(args, kwargs, index)
 
-    def _flush(self, key, batch):
-        with self._lock:
-            if batch.sent:
-                return
-            batch.sent = True
-            if self._batches.get(key) is batch:
-                del self._batches[key]
+    def _send(self, batch):
         try:
             self._start_job(batch.fn, batch.context, batch.calls, batch.futures, 1, False)
         except BaseException as exc:
@@ -293,32 +319,37 @@ class Executor(concurrent.futures.Executor):
         options = dict(parallelism=self.max_workers, chunk_size=chunksize if chunksize != 1 else None,
                        task_timeout=self.task_timeout, retries=self.retries,
                        context_once=True if context is not None else None)
-        info = self._submit(function, calls, context, options)
-        job = _Job(self, info, futures, pickled=context is not None, progress=progress)
+        info, lines, complete = self._submit(function, calls, context, options)
+        job = _Job(self, info, futures, pickled=context is not None, progress=progress, lines=lines)
+        if complete and not progress:
+            job.follow_here()  # the answer holds every result: no thread to start and hand them over
+            return job
         with self._lock:
             self._jobs.add(job)
         job.start()
         return job
 
     def _submit(self, function, calls, context, options):
-        """Submits a job. A context this executor sent before (the same pickled callable) goes by
-        the id the server reported for it, so megabytes of captured data travel once per server;
-        a server that no longer holds it (409) gets it again."""
+        """Submits a job in a request that goes on to stream its results: (job, result lines).
+        A context this executor sent before (the same pickled callable) goes by the id the server
+        reported for it, so megabytes of captured data travel once per server; a server that no
+        longer holds it (409) gets it again."""
+        submit = self.client.submit_job_and_follow
         if context is None:
-            return self.client.submit_job(function, calls, **options)
+            return submit(function, calls, **options)
         key = (context["fnHash"], context["gale"], context["python"], context.get("maxResultBytes"))
         ref = self._context_ids.get(key)
         if ref is not None:
             try:
-                return self.client.submit_job(function, calls, context_ref=ref, **options)
+                return submit(function, calls, context_ref=ref, **options)
             except ApiError as exc:
                 if exc.status != 409:
                     raise
                 self._context_ids.pop(key, None)
-        info = self.client.submit_job(function, calls, context=context, **options)
+        info, lines, complete = submit(function, calls, context=context, **options)
         if info.get("contextId"):
             self._context_ids[key] = info["contextId"]
-        return info
+        return info, lines, complete
 
     def _job_finished(self, job):
         with self._lock:
@@ -331,14 +362,14 @@ class _Batch:
         self.context = context
         self.calls = []
         self.futures = []
-        self.sent = False
 
 
 class _Job:
     """Follows one job: streams its results into the futures, draws its progress bar."""
 
-    def __init__(self, executor, info, futures, pickled, progress):
+    def __init__(self, executor, info, futures, pickled, progress, lines=None):
         self.executor = executor
+        self._lines = lines  # the results the submit request goes on to stream
         self.client = executor.client
         self.id = info["id"]
         self.info = info
@@ -365,6 +396,13 @@ class _Job:
         for thread in self._threads:
             thread.start()
 
+    def follow_here(self):
+        """Resolves the futures in the calling thread, for an answer that holds every result."""
+        try:
+            self._stream(release=False)
+        except Exception:  # noqa: BLE001 - _stream has failed every future it could not resolve with it
+            pass
+
     def join(self):
         for thread in self._threads:
             thread.join()
@@ -375,12 +413,15 @@ class _Job:
 
     # ----------------------------------------------------------------- results
 
-    def _stream(self):
+    def _stream(self, release=True):
         after, failures = -1, 0
         try:
             while after < len(self.futures) - 1:
                 try:
-                    for line in self.client.results(self.id, after=after, wait=True):
+                    lines, self._lines = self._lines, None
+                    if lines is None:
+                        lines = self.client.results(self.id, after=after, wait=True)
+                    for line in lines:
                         self._resolve(line)
                         after, failures = line["index"], 0
                     if after < len(self.futures) - 1:
@@ -406,7 +447,8 @@ class _Job:
             raise
         finally:
             self._streamed.set()
-            self.client.release()
+            if release:
+                self.client.release()  # the thread ends: its keep-alive connection goes with it
             self.executor._job_finished(self)
 
     def _resolve(self, line):

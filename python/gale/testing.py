@@ -309,7 +309,10 @@ class _FakeHandler(BaseHTTPRequestHandler):
 
     def _jobs(self, method, rest, query, body):
         if method == "POST" and not rest:
-            return self._json(201, self.gale.submit(json.loads(body)).view())
+            job = self.gale.submit(json.loads(body))
+            if query.get("wait") == "true":  # the job, then its results as they finish
+                return self._results(job, -1, True, status=201, first=job.view())
+            return self._json(201, job.view())
         job = self.gale.jobs.get(rest[0]) if rest else None
         if job is None:
             raise _HttpError(404, "no such job")
@@ -321,11 +324,15 @@ class _FakeHandler(BaseHTTPRequestHandler):
             return self._results(job, int(query.get("after", -1)), query.get("wait") == "true")
         raise _HttpError(404, "no such route")
 
-    def _results(self, job, after, wait):
-        self.send_response(200)
+    def _results(self, job, after, wait, status=200, first=None):
+        self.send_response(status)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        if first is not None:
+            data = json.dumps(first).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
         index = after + 1
         while index < len(job.inputs):
             with job.changed:

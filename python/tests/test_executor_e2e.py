@@ -114,11 +114,11 @@ class ExecutorE2ETest(E2ETestCase):
         def weigh(i):
             return weights[i] * 2
         sent = []
-        submit = self.executor.client.submit_job
+        submit = self.executor.client.submit_job_and_follow
         def spy(*args, **kwargs):
             sent.append("ref" if kwargs.get("context_ref") else "context" if kwargs.get("context") else "none")
             return submit(*args, **kwargs)
-        self.executor.client.submit_job = spy
+        self.executor.client.submit_job_and_follow = spy
         try:
             self.assertEqual(list(self.executor.map(weigh, [1, 2])), [2, 4])
             self.assertEqual(list(self.executor.map(weigh, [3, 4])), [6, 8])
@@ -126,8 +126,15 @@ class ExecutorE2ETest(E2ETestCase):
                 self.executor._context_ids[key] = "0" * 64
             self.assertEqual(list(self.executor.map(weigh, [5])), [10])
         finally:
-            self.executor.client.submit_job = submit
+            self.executor.client.submit_job_and_follow = submit
         self.assertEqual(sent, ["context", "ref", "ref", "context"])
+
+    def test_a_submitted_call_is_answered_by_the_request_that_submits_it_and_stays_stored(self):
+        future = self.executor.submit(lambda x: x + 1, 41)
+
+        self.assertEqual(future.result(60), 42)
+        self.assertEqual(self.client.job(future.job_id)["state"], "SUCCEEDED")
+        self.assertEqual([r["index"] for r in self.client.results(future.job_id, wait=False)], [0])
 
     def test_a_remote_exception_is_reraised_locally_with_the_remote_traceback(self):
         with self.assertRaises(ZeroDivisionError) as caught:

@@ -27,13 +27,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
@@ -56,10 +56,12 @@ final class JobExecution {
     private final Registry registry;
     private final JobStore store;
     private final Consumer<JobItem> writer;
+    private final Optional<List<String>> submitted;
     private final CallBodies bodies;
     private final AtomicInteger running = new AtomicInteger();
     private final AtomicInteger done = new AtomicInteger();
     private final AtomicInteger failed = new AtomicInteger();
+    private final AtomicLong calls = new AtomicLong();
     private final AtomicReference<String> firstError = new AtomicReference<>();
     private final Set<Instance> busyInstances = ConcurrentHashMap.newKeySet();
     private final CompletableFuture<String> finished = new CompletableFuture<>();
@@ -69,9 +71,14 @@ final class JobExecution {
     /** The server is stopping: no new calls, nothing recorded as failed; a restart resumes the job. */
     private volatile boolean suspended;
 
+    /**
+     * @param submitted a new job's inputs as submitted, so its first page is not read back from the
+     *                  store; empty for a job resumed after a restart (its queued inputs are in the store)
+     */
     JobExecution(JobRow row, Optional<JobContext> context, JobOptions options, Registry registry, JobStore store,
-                 Consumer<JobItem> writer) {
+                 Consumer<JobItem> writer, Optional<List<String>> submitted) {
         this.row = row;
+        this.submitted = submitted.map(inputs -> List.copyOf(inputs.subList(0, Math.min(inputs.size(), PAGE))));
         this.options = options;
         this.registry = registry;
         this.store = store;
@@ -121,35 +128,67 @@ final class JobExecution {
         return cancelRequested || stopRequested || suspended;
     }
 
-    /** Runs the job to its end; returns the final state. */
+    /**
+     * Runs the job to its end; returns the final state. {@code parallelism} workers (fewer for a
+     * small job) each take the next task, in input order, until none is left: a task costs no
+     * thread of its own and no hand-off through a semaphore. A job of one task runs in this thread.
+     */
     String run(Map<ItemState, Integer> countsAtStart) {
         done.set(countsAtStart.get(ItemState.DONE));
         failed.set(countsAtStart.get(ItemState.FAILED));
-        Semaphore permits = new Semaphore(options.parallelism());
-        try (var tasks = Executors.newVirtualThreadPerTaskExecutor()) {
-            for (int from = 0; from < row.inputs() && !halted(); from += PAGE) {
-                List<JobItem> page = store.items(row.id(), from, Math.min(row.inputs(), from + PAGE)).stream()
-                        .filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
-                for (int i = 0; i < page.size() && !halted(); i += options.chunkSize()) {
-                    List<JobItem> chunk = page.subList(i, Math.min(page.size(), i + options.chunkSize()));
-                    permits.acquireUninterruptibly(); // a task runs its inputs one at a time: one call in flight
-                    if (halted()) {
-                        permits.release();
-                        break;
-                    }
-                    tasks.submit(() -> {
-                        try {
-                            runTask(chunk);
-                        } finally {
-                            permits.release();
-                        }
-                    });
-                }
+        Tasks tasks = new Tasks();
+        int workers = Math.min(options.parallelism(), Math.ceilDiv(row.inputs(), options.chunkSize()));
+        if (workers <= 1) {
+            work(tasks);
+        } else {
+            try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < workers; i++) threads.submit(() -> work(tasks));
             }
         }
         String state = cancelRequested ? "CANCELLED" : failed.get() > 0 ? "FAILED" : stopRequested ? "CANCELLED" : "SUCCEEDED";
         finished.complete(state);
         return state;
+    }
+
+    private List<JobItem> queued(List<String> inputs) {
+        List<JobItem> items = new java.util.ArrayList<>(inputs.size());
+        for (int i = 0; i < inputs.size(); i++) {
+            items.add(new JobItem(row.id(), i, inputs.get(i), ItemState.QUEUED.name(), Optional.empty(), Optional.empty(),
+                    Optional.empty(), Optional.empty(), 0, Optional.empty()));
+        }
+        return items;
+    }
+
+    private void work(Tasks tasks) {
+        for (List<JobItem> task = tasks.next(); task != null && !halted(); task = tasks.next()) runTask(task);
+    }
+
+    /** The job's queued inputs as tasks of {@code chunkSize}, in input order, read from the store a page at a time. */
+    private final class Tasks {
+        private final ReentrantLock lock = new ReentrantLock();
+        private int nextPage;
+        private List<JobItem> page = List.of();
+        private int at;
+
+        /** The next task, or null when there is none (or the job stopped). */
+        List<JobItem> next() {
+            lock.lock();
+            try {
+                while (at >= page.size()) {
+                    if (nextPage >= row.inputs() || halted()) return null;
+                    int to = Math.min(row.inputs(), nextPage + PAGE);
+                    page = nextPage == 0 && submitted.isPresent() ? queued(submitted.get())
+                            : store.items(row.id(), nextPage, to).stream().filter(i -> i.state().equals(ItemState.QUEUED.name())).toList();
+                    nextPage = to;
+                    at = 0;
+                }
+                List<JobItem> task = page.subList(at, Math.min(page.size(), at + options.chunkSize()));
+                at += task.size();
+                return task;
+            } finally {
+                lock.unlock();
+            }
+        }
     }
 
     Optional<String> error() {
@@ -298,7 +337,7 @@ final class JobExecution {
     }
 
     private InvokeRequest request(JobItem item, byte[] body) {
-        String requestId = row.id() + "-" + item.index() + "-" + UUID.randomUUID().toString().substring(0, 8);
+        String requestId = row.id() + "-" + item.index() + "-" + calls.incrementAndGet(); // unique, without a SecureRandom per call
         return new InvokeRequest(requestId, "POST", "/", "", List.of(Map.entry("Content-Type", "application/json"),
                 Map.entry("X-Gale-Job-Id", row.id()), Map.entry("X-Gale-Job-Index", Integer.toString(item.index()))),
                 body, "127.0.0.1", "http", "gale-job",

@@ -33,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
@@ -46,6 +47,9 @@ public final class JobService implements AutoCloseable {
     public static final int MAX_INPUTS = 1_000_000;
     private static final int RESULT_PAGE = 1_000;
     private static final Duration FLUSH_INTERVAL = Duration.ofMillis(20);
+    /** A lone outcome is written at once; one that follows a write this closely waits {@link #GATHER} for others. */
+    private static final Duration GATHER_WHEN_BUSY = Duration.ofMillis(5);
+    private static final Duration GATHER = Duration.ofMillis(2);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Registry registry;
@@ -56,6 +60,10 @@ public final class JobService implements AutoCloseable {
     private final ReentrantLock writing = new ReentrantLock();
     private final ExecutorService jobs = Executors.newVirtualThreadPerTaskExecutor();
     private Thread writer;
+    private long lastWrite; // the writer thread's own
+    /** Outcomes handed to the writer, and how many of them it has written (or given up on): see {@link #flushOutcomes}. */
+    private final AtomicLong enqueued = new AtomicLong();
+    private final AtomicLong settled = new AtomicLong();
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
 
@@ -71,8 +79,13 @@ public final class JobService implements AutoCloseable {
 
     // ---- submit
 
-    /** A job from a JSON request body: {"function", "inputs", "context", options...}. */
-    public JobView submit(JsonNode request) {
+    /**
+     * A job from a JSON request body: {"function", "inputs", "context", options...}. When the
+     * caller is {@code waiting} for the results (POST ?wait=true) and the job is one task, the task
+     * runs here, in the calling thread, and its outcome is stored before this returns: a single call
+     * pays no hand-off to a job thread, a task thread and the batch writer.
+     */
+    public Submitted submit(JsonNode request, boolean waiting) {
         if (request == null || !request.isObject()) throw new InvalidJobException("the job must be a JSON object");
         String function = request.path("function").asText("");
         JsonNode inputs = request.get("inputs");
@@ -91,14 +104,14 @@ public final class JobService implements AutoCloseable {
             // The context of an earlier job, by the id that job reported: megabytes not sent again.
             String id = ref.asText();
             String stored = store.contextByKey(id).orElseThrow(() -> InvalidJobException.unknownContext(id));
-            return create(function, inputJson, Optional.of(new JobContext(stored, stored.getBytes(StandardCharsets.UTF_8), id)), options);
+            return create(function, inputJson, Optional.of(new JobContext(stored, stored.getBytes(StandardCharsets.UTF_8), id)), options, waiting);
         }
         return create(function, inputJson, context == null || context.isNull() ? Optional.empty()
-                : Optional.of(JobContext.of(write(context))), options);
+                : Optional.of(JobContext.of(write(context))), options, waiting);
     }
 
-    /** A job whose inputs arrive as newline-delimited JSON; options come as query parameters. */
-    public JobView submitNdjson(String function, InputStream body, Map<String, ?> options) throws IOException {
+    /** A job whose inputs arrive as newline-delimited JSON; options come as query parameters; {@code waiting} as in {@link #submit}. */
+    public Submitted submitNdjson(String function, InputStream body, Map<String, ?> options, boolean waiting) throws IOException {
         List<String> inputJson = new ArrayList<>();
         try (var reader = new BufferedReader(new InputStreamReader(body, StandardCharsets.UTF_8))) {
             String line;
@@ -118,10 +131,20 @@ public final class JobService implements AutoCloseable {
         Map<String, Object> rest = new LinkedHashMap<>(options);
         rest.remove("context");
         rest.remove("function");
-        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString).map(JobContext::of), rest);
+        return create(function, inputJson, Optional.ofNullable(context).map(Object::toString).map(JobContext::of), rest, waiting);
     }
 
-    private JobView create(String function, List<String> inputs, Optional<JobContext> encoded, Map<String, Object> given) {
+    /**
+     * A job just submitted.
+     *
+     * @param results every input's outcome, already stored, when the job ran in the submitting thread
+     *                and finished there; empty otherwise (read them with {@link #results})
+     */
+    public record Submitted(JobView job, Optional<List<JobItem>> results) {
+    }
+
+    private Submitted create(String function, List<String> inputs, Optional<JobContext> encoded, Map<String, Object> given,
+                             boolean waiting) {
         if (function.isBlank()) throw new InvalidJobException("'function' is required: the name of a deployed function");
         ActiveFunction fn = registry.active(function).orElseThrow(() -> new InvalidJobException(
                 registry.function(function).isPresent()
@@ -131,54 +154,103 @@ public final class JobService implements AutoCloseable {
         if (inputs.size() > MAX_INPUTS) throw new InvalidJobException("a job takes at most " + MAX_INPUTS + " inputs");
         JobOptions options = JobOptions.from(given, fn.config());
         String id = "job-" + HexFormat.of().formatHex(randomBytes(6));
-        JobRow row = new JobRow(id, function, "QUEUED", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
-                inputs.size(), Optional.empty(), Instant.now(), Optional.empty(), Optional.empty());
+        Instant now = Instant.now();
+        // Stored as RUNNING at once: it starts below, and one write less is a faster submit.
+        JobRow row = new JobRow(id, function, "RUNNING", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
+                inputs.size(), Optional.empty(), now, Optional.of(now), Optional.empty());
         store.create(row, encoded.map(JobContext::json), inputs);
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
-        start(row, encoded, options);
-        return view(id).orElseThrow();
+        Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
+        if (waiting && inputs.size() <= options.chunkSize()) return runHere(row, encoded, options, inputs, allQueued);
+        start(execution(row, encoded, options, this::enqueue, Optional.of(inputs)), allQueued);
+        return new Submitted(view(row, allQueued), Optional.empty());
     }
 
-    private void start(JobRow row, Optional<JobContext> context, JobOptions options) {
-        var execution = new JobExecution(row, context, options, registry, store, this::enqueue);
-        running.put(row.id(), execution);
-        store.markStarted(row.id(), Instant.now());
-        jobs.submit(() -> {
-            String state = "FAILED";
-            Optional<String> error = Optional.empty();
-            try {
-                state = execution.run(store.counts(row.id()));
-                error = execution.error();
-            } catch (RuntimeException e) {
-                LOG.error("JobID {} failed unexpectedly", row.id(), e);
-                error = Optional.of("internal error: " + e);
-            } finally {
-                flushOutcomes();
-                if (!execution.suspended()) finish(execution, state, error); // a suspended job stays RUNNING for restore()
-                running.remove(row.id());
-                written.fire();
+    /**
+     * A job of one task whose submitter waits: it runs in this thread, and each outcome is stored
+     * as it comes (never overwritten, as ever) instead of going through the batch writer. The
+     * outcomes are answered from memory, as stored, so the answer reads nothing back.
+     */
+    private Submitted runHere(JobRow row, Optional<JobContext> context, JobOptions options, List<String> inputs,
+                             Map<ItemState, Integer> allQueued) {
+        List<JobItem> outcomes = new ArrayList<>();
+        JobExecution execution = execution(row, context, options, outcome -> {
+            recordAtOnce(List.of(outcome));
+            synchronized (outcomes) {
+                outcomes.add(outcome);
             }
-        });
+        }, Optional.of(inputs));
+        Optional<JobRow> ended = run(execution, allQueued, false);
+        synchronized (outcomes) {
+            if (ended.isEmpty() || outcomes.size() != row.inputs()) {
+                return new Submitted(view(row.id()).orElseThrow(), Optional.empty()); // cancelled or suspended: ask the store
+            }
+            outcomes.sort(java.util.Comparator.comparingInt(JobItem::index));
+            Map<ItemState, Integer> stored = countsOf(Map.of());
+            outcomes.forEach(o -> stored.merge(ItemState.valueOf(o.state()), 1, Integer::sum));
+            return new Submitted(view(ended.get(), stored), Optional.of(List.copyOf(outcomes)));
+        }
     }
 
-    private void finish(JobExecution execution, String state, Optional<String> error) {
+    private void start(JobExecution execution, Map<ItemState, Integer> countsAtStart) {
+        jobs.submit(() -> run(execution, countsAtStart, true));
+    }
+
+    /** A job's execution, registered as running (so it can be seen and cancelled) before it starts. */
+    private JobExecution execution(JobRow row, Optional<JobContext> context, JobOptions options, Consumer<JobItem> writer,
+                                   Optional<List<String>> submitted) {
+        var execution = new JobExecution(row, context, options, registry, store, writer, submitted);
+        running.put(row.id(), execution);
+        return execution;
+    }
+
+    /**
+     * Runs the job to its end in this thread, then records how it ended; returns the row as it ended, if it did.
+     *
+     * @param viaWriter its outcomes go through the batch writer, so they are flushed before the job ends
+     *                  (a job run here for a waiting submit stores each outcome itself)
+     */
+    private Optional<JobRow> run(JobExecution execution, Map<ItemState, Integer> countsAtStart, boolean viaWriter) {
         String id = execution.row.id();
-        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
-            store.cancelRemaining(id);
+        String state = "FAILED";
+        Optional<String> error = Optional.empty();
+        Optional<JobRow> ended = Optional.empty();
+        try {
+            state = execution.run(countsAtStart);
+            error = execution.error();
+        } catch (RuntimeException e) {
+            LOG.error("JobID {} failed unexpectedly", id, e);
+            error = Optional.of("internal error: " + e);
+        } finally {
+            if (viaWriter) flushOutcomes();
+            if (!execution.suspended()) ended = Optional.of(finish(execution, state, error)); // else it stays RUNNING for restore()
+            running.remove(id);
+            written.fire();
         }
-        store.markFinished(id, state, error, Instant.now());
-        LOG.info("JobID {}: {}", id, state);
+        return ended;
+    }
+
+    private JobRow finish(JobExecution execution, String state, Optional<String> error) {
+        JobRow row = execution.row;
+        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
+            store.cancelRemaining(row.id());
+        }
+        Instant now = Instant.now();
+        store.markFinished(row.id(), state, error, now);
+        LOG.info("JobID {}: {}", row.id(), state);
+        return new JobRow(row.id(), row.function(), state, row.optionsJson(), row.contextKey(), row.inputs(), error,
+                row.createdAt(), row.startedAt(), Optional.of(now));
     }
 
     // ---- read
 
     public Optional<JobView> view(String id) {
-        Optional<JobRow> found = store.find(id);
-        if (found.isEmpty()) return Optional.empty();
-        JobRow row = found.get();
-        JobExecution execution = running.get(id);
-        Map<ItemState, Integer> stored = store.counts(id);
+        return store.find(id).map(row -> view(row, store.counts(id)));
+    }
+
+    private JobView view(JobRow row, Map<ItemState, Integer> stored) {
+        JobExecution execution = running.get(row.id());
         Map<String, Integer> counts = new LinkedHashMap<>();
         int done, failed, inFlight;
         if (execution != null) {
@@ -202,8 +274,14 @@ public final class JobService implements AutoCloseable {
         double throughput = elapsedMs > 0 ? (done + failed) * 1000.0 / elapsedMs : 0;
         int left = row.inputs() - done - failed - cancelled;
         Optional<Long> eta = execution != null && throughput > 0 ? Optional.of((long) (left / throughput * 1000)) : Optional.empty();
-        return Optional.of(new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
-                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey()));
+        return new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
+                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey());
+    }
+
+    private static Map<ItemState, Integer> countsOf(Map<ItemState, Integer> some) {
+        Map<ItemState, Integer> counts = new java.util.EnumMap<>(ItemState.class);
+        for (ItemState s : ItemState.values()) counts.put(s, some.getOrDefault(s, 0));
+        return counts;
     }
 
     public List<JobView> list(Optional<String> function, int limit) {
@@ -211,10 +289,11 @@ public final class JobService implements AutoCloseable {
     }
 
     /**
-     * Streams finished inputs in input order, starting after {@code after}. With
-     * {@code follow}, waits for each next input and returns when the job has ended.
+     * Streams finished inputs in input order, starting after {@code after}, a run of them at a
+     * time (so they can go out in one write). With {@code follow}, waits for each next input and
+     * returns when the job has ended; a batch written while it looked is not waited for.
      */
-    public void results(String id, int after, boolean follow, Consumer<JobItem> out) throws InterruptedException {
+    public void results(String id, int after, boolean follow, Consumer<List<JobItem>> out) throws InterruptedException {
         JobRow row = store.find(id).orElseThrow(() -> new InvalidJobException("no job " + id));
         int next = after + 1;
         while (next < row.inputs()) {
@@ -223,7 +302,7 @@ public final class JobService implements AutoCloseable {
             boolean ended = !running.containsKey(id);
             int to = Math.min(row.inputs(), next + RESULT_PAGE);
             List<JobItem> ready = store.finishedRun(id, next, to);
-            ready.forEach(out);
+            if (!ready.isEmpty()) out.accept(ready);
             next += ready.size();
             if (next == to) continue;
             if (!follow || ended) return;
@@ -269,7 +348,9 @@ public final class JobService implements AutoCloseable {
                 JobOptions parsed = JobOptions.from(options, fn.map(ActiveFunction::config)
                         .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
                 LOG.info("JobID {}: resuming after a restart", row.id());
-                start(row, store.context(row.id()).map(JobContext::of), parsed);
+                store.markStarted(row.id(), Instant.now());
+                start(execution(row, store.context(row.id()).map(JobContext::of), parsed, this::enqueue, Optional.empty()),
+                        store.counts(row.id()));
             } catch (IOException | InvalidJobException e) {
                 store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
             }
@@ -281,6 +362,7 @@ public final class JobService implements AutoCloseable {
     private void enqueue(JobItem outcome) {
         try {
             outcomes.put(outcome);
+            enqueued.incrementAndGet();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
@@ -288,20 +370,47 @@ public final class JobService implements AutoCloseable {
 
     private void writeLoop() {
         while (!closed) {
+            JobItem first;
             try {
-                JobItem first = outcomes.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
-                if (first == null) continue;
-                List<JobItem> batch = new ArrayList<>();
-                batch.add(first);
-                outcomes.drainTo(batch, 5_000);
-                writeBatch(batch);
+                first = outcomes.poll(FLUSH_INTERVAL.toMillis(), TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 return;
             }
+            if (first == null) continue;
+            boolean interrupted = false;
+            if (outcomes.isEmpty() && System.nanoTime() - lastWrite < GATHER_WHEN_BUSY.toNanos()) {
+                try {
+                    Thread.sleep(GATHER.toMillis()); // outcomes keep coming: one write (and one wake of each stream) for many
+                } catch (InterruptedException e) {
+                    interrupted = true; // write what this holds first: nothing taken from the queue is dropped
+                }
+            }
+            List<JobItem> batch = new ArrayList<>();
+            batch.add(first);
+            outcomes.drainTo(batch, 5_000);
+            writeBatch(batch);
+            lastWrite = System.nanoTime();
+            if (interrupted) return;
         }
     }
 
+    /** Writes a batch taken from the writer's queue, and counts it as settled for {@link #flushOutcomes}. */
     private void writeBatch(List<JobItem> batch) {
+        try {
+            record(batch);
+        } finally {
+            settled.addAndGet(batch.size());
+        }
+        written.fire();
+    }
+
+    /** Writes outcomes that never went through the writer's queue (a job run for a waiting submit). */
+    private void recordAtOnce(List<JobItem> outcomes) {
+        record(outcomes);
+        written.fire();
+    }
+
+    private void record(List<JobItem> batch) {
         writing.lock();
         try {
             store.record(batch);
@@ -310,15 +419,35 @@ public final class JobService implements AutoCloseable {
         } finally {
             writing.unlock();
         }
-        written.fire();
     }
 
+    /**
+     * Writes every outcome handed over before this call. Draining the queue is not enough: the
+     * writer thread may hold a batch it took and has not written yet (it gathers for 2 ms when
+     * busy), and a job that ended before that batch was stored would let a results stream see
+     * the job over with its last results missing. So this also waits for the writer's batch.
+     */
     private void flushOutcomes() {
+        long target = enqueued.get();
         List<JobItem> batch = new ArrayList<>();
         outcomes.drainTo(batch);
-        writeBatch(batch);
+        if (!batch.isEmpty()) writeBatch(batch);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (settled.get() < target) {
+            Signal.Next next = written.next();
+            if (settled.get() >= target) break;
+            if (System.nanoTime() > deadline) {
+                LOG.warn("job outcome writer is {} outcomes behind after 10 s", target - settled.get());
+                break;
+            }
+            try {
+                next.await(Duration.ofMillis(100));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
-
 
     @Override
     public void close() {

@@ -51,11 +51,12 @@ public final class JobStore {
                 }
             }
             h.createUpdate("""
-                            INSERT INTO jobs (id, function_name, state, options, context_key, inputs, created_at)
-                            VALUES (:id, :f, :state, :options, :key, :inputs, :created)""")
+                            INSERT INTO jobs (id, function_name, state, options, context_key, inputs, created_at, started_at)
+                            VALUES (:id, :f, :state, :options, :key, :inputs, :created, :started)""")
                     .bind("id", job.id()).bind("f", job.function()).bind("state", job.state())
                     .bind("options", job.optionsJson()).bind("key", job.contextKey().orElse(null))
-                    .bind("inputs", job.inputs()).bind("created", job.createdAt().toString()).execute();
+                    .bind("inputs", job.inputs()).bind("created", job.createdAt().toString())
+                    .bind("started", job.startedAt().map(Instant::toString).orElse(null)).execute();
             try (PreparedStatement ps = h.getConnection().prepareStatement(
                     "INSERT INTO job_items (job_id, idx, input, state) VALUES (?, ?, ?, 'QUEUED')")) {
                 for (int i = 0; i < inputsJson.size(); i++) {

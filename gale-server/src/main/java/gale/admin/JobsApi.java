@@ -17,6 +17,7 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
@@ -43,15 +44,17 @@ public final class JobsApi {
         });
     }
 
-    private void submit(Context ctx) throws IOException {
+    private void submit(Context ctx) throws IOException, InterruptedException {
         String type = Optional.ofNullable(ctx.contentType()).orElse("");
+        boolean waiting = "true".equalsIgnoreCase(ctx.queryParam("wait"));
         try {
-            JobView job;
+            JobService.Submitted submitted;
             if (type.startsWith("application/x-ndjson") || type.startsWith("application/jsonl")) {
                 Map<String, Object> options = new LinkedHashMap<>();
                 ctx.queryParamMap().forEach((k, v) -> options.put(k, v.getFirst()));
-                job = jobs.submitNdjson(ctx.queryParam("function") == null ? "" : ctx.queryParam("function"),
-                        ctx.req().getInputStream(), options);
+                options.remove("wait"); // how to answer, not a job option
+                submitted = jobs.submitNdjson(ctx.queryParam("function") == null ? "" : ctx.queryParam("function"),
+                        ctx.req().getInputStream(), options, waiting);
             } else {
                 JsonNode body;
                 try {
@@ -59,16 +62,28 @@ public final class JobsApi {
                 } catch (IOException e) {
                     throw new InvalidJobException("the job is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
                 }
-                job = jobs.submit(body);
+                submitted = jobs.submit(body, waiting);
             }
-            ctx.status(201).json(json(job));
+            JobView job = submitted.job();
+            if (!waiting) {
+                ctx.status(201).json(json(job));
+            } else if (submitted.results().isPresent()) { // it ran while we waited: the job and its results in one write
+                var out = new java.io.ByteArrayOutputStream();
+                out.write(JSON.writeValueAsBytes(json(job)));
+                out.write('\n');
+                writeLines(out, submitted.results().get(), false);
+                ctx.status(201).contentType("application/x-ndjson").result(out.toByteArray());
+            } else {
+                ctx.status(201);
+                streamResults(ctx, job.id(), -1, true, Optional.of(job));
+            }
         } catch (InvalidJobException e) {
             if (e.conflict()) throw new io.javalin.http.ConflictResponse(e.getMessage());
             throw new BadRequestResponse(e.getMessage());
         }
     }
 
-    private void results(Context ctx) throws InterruptedException {
+    private void results(Context ctx) throws InterruptedException, IOException {
         find(ctx);
         int after;
         try {
@@ -76,21 +91,33 @@ public final class JobsApi {
         } catch (NumberFormatException e) {
             throw new BadRequestResponse("after must be a number (the last index you have)");
         }
-        boolean follow = "true".equalsIgnoreCase(ctx.queryParam("wait"));
-        ctx.status(200).contentType("application/x-ndjson");
-        try {
-            OutputStream out = ctx.res().getOutputStream();
-            jobs.results(ctx.pathParam("id"), after, follow, item -> writeLine(out, item, follow));
-            out.flush();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        ctx.status(200);
+        streamResults(ctx, ctx.pathParam("id"), after, "true".equalsIgnoreCase(ctx.queryParam("wait")), Optional.empty());
     }
 
-    private static void writeLine(OutputStream out, JobItem item, boolean flush) {
-        try {
-            out.write(JSON.writeValueAsBytes(result(item)));
+    /**
+     * NDJSON: the job first when given (a submit that waits), then its results after {@code after};
+     * each run of finished results goes out in one write, flushed at once when following.
+     */
+    private void streamResults(Context ctx, String id, int after, boolean follow, Optional<JobView> job)
+            throws InterruptedException, IOException {
+        ctx.contentType("application/x-ndjson");
+        OutputStream out = ctx.res().getOutputStream();
+        if (job.isPresent()) {
+            out.write(JSON.writeValueAsBytes(json(job.get())));
             out.write('\n');
+            out.flush(); // the client learns the job id before the first result
+        }
+        jobs.results(id, after, follow, items -> writeLines(out, items, follow));
+        out.flush();
+    }
+
+    private static void writeLines(OutputStream out, List<JobItem> items, boolean flush) {
+        try {
+            for (JobItem item : items) {
+                out.write(JSON.writeValueAsBytes(result(item)));
+                out.write('\n');
+            }
             if (flush) out.flush();
         } catch (IOException e) {
             throw new UncheckedIOException("the client went away", e);

@@ -68,7 +68,17 @@ final class JobsHttp {
     }
 
     List<JsonNode> results(String id, boolean wait) {
-        String text = send("GET", "/v1/jobs/" + id + "/results" + (wait ? "?wait=true" : ""), null, null).text();
+        return ndjson(send("GET", "/v1/jobs/" + id + "/results" + (wait ? "?wait=true" : ""), null, null).text());
+    }
+
+    /** POST /v1/jobs?wait=true: the job, then its results, as the lines of one answer. */
+    List<JsonNode> submitAndWait(String jobJson) {
+        Answer a = send("POST", "/v1/jobs?wait=true", "application/json", jobJson);
+        if (a.status() != 201) throw new AssertionError("submit answered " + a.status() + ": " + a.text());
+        return ndjson(a.text());
+    }
+
+    static List<JsonNode> ndjson(String text) {
         List<JsonNode> lines = new ArrayList<>();
         for (String line : text.split("\n")) {
             if (line.isBlank()) continue;
