@@ -5,10 +5,13 @@ gale-runner function, and of a deployed function by name with JSON in and out), 
 server started here on 127.0.0.1. Baselines, measured in the same run on the same
 machine: multiprocessing.Pool(2).map and Dask (LocalCluster, 2 worker processes).
 Every configuration gets a warm-up map first (instances and workers started; for Gale
-a map of WARMUP tasks, by default as many as the timed ones, because the server's JIT
-compiler takes some 10-20,000 calls to settle), then the best of REPEAT timed maps counts. Reports tasks/s and the per-task overhead
-(wall time / tasks), and the median round trip of one submit(noop, x).result() on a
-warm runner, against concurrent.futures.ProcessPoolExecutor(2)'s in the same run.
+a map of WARMUP tasks per configuration, by default as many as the timed ones, all of
+them before the first timed map, because the server's JIT compiler takes some 20-30,000
+calls to settle; each warm-up map's rate is reported too), then the best of REPEAT
+timed maps counts. Reports tasks/s and the per-task overhead (wall time / tasks), and
+the median round trip of one submit(noop, x).result() on a warm runner (after
+ROUND_TRIP_WARMUP calls), against concurrent.futures.ProcessPoolExecutor(2)'s in the
+same run.
 
     python3 bench/map_overhead.py                 # 10,000 tasks, about 2 minutes
     TASKS=2000 python3 bench/map_overhead.py
@@ -27,6 +30,7 @@ WORKERS = int(os.environ.get("WORKERS", 4))  # Gale instances (and job paralleli
 REPEAT = int(os.environ.get("REPEAT", 2))
 ROUND_TRIPS = int(os.environ.get("ROUND_TRIPS", 200))
 WARMUP = int(os.environ.get("WARMUP", TASKS))  # Gale warm-up tasks per configuration
+ROUND_TRIP_WARMUP = int(os.environ.get("ROUND_TRIP_WARMUP", 1000))  # Gale submit().result() calls before timing
 NOOP_SOURCE = {"main.py": "import json\n\n\ndef noop(event, context):\n    return json.loads(event['body'])\n"}
 
 
@@ -45,9 +49,9 @@ def bench_pool(tasks):
                 for c in (1, 10)}
 
 
-def round_trip(executor, calls=ROUND_TRIPS):
-    """Median seconds of one executor.submit(noop, x).result(), after a few to warm up."""
-    for value in range(10):
+def round_trip(executor, calls=ROUND_TRIPS, warmup=10):
+    """Median seconds of one executor.submit(noop, x).result(), after ``warmup`` calls."""
+    for value in range(warmup):
         executor.submit(noop, value).result()
     return median([timed(lambda v=value: executor.submit(noop, v).result())[0] for value in range(calls)])
 
@@ -70,20 +74,24 @@ def bench_dask(tasks):
 
 
 def bench_gale(server, tasks):
-    results = {}
+    """Each configuration's warm-up map first, all of them (the server's JIT warms on all three
+    paths), then the timed maps; returns ({label: best seconds}, {label: warm-up tasks/s}, round trip)."""
+    results, first = {}, {}
     executor = server.executor(max_workers=WORKERS, progress=False)
     client = executor.client
     client.deploy("noop", NOOP_SOURCE, {"entryPoint": "noop", "signature": "event", "maxInstances": WORKERS})
-    for label, fn, chunk in ((f"Gale map(callable), chunksize 1", noop, 1),
-                             (f"Gale map(callable), chunksize 10", noop, 10),
-                             (f"Gale map(\"noop\") by name, JSON, chunksize 1", "noop", 1)):
-        started = timed(lambda: list(executor.map(fn, range(WARMUP), chunksize=chunk)))[0]  # instances up, JIT warm
-        log(f"{label}: warm-up map {WARMUP / started:.0f} tasks/s")
+    configurations = ((f"Gale map(callable), chunksize 1", noop, 1),
+                      (f"Gale map(callable), chunksize 10", noop, 10),
+                      (f"Gale map(\"noop\") by name, JSON, chunksize 1", "noop", 1))
+    for label, fn, chunk in configurations:
+        first[label] = WARMUP / timed(lambda: list(executor.map(fn, range(WARMUP), chunksize=chunk)))[0]
+        log(f"{label}: warm-up map {first[label]:.0f} tasks/s")
+    for label, fn, chunk in configurations:
         results[label] = best_of(lambda: check(list(executor.map(fn, tasks, chunksize=chunk)), tasks))
         log(f"{label}: {len(tasks) / results[label]:.0f} tasks/s")
-    latency = round_trip(executor)
+    latency = round_trip(executor, warmup=ROUND_TRIP_WARMUP)
     executor.shutdown()
-    return results, latency
+    return results, first, latency
 
 
 def check(results, tasks):
@@ -102,24 +110,28 @@ def main():
             log(f"{label}: {TASKS / seconds:.0f} tasks/s")
         pool_latency = bench_process_pool_round_trip()
         log(f"ProcessPoolExecutor(2) submit().result(): {pool_latency * 1000:.2f} ms")
-        gale_results, latency = bench_gale(server, tasks)
+        gale_results, gale_first, latency = bench_gale(server, tasks)
         log(f"Gale submit().result(): {latency * 1000:.2f} ms")
     finally:
         server.stop()
     pool = baselines["multiprocessing.Pool(2).map, chunksize 1"]
     dask = next((seconds for label, seconds in baselines.items() if label.startswith("Dask")), None)
-    rows = [[label, f"{seconds:.2f}", f"{TASKS / seconds:,.0f}", f"{seconds / TASKS * 1000:.3f}",
-             f"{pool / seconds:.2f}x", f"{dask / seconds:.2f}x" if dask else "-"]
+    rows = [[label, f"{seconds:.2f}", f"{TASKS / seconds:,.0f}", f"{gale_first[label]:,.0f}" if label in gale_first else "-",
+             f"{seconds / TASKS * 1000:.3f}", f"{pool / seconds:.2f}x", f"{dask / seconds:.2f}x" if dask else "-"]
             for label, seconds in list(baselines.items()) + list(gale_results.items())]
     write_results("map_overhead", f"Map overhead: {TASKS:,} no-op tasks", [
         f"{TASKS:,} tasks that return their input. Gale: one map job on a fresh `gale server` "
         f"(gale-runner with max-instances {WORKERS}, concurrency 1, job parallelism {WORKERS}); "
         f"the client, the server and the instances share the machine's CPUs. Best of {REPEAT} "
-        f"timed runs after a warm-up run ({WARMUP:,} tasks for Gale). Per-task overhead = wall time / tasks. The ratio columns "
-        f"divide a baseline's wall time by the row's (above 1: the row is faster).",
-        table(["configuration", "wall s", "tasks/s", "per-task ms", "vs Pool(2) chunksize 1", "vs Dask"], rows),
+        f"timed runs after a warm-up run (for Gale, one map of {WARMUP:,} tasks per configuration, all three "
+        f"before the first timed run: the server's JIT compiler settles after some 20-30,000 calls, and the "
+        f"\"first map\" column is that warm-up map's rate, on a server that just started). Per-task overhead = "
+        f"wall time / tasks. The ratio columns divide a baseline's wall time by the row's (above 1: the row is faster).",
+        table(["configuration", "wall s", "tasks/s", "first map tasks/s", "per-task ms", "vs Pool(2) chunksize 1",
+               "vs Dask"], rows),
         f"One `Executor.submit(noop, x).result()` round trip on a warm runner (a one-input job, "
-        f"submitted with `POST /v1/jobs?wait=true`, which answers with the stored result): median "
+        f"submitted with `POST /v1/jobs?wait=true`, which answers with the stored result), after "
+        f"{ROUND_TRIP_WARMUP:,} such calls: median "
         f"{latency * 1000:.2f} ms over {ROUND_TRIPS} calls; `concurrent.futures.ProcessPoolExecutor(2)` "
         f"in the same run: {pool_latency * 1000:.2f} ms ({latency / pool_latency:.1f}x its time).",
     ], "python3 bench/map_overhead.py" + (f"  (TASKS={TASKS})" if TASKS != 10_000 else ""))

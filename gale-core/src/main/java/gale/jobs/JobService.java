@@ -159,42 +159,40 @@ public final class JobService implements AutoCloseable {
         JobRow row = new JobRow(id, function, "RUNNING", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
                 inputs.size(), Optional.empty(), now, Optional.of(now), Optional.empty());
         store.create(row, encoded.map(JobContext::json), inputs);
+        Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
+        if (waiting && inputs.size() <= options.chunkSize()) {
+            LOG.debug("JobID {}: {} inputs on {}, run while the submit waits", id, inputs.size(), function);
+            return runHere(row, encoded, options, inputs, allQueued);
+        }
         LOG.info("JobID {}: {} inputs on {} (parallelism {}, chunk {})", id, inputs.size(), function,
                 options.parallelism(), options.chunkSize());
-        Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
-        if (waiting && inputs.size() <= options.chunkSize()) return runHere(row, encoded, options, inputs, allQueued);
         start(execution(row, encoded, options, this::enqueue, Optional.of(inputs)), allQueued);
         return new Submitted(view(row, allQueued), Optional.empty());
     }
 
     /**
-     * A job of one task whose submitter waits: it runs in this thread, and each outcome is stored
-     * as it comes (never overwritten, as ever) instead of going through the batch writer. The
-     * outcomes are answered from memory, as stored, so the answer reads nothing back.
+     * A job of one task whose submitter waits: it runs in this thread, and its outcomes are
+     * stored with the job's end in one transaction, before the answer (never overwritten, as
+     * ever); they do not go through the batch writer. The outcomes are answered from memory, as
+     * stored, so the answer reads nothing back.
      */
     private Submitted runHere(JobRow row, Optional<JobContext> context, JobOptions options, List<String> inputs,
                              Map<ItemState, Integer> allQueued) {
-        List<JobItem> outcomes = new ArrayList<>();
-        JobExecution execution = execution(row, context, options, outcome -> {
-            recordAtOnce(List.of(outcome));
-            synchronized (outcomes) {
-                outcomes.add(outcome);
-            }
-        }, Optional.of(inputs));
-        Optional<JobRow> ended = run(execution, allQueued, false);
-        synchronized (outcomes) {
-            if (ended.isEmpty() || outcomes.size() != row.inputs()) {
-                return new Submitted(view(row.id()).orElseThrow(), Optional.empty()); // cancelled or suspended: ask the store
-            }
-            outcomes.sort(java.util.Comparator.comparingInt(JobItem::index));
-            Map<ItemState, Integer> stored = countsOf(Map.of());
-            outcomes.forEach(o -> stored.merge(ItemState.valueOf(o.state()), 1, Integer::sum));
-            return new Submitted(view(ended.get(), stored), Optional.of(List.copyOf(outcomes)));
+        List<JobItem> outcomes = java.util.Collections.synchronizedList(new ArrayList<>());
+        JobExecution execution = execution(row, context, options, outcomes::add, Optional.of(inputs));
+        Optional<JobRow> ended = run(execution, allQueued, Optional.of(outcomes));
+        List<JobItem> stored = new ArrayList<>(outcomes);
+        if (ended.isEmpty() || stored.size() != row.inputs()) {
+            return new Submitted(view(row.id()).orElseThrow(), Optional.empty()); // cancelled or suspended: ask the store
         }
+        stored.sort(java.util.Comparator.comparingInt(JobItem::index));
+        Map<ItemState, Integer> counts = countsOf(Map.of());
+        stored.forEach(o -> counts.merge(ItemState.valueOf(o.state()), 1, Integer::sum));
+        return new Submitted(view(ended.get(), counts), Optional.of(List.copyOf(stored)));
     }
 
     private void start(JobExecution execution, Map<ItemState, Integer> countsAtStart) {
-        jobs.submit(() -> run(execution, countsAtStart, true));
+        jobs.submit(() -> run(execution, countsAtStart, Optional.empty()));
     }
 
     /** A job's execution, registered as running (so it can be seen and cancelled) before it starts. */
@@ -208,10 +206,10 @@ public final class JobService implements AutoCloseable {
     /**
      * Runs the job to its end in this thread, then records how it ended; returns the row as it ended, if it did.
      *
-     * @param viaWriter its outcomes go through the batch writer, so they are flushed before the job ends
-     *                  (a job run here for a waiting submit stores each outcome itself)
+     * @param held the outcomes, when the job's writer keeps them for this method to store with the
+     *             job's end; empty when they go through the batch writer (then they are flushed first)
      */
-    private Optional<JobRow> run(JobExecution execution, Map<ItemState, Integer> countsAtStart, boolean viaWriter) {
+    private Optional<JobRow> run(JobExecution execution, Map<ItemState, Integer> countsAtStart, Optional<List<JobItem>> held) {
         String id = execution.row.id();
         String state = "FAILED";
         Optional<String> error = Optional.empty();
@@ -223,22 +221,35 @@ public final class JobService implements AutoCloseable {
             LOG.error("JobID {} failed unexpectedly", id, e);
             error = Optional.of("internal error: " + e);
         } finally {
-            if (viaWriter) flushOutcomes();
-            if (!execution.suspended()) ended = Optional.of(finish(execution, state, error)); // else it stays RUNNING for restore()
+            List<JobItem> unwritten = held.map(List::copyOf).orElse(List.of());
+            if (held.isEmpty()) flushOutcomes();
+            if (!execution.suspended()) {
+                ended = Optional.of(finish(execution, state, error, unwritten, held.isPresent()));
+            } else {
+                recordAtOnce(unwritten); // it stays RUNNING for restore(), which runs only what is not stored
+            }
             running.remove(id);
             written.fire();
         }
         return ended;
     }
 
-    private JobRow finish(JobExecution execution, String state, Optional<String> error) {
+    /** Records how the job ended, with {@code unwritten}, its outcomes not stored yet, in the same transaction when it can. */
+    private JobRow finish(JobExecution execution, String state, Optional<String> error, List<JobItem> unwritten, boolean ranHere) {
         JobRow row = execution.row;
-        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
-            store.cancelRemaining(row.id());
-        }
         Instant now = Instant.now();
-        store.markFinished(row.id(), state, error, now);
-        LOG.info("JobID {}: {}", row.id(), state);
+        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
+            recordAtOnce(unwritten);
+            store.cancelRemaining(row.id());
+            store.markFinished(row.id(), state, error, now);
+        } else {
+            store.recordAndFinish(unwritten, row.id(), state, error, now);
+        }
+        if (ranHere) {
+            LOG.debug("JobID {}: {}", row.id(), state); // a single call, like a function call: no log line of its own
+        } else {
+            LOG.info("JobID {}: {}", row.id(), state);
+        }
         return new JobRow(row.id(), row.function(), state, row.optionsJson(), row.contextKey(), row.inputs(), error,
                 row.createdAt(), row.startedAt(), Optional.of(now));
     }

@@ -160,28 +160,48 @@ public final class JobStore {
     public void record(List<JobItem> outcomes) {
         if (outcomes.isEmpty()) return;
         try {
+            jdbi.useTransaction(h -> record(h, outcomes));
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not record job results: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Records a job's last outcomes and how it ended in one transaction (one commit, not two:
+     * a single call submitted with ?wait=true pays for each), as {@link #record} then
+     * {@link #markFinished} would.
+     */
+    public void recordAndFinish(List<JobItem> outcomes, String id, String state, Optional<String> error, Instant when) {
+        try {
             jdbi.useTransaction(h -> {
-                try (PreparedStatement ps = h.getConnection().prepareStatement("""
-                        UPDATE job_items SET state = ?, result = ?, error = ?, traceback = ?, status = ?, attempts = ?,
-                                             duration_ms = ?
-                        WHERE job_id = ? AND idx = ? AND state NOT IN ('DONE', 'FAILED')""")) {
-                    for (JobItem o : outcomes) {
-                        ps.setString(1, o.state());
-                        ps.setString(2, o.resultJson().orElse(null));
-                        ps.setString(3, o.error().orElse(null));
-                        ps.setString(4, o.traceback().orElse(null));
-                        if (o.status().isPresent()) ps.setInt(5, o.status().get()); else ps.setNull(5, Types.INTEGER);
-                        ps.setInt(6, o.attempts());
-                        if (o.durationMs().isPresent()) ps.setDouble(7, o.durationMs().get()); else ps.setNull(7, Types.DOUBLE);
-                        ps.setString(8, o.jobId());
-                        ps.setInt(9, o.index());
-                        ps.addBatch();
-                    }
-                    ps.executeBatch();
-                }
+                record(h, outcomes);
+                h.createUpdate("UPDATE jobs SET state = :s, error = :e, finished_at = :t WHERE id = :id")
+                        .bind("s", state).bind("e", error.orElse(null)).bind("t", when.toString()).bind("id", id).execute();
             });
         } catch (SQLException e) {
             throw new IllegalStateException("could not record job results: " + e.getMessage(), e);
+        }
+    }
+
+    private static void record(org.jdbi.v3.core.Handle h, List<JobItem> outcomes) throws SQLException {
+        if (outcomes.isEmpty()) return;
+        try (PreparedStatement ps = h.getConnection().prepareStatement("""
+                UPDATE job_items SET state = ?, result = ?, error = ?, traceback = ?, status = ?, attempts = ?,
+                                     duration_ms = ?
+                WHERE job_id = ? AND idx = ? AND state NOT IN ('DONE', 'FAILED')""")) {
+            for (JobItem o : outcomes) {
+                ps.setString(1, o.state());
+                ps.setString(2, o.resultJson().orElse(null));
+                ps.setString(3, o.error().orElse(null));
+                ps.setString(4, o.traceback().orElse(null));
+                if (o.status().isPresent()) ps.setInt(5, o.status().get()); else ps.setNull(5, Types.INTEGER);
+                ps.setInt(6, o.attempts());
+                if (o.durationMs().isPresent()) ps.setDouble(7, o.durationMs().get()); else ps.setNull(7, Types.DOUBLE);
+                ps.setString(8, o.jobId());
+                ps.setInt(9, o.index());
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 

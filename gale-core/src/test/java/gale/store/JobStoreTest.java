@@ -38,6 +38,26 @@ class JobStoreTest {
     }
 
     @Test
+    void recordAndFinishStoresTheOutcomesAndTheEndTogetherAndNeverOverwritesAFinishedInput() {
+        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+            JobStore jobs = store.jobs();
+            jobs.create(job("job-1", Optional.empty(), 2), Optional.empty(), List.of("0", "1"));
+            jobs.record(List.of(done("job-1", 0)));
+            Instant end = Instant.parse("2026-12-05T12:00:00Z");
+
+            jobs.recordAndFinish(List.of(done("job-1", 1), new JobItem("job-1", 0, "0", "FAILED", Optional.empty(),
+                    Optional.of("late"), Optional.empty(), Optional.of(500), 2, Optional.empty())), "job-1", "SUCCEEDED",
+                    Optional.empty(), end);
+
+            assertThat(jobs.finishedRun("job-1", 0, 2)).extracting(JobItem::state).containsExactly("DONE", "DONE");
+            assertThat(jobs.find("job-1")).hasValueSatisfying(j -> {
+                assertThat(j.state()).isEqualTo("SUCCEEDED");
+                assertThat(j.finishedAt()).contains(end);
+            });
+        }
+    }
+
+    @Test
     void jobsWithTheSameContextStoreItOnceAndEachReadsIt() throws SQLException {
         try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
             JobStore jobs = store.jobs();
