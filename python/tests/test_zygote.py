@@ -52,6 +52,23 @@ def read_frame(reader):
     return kind, header, reader.read(body_length)
 
 
+class UnbufferedReader:
+    """Reads exactly what is asked of a socket and nothing more, so that the bytes after a frame
+    stay in the socket for whoever reads next."""
+
+    def __init__(self, connection):
+        self.connection = connection
+
+    def read(self, size):
+        data = b""
+        while len(data) < size:
+            chunk = self.connection.recv(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
 class ForkedInstance:
     """The three connections of one forked instance, as Gale's listener sees them."""
 
@@ -144,7 +161,7 @@ class FakeGale:
             self.env.update(version_env or {})  # the version's own variables, which the base did not import under
             self.pid = self.base.spawn("zygote-hello-1", dict(self.env, GALE_ZYGOTE_ID="zygote-hello-1",
                                                                GALE_ZYGOTE_NONCE="zygote-n0nce"), self.bundle, self.stderr_path)
-        self.control, self.control_hello = self.accept_control()
+        self.control, self.control_reader, self.control_hello = self.accept_control()
         self.events = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
         self.instances = []
@@ -152,17 +169,18 @@ class FakeGale:
 
     def accept_control(self):
         connection, _ = self._listener.accept()
-        kind, hello, _ = read_frame(connection.makefile("rb"))
+        reader = connection.makefile("rb")  # one reader for the whole connection: its buffer may hold the next frames
+        kind, hello, _ = read_frame(reader)
         assert kind == HELLO and hello == {"instance": "zygote-hello-1", "nonce": "zygote-n0nce",
                                            "pid": self.pid, "role": "zygote"}, hello
         connection.settimeout(None)
-        return connection, hello
+        return connection, reader, hello
 
     def send(self, message):
         self.control.sendall(encode_frame(CONTROL, message))
 
     def _read_events(self):
-        reader = self.control.makefile("rb")
+        reader = self.control_reader
         try:
             while True:
                 frame = read_frame(reader)
@@ -203,14 +221,12 @@ class FakeGale:
         while main is None or len(outputs) < 2:
             connection, _ = self._listener.accept()
             connection.settimeout(TIMEOUT_SECONDS)
-            reader = connection.makefile("rb")
-            kind, hello, _ = read_frame(reader)
+            kind, hello, _ = read_frame(UnbufferedReader(connection))  # raw bytes may follow an output's HELLO
             assert kind == HELLO and hello["instance"] == instance_id, hello
             if "stream" in hello:
-                reader.close()  # raw bytes follow; read them from the socket itself
                 outputs[hello["stream"]] = connection
             else:
-                main = (hello, connection, reader)
+                main = (hello, connection, connection.makefile("rb"))
         return ForkedInstance(*main, outputs)
 
     def stderr(self):
@@ -242,11 +258,13 @@ class FakeBase:
                 env=dict(gale.env, GALE_ZYGOTE_ID="zygote-base", GALE_ZYGOTE_NONCE="base-n0nce", GALE_ZYGOTE_ROLE="base",
                          GALE_BASE_PRELOAD=",".join(preload)))
         connection, _ = gale._listener.accept()
-        kind, hello, _ = read_frame(connection.makefile("rb"))
-        assert kind == HELLO and hello["instance"] == "zygote-base" and hello["nonce"] == "base-n0nce", hello
         connection.settimeout(TIMEOUT_SECONDS)
         self.control = connection
+        # one buffered reader for the whole connection: a second one would miss the frames that
+        # arrived with HELLO and sit in the first one's buffer (the "ready" of a fast base)
         self.reader = connection.makefile("rb")
+        kind, hello, _ = read_frame(self.reader)
+        assert kind == HELLO and hello["instance"] == "zygote-base" and hello["nonce"] == "base-n0nce", hello
         self.ready = self.event("ready")
 
     def event(self, kind):
