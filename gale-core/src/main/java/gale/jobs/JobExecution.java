@@ -346,21 +346,24 @@ final class JobExecution {
 
     /**
      * The function's JSON answer as stored: one line of JSON, as results are streamed as NDJSON.
-     * A body that is not JSON is kept as a JSON string.
+     * A body that is not JSON is kept as a JSON string. One line of JSON already (what the runner
+     * sends) is the body itself: a megabyte result is checked by a streaming parser, not copied.
      */
-    static String resultJson(byte[] body) {
-        if (body.length == 0) return "null";
-        if (isOneLineOfJson(body)) return new String(body, StandardCharsets.UTF_8); // no tree for a megabyte answer
+    static byte[] resultJson(byte[] body) {
+        if (body.length == 0) return NULL_JSON.clone();
+        if (isOneLineOfJson(body)) return body;
         try {
-            return JSON.writeValueAsString(JSON.readTree(body));
+            return JSON.writeValueAsBytes(JSON.readTree(body));
         } catch (IOException e) {
             try {
-                return JSON.writeValueAsString(new String(body, StandardCharsets.UTF_8));
+                return JSON.writeValueAsBytes(new String(body, StandardCharsets.UTF_8));
             } catch (JsonProcessingException impossible) {
                 throw new IllegalStateException(impossible);
             }
         }
     }
+
+    private static final byte[] NULL_JSON = "null".getBytes(StandardCharsets.US_ASCII);
 
     /** True when the bytes are exactly one JSON value (whitespace around it allowed) without a line break. */
     static boolean isOneLineOfJson(byte[] body) {

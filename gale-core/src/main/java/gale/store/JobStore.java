@@ -191,7 +191,7 @@ public final class JobStore {
                 WHERE job_id = ? AND idx = ? AND state NOT IN ('DONE', 'FAILED')""")) {
             for (JobItem o : outcomes) {
                 ps.setString(1, o.state());
-                ps.setString(2, o.resultJson().orElse(null));
+                ps.setBytes(2, o.resultJson().orElse(null)); // as bytes: SQLite keeps them as they are, no UTF-16 string on the way
                 ps.setString(3, o.error().orElse(null));
                 ps.setString(4, o.traceback().orElse(null));
                 if (o.status().isPresent()) ps.setInt(5, o.status().get()); else ps.setNull(5, Types.INTEGER);
@@ -224,7 +224,7 @@ public final class JobStore {
         double duration = rs.getDouble("duration_ms");
         Optional<Double> durationOpt = rs.wasNull() ? Optional.empty() : Optional.of(duration);
         return new JobItem(rs.getString("job_id"), rs.getInt("idx"), rs.getString("input"), rs.getString("state"),
-                Optional.ofNullable(rs.getString("result")), Optional.ofNullable(rs.getString("error")),
+                Optional.ofNullable(rs.getBytes("result")), Optional.ofNullable(rs.getString("error")),
                 Optional.ofNullable(rs.getString("traceback")), statusOpt, rs.getInt("attempts"), durationOpt);
     }
 

@@ -12,29 +12,31 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ResultJsonTest {
 
     @Test
-    void oneLineOfJsonIsKeptByteForByte() {
+    void oneLineOfJsonIsKeptByteForByteWithoutACopy() {
         String answer = "{\"ok\": true, \"result\": \"" + "QUJD".repeat(250_000) + "\", \"n\": 1.10, \"big\": 12345678901234567890}";
+        byte[] body = utf8(answer);
 
-        assertThat(JobExecution.resultJson(utf8(answer))).isEqualTo(answer);
+        assertThat(JobExecution.resultJson(body)).isSameAs(body);
+        assertThat(stored(body)).isEqualTo(answer);
     }
 
     @Test
     void unicodeAndEscapesSurviveTheShortcut() {
         String answer = "{\"name\":\"Zoë \\u2603\",\"path\":\"a\\\\b\\n\"}";
 
-        assertThat(JobExecution.resultJson(utf8(answer))).isEqualTo(answer);
+        assertThat(stored(utf8(answer))).isEqualTo(answer);
     }
 
     @Test
     void jsonWithLineBreaksIsRewrittenOnOneLine() {
-        assertThat(JobExecution.resultJson(utf8("{\n  \"y\": 4,\r\n  \"z\": [1, 2]\n}\n"))).isEqualTo("{\"y\":4,\"z\":[1,2]}");
+        assertThat(stored(utf8("{\n  \"y\": 4,\r\n  \"z\": [1, 2]\n}\n"))).isEqualTo("{\"y\":4,\"z\":[1,2]}");
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"{\"y\": 1} trailing", "{\"y\": 1}{\"y\": 2}", "[1, 2", "{\"y\": tru}", "'single'", "1 2",
             "{\"bad\": \"\\q\"}", "not json at all"})
     void anythingButExactlyOneJsonValueTakesTheCarefulPathAndStillEndsAsOneLineOfJson(String body) {
-        String stored = JobExecution.resultJson(utf8(body));
+        String stored = stored(utf8(body));
 
         assertThat(JobExecution.isOneLineOfJson(utf8(body))).isFalse();
         assertThat(JobExecution.isOneLineOfJson(utf8(stored))).as(stored).isTrue();
@@ -42,7 +44,7 @@ class ResultJsonTest {
 
     @Test
     void aBodyThatIsNotJsonIsKeptAsAJsonString() {
-        assertThat(JobExecution.resultJson(utf8("plain text"))).isEqualTo("\"plain text\"");
+        assertThat(stored(utf8("plain text"))).isEqualTo("\"plain text\"");
     }
 
     @Test
@@ -60,7 +62,11 @@ class ResultJsonTest {
 
     @Test
     void anEmptyBodyIsNull() {
-        assertThat(JobExecution.resultJson(new byte[0])).isEqualTo("null");
+        assertThat(stored(new byte[0])).isEqualTo("null");
+    }
+
+    private static String stored(byte[] body) {
+        return new String(JobExecution.resultJson(body), StandardCharsets.UTF_8);
     }
 
     private static byte[] utf8(String s) {

@@ -12,6 +12,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -33,7 +34,7 @@ class JobStoreTest {
 
             jobs.record(List.of(done("job-1", 1)));
             assertThat(jobs.finishedRun("job-1", 0, 4)).extracting(JobItem::index).containsExactly(0, 1, 2, 3);
-            assertThat(jobs.finishedRun("job-1", 0, 4).get(1).resultJson()).contains("{\"y\":1}");
+            assertThat(jobs.finishedRun("job-1", 0, 4).get(1).resultJson().map(b -> new String(b, UTF_8))).contains("{\"y\":1}");
         }
     }
 
@@ -101,7 +102,7 @@ class JobStoreTest {
     }
 
     private static JobItem done(String jobId, int index) {
-        return new JobItem(jobId, index, Integer.toString(index), "DONE", Optional.of("{\"y\":" + index + "}"), Optional.empty(),
+        return new JobItem(jobId, index, Integer.toString(index), "DONE", Optional.of(("{\"y\":" + index + "}").getBytes(UTF_8)), Optional.empty(),
                 Optional.empty(), Optional.of(200), 1, Optional.of(1.0));
     }
 }

@@ -2,7 +2,6 @@ package gale.admin;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.util.RawValue;
 import gale.jobs.InvalidJobException;
 import gale.jobs.JobService;
 import gale.jobs.JobView;
@@ -114,24 +113,41 @@ public final class JobsApi {
 
     private static void writeLines(OutputStream out, List<JobItem> items, boolean flush) {
         try {
-            for (JobItem item : items) {
-                out.write(JSON.writeValueAsBytes(result(item)));
-                out.write('\n');
-            }
+            for (JobItem item : items) writeLine(out, item);
             if (flush) out.flush();
         } catch (IOException e) {
             throw new UncheckedIOException("the client went away", e);
         }
     }
 
+    /**
+     * One result as a line of JSON. A stored result is one line of JSON already and goes out as
+     * the bytes read from the store, between the fields before it and those after it: a model of a
+     * megabyte is neither parsed nor copied on its way to the client.
+     */
+    static void writeLine(OutputStream out, JobItem item) throws IOException {
+        Map<String, Object> fields = result(item);
+        if (item.state().equals("DONE")) {
+            out.write(("{\"index\":" + item.index() + ",\"ok\":true,\"result\":").getBytes(StandardCharsets.US_ASCII));
+            out.write(item.resultJson().orElse(NULL_JSON));
+            byte[] tail = JSON.writeValueAsBytes(fields); // {"status":200,...,"attempts":1}: never empty
+            out.write(',');
+            out.write(tail, 1, tail.length - 1);
+        } else {
+            out.write(JSON.writeValueAsBytes(fields));
+        }
+        out.write('\n');
+    }
+
+    private static final byte[] NULL_JSON = "null".getBytes(StandardCharsets.US_ASCII);
+
+    /** A result's fields but the ones {@link #writeLine} writes itself for a success (index, ok, result). */
     static Map<String, Object> result(JobItem item) {
         Map<String, Object> out = new LinkedHashMap<>();
-        out.put("index", item.index());
         boolean ok = item.state().equals("DONE");
-        out.put("ok", ok);
-        if (ok) {
-            out.put("result", new RawValue(item.resultJson().orElse("null"))); // stored as one line of JSON: no re-parse
-        } else {
+        if (!ok) {
+            out.put("index", item.index());
+            out.put("ok", false);
             out.put("error", item.error().orElse(item.state().equals("CANCELLED") ? "cancelled before it ran" : "failed"));
             item.traceback().ifPresent(t -> out.put("traceback", t));
         }
