@@ -86,6 +86,19 @@ public final class CronExpression {
         return cron;
     }
 
+    /** Same slots, however written: "0-59/5" in the minute field equals a step of 5 over every minute. */
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof CronExpression c && minutes == c.minutes && hours == c.hours && days == c.days
+                && months == c.months && weekdays == c.weekdays && daysRestricted == c.daysRestricted
+                && weekdaysRestricted == c.weekdaysRestricted;
+    }
+
+    @Override
+    public int hashCode() {
+        return java.util.Objects.hash(minutes, hours, days, months, weekdays, daysRestricted, weekdaysRestricted);
+    }
+
     /** The expression as written (trimmed). */
     @Override
     public String toString() {
