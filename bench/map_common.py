@@ -23,9 +23,9 @@ def log(message):
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def start_server():
-    """A fresh `gale server` (GALE_BIN, else ./gale, which builds the jar if needed)."""
-    server = LocalGale()
+def start_server(args=()):
+    """A fresh `gale server` (GALE_BIN, else ./gale, which builds the jar if needed), with ``args`` as extra flags."""
+    server = LocalGale(args=args)
     log(f"starting {server.launcher} server on {server.url} (data dir {server.data_dir})")
     started = time.perf_counter()
     server.start()

@@ -550,6 +550,9 @@ class EventAdapter:
         return lambda_response(self.handler(event, context))
 
     def build_event(self, header, body):
+        scheduled = scheduled_event(header, body)
+        if scheduled is not None:
+            return scheduled
         path = unquote(header["path"])
         full_path = self.settings.url_prefix + path
         method = header["method"]
@@ -586,6 +589,37 @@ class EventAdapter:
             "body": event_body,
             "isBase64Encoded": is_base64,
         }
+
+
+def scheduled_event(header, body):
+    """The event of a call a Gale schedule made, or None for any other call.
+
+    Gale's scheduler sends X-Gale-Schedule and X-Gale-Schedule-Time (the gateway drops them from
+    any caller without the admin token). As EventBridge does for Lambda: without a payload the
+    handler gets a "Scheduled Event"; with one, the payload is the event (EventBridge Scheduler's
+    input)."""
+    name = slot = None
+    for key, value in header.get("headers") or ():
+        lower = key.lower()
+        if lower == "x-gale-schedule":
+            name = value
+        elif lower == "x-gale-schedule-time":
+            slot = value
+    if name is None:
+        return None
+    if body:
+        return json.loads(body)
+    return {
+        "version": "0",
+        "id": header.get("id"),
+        "detail-type": "Scheduled Event",
+        "source": "gale.schedule",
+        "account": "",
+        "time": slot,
+        "region": "",
+        "resources": [f"gale:schedule/{name}"],
+        "detail": {},
+    }
 
 
 def _event_body(body, content_type):

@@ -435,6 +435,24 @@ class LambdaTest(BootstrapTestCase):
             "isBase64Encoded": False,
         })
 
+    def test_a_scheduled_call_gets_an_eventbridge_scheduled_event(self):
+        gale = self.start_ready(self.ECHO_EVENT, entry_point="lambda_handler", signature="event")
+        event = self.assertResponse(gale.invoke(
+            "POST", "/", request_id="req-sched",
+            headers=[("X-Gale-Schedule", "nightly"), ("X-Gale-Schedule-Time", "2026-03-01T03:00:00Z")])).json()
+        self.assertEqual(event, {
+            "version": "0", "id": "req-sched", "detail-type": "Scheduled Event", "source": "gale.schedule",
+            "account": "", "time": "2026-03-01T03:00:00Z", "region": "", "resources": ["gale:schedule/nightly"],
+            "detail": {},
+        })
+
+    def test_a_scheduled_call_with_a_payload_gets_the_payload_as_its_event(self):
+        gale = self.start_ready(self.ECHO_EVENT, entry_point="lambda_handler", signature="event")
+        event = self.assertResponse(gale.invoke(
+            "POST", "/", headers=[("X-Gale-Schedule", "nightly"), ("X-Gale-Schedule-Time", "2026-03-01T03:00:00Z"),
+                                  ("Content-Type", "application/json")], body=b'{"kind": "full"}')).json()
+        self.assertEqual(event, {"kind": "full"})
+
     def test_event_without_query_path_or_body(self):
         gale = self.start_ready(self.ECHO_EVENT, entry_point="lambda_handler")
         event = self.assertResponse(gale.invoke("GET", "/")).json()

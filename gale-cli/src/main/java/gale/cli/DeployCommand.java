@@ -10,7 +10,10 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -99,6 +102,26 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
 
+    @Option(names = "--schedule", paramLabel = "CRON",
+            description = "also call the function on this cron schedule, e.g. \"*/5 * * * *\" or \"0 9 * * MON-FRI\" "
+                    + "(5 fields; the schedule is named after the function; see `gale schedules`)")
+    Optional<String> schedule = Optional.empty();
+
+    @Option(names = "--every", paramLabel = "DURATION",
+            description = "also call the function every DURATION, e.g. 4m (keep-warm; 1m at least), instead of --schedule")
+    Optional<String> every = Optional.empty();
+
+    @Option(names = "--time-zone", paramLabel = "TZ", description = "time zone of --schedule, e.g. Europe/Berlin (default: UTC)")
+    Optional<String> timeZone = Optional.empty();
+
+    @Option(names = "--catch-up", paramLabel = "MODE",
+            description = "after a downtime: last (run the most recent missed slot once) or none (skip missed slots) (default: last)")
+    Optional<String> catchUp = Optional.empty();
+
+    @Option(names = "--schedule-payload", paramLabel = "JSON",
+            description = "JSON body of each scheduled call (a Lambda handler gets it as its event)")
+    Optional<String> schedulePayload = Optional.empty();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -139,7 +162,33 @@ final class DeployCommand extends ClientCommand {
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
+        scheduleConfig().ifPresent(value -> config.put("schedule", value));
         return config;
+    }
+
+    /** The function's schedule, when --schedule or --every is given; the server checks it before storing anything. */
+    private Optional<Map<String, Object>> scheduleConfig() {
+        if (schedule.isEmpty() && every.isEmpty()) {
+            if (timeZone.isPresent() || catchUp.isPresent() || schedulePayload.isPresent()) {
+                throw new ParameterException(spec.commandLine(),
+                        "--time-zone, --catch-up and --schedule-payload go with --schedule CRON or --every DURATION");
+            }
+            return Optional.empty();
+        }
+        Map<String, Object> s = new LinkedHashMap<>();
+        schedule.ifPresent(value -> s.put("cron", value));
+        every.ifPresent(value -> s.put("every", value));
+        timeZone.ifPresent(value -> s.put("timeZone", value));
+        catchUp.ifPresent(value -> s.put("catchUp", value));
+        if (schedulePayload.isPresent()) {
+            try {
+                s.put("payload", new ObjectMapper().readTree(schedulePayload.get()));
+            } catch (JsonProcessingException e) {
+                throw new ParameterException(spec.commandLine(), "--schedule-payload is not JSON (" + e.getOriginalMessage()
+                        + "); quote it for the shell, e.g. --schedule-payload '{\"kind\": \"full\"}'");
+            }
+        }
+        return Optional.of(s);
     }
 
     private int report(Version version, FunctionSummary function, Terminal terminal) {

@@ -68,6 +68,10 @@ final class ServerOptions {
             description = "on SIGTERM or Ctrl-C, how long calls in flight may take to finish before instances are killed (default: ${DEFAULT-VALUE})")
     Duration shutdownGrace;
 
+    @Option(names = "--min-schedule-interval", paramLabel = "DURATION", defaultValue = "1m",
+            description = "the shortest --every a schedule may have, 1s at least (default: ${DEFAULT-VALUE})")
+    Duration minScheduleInterval;
+
     @Option(names = "--verbose",
             description = "also print the INFO lines of the libraries Gale runs on (Jetty, Javalin, Flyway, HikariCP...);"
                     + " by default only their warnings and Gale's own lines")
@@ -88,12 +92,13 @@ final class ServerOptions {
                 .withMaxBodyBytes(maxBody.bytes())
                 .withBundleLimits(new BundleLimits(maxBundle, maxBundleExpanded, maxBundleFiles))
                 .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout))
-                .withShutdownGrace(shutdownGrace);
+                .withShutdownGrace(shutdownGrace)
+                .withMinScheduleInterval(minScheduleInterval);
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
                 config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
-                config.drainTimeout(), config.zygotes(), config.shutdownGrace());
+                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval());
     }
 }

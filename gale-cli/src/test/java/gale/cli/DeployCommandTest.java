@@ -103,6 +103,43 @@ class DeployCommandTest {
     }
 
     @Test
+    void sendsTheScheduleFlagsAsTheFunctionsScheduleObject() {
+        Map<String, Object> config = parse("deploy", "report", "--source", "src", "--schedule", "*/5 * * * *",
+                "--time-zone", "Europe/Berlin", "--catch-up", "none", "--schedule-payload", "{\"kind\": \"full\"}").config();
+
+        assertThat(config).containsOnlyKeys("schedule");
+        assertThat(config.get("schedule").toString())
+                .isEqualTo("{cron=*/5 * * * *, timeZone=Europe/Berlin, catchUp=none, payload={\"kind\":\"full\"}}");
+        assertThat(parse("deploy", "warm", "--source", "src", "--every", "4m").config())
+                .containsEntry("schedule", Map.of("every", "4m"));
+    }
+
+    @Test
+    void refusesScheduleSettingsWithoutASchedule() throws IOException {
+        GaleCli.Result result;
+        try (FakeApi api = new FakeApi()) { // nothing is sent
+            result = GaleCli.run(api.env(), "deploy", "report", "--source", "src", "--time-zone", "Europe/Berlin");
+            assertThat(api.requests()).isEmpty();
+        }
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(result.err()).contains("--time-zone, --catch-up and --schedule-payload go with --schedule CRON or --every DURATION");
+    }
+
+    @Test
+    void refusesASchedulePayloadThatIsNotJson() throws IOException {
+        GaleCli.Result result;
+        try (FakeApi api = new FakeApi()) {
+            result = GaleCli.run(api.env(), "deploy", "report", "--source", "src", "--every", "5m",
+                    "--schedule-payload", "{kind: full}");
+            assertThat(api.requests()).isEmpty();
+        }
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(result.err()).contains("--schedule-payload is not JSON");
+    }
+
+    @Test
     void theHelpListsTheIsolationFlagsWithTheirChoices() {
         GaleCli.Result result = GaleCli.run(Map.of(), "deploy", "--help");
 

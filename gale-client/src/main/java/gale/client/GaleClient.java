@@ -212,6 +212,48 @@ public final class GaleClient implements AutoCloseable {
         return get("/v1/invocations/" + segment(requestId), Invocation::fromJson);
     }
 
+    /** Every schedule by name, or only those of {@code function}. */
+    public List<Schedule> schedules(Optional<String> function) {
+        String query = function.map(name -> "?function=" + URLEncoder.encode(name, UTF_8)).orElse("");
+        return get("/v1/schedules" + query, json -> ApiJson.items(json, Schedule::fromJson));
+    }
+
+    public Schedule schedule(String name) {
+        return get(schedulePath(name), Schedule::fromJson);
+    }
+
+    /**
+     * Creates a schedule or replaces the one of that name (docs/schedules.md).
+     *
+     * @param settings {@code function}, and {@code cron} (with an optional {@code timeZone}) or {@code every};
+     *                 optionally {@code catchUp} and {@code payload}
+     */
+    public Schedule putSchedule(String name, Map<String, Object> settings) {
+        HttpRequest request = admin(schedulePath(name), ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .PUT(BodyPublishers.ofByteArray(ApiJson.write(settings)))
+                .build();
+        return read(request, Schedule::fromJson);
+    }
+
+    public Schedule pauseSchedule(String name) {
+        return read(admin(schedulePath(name) + "/pause", ADMIN_TIMEOUT).POST(BodyPublishers.noBody()).build(), Schedule::fromJson);
+    }
+
+    public Schedule resumeSchedule(String name) {
+        return read(admin(schedulePath(name) + "/resume", ADMIN_TIMEOUT).POST(BodyPublishers.noBody()).build(), Schedule::fromJson);
+    }
+
+    public void deleteSchedule(String name) {
+        HttpResponse<byte[]> response = send(admin(schedulePath(name), ADMIN_TIMEOUT).DELETE().build());
+        if (!isSuccess(response)) throw apiError(response);
+    }
+
+    /** The schedule's latest fired slots, newest first. */
+    public List<Schedule.Firing> firings(String name, int limit) {
+        return get(schedulePath(name) + "/firings?limit=" + limit, json -> ApiJson.items(json, Schedule.Firing::fromJson));
+    }
+
     /** Submits a map job (docs/jobs.md). Answers once the inputs are stored; the job starts right away. */
     public Job submitJob(JobRequest job) {
         HttpRequest request = admin(job.pathAndQuery(), UPLOAD_TIMEOUT)
@@ -469,6 +511,10 @@ public final class GaleClient implements AutoCloseable {
 
     private static String jobPath(String id) {
         return "/v1/jobs/" + segment(id);
+    }
+
+    private static String schedulePath(String name) {
+        return "/v1/schedules/" + segment(name);
     }
 
     private static String functionPath(String name) {

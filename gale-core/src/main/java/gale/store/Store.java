@@ -19,7 +19,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * All durable state: functions, versions, logs and invocation records. The embedded
+ * All durable state: functions, versions, logs, invocation records, jobs and schedules. The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -35,17 +35,24 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     private final Jdbi jdbi;
     private final JobStore jobs;
+    private final ScheduleStore schedules;
     private final HikariDataSource pool;
 
     private Store(Jdbi jdbi, HikariDataSource pool) {
         this.jdbi = jdbi;
         this.pool = pool;
         this.jobs = new JobStore(jdbi);
+        this.schedules = new ScheduleStore(jdbi);
     }
 
     /** Map jobs and their inputs, in the same database. */
     public JobStore jobs() {
         return jobs;
+    }
+
+    /** Schedules and their firings, in the same database. */
+    public ScheduleStore schedules() {
+        return schedules;
     }
 
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
@@ -82,9 +89,10 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> functionRow(rs)).list());
     }
 
-    /** Removes the function with its versions, logs and invocation records. */
+    /** Removes the function with its versions, logs, invocation records, jobs and schedules. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
+            ScheduleStore.deleteOfFunction(h, name);
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {

@@ -18,6 +18,9 @@ import gale.store.Store;
 import gale.store.VersionRow;
 import gale.gateway.Auth;
 import gale.gateway.RefusedBody;
+import gale.triggers.InvalidScheduleException;
+import gale.triggers.ScheduleSpec;
+import gale.triggers.Schedules;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
@@ -46,9 +49,11 @@ public final class AdminApi {
     private final LogSink logs;
     private final Auth auth;
     private final Supplier<String> baseUrl;
+    private final Schedules schedules;
 
-    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl) {
+    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules) {
         this.registry = registry;
+        this.schedules = schedules;
         this.store = store;
         this.logs = logs;
         this.auth = auth;
@@ -104,8 +109,14 @@ public final class AdminApi {
         try {
             FunctionName.check(name); // before the body is read
             DeployUpload upload = DeployUpload.read(ctx, registry.bundleLimits(), registry.dataDir());
+            Map<String, Object> config = new LinkedHashMap<>(upload.config());
+            // Not a setting of the version: the function's schedule, checked before anything is stored.
+            Object scheduleConfig = config.remove("schedule");
+            Optional<ScheduleSpec> schedule = scheduleConfig == null ? Optional.empty()
+                    : Optional.of(SchedulesApi.deploySpec(name, scheduleConfig, schedules.minInterval()));
             try (InputStream in = upload.content()) {
-                VersionRow row = registry.deploy(name, in, upload.config());
+                VersionRow row = registry.deploy(name, in, config);
+                schedule.ifPresent(schedules::put);
                 ctx.status(202).json(version(row));
             }
         } catch (BundleTooLarge e) {
@@ -115,7 +126,7 @@ public final class AdminApi {
         } catch (StorageFull e) {
             RefusedBody.discardRest(ctx, true, DeployUpload.maxRequestBytes(registry.bundleLimits()));
             ctx.status(507).json(Map.of("error", e.getMessage(), "status", 507)); // Insufficient Storage
-        } catch (DeployRejected e) {
+        } catch (DeployRejected | InvalidScheduleException e) {
             throw new BadRequestResponse(e.getMessage());
         }
     }

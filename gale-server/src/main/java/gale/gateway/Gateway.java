@@ -435,11 +435,17 @@ public final class Gateway extends Handler.Wrapper {
         return rest.isEmpty() ? "/" : rest;
     }
 
-    /** The request's headers for the function, in arrival order, minus the admin token: user code never sees it. */
+    /**
+     * The request's headers for the function, in arrival order, minus the admin token: user code never
+     * sees it. {@code X-Gale-Schedule*} is only passed on from a caller with the token (Gale's scheduler),
+     * so no one else can make a call look scheduled to the function.
+     */
     private static List<Map.Entry<String, String>> headers(Request request, boolean carriesAdminToken) {
         List<Map.Entry<String, String>> list = new ArrayList<>(request.getHeaders().size());
         for (HttpField field : request.getHeaders()) {
             if (carriesAdminToken && field.getHeader() == HttpHeader.AUTHORIZATION) continue;
+            if (!carriesAdminToken && field.getName().regionMatches(true, 0, ScheduledCalls.SCHEDULE_HEADER, 0,
+                    ScheduledCalls.SCHEDULE_HEADER.length())) continue;
             list.add(Map.entry(field.getName(), Objects.requireNonNullElse(field.getValue(), "")));
         }
         return list;

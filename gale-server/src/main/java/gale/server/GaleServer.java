@@ -3,6 +3,11 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
+import gale.admin.SchedulesApi;
+import gale.gateway.ScheduledCalls;
+import gale.triggers.Scheduler;
+import gale.triggers.Schedules;
+import java.time.Clock;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
@@ -71,6 +76,7 @@ public final class GaleServer implements AutoCloseable {
     private LogSink logs;
     private Registry registry;
     private JobService jobs;
+    private Schedules schedules;
     private Javalin app;
     private String url;
     private CompletableFuture<Void> restored;
@@ -111,19 +117,35 @@ public final class GaleServer implements AutoCloseable {
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
+        Clock clock = Clock.systemUTC();
+        var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
+        var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
+        schedules = new Schedules(store.schedules(), clock, name -> registry.function(name).isPresent(), scheduler::poke,
+                config.minScheduleInterval());
         app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
         app.start(config.host(), config.port());
         life.onClose("the HTTP server", app::stop);
+        life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
         // Closed before the HTTP server: calls in flight finish (until the grace) while /healthz still answers,
         // then instances are killed.
         life.onClose("the calls in flight", () -> registry.drainAll(config.shutdownGrace()));
         jobs.start();
-        life.add("the jobs", jobs); // closed first: running jobs are suspended before their pools drain
+        life.add("the jobs", jobs); // running jobs are suspended before their pools drain
+        life.add("the scheduler", scheduler); // closed first: no new scheduled call once stopping
         url = listeningUrl();
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
-        restored = functionsRestored.thenRun(jobs::restore);
+        // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
+        restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler));
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
+    }
+
+    private static void startScheduler(Scheduler scheduler) {
+        try {
+            scheduler.start();
+        } catch (RuntimeException e) {
+            LOG.error("the scheduler did not start; schedules will not fire until Gale restarts", e);
+        }
     }
 
     /**
@@ -141,7 +163,7 @@ public final class GaleServer implements AutoCloseable {
         return server;
     }
 
-    /** Completes when the functions and jobs of an earlier run serve and run again. */
+    /** Completes when the functions and jobs of an earlier run serve and run again, and schedules fire. */
     public CompletableFuture<Void> restored() {
         return restored;
     }
@@ -248,7 +270,8 @@ public final class GaleServer implements AutoCloseable {
             }
         });
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
-        new AdminApi(registry, store, logs, auth, this::listeningUrl).register(routes);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
+        new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
     }
 

@@ -2,6 +2,7 @@ package gale.server;
 
 import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
+import gale.triggers.ScheduleSpec;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -22,6 +23,7 @@ import java.util.Optional;
  * @param drainTimeout  how long a redeploy waits for in-flight calls on old instances
  * @param zygotes       how many Python zygotes to keep, and for how long
  * @param shutdownGrace how long calls in flight may take to finish when the server stops (SIGTERM); then instances are killed
+ * @param minScheduleInterval the shortest {@code --every} a schedule may have (1m; tests lower it to fire within seconds)
  */
 public record ServerConfig(
         String host,
@@ -34,7 +36,8 @@ public record ServerConfig(
         Optional<Path> wheelDir,
         Duration drainTimeout,
         ZygoteBudget zygotes,
-        Duration shutdownGrace) {
+        Duration shutdownGrace,
+        Duration minScheduleInterval) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     /** As Cloud Run: 10 seconds between SIGTERM and SIGKILL. */
@@ -53,6 +56,10 @@ public record ServerConfig(
         zygotes = zygotes == null ? ZygoteBudget.defaults() : zygotes;
         shutdownGrace = shutdownGrace == null ? DEFAULT_SHUTDOWN_GRACE : shutdownGrace;
         if (shutdownGrace.isNegative()) throw new IllegalArgumentException("shutdownGrace must not be negative, got " + shutdownGrace);
+        minScheduleInterval = minScheduleInterval == null ? ScheduleSpec.DEFAULT_MIN_INTERVAL : minScheduleInterval;
+        if (minScheduleInterval.toMillis() < 1000) {
+            throw new IllegalArgumentException("minScheduleInterval must be 1s or more, got " + minScheduleInterval);
+        }
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -62,35 +69,39 @@ public record ServerConfig(
                 DEFAULT_MAX_BODY_BYTES, BundleLimits.DEFAULT,
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
-                Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE);
+                Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withBundleLimits(BundleLimits limits) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval);
+    }
+
+    public ServerConfig withMinScheduleInterval(Duration interval) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */
