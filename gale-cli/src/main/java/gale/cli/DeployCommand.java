@@ -6,7 +6,9 @@ import gale.client.Version;
 import gale.client.VersionState;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -99,6 +101,10 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
 
+    @Option(names = "--state-namespace", paramLabel = "NS",
+            description = "a state namespace the function may use besides its own (its name); repeatable")
+    List<String> stateNamespaces = new ArrayList<>();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -139,6 +145,7 @@ final class DeployCommand extends ClientCommand {
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
+        if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         return config;
     }
 

@@ -3,6 +3,7 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
+import gale.admin.StateApi;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
@@ -19,6 +20,9 @@ import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
+import gale.state.StateCredentials;
+import gale.state.StateStore;
+import gale.state.StateTokens;
 import gale.store.Store;
 import gale.util.FileTrees;
 import io.javalin.Javalin;
@@ -73,6 +77,8 @@ public final class GaleServer implements AutoCloseable {
     private JobService jobs;
     private Javalin app;
     private String url;
+    private volatile String boundUrl;
+    private StateTokens stateTokens;
     private CompletableFuture<Void> restored;
 
     private GaleServer(ServerConfig config) {
@@ -93,7 +99,10 @@ public final class GaleServer implements AutoCloseable {
         life.add("the server's cgroups", isolation); // closed after the runtimes have stopped every instance
         FileTrees.clear(run);
         var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
-        var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation);
+        stateTokens = StateTokens.derivedFrom(token.value());
+        var credentials = new StateCredentials(stateTokens, this::instanceUrl);
+        var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
+                credentials);
         List<gale.runtime.Runtime> runtimes = List.of(
                 new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
                 new ProcessRuntime(context),
@@ -106,6 +115,7 @@ public final class GaleServer implements AutoCloseable {
                 config.bundleLimits(), runtimes, logs, config.drainTimeout()));
         registry.start();
         jobs = new JobService(registry, store.jobs());
+        life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -120,6 +130,7 @@ public final class GaleServer implements AutoCloseable {
         jobs.start();
         life.add("the jobs", jobs); // closed first: running jobs are suspended before their pools drain
         url = listeningUrl();
+        boundUrl = url;
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         restored = functionsRestored.thenRun(jobs::restore);
@@ -250,6 +261,32 @@ public final class GaleServer implements AutoCloseable {
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         new AdminApi(registry, store, logs, auth, this::listeningUrl).register(routes);
         new JobsApi(jobs).register(routes);
+        new StateApi(store.state(), stateTokens, registry, auth).register(routes);
+    }
+
+    /**
+     * Where instances reach this server (GALE_STATE_URL): known from the start on a fixed port; with port 0,
+     * once bound (an instance started before that gets no URL).
+     */
+    private Optional<String> instanceUrl() {
+        if (boundUrl != null) return Optional.of(boundUrl);
+        if (config.port() == 0) return Optional.empty();
+        return Optional.of("http://" + displayHost(config.host()) + ":" + config.port());
+    }
+
+    /** Deletes expired state keys once a minute (reads skip them before that). */
+    private static AutoCloseable startStateSweeper(StateStore state) {
+        var sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("gale-state-sweeper").factory());
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                int swept = state.sweepExpired();
+                if (swept > 0) LOG.debug("deleted {} expired state keys", swept);
+            } catch (RuntimeException e) {
+                LOG.warn("could not delete expired state keys: {}", e.getMessage());
+            }
+        }, 1, 1, java.util.concurrent.TimeUnit.MINUTES);
+        return sweeper::shutdownNow;
     }
 
     /** The base URL clients use; valid from the moment the server accepts calls (port 0 binds a free port then). */
