@@ -20,37 +20,31 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Namespaced keys with JSON values (docs/state.md), in the store's database. Every write is a
  * transaction: checks on versions, then puts, deletes and increments, applied all or nothing.
  *
- * <p>Linearizable on one node: writes go through one writer at a time (a Java lock, so a
- * waiting writer parks instead of SQLite answering SQLITE_BUSY), and a write returns only once
- * it is committed. Writes that arrive while another commits queue up, and the next thread to take
- * the lock applies all of them, in arrival order, in one database transaction (group commit): 64
- * clients incrementing one key cost a commit per batch, not one per increment. Reads go to the
- * database and see every write that has returned.
+ * <p>Linearizable on one node: writes go through one writer at a time and return only once
+ * committed, and writes that queue meanwhile commit together ({@link GroupCommit}): 64 clients
+ * incrementing one key cost a commit per batch, not one per increment, and a batch writes each
+ * key it changed once. Reads go to the database and see every write that has returned.
  *
  * <p>On PostgreSQL the same statements run; the lock then serialises one node's writers, and
  * the rows a batch reads would be taken {@code FOR UPDATE}.
  */
 public final class StateStore {
 
-    /** Writes applied in one database transaction at most; more wait for the next. */
-    private static final int MAX_BATCH = 1024;
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Jdbi jdbi;
     private final Clock clock;
-    private final ReentrantLock writer = new ReentrantLock();
-    private final ConcurrentLinkedQueue<PendingWrite> pending = new ConcurrentLinkedQueue<>();
+    private final GroupCommit<Batch> writer;
 
     public StateStore(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
         this.clock = clock;
+        this.writer = new GroupCommit<>(jdbi, clock, (connection, now) -> new Batch(connection, now, readRevision(connection)));
     }
 
     // ---- reads
@@ -128,17 +122,9 @@ public final class StateStore {
      */
     public List<OpResult> transact(String namespace, List<StateCheck> checks, List<StateOp> ops) {
         List<String> values = validate(namespace, checks, ops);
-        PendingWrite write = new PendingWrite(namespace, List.copyOf(checks), List.copyOf(ops), values);
-        pending.add(write);
-        writer.lock();
-        try {
-            while (!write.done) applyBatch();
-        } finally {
-            writer.unlock();
-        }
-        if (write.refused != null) throw write.refused;
-        if (write.failure != null) throw new IllegalStateException("could not write state: " + write.failure.getMessage(), write.failure);
-        return write.results;
+        List<StateCheck> checksCopy = List.copyOf(checks);
+        List<StateOp> opsCopy = List.copyOf(ops);
+        return writer.submit(batch -> batch.apply(namespace, checksCopy, opsCopy, values));
     }
 
     public OpResult put(String namespace, String key, JsonNode value, Optional<Duration> ttl) {
@@ -157,14 +143,13 @@ public final class StateStore {
 
     /** Deletes the keys whose TTL has passed (reads already skip them); returns how many. */
     public int sweepExpired() {
-        writer.lock();
-        try {
-            long now = clock.millis();
-            return jdbi.withHandle(h -> h.createUpdate("DELETE FROM state_entries WHERE expires_at IS NOT NULL AND expires_at <= :now")
-                    .bind("now", now).execute());
-        } finally {
-            writer.unlock();
-        }
+        return writer.alone(batch -> {
+            try (PreparedStatement ps = batch.connection.prepareStatement(
+                    "DELETE FROM state_entries WHERE expires_at IS NOT NULL AND expires_at <= ?")) {
+                ps.setLong(1, batch.now);
+                return ps.executeUpdate();
+            }
+        });
     }
 
     /** Checks every name and limit before the write queues; returns the puts' values as JSON (null for other ops). */
@@ -198,29 +183,7 @@ public final class StateStore {
         return values;
     }
 
-    // ---- the writer (holds the lock)
-
-    /** Applies up to MAX_BATCH queued writes in one database transaction, then tells each its outcome. */
-    private void applyBatch() {
-        List<PendingWrite> batch = new ArrayList<>();
-        for (PendingWrite w; batch.size() < MAX_BATCH && (w = pending.poll()) != null; ) batch.add(w);
-        long now = clock.millis();
-        try {
-            jdbi.useTransaction(h -> {
-                Connection c = h.getConnection();
-                Batch state = new Batch(c, now, readRevision(c));
-                for (PendingWrite w : batch) state.apply(w);
-                state.flush();
-            });
-        } catch (RuntimeException | SQLException e) {
-            for (PendingWrite w : batch) {
-                w.results = null;
-                w.refused = null;
-                w.failure = e;
-            }
-        }
-        for (PendingWrite w : batch) w.done = true;
-    }
+    // ---- the writer (runs under GroupCommit's lock)
 
     private static long readRevision(Connection c) throws SQLException {
         try (PreparedStatement ps = c.prepareStatement("SELECT revision FROM state_revision WHERE id = 1");
@@ -231,7 +194,7 @@ public final class StateStore {
     }
 
     /** What the writes of one batch see: the database, plus what earlier writes of the batch changed. */
-    private static final class Batch {
+    private static final class Batch implements GroupCommit.Batch {
         private final Connection connection;
         private final long now;
         private long revision;
@@ -245,39 +208,35 @@ public final class StateStore {
             this.revision = revision;
         }
 
-        void apply(PendingWrite w) throws SQLException {
+        /** Checks, then ops, against what the batch sees; merged into the batch only when all of them hold. */
+        List<OpResult> apply(String namespace, List<StateCheck> checks, List<StateOp> ops, List<String> values) throws SQLException {
             Map<String, Optional<Row>> local = new HashMap<>();
             long next = revision;
-            try {
-                for (int i = 0; i < w.checks.size(); i++) {
-                    StateCheck check = w.checks.get(i);
-                    long actual = read(w.namespace, check.key(), local).map(Row::version).orElse(0L);
-                    if (actual != check.version()) throw StateRefused.checkFailed(i, check, actual);
-                }
-                List<OpResult> results = new ArrayList<>(w.ops.size());
-                for (int i = 0; i < w.ops.size(); i++) {
-                    StateOp op = w.ops.get(i);
-                    Optional<Row> before = read(w.namespace, op.key(), local);
-                    Optional<Row> after = switch (op) {
-                        case StateOp.Put p -> Optional.of(new Row(w.values.get(i), ++next, expiry(p.ttl(), null)));
-                        case StateOp.Delete d -> Optional.empty();
-                        case StateOp.Increment inc -> Optional.of(new Row(Long.toString(incremented(inc, before)), ++next,
-                                expiry(inc.ttl(), before.map(Row::expiresAt).orElse(null))));
-                    };
-                    local.put(op.key(), after);
-                    results.add(new OpResult(op.key(), after.map(r -> r.entry(w.namespace, op.key())), before.isPresent()));
-                }
-                w.results = List.copyOf(results);
-            } catch (StateRefused e) {
-                w.refused = e;
-                return; // nothing of this write reaches the batch
+            for (int i = 0; i < checks.size(); i++) {
+                StateCheck check = checks.get(i);
+                long actual = read(namespace, check.key(), local).map(Row::version).orElse(0L);
+                if (actual != check.version()) throw StateRefused.checkFailed(i, check, actual);
+            }
+            List<OpResult> results = new ArrayList<>(ops.size());
+            for (int i = 0; i < ops.size(); i++) {
+                StateOp op = ops.get(i);
+                Optional<Row> before = read(namespace, op.key(), local);
+                Optional<Row> after = switch (op) {
+                    case StateOp.Put p -> Optional.of(new Row(values.get(i), ++next, expiry(p.ttl(), null)));
+                    case StateOp.Delete d -> Optional.empty();
+                    case StateOp.Increment inc -> Optional.of(new Row(Long.toString(incremented(inc, before)), ++next,
+                            expiry(inc.ttl(), before.map(Row::expiresAt).orElse(null))));
+                };
+                local.put(op.key(), after);
+                results.add(new OpResult(op.key(), after.map(r -> r.entry(namespace, op.key())), before.isPresent()));
             }
             revision = next;
             local.forEach((key, row) -> {
-                NsKey k = new NsKey(w.namespace, key);
+                NsKey k = new NsKey(namespace, key);
                 seen.put(k, row);
                 dirty.put(k, row);
             });
+            return List.copyOf(results);
         }
 
         private Optional<Row> read(String namespace, String key, Map<String, Optional<Row>> local) throws SQLException {
@@ -318,7 +277,8 @@ public final class StateStore {
         }
 
         /** Writes every key the batch changed, and the revision. */
-        void flush() throws SQLException {
+        @Override
+        public void flush() throws SQLException {
             if (dirty.isEmpty()) return;
             try (PreparedStatement upsert = connection.prepareStatement("""
                          INSERT INTO state_entries (namespace, state_key, value, version, expires_at, updated_at)
@@ -402,26 +362,6 @@ public final class StateStore {
         StateEntry entry(String namespace, String key) {
             return new StateEntry(namespace, key, valueJson, version,
                     expiresAt == null ? Optional.empty() : Optional.of(Instant.ofEpochMilli(expiresAt)));
-        }
-    }
-
-    /** A write waiting for the writer; its fields are set under the writer lock and read after it by the waiting thread. */
-    private static final class PendingWrite {
-        final String namespace;
-        final List<StateCheck> checks;
-        final List<StateOp> ops;
-        /** The puts' values as JSON, by op index. */
-        final List<String> values;
-        boolean done;
-        List<OpResult> results;
-        StateRefused refused;
-        Exception failure;
-
-        PendingWrite(String namespace, List<StateCheck> checks, List<StateOp> ops, List<String> values) {
-            this.namespace = namespace;
-            this.checks = checks;
-            this.ops = ops;
-            this.values = values;
         }
     }
 }
