@@ -12,7 +12,11 @@ public final class StateRefused extends RuntimeException {
         /** A value over {@link StateLimits#MAX_VALUE_BYTES} (HTTP 413). */
         TOO_LARGE,
         /** A check of the transaction did not hold (HTTP 409, or 412 for a single conditional write). */
-        CHECK_FAILED
+        CHECK_FAILED,
+        /** No such sampler (HTTP 404). */
+        NOT_FOUND,
+        /** The request conflicts with what exists: a sampler by that name, a lease that ran out (HTTP 409). */
+        CONFLICT
     }
 
     private final Reason reason;
@@ -32,6 +36,14 @@ public final class StateRefused extends RuntimeException {
 
     public static StateRefused tooLarge(String message) {
         return new StateRefused(Reason.TOO_LARGE, message, -1, -1);
+    }
+
+    public static StateRefused notFound(String message) {
+        return new StateRefused(Reason.NOT_FOUND, message, -1, -1);
+    }
+
+    public static StateRefused conflict(String message) {
+        return new StateRefused(Reason.CONFLICT, message, -1, -1);
     }
 
     static StateRefused checkFailed(int index, StateCheck check, long actual) {

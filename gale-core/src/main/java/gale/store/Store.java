@@ -3,6 +3,7 @@ package gale.store;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.flywaydb.core.Flyway;
+import gale.state.SamplerStore;
 import gale.state.StateStore;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
@@ -39,6 +40,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final Jdbi jdbi;
     private final JobStore jobs;
     private final StateStore state;
+    private final SamplerStore samplers;
     private final HikariDataSource pool;
 
     private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
@@ -46,6 +48,12 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.pool = pool;
         this.jobs = new JobStore(jdbi);
         this.state = new StateStore(jdbi, clock);
+        this.samplers = new SamplerStore(jdbi, clock);
+    }
+
+    /** Samplers (items drawn for respondents under a target), in the same database. */
+    public SamplerStore samplers() {
+        return samplers;
     }
 
     /** Shared state (namespaced keys with JSON values), in the same database. */
@@ -63,7 +71,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         return openSqlite(file, Clock.systemUTC());
     }
 
-    /** As {@link #openSqlite(Path)}, with the clock that state TTLs run on (tests move it). */
+    /** As {@link #openSqlite(Path)}, with the clock that state TTLs and sampler leases run on (tests move it). */
     public static Store openSqlite(Path file, Clock clock) {
         SQLiteConfig config = new SQLiteConfig();
         config.setJournalMode(SQLiteConfig.JournalMode.WAL);

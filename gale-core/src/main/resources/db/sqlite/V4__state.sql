@@ -19,3 +19,34 @@ CREATE TABLE state_revision (
     revision        BIGINT NOT NULL
 );
 INSERT INTO state_revision (id, revision) VALUES (1, 0);
+
+-- Samplers (docs/state.md#samplers): items drawn for respondents, each item shown at most
+-- target times (confirmed plus leased), no respondent shown an item twice.
+CREATE TABLE samplers (
+    name            VARCHAR(63) PRIMARY KEY,
+    target          INTEGER NOT NULL,
+    lease_ms        BIGINT NOT NULL,
+    created_at      BIGINT NOT NULL
+);
+
+CREATE TABLE sampler_items (
+    sampler         VARCHAR(63) NOT NULL,
+    item_id         VARCHAR(512) NOT NULL,
+    position        INTEGER NOT NULL,
+    item            TEXT NOT NULL,
+    confirmed       INTEGER NOT NULL,
+    leased          INTEGER NOT NULL,
+    PRIMARY KEY (sampler, item_id)
+);
+
+-- One row per item a respondent was ever shown: the primary key is the "never twice" rule.
+CREATE TABLE sampler_draws (
+    sampler         VARCHAR(63) NOT NULL,
+    respondent      VARCHAR(256) NOT NULL,
+    item_id         VARCHAR(512) NOT NULL,
+    state           VARCHAR(12) NOT NULL,
+    lease_expires_at BIGINT,
+    drawn_at        BIGINT NOT NULL,
+    PRIMARY KEY (sampler, respondent, item_id)
+);
+CREATE INDEX sampler_draws_by_lease ON sampler_draws (sampler, state, lease_expires_at);
