@@ -7,6 +7,10 @@ or inside a function. Stdlib-only.
     survey = state.namespace("survey")        # any other namespace (a function needs it granted:
     survey.put("open", True, ttl="1h")        #   gale deploy NAME --state-namespace survey)
 
+    pool = state.sampler()                    # inside a function: the sampler named after it
+    items = pool.draw(respondent, k=3)        # 3 items this respondent has not seen, least shown first
+    pool.confirm(respondent)                  # they count; unconfirmed draws return to the pool
+
 Inside a function, Gale hands the instance GALE_STATE_URL and GALE_STATE_TOKEN, a credential
 for that function's namespaces only (never the admin token), and this module uses them by itself.
 Elsewhere it finds the server like ``gale.Client`` does (GALE_URL and GALE_TOKEN, else the data
@@ -22,7 +26,7 @@ from collections import namedtuple
 from gale.errors import ApiError, ConflictError, GaleError
 
 __all__ = ["Entry", "Namespace", "namespace", "get", "entry", "put", "cas", "delete", "increment",
-           "list", "keys", "entries", "transaction", "ConflictError"]
+           "list", "keys", "entries", "transaction", "ConflictError", "Sampler", "sampler"]
 
 _builtin_list = list
 
@@ -192,6 +196,88 @@ class Namespace:
             raise ConflictError(str(error), status=response.status, method=method, path=path,
                                 current_version=answer.get("currentVersion"), failed_check=answer.get("failedCheck"))
         raise error
+
+
+class Sampler:
+    """A sampler (docs/state.md#samplers): items drawn for respondents, each shown at most ``target``
+    times, no respondent shown an item twice. Its name is a namespace: inside a function, the
+    function's own name unless given, and a function may use the samplers it may use namespaces of."""
+
+    def __init__(self, name=None, client=None):
+        self.name = name or _default_namespace()
+        self._client = client
+
+    def __repr__(self):
+        return f"gale.state.Sampler({self.name!r})"
+
+    @property
+    def client(self):
+        return self._client or _default_client()
+
+    def _path(self, action=""):
+        return "/v1/samplers/" + urllib.parse.quote(self.name, safe="") + action
+
+    def create(self, items, target, lease=None):
+        """Creates the sampler: ``items`` are ids (strings) or dicts with an "id"; each is shown at most
+        ``target`` times; a draw is leased for ``lease`` (seconds or "10m"; default 10 minutes)."""
+        body = {"items": _builtin_list(items), "target": target}
+        if lease is not None:
+            body["lease"] = _ttl(lease)
+        return self._post("", body)
+
+    def draw(self, respondent, k=1, lease=None):
+        """Up to ``k`` items ``respondent`` has not seen, least shown first, leased: confirm them
+        (or release them) before the lease runs out, or they return to the pool. [] when none is left."""
+        body = {"respondent": respondent, "k": k}
+        if lease is not None:
+            body["lease"] = _ttl(lease)
+        return [item["item"] for item in self._post("/draw", body)["items"]]
+
+    def confirm(self, respondent, items=None):
+        """Counts the respondent's drawn ``items`` (ids or the items themselves; default: all it holds)
+        for good; returns the ids confirmed. ConflictError when a lease ran out and the item filled up."""
+        return self._post("/confirm", self._respondent(respondent, items))["confirmed"]
+
+    def release(self, respondent, items=None):
+        """Returns the respondent's drawn ``items`` (default: all it holds) to the pool now."""
+        return self._post("/release", self._respondent(respondent, items))["released"]
+
+    def stats(self):
+        """{"target", "items", "confirmed", "leased", "full", "respondents", "remaining", "counts": [...]}"""
+        return self.client.request("GET", self._path()).json()
+
+    def delete(self):
+        response = self.client.request("DELETE", self._path(), check=False)
+        if response.status == 404:
+            return False
+        self._checked("DELETE", self._path(), response)
+        return True
+
+    @staticmethod
+    def _respondent(respondent, items):
+        body = {"respondent": respondent}
+        if items is not None:
+            body["items"] = [item["id"] if isinstance(item, dict) else item for item in items]
+        return body
+
+    def _post(self, action, body):
+        path = self._path(action)
+        return self._checked("POST", path, self.client.request("POST", path, body=body, check=False))
+
+    @staticmethod
+    def _checked(method, path, response):
+        if response.status < 400:
+            return response.json()
+        from gale.client import api_error
+        error = api_error(method, path, response)
+        if response.status == 409:
+            raise ConflictError(str(error), status=409, method=method, path=path)
+        raise error
+
+
+def sampler(name=None, client=None):
+    """The sampler ``name`` (inside a function: the function's own when not given)."""
+    return Sampler(name, client)
 
 
 def _json_body(value):

@@ -5,11 +5,6 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.util.RawValue;
-import gale.config.Durations;
-import gale.config.FunctionConfig;
-import gale.gateway.Auth;
-import gale.registry.ActiveFunction;
-import gale.registry.Registry;
 import gale.state.OpResult;
 import gale.state.StateCheck;
 import gale.state.StateEntry;
@@ -17,30 +12,22 @@ import gale.state.StateLimits;
 import gale.state.StateOp;
 import gale.state.StateRefused;
 import gale.state.StateStore;
-import gale.state.StateTokens;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
-import io.javalin.http.ForbiddenResponse;
 import io.javalin.http.NotFoundResponse;
-import io.javalin.http.UnauthorizedResponse;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/**
- * Shared state under /v1/state (docs/state.md). Callers are the admin (any namespace) or a
- * function's instance with its GALE_STATE_TOKEN (its own namespace and those its config grants);
- * this API checks both itself, which is why {@link AdminApi}'s admin-only filter lets it through.
- */
+/** Shared state under /v1/state (docs/state.md); who may call it is {@link StateAccess}'s to say. */
 public final class StateApi {
 
     static final String PREFIX = "/v1/state";
@@ -49,20 +36,15 @@ public final class StateApi {
     private static final int DEFAULT_LIST_LIMIT = 100;
 
     private final StateStore state;
-    private final StateTokens tokens;
-    private final Registry registry;
-    private final Auth auth;
+    private final StateAccess access;
 
-    public StateApi(StateStore state, StateTokens tokens, Registry registry, Auth auth) {
+    public StateApi(StateStore state, StateAccess access) {
         this.state = state;
-        this.tokens = tokens;
-        this.registry = registry;
-        this.auth = auth;
+        this.access = access;
     }
 
-    /** True for the requests this API answers and authenticates itself. */
-    static boolean handles(Context ctx) {
-        return ctx.path().equals(PREFIX) || ctx.path().startsWith(PREFIX + "/");
+    private void allow(Context ctx, String namespace) {
+        access.allow(ctx, namespace, "state namespace");
     }
 
     public void register(RoutesConfig routes) {
@@ -83,11 +65,6 @@ public final class StateApi {
             throw new BadRequestResponse("name a namespace: GET " + PREFIX + "/NAMESPACE lists its keys, GET "
                     + PREFIX + "/NAMESPACE/KEY reads one");
         });
-        routes.exception(Refusal.class, (e, ctx) -> ctx.status(e.status).json(e.json()));
-        routes.exception(StateRefused.class, (e, ctx) -> {
-            Refusal r = refusal(e);
-            ctx.status(r.status).json(r.json());
-        });
     }
 
     // ---- single keys
@@ -101,7 +78,7 @@ public final class StateApi {
 
     private void put(Context ctx, String namespace, String key) {
         allow(ctx, namespace);
-        JsonNode value = body(ctx, "the value");
+        JsonNode value = StateAccess.body(ctx, "the value");
         Optional<Duration> ttl = ttl(ctx.queryParam("ttl"));
         List<StateCheck> checks = new ArrayList<>();
         condition(ctx, key).ifPresent(checks::add);
@@ -138,9 +115,9 @@ public final class StateApi {
                     : "unknown op '" + op + "': POST on a key supports ?op=increment (to set a value, PUT it)");
         }
         allow(ctx, t.namespace());
-        JsonNode args = ctx.bodyAsBytes().length == 0 ? JSON.createObjectNode() : body(ctx, "the increment");
+        JsonNode args = ctx.bodyAsBytes().length == 0 ? JSON.createObjectNode() : StateAccess.body(ctx, "the increment");
         if (!args.isObject()) throw new BadRequestResponse("the increment's body is a JSON object like {\"by\": 5}, or empty to add 1");
-        unknownFields(args, Set.of("by", "ttl"), "the increment");
+        StateAccess.unknownFields(args, Set.of("by", "ttl"), "the increment");
         StateOp.Increment increment = new StateOp.Increment(t.key().get(), by(args.get("by")), ttl(text(args.get("ttl"), "ttl")));
         StateEntry written = write(ctx, t.namespace(), List.of(), List.of(increment)).entry().orElseThrow();
         ctx.header("ETag", etag(written.version())).json(entry(written, true));
@@ -173,10 +150,10 @@ public final class StateApi {
             return state.transact(namespace, checks, ops).getFirst();
         } catch (StateRefused e) {
             if (e.reason() == StateRefused.Reason.CHECK_FAILED) { // a conditional single write: 412, as HTTP has it
-                throw new Refusal(412, e.getMessage().replaceFirst("^check 0 failed: ", "precondition failed: "),
+                throw new StateAccess.Refusal(412, e.getMessage().replaceFirst("^check 0 failed: ", "precondition failed: "),
                         Map.of("currentVersion", e.actualVersion()));
             }
-            throw refusal(e);
+            throw StateAccess.refusal(e);
         }
     }
 
@@ -200,7 +177,7 @@ public final class StateApi {
         try {
             page = state.list(namespace, prefix, after, limit);
         } catch (StateRefused e) {
-            throw refusal(e);
+            throw StateAccess.refusal(e);
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("namespace", namespace);
@@ -210,9 +187,9 @@ public final class StateApi {
     }
 
     private void transaction(Context ctx, String namespace) {
-        JsonNode body = body(ctx, "the transaction");
+        JsonNode body = StateAccess.body(ctx, "the transaction");
         if (!body.isObject()) throw new BadRequestResponse(TRANSACTION_SHAPE);
-        unknownFields(body, Set.of("checks", "ops"), "the transaction");
+        StateAccess.unknownFields(body, Set.of("checks", "ops"), "the transaction");
         List<StateCheck> checks = new ArrayList<>();
         for (JsonNode c : array(body, "checks")) {
             if (!c.isObject() || !c.path("key").isTextual() || !c.path("version").canConvertToLong() || !c.path("version").isIntegralNumber()) {
@@ -227,9 +204,9 @@ public final class StateApi {
             results = state.transact(namespace, checks, ops);
         } catch (StateRefused e) {
             if (e.reason() == StateRefused.Reason.CHECK_FAILED) {
-                throw new Refusal(409, e.getMessage(), Map.of("failedCheck", e.failedCheck(), "currentVersion", e.actualVersion()));
+                throw new StateAccess.Refusal(409, e.getMessage(), Map.of("failedCheck", e.failedCheck(), "currentVersion", e.actualVersion()));
             }
-            throw refusal(e);
+            throw StateAccess.refusal(e);
         }
         List<Map<String, Object>> out = new ArrayList<>();
         for (OpResult r : results) {
@@ -250,55 +227,20 @@ public final class StateApi {
         String key = o.get("key").asText();
         return switch (o.path("op").asText("")) {
             case "put" -> {
-                unknownFields(o, Set.of("op", "key", "value", "ttl"), "a put");
+                StateAccess.unknownFields(o, Set.of("op", "key", "value", "ttl"), "a put");
                 if (!o.has("value")) throw new BadRequestResponse("the put of '" + key + "' has no \"value\"");
                 yield new StateOp.Put(key, o.get("value"), ttl(text(o.get("ttl"), "ttl")));
             }
             case "increment" -> {
-                unknownFields(o, Set.of("op", "key", "by", "ttl"), "an increment");
+                StateAccess.unknownFields(o, Set.of("op", "key", "by", "ttl"), "an increment");
                 yield new StateOp.Increment(key, by(o.get("by")), ttl(text(o.get("ttl"), "ttl")));
             }
             case "delete" -> {
-                unknownFields(o, Set.of("op", "key"), "a delete");
+                StateAccess.unknownFields(o, Set.of("op", "key"), "a delete");
                 yield new StateOp.Delete(key);
             }
             default -> throw new BadRequestResponse("op must be put, increment or delete, got " + o.path("op"));
         };
-    }
-
-    // ---- who may use which namespace
-
-    /** Lets the admin use any namespace and a function's token its own and those it was granted; 401 or 403 otherwise. */
-    private void allow(Context ctx, String namespace) {
-        String header = ctx.header("Authorization");
-        if (auth.isAdmin(header)) return;
-        String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
-        Optional<StateTokens.Holder> holder = tokens.verify(token);
-        Optional<FunctionConfig> config = holder.flatMap(this::configOf);
-        if (config.isEmpty()) {
-            ctx.header("WWW-Authenticate", "Bearer");
-            throw new UnauthorizedResponse(holder.isPresent()
-                    ? "this state token belongs to " + holder.get().function() + " version " + holder.get().version()
-                            + ", which no longer exists"
-                    : "the state API needs 'Authorization: Bearer <token>': the admin token, or inside a function its "
-                            + "GALE_STATE_TOKEN (gale.state uses it by itself)");
-        }
-        Set<String> allowed = new LinkedHashSet<>();
-        allowed.add(holder.get().function());
-        allowed.addAll(config.get().stateNamespaces());
-        if (!allowed.contains(namespace)) {
-            String fn = holder.get().function();
-            throw new ForbiddenResponse("function '" + fn + "' may not use state namespace '" + namespace + "'; it may use "
-                    + String.join(", ", allowed) + ". To grant it, deploy with `gale deploy " + fn + " --state-namespace "
-                    + namespace + "` (or state-namespaces = [\"" + namespace + "\"] in gale.toml)");
-        }
-    }
-
-    /** The config of the version a token names: the active one from memory, any other from the store. */
-    private Optional<FunctionConfig> configOf(StateTokens.Holder holder) {
-        Optional<ActiveFunction> active = registry.active(holder.function());
-        if (active.isPresent() && active.get().version() == holder.version()) return Optional.of(active.get().config());
-        return registry.version(holder.function(), holder.version()).map(Registry::configOf);
     }
 
     // ---- parsing
@@ -330,7 +272,7 @@ public final class StateApi {
             if (key.isPresent()) StateLimits.checkKey(key.get());
             return new Target(namespace, key, action);
         } catch (StateRefused e) {
-            throw refusal(e);
+            throw StateAccess.refusal(e);
         }
     }
 
@@ -354,21 +296,6 @@ public final class StateApi {
         return out.toString(StandardCharsets.UTF_8);
     }
 
-    private static JsonNode body(Context ctx, String what) {
-        byte[] bytes = ctx.bodyAsBytes();
-        if (bytes.length == 0) {
-            throw new BadRequestResponse("the body is empty: send " + what + " as JSON, e.g. \"hello\" (with the quotes), 42 or {\"a\": 1}");
-        }
-        try {
-            return JSON.readTree(bytes);
-        } catch (JsonProcessingException e) {
-            throw new BadRequestResponse("the body is not JSON (" + e.getOriginalMessage().lines().findFirst().orElse("") + "): send "
-                    + what + " as JSON, e.g. \"hello\" (text needs the quotes), 42 or {\"a\": 1}");
-        } catch (java.io.IOException e) {
-            throw new BadRequestResponse("the body could not be read: " + e.getMessage());
-        }
-    }
-
     private static long by(JsonNode by) {
         if (by == null || by.isNull()) return 1;
         if (!by.isIntegralNumber() || !by.canConvertToLong()) {
@@ -389,16 +316,9 @@ public final class StateApi {
     }
 
     private static Optional<Duration> ttl(Optional<String> text) {
-        if (text.isEmpty()) return Optional.empty();
-        try {
-            Duration ttl = Durations.parse(text.get());
-            StateLimits.checkTtl(ttl);
-            return Optional.of(ttl);
-        } catch (IllegalArgumentException e) {
-            throw new BadRequestResponse("ttl: " + e.getMessage());
-        } catch (StateRefused e) {
-            throw refusal(e);
-        }
+        Optional<Duration> ttl = StateAccess.duration(text, "ttl");
+        ttl.ifPresent(StateLimits::checkTtl);
+        return ttl;
     }
 
     private static Iterable<JsonNode> array(JsonNode body, String field) {
@@ -406,12 +326,6 @@ public final class StateApi {
         if (node == null || node.isNull()) return List.of();
         if (!node.isArray()) throw new BadRequestResponse("\"" + field + "\" must be a list: " + TRANSACTION_SHAPE);
         return node;
-    }
-
-    private static void unknownFields(JsonNode node, Set<String> known, String what) {
-        node.fieldNames().forEachRemaining(name -> {
-            if (!known.contains(name)) throw new BadRequestResponse(what + " has an unknown field '" + name + "'; known: " + String.join(", ", known));
-        });
     }
 
     // ---- answers
@@ -428,29 +342,5 @@ public final class StateApi {
         out.put("version", e.version());
         out.put("expiresAt", e.expiresAt().map(Object::toString).orElse(null));
         return out;
-    }
-
-    private static Refusal refusal(StateRefused e) {
-        return new Refusal(e.reason() == StateRefused.Reason.TOO_LARGE ? 413 : 400, e.getMessage(), Map.of());
-    }
-
-    /** An error answer with fields beside {"error", "status"}. */
-    private static final class Refusal extends RuntimeException {
-        private final int status;
-        private final Map<String, Object> fields;
-
-        Refusal(int status, String message, Map<String, Object> fields) {
-            super(message, null, false, false);
-            this.status = status;
-            this.fields = fields;
-        }
-
-        Map<String, Object> json() {
-            Map<String, Object> out = new LinkedHashMap<>();
-            out.put("error", getMessage());
-            out.put("status", status);
-            out.putAll(fields);
-            return out;
-        }
     }
 }

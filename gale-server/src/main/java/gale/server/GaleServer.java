@@ -3,6 +3,8 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
+import gale.admin.SamplerApi;
+import gale.admin.StateAccess;
 import gale.admin.StateApi;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
@@ -261,7 +263,10 @@ public final class GaleServer implements AutoCloseable {
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
         new AdminApi(registry, store, logs, auth, this::listeningUrl).register(routes);
         new JobsApi(jobs).register(routes);
-        new StateApi(store.state(), stateTokens, registry, auth).register(routes);
+        var stateAccess = new StateAccess(stateTokens, registry, auth);
+        StateAccess.registerErrors(routes);
+        new StateApi(store.state(), stateAccess).register(routes);
+        new SamplerApi(store.samplers(), stateAccess).register(routes);
     }
 
     /**
