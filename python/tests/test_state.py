@@ -151,5 +151,44 @@ class StateAgainstAServerTest(unittest.TestCase):
             self.assertEqual(state.get("k", namespace=self.ns.name), "v")
 
 
+class SamplerAgainstAServerTest(unittest.TestCase):
+
+    def setUp(self):
+        if SERVER is None:
+            self.skipTest(SKIP_REASON or "no server")
+        self.client = SERVER.client()
+        self.pool = state.sampler("py-sampler-" + self.id().rsplit(".", 1)[-1][5:30].replace("_", "-"), client=self.client)
+
+    def tearDown(self):
+        if SERVER is not None:
+            self.client.close()
+
+    def test_draw_confirm_release_stats(self):
+        self.pool.create(["a", "b", {"id": "c", "text": "see"}], target=1, lease="1m")
+        first = self.pool.draw("R_1", k=2)
+        self.assertEqual(len(first), 2)
+        self.assertEqual(len(self.pool.draw("R_2", k=3)), 1)  # two items are leased to R_1, at their target
+        self.assertEqual(self.pool.confirm("R_1", first[:1]), [first[0]["id"] if isinstance(first[0], dict) else first[0]])
+        self.assertEqual(len(self.pool.release("R_1")), 1)
+        self.assertEqual(len(self.pool.draw("R_3", k=3)), 1)  # the released one
+        stats = self.pool.stats()
+        self.assertEqual((stats["confirmed"], stats["leased"], stats["respondents"]), (1, 2, 3))
+        with self.assertRaises(ConflictError):
+            self.pool.create(["a"], target=1)
+        self.assertTrue(self.pool.delete())
+        self.assertFalse(self.pool.delete())
+
+    def test_a_respondent_never_sees_an_item_twice(self):
+        self.pool.create([f"item-{i}" for i in range(10)], target=10)
+        seen = []
+        while True:
+            items = self.pool.draw("R_1", k=3)
+            if not items:
+                break
+            seen += items
+            self.pool.confirm("R_1")
+        self.assertEqual(sorted(seen), sorted(f"item-{i}" for i in range(10)))
+
+
 if __name__ == "__main__":
     unittest.main()

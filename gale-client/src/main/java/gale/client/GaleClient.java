@@ -294,6 +294,45 @@ public final class GaleClient implements AutoCloseable {
                 ApiJson.optionalText(json, "next")));
     }
 
+    /**
+     * Creates a sampler (docs/state.md#samplers) from a JSON array of items (ids, or objects with an "id"); answers
+     * its settings as the server wrote them.
+     */
+    public JsonNode samplerCreate(String name, String itemsJson, int target, Optional<Duration> lease) {
+        String body = "{\"items\":" + itemsJson + ",\"target\":" + target + lease.map(l -> ",\"lease\":\"" + l.toMillis() + "ms\"").orElse("") + "}";
+        return samplerPost(name, "", body);
+    }
+
+    /** Draws up to {@code k} items the respondent has not seen: {"respondent", "items": [{"id", "item"}], "leaseExpiresAt"}. */
+    public JsonNode samplerDraw(String name, String respondent, int k) {
+        return samplerPost(name, "/draw", "{\"respondent\":" + ApiJson.MAPPER.valueToTree(respondent) + ",\"k\":" + k + "}");
+    }
+
+    /** Confirms ({@code action} "confirm") or releases ("release") the respondent's items (all it holds when empty). */
+    public JsonNode samplerSettle(String name, String action, String respondent, List<String> items) {
+        var body = ApiJson.MAPPER.createObjectNode().put("respondent", respondent);
+        if (!items.isEmpty()) items.forEach(body.putArray("items")::add);
+        return samplerPost(name, "/" + action, body.toString());
+    }
+
+    /** Counts: {"target", "items", "confirmed", "leased", "full", "respondents", "remaining", "counts": [...]}. */
+    public JsonNode samplerStats(String name) {
+        return get("/v1/samplers/" + segment(name), json -> json);
+    }
+
+    /** Deletes a sampler with its counts; false when there was none. */
+    public boolean samplerDelete(String name) {
+        HttpResponse<byte[]> response = send(admin("/v1/samplers/" + segment(name), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    private JsonNode samplerPost(String name, String action, String body) {
+        return read(admin("/v1/samplers/" + segment(name) + action, ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofString(body)).build(), json -> json);
+    }
+
     /** A page of {@link #stateList}; {@code next} is the key to list after, when there are more. */
     public record StatePage(List<StateEntry> entries, Optional<String> next) {
     }
