@@ -48,8 +48,12 @@ public final class SamplerStore {
         this.writer = new GroupCommit<>(jdbi, clock, Tx::new);
     }
 
-    /** The connection and time one batch of sampler operations runs with. */
-    private record Tx(Connection connection, long now) implements GroupCommit.Batch {
+    /** The connection and time one batch of sampler operations runs with, and the samplers whose leases it returned. */
+    private record Tx(Connection connection, long now, Set<String> expired) implements GroupCommit.Batch {
+        Tx(Connection connection, long now) {
+            this(connection, now, new HashSet<>());
+        }
+
         @Override
         public void flush() {
         }
@@ -67,15 +71,16 @@ public final class SamplerStore {
                 throw StateRefused.conflict("a sampler named '" + name + "' exists; delete it first (its counts go with it) or pick another name");
             }
             try (PreparedStatement ps = tx.connection().prepareStatement(
-                    "INSERT INTO samplers (name, target, lease_ms, created_at) VALUES (?, ?, ?, ?)")) {
+                    "INSERT INTO samplers (name, target, lease_ms, items, created_at) VALUES (?, ?, ?, ?, ?)")) {
                 ps.setString(1, name);
                 ps.setInt(2, target);
                 ps.setLong(3, lease.toMillis());
-                ps.setLong(4, tx.now());
+                ps.setInt(4, items.size());
+                ps.setLong(5, tx.now());
                 ps.executeUpdate();
             }
             try (PreparedStatement ps = tx.connection().prepareStatement("""
-                    INSERT INTO sampler_items (sampler, item_id, position, item, confirmed, leased) VALUES (?, ?, ?, ?, 0, 0)""")) {
+                    INSERT INTO sampler_items (sampler, item_id, position, item, confirmed, shown) VALUES (?, ?, ?, ?, 0, 0)""")) {
                 for (int i = 0; i < items.size(); i++) {
                     ps.setString(1, name);
                     ps.setString(2, items.get(i).id());
@@ -122,11 +127,11 @@ public final class SamplerStore {
             expireLeases(tx, name);
             List<Candidate> candidates = new ArrayList<>();
             try (PreparedStatement ps = tx.connection().prepareStatement("""
-                    SELECT item_id, item, confirmed + leased AS shown FROM sampler_items i
-                    WHERE sampler = ? AND confirmed + leased < ?
+                    SELECT item_id, item, shown FROM sampler_items i
+                    WHERE sampler = ? AND shown < ?
                       AND NOT EXISTS (SELECT 1 FROM sampler_draws d
                                       WHERE d.sampler = i.sampler AND d.respondent = ? AND d.item_id = i.item_id)
-                    ORDER BY confirmed + leased, position LIMIT ?""")) {
+                    ORDER BY shown, position LIMIT ?""")) {
                 ps.setString(1, name);
                 ps.setInt(2, spec.target());
                 ps.setString(3, respondent);
@@ -142,7 +147,7 @@ public final class SamplerStore {
                          INSERT INTO sampler_draws (sampler, respondent, item_id, state, lease_expires_at, drawn_at)
                          VALUES (?, ?, ?, 'LEASED', ?, ?)""");
                  PreparedStatement count = tx.connection().prepareStatement(
-                         "UPDATE sampler_items SET leased = leased + 1 WHERE sampler = ? AND item_id = ?")) {
+                         "UPDATE sampler_items SET shown = shown + 1 WHERE sampler = ? AND item_id = ?")) {
                 for (Sampler.Item item : chosen) {
                     draw.setString(1, name);
                     draw.setString(2, respondent);
@@ -198,8 +203,8 @@ public final class SamplerStore {
                     default -> throw new IllegalStateException("unknown draw state " + state);
                 }
             }
-            setState(tx, name, respondent, leased, "CONFIRMED", "confirmed = confirmed + 1, leased = leased - 1");
-            setState(tx, name, respondent, late, "CONFIRMED", "confirmed = confirmed + 1");
+            setState(tx, name, respondent, leased, "CONFIRMED", "confirmed = confirmed + 1");
+            setState(tx, name, respondent, late, "CONFIRMED", "confirmed = confirmed + 1, shown = shown + 1");
             List<String> confirmed = new ArrayList<>(leased);
             confirmed.addAll(late);
             return confirmed;
@@ -221,7 +226,7 @@ public final class SamplerStore {
             List<String> release = states.entrySet().stream()
                     .filter(e -> e.getValue().equals("LEASED") && (asked.isEmpty() || asked.contains(e.getKey())))
                     .map(Map.Entry::getKey).toList();
-            setState(tx, name, respondent, release, "RELEASED", "leased = leased - 1");
+            setState(tx, name, respondent, release, "RELEASED", "shown = shown - 1");
             return release;
         });
     }
@@ -233,7 +238,7 @@ public final class SamplerStore {
             expireLeases(tx, name);
             List<Sampler.ItemCount> items = new ArrayList<>();
             try (PreparedStatement ps = tx.connection().prepareStatement(
-                    "SELECT item_id, confirmed, leased FROM sampler_items WHERE sampler = ? ORDER BY position")) {
+                    "SELECT item_id, confirmed, shown - confirmed FROM sampler_items WHERE sampler = ? ORDER BY position")) {
                 ps.setString(1, name);
                 try (ResultSet rs = ps.executeQuery()) {
                     while (rs.next()) items.add(new Sampler.ItemCount(rs.getString(1), rs.getInt(2), rs.getInt(3)));
@@ -278,10 +283,11 @@ public final class SamplerStore {
         return out;
     }
 
-    /** Returns the items of every lease of the sampler that ran out to the pool. */
+    /** Returns the items of every lease of the sampler that ran out to the pool (once a batch: its time stands still). */
     private static void expireLeases(Tx tx, String name) throws SQLException {
+        if (!tx.expired().add(name)) return;
         try (PreparedStatement ps = tx.connection().prepareStatement("""
-                UPDATE sampler_items SET leased = leased - (
+                UPDATE sampler_items SET shown = shown - (
                     SELECT COUNT(*) FROM sampler_draws d WHERE d.sampler = sampler_items.sampler AND d.item_id = sampler_items.item_id
                         AND d.state = 'LEASED' AND d.lease_expires_at <= ?)
                 WHERE sampler = ? AND item_id IN (
@@ -316,7 +322,7 @@ public final class SamplerStore {
 
     private static int shown(Tx tx, String name, String itemId) throws SQLException {
         try (PreparedStatement ps = tx.connection().prepareStatement(
-                "SELECT confirmed + leased FROM sampler_items WHERE sampler = ? AND item_id = ?")) {
+                "SELECT shown FROM sampler_items WHERE sampler = ? AND item_id = ?")) {
             ps.setString(1, name);
             ps.setString(2, itemId);
             try (ResultSet rs = ps.executeQuery()) {
@@ -353,9 +359,8 @@ public final class SamplerStore {
     }
 
     private static Optional<Sampler.Spec> spec(Tx tx, String name) throws SQLException {
-        try (PreparedStatement ps = tx.connection().prepareStatement("""
-                SELECT s.target, s.lease_ms, s.created_at, (SELECT COUNT(*) FROM sampler_items i WHERE i.sampler = s.name)
-                FROM samplers s WHERE s.name = ?""")) {
+        try (PreparedStatement ps = tx.connection().prepareStatement(
+                "SELECT target, lease_ms, created_at, items FROM samplers WHERE name = ?")) {
             ps.setString(1, name);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next()) return Optional.empty();

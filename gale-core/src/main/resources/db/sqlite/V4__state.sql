@@ -26,18 +26,21 @@ CREATE TABLE samplers (
     name            VARCHAR(63) PRIMARY KEY,
     target          INTEGER NOT NULL,
     lease_ms        BIGINT NOT NULL,
+    items           INTEGER NOT NULL,
     created_at      BIGINT NOT NULL
 );
 
+-- shown = confirmed + leased now; a draw walks the index from the least shown item on.
 CREATE TABLE sampler_items (
     sampler         VARCHAR(63) NOT NULL,
     item_id         VARCHAR(512) NOT NULL,
     position        INTEGER NOT NULL,
     item            TEXT NOT NULL,
     confirmed       INTEGER NOT NULL,
-    leased          INTEGER NOT NULL,
+    shown           INTEGER NOT NULL,
     PRIMARY KEY (sampler, item_id)
 );
+CREATE INDEX sampler_items_by_shown ON sampler_items (sampler, shown, position);
 
 -- One row per item a respondent was ever shown: the primary key is the "never twice" rule.
 CREATE TABLE sampler_draws (
