@@ -102,3 +102,18 @@ def with_local_source(traceback_text):
 
 class ResultTooLargeError(GaleError):
     """A task's pickled result is over the runner's limit (raised on the server, per task)."""
+
+
+class ConflictError(ApiError):
+    """A conditional state write did not hold: the key was not at the version given.
+
+    ``current_version`` is the version the key is at (0: it does not exist); ``failed_check``
+    is the index of the check that failed in a transaction (None for a single write)."""
+
+    def __init__(self, message, status=None, method=None, path=None, current_version=None, failed_check=None):
+        super().__init__(message, status, method, path)
+        self.current_version = current_version
+        self.failed_check = failed_check
+
+    def __reduce__(self):
+        return type(self), (str(self), self.status, self.method, self.path, self.current_version, self.failed_check)

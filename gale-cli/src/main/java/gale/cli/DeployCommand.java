@@ -6,7 +6,9 @@ import gale.client.Version;
 import gale.client.VersionState;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -122,6 +124,10 @@ final class DeployCommand extends ClientCommand {
             description = "JSON body of each scheduled call (a Lambda handler gets it as its event)")
     Optional<String> schedulePayload = Optional.empty();
 
+    @Option(names = "--state-namespace", paramLabel = "NS",
+            description = "a state namespace the function may use besides its own (its name); repeatable")
+    List<String> stateNamespaces = new ArrayList<>();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -163,6 +169,7 @@ final class DeployCommand extends ClientCommand {
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
+        if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         return config;
     }
 

@@ -71,6 +71,13 @@ class DeployCommandTest {
     }
 
     @Test
+    void stateNamespacesAreSentAsAListWhenGranted() {
+        assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("stateNamespaces");
+        assertThat(parse("deploy", "scorer", "--source", "src", "--state-namespace", "survey", "--state-namespace", "votes").config())
+                .containsEntry("stateNamespaces", java.util.List.of("survey", "votes"));
+    }
+
+    @Test
     void prewarmIsSentOnlyWhenGivenEitherWay() {
         assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("prewarm");
         assertThat(parse("deploy", "scorer", "--source", "src", "--no-prewarm").config()).containsEntry("prewarm", false);

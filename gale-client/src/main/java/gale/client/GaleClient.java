@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.Spliterator;
 import java.util.Spliterators;
 import java.util.concurrent.CancellationException;
@@ -289,6 +290,95 @@ public final class GaleClient implements AutoCloseable {
         return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
     }
 
+    /** A state key with its value; empty when it does not exist (or has expired). */
+    public Optional<StateEntry> stateGet(String namespace, String key) {
+        HttpRequest request = admin(statePath(namespace, key), ADMIN_TIMEOUT).GET().build();
+        HttpResponse<byte[]> response = send(request);
+        if (response.statusCode() == 404) return Optional.empty();
+        return Optional.of(answer(request, response, StateEntry::fromJson));
+    }
+
+    /**
+     * Stores a JSON value (as text); with {@code ifVersion}, only if the key is at that version (0: only if
+     * absent), else a {@link GaleApiException} with status 412. Answers the key without its value.
+     */
+    public StateEntry statePut(String namespace, String key, String valueJson, Optional<Duration> ttl, OptionalLong ifVersion) {
+        String query = ttl.map(t -> "?ttl=" + t.toMillis() + "ms").orElse("");
+        HttpRequest.Builder request = admin(statePath(namespace, key) + query, ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .PUT(BodyPublishers.ofString(valueJson));
+        if (ifVersion.isPresent()) {
+            if (ifVersion.getAsLong() == 0) request.header("If-None-Match", "*");
+            else request.header("If-Match", "\"" + ifVersion.getAsLong() + "\"");
+        }
+        return read(request.build(), StateEntry::fromJson);
+    }
+
+    /** Deletes a state key; false when there was none. */
+    public boolean stateDelete(String namespace, String key) {
+        HttpResponse<byte[]> response = send(admin(statePath(namespace, key), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    /** Adds {@code by} to a whole number atomically (from 0 when absent); answers the key with its new value. */
+    public StateEntry stateIncrement(String namespace, String key, long by) {
+        return read(admin(statePath(namespace, key) + "?op=increment", ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofString("{\"by\":" + by + "}")).build(), StateEntry::fromJson);
+    }
+
+    /** One page of the keys that start with {@code prefix}, in key order; the next page starts after its last key. */
+    public StatePage stateList(String namespace, String prefix, Optional<String> after, int limit) {
+        String query = "?limit=" + limit + "&prefix=" + segment(prefix) + after.map(a -> "&after=" + segment(a)).orElse("");
+        return get(statePath(namespace, null) + query, json -> new StatePage(ApiJson.list(json, "entries", StateEntry::fromJson),
+                ApiJson.optionalText(json, "next")));
+    }
+
+    /**
+     * Creates a sampler (docs/state.md#samplers) from a JSON array of items (ids, or objects with an "id"); answers
+     * its settings as the server wrote them.
+     */
+    public JsonNode samplerCreate(String name, String itemsJson, int target, Optional<Duration> lease) {
+        String body = "{\"items\":" + itemsJson + ",\"target\":" + target + lease.map(l -> ",\"lease\":\"" + l.toMillis() + "ms\"").orElse("") + "}";
+        return samplerPost(name, "", body);
+    }
+
+    /** Draws up to {@code k} items the respondent has not seen: {"respondent", "items": [{"id", "item"}], "leaseExpiresAt"}. */
+    public JsonNode samplerDraw(String name, String respondent, int k) {
+        return samplerPost(name, "/draw", "{\"respondent\":" + ApiJson.MAPPER.valueToTree(respondent) + ",\"k\":" + k + "}");
+    }
+
+    /** Confirms ({@code action} "confirm") or releases ("release") the respondent's items (all it holds when empty). */
+    public JsonNode samplerSettle(String name, String action, String respondent, List<String> items) {
+        var body = ApiJson.MAPPER.createObjectNode().put("respondent", respondent);
+        if (!items.isEmpty()) items.forEach(body.putArray("items")::add);
+        return samplerPost(name, "/" + action, body.toString());
+    }
+
+    /** Counts: {"target", "items", "confirmed", "leased", "full", "respondents", "remaining", "counts": [...]}. */
+    public JsonNode samplerStats(String name) {
+        return get("/v1/samplers/" + segment(name), json -> json);
+    }
+
+    /** Deletes a sampler with its counts; false when there was none. */
+    public boolean samplerDelete(String name) {
+        HttpResponse<byte[]> response = send(admin("/v1/samplers/" + segment(name), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    private JsonNode samplerPost(String name, String action, String body) {
+        return read(admin("/v1/samplers/" + segment(name) + action, ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofString(body)).build(), json -> json);
+    }
+
+    /** A page of {@link #stateList}; {@code next} is the key to list after, when there are more. */
+    public record StatePage(List<StateEntry> entries, Optional<String> next) {
+    }
+
     /**
      * The job's results in input order, from index {@code after + 1} ({@code -1} for all), each as soon as
      * it and every result before it are done. The stream ends when the job has ended and its last result
@@ -431,7 +521,10 @@ public final class GaleClient implements AutoCloseable {
     }
 
     private <T> T read(HttpRequest request, Function<JsonNode, T> reader) {
-        HttpResponse<byte[]> response = send(request);
+        return answer(request, send(request), reader);
+    }
+
+    private <T> T answer(HttpRequest request, HttpResponse<byte[]> response, Function<JsonNode, T> reader) {
         if (!isSuccess(response)) throw apiError(response);
         try {
             return reader.apply(ApiJson.parse(response.body()));
@@ -507,6 +600,16 @@ public final class GaleClient implements AutoCloseable {
 
     private static boolean isSuccess(HttpResponse<?> response) {
         return response.statusCode() / 100 == 2;
+    }
+
+    /** /v1/state/NS[/KEY]: a key's slashes stay slashes (the server refuses %2F in paths), the rest is escaped. */
+    private static String statePath(String namespace, String key) {
+        String path = "/v1/state/" + segment(namespace);
+        if (key == null) return path;
+        StringBuilder out = new StringBuilder(path).append('/');
+        String[] parts = key.split("/", -1);
+        for (int i = 0; i < parts.length; i++) out.append(i == 0 ? "" : "/").append(segment(parts[i]));
+        return out.toString();
     }
 
     private static String jobPath(String id) {

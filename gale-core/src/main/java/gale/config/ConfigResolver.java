@@ -28,7 +28,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -93,12 +93,13 @@ public final class ConfigResolver {
                 duration(m, "idleTimeout", "300s"),
                 env(m.get("env")),
                 bool(m, "allowUnauthenticated"),
-                cors(m.get("cors")),
+                list(m.get("cors")),
                 string(m, "command", ""),
                 number(m, "cpu", 1.0),
                 string(m, "sandbox", "auto"),
                 string(m, "network", "all"),
-                bool(m, "prewarm", true));
+                bool(m, "prewarm", true),
+                list(m.get("stateNamespaces")));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {
@@ -179,7 +180,8 @@ public final class ConfigResolver {
         return out;
     }
 
-    private static List<String> cors(Object v) {
+    /** A list, or one comma-separated string (a flag, the wire form). */
+    private static List<String> list(Object v) {
         if (v == null) return List.of();
         List<String> origins = new ArrayList<>();
         Iterable<?> items = v instanceof Iterable<?> it ? it : Arrays.asList(v.toString().split(","));

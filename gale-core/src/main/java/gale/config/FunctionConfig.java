@@ -29,6 +29,7 @@ import java.util.Map;
  * @param network              "all", or "none" to run without network access (needs the sandbox)
  * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
  *                             starts then); false leaves that to the first cold start
+ * @param stateNamespaces      state namespaces the function's instances may use besides its own (docs/state.md)
  */
 public record FunctionConfig(
         String runtime,
@@ -49,7 +50,8 @@ public record FunctionConfig(
         double cpu,
         String sandbox,
         String network,
-        boolean prewarm) {
+        boolean prewarm,
+        List<String> stateNamespaces) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
@@ -59,6 +61,7 @@ public record FunctionConfig(
     public FunctionConfig {
         env = Map.copyOf(env);
         cors = List.copyOf(cors);
+        stateNamespaces = List.copyOf(stateNamespaces);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
         switch (runtime) {
@@ -84,6 +87,10 @@ public record FunctionConfig(
         check(SANDBOX_MODES.contains(sandbox), "sandbox must be one of " + SANDBOX_MODES + ", got '" + sandbox + "'");
         check(NETWORK_MODES.contains(network), "network must be one of " + NETWORK_MODES + ", got '" + network + "'");
         check(!(network.equals("none") && sandbox.equals("off")), "network none needs the sandbox; drop --sandbox off");
+        for (String ns : stateNamespaces) {
+            check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
+                    + gale.state.StateLimits.NAMESPACE_RULE);
+        }
         for (String key : env.keySet()) {
             check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
             check(!key.startsWith("GALE_"), "env name '" + key + "' is reserved: GALE_* variables belong to the platform");
@@ -120,6 +127,7 @@ public record FunctionConfig(
         m.put("sandbox", sandbox);
         m.put("network", network);
         m.put("prewarm", prewarm);
+        m.put("stateNamespaces", String.join(",", stateNamespaces));
         return m;
     }
 }

@@ -13,9 +13,16 @@ import java.util.Map;
  * @param listener    the socket instances connect back to
  * @param observer    receives what instances print
  * @param isolation   the cgroups and sandbox this host offers
+ * @param credentials what each function's instances get to reach Gale as that function
  */
 public record RuntimeContext(String node, Path runtimeDir, Path scratchRoot, InstanceListener listener,
-                             InstanceObserver observer, Isolation isolation) {
+                             InstanceObserver observer, Isolation isolation, InstanceCredentials credentials) {
+
+    /** A context whose instances get no credentials. */
+    public RuntimeContext(String node, Path runtimeDir, Path scratchRoot, InstanceListener listener,
+                          InstanceObserver observer, Isolation isolation) {
+        this(node, runtimeDir, scratchRoot, listener, observer, isolation, InstanceCredentials.NONE);
+    }
 
     /**
      * The environment every instance and zygote of this server starts from: {@link CleanEnvironment}
@@ -24,6 +31,16 @@ public record RuntimeContext(String node, Path runtimeDir, Path scratchRoot, Ins
     public Map<String, String> instanceEnvironment() {
         Map<String, String> env = CleanEnvironment.create();
         env.put(Leftovers.MARKER, node);
+        return env;
+    }
+
+    /**
+     * The environment a function version's instances and zygote start from: {@link #instanceEnvironment()}
+     * plus the version's {@link InstanceCredentials}. The one place an instance's credentials are added.
+     */
+    public Map<String, String> instanceEnvironment(InstanceSpec spec) {
+        Map<String, String> env = instanceEnvironment();
+        env.putAll(credentials.environment(spec));
         return env;
     }
 }

@@ -3,6 +3,8 @@ package gale.store;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import org.flywaydb.core.Flyway;
+import gale.state.SamplerStore;
+import gale.state.StateStore;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.sqlite.SQLiteConfig;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.time.Clock;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -19,7 +22,8 @@ import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * All durable state: functions, versions, logs, invocation records, jobs and schedules. The embedded
+ * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
+ * schedules ({@link #schedules()}) and shared state ({@link #state()}). The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -36,13 +40,27 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final Jdbi jdbi;
     private final JobStore jobs;
     private final ScheduleStore schedules;
+    private final StateStore state;
+    private final SamplerStore samplers;
     private final HikariDataSource pool;
 
-    private Store(Jdbi jdbi, HikariDataSource pool) {
+    private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
         this.jdbi = jdbi;
         this.pool = pool;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
+        this.state = new StateStore(jdbi, clock);
+        this.samplers = new SamplerStore(jdbi, clock);
+    }
+
+    /** Samplers (items drawn for respondents under a target), in the same database. */
+    public SamplerStore samplers() {
+        return samplers;
+    }
+
+    /** Shared state (namespaced keys with JSON values), in the same database. */
+    public StateStore state() {
+        return state;
     }
 
     /** Map jobs and their inputs, in the same database. */
@@ -57,6 +75,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
     public static Store openSqlite(Path file) {
+        return openSqlite(file, Clock.systemUTC());
+    }
+
+    /** As {@link #openSqlite(Path)}, with the clock that state TTLs and sampler leases run on (tests move it). */
+    public static Store openSqlite(Path file, Clock clock) {
         SQLiteConfig config = new SQLiteConfig();
         config.setJournalMode(SQLiteConfig.JournalMode.WAL);
         config.setSynchronous(SQLiteConfig.SynchronousMode.NORMAL);
@@ -74,7 +97,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         pooled.setMinimumIdle(1);
         pooled.setConnectionTimeout(30_000);
         HikariDataSource pool = new HikariDataSource(pooled);
-        return new Store(Jdbi.create(pool), pool);
+        return new Store(Jdbi.create(pool), pool, clock);
     }
 
     // ---- functions

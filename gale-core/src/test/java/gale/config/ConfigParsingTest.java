@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -76,6 +77,18 @@ class ConfigParsingTest {
         assertThat(c.isPublic()).isTrue();
         assertThat(c.cors()).containsExactly("*");
         assertThat(c.env()).containsEntry("MODEL", "model-obj/a.pkl");
+    }
+
+    @Test
+    void stateNamespacesComeFromTheBundleOrFlagsAndMustBeNamespaces(@TempDir Path bundle) throws Exception {
+        assertThat(ConfigResolver.resolve("fn", bundle, Map.of()).stateNamespaces()).isEmpty();
+        Files.writeString(bundle.resolve("gale.toml"), "state-namespaces = [\"survey\", \"votes\"]\n");
+
+        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of());
+        assertThat(c.stateNamespaces()).containsExactly("survey", "votes");
+        assertThat(ConfigResolver.fromMap("fn", c.toMap()).stateNamespaces()).containsExactly("survey", "votes");
+        assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of("stateNamespaces", List.of("Survey Results"))))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("state-namespaces: 'Survey Results' is not a namespace");
     }
 
     @Test

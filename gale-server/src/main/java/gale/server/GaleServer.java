@@ -8,6 +8,9 @@ import gale.gateway.ScheduledCalls;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
 import java.time.Clock;
+import gale.admin.SamplerApi;
+import gale.admin.StateAccess;
+import gale.admin.StateApi;
 import gale.jobs.JobService;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
@@ -24,6 +27,9 @@ import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
+import gale.state.StateCredentials;
+import gale.state.StateStore;
+import gale.state.StateTokens;
 import gale.store.Store;
 import gale.util.FileTrees;
 import io.javalin.Javalin;
@@ -79,6 +85,8 @@ public final class GaleServer implements AutoCloseable {
     private Schedules schedules;
     private Javalin app;
     private String url;
+    private volatile String boundUrl;
+    private StateTokens stateTokens;
     private CompletableFuture<Void> restored;
 
     private GaleServer(ServerConfig config) {
@@ -99,7 +107,10 @@ public final class GaleServer implements AutoCloseable {
         life.add("the server's cgroups", isolation); // closed after the runtimes have stopped every instance
         FileTrees.clear(run);
         var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
-        var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation);
+        stateTokens = StateTokens.derivedFrom(token.value());
+        var credentials = new StateCredentials(stateTokens, this::instanceUrl);
+        var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
+                credentials);
         List<gale.runtime.Runtime> runtimes = List.of(
                 new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
                 new ProcessRuntime(context),
@@ -112,6 +123,7 @@ public final class GaleServer implements AutoCloseable {
                 config.bundleLimits(), runtimes, logs, config.drainTimeout()));
         registry.start();
         jobs = new JobService(registry, store.jobs());
+        life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -133,6 +145,7 @@ public final class GaleServer implements AutoCloseable {
         life.add("the jobs", jobs); // running jobs are suspended before their pools drain
         life.add("the scheduler", scheduler); // closed first: no new scheduled call once stopping
         url = listeningUrl();
+        boundUrl = url;
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
@@ -273,6 +286,35 @@ public final class GaleServer implements AutoCloseable {
         new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        var stateAccess = new StateAccess(stateTokens, registry, auth);
+        StateAccess.registerErrors(routes);
+        new StateApi(store.state(), stateAccess).register(routes);
+        new SamplerApi(store.samplers(), stateAccess).register(routes);
+    }
+
+    /**
+     * Where instances reach this server (GALE_STATE_URL): known from the start on a fixed port; with port 0,
+     * once bound (an instance started before that gets no URL).
+     */
+    private Optional<String> instanceUrl() {
+        if (boundUrl != null) return Optional.of(boundUrl);
+        if (config.port() == 0) return Optional.empty();
+        return Optional.of("http://" + displayHost(config.host()) + ":" + config.port());
+    }
+
+    /** Deletes expired state keys once a minute (reads skip them before that). */
+    private static AutoCloseable startStateSweeper(StateStore state) {
+        var sweeper = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("gale-state-sweeper").factory());
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                int swept = state.sweepExpired();
+                if (swept > 0) LOG.debug("deleted {} expired state keys", swept);
+            } catch (RuntimeException e) {
+                LOG.warn("could not delete expired state keys: {}", e.getMessage());
+            }
+        }, 1, 1, java.util.concurrent.TimeUnit.MINUTES);
+        return sweeper::shutdownNow;
     }
 
     /** The base URL clients use; valid from the moment the server accepts calls (port 0 binds a free port then). */

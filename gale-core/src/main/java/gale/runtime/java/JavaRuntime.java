@@ -271,7 +271,7 @@ public final class JavaRuntime implements Runtime {
 
     /** The instance environment: clean, then the function's variables, then the protocol's (docs/protocol.md). */
     private Map<String, String> environment(InstanceSpec spec, Path scratch) {
-        Map<String, String> env = context.instanceEnvironment();
+        Map<String, String> env = context.instanceEnvironment(spec);
         env.put("HOME", scratch.toString());
         env.put("TMPDIR", scratch.toString());
         env.putAll(spec.config().env());
