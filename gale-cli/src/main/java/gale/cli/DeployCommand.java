@@ -44,7 +44,7 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--runtime", paramLabel = "RUNTIME", description = "python3, java21 or process (default: python3)")
     Optional<String> runtime = Optional.empty();
 
-    @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _)")
+    @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _); with its module as gunicorn and Zappa write it: myapp.web:app, app.app")
     Optional<String> entryPoint = Optional.empty();
 
     @Option(names = "--entry-module", paramLabel = "FILE", description = "file holding the entry point (default: main.py)")

@@ -40,7 +40,41 @@ public final class ConfigResolver {
         Map<String, Object> merged = new LinkedHashMap<>();
         merged.putAll(normalise(readBundleFile(bundleRoot), BUNDLE_FILE));
         merged.putAll(normalise(flags, "deploy flags"));
+        splitEntryPoint(merged, bundleRoot);
         return build(name, merged);
+    }
+
+    private static final java.util.regex.Pattern DOTTED_ENTRY_POINT =
+            java.util.regex.Pattern.compile("[A-Za-z_]\\w*(\\.[A-Za-z_]\\w*)*(:[A-Za-z_]\\w*|\\.[A-Za-z_]\\w*)");
+
+    /**
+     * A Python entry point given with its module, as Zappa ({@code app.app}) and gunicorn
+     * ({@code myapp.api:app}) write it, becomes the entry module's file and the callable's name:
+     * {@code myapp/api.py} (or {@code myapp/api/__init__.py} when the bundle has that) and {@code app}.
+     */
+    private static void splitEntryPoint(Map<String, Object> m, Path bundleRoot) {
+        Object runtime = m.getOrDefault("runtime", "python3");
+        Object given = m.get("entryPoint");
+        if (!"python3".equals(String.valueOf(runtime).trim()) || !(given instanceof String text)
+                || !DOTTED_ENTRY_POINT.matcher(text.trim()).matches()) {
+            return;
+        }
+        String entry = text.trim();
+        int split = entry.contains(":") ? entry.indexOf(':') : entry.lastIndexOf('.');
+        String module = entry.substring(0, split);
+        String callable = entry.substring(split + 1);
+        String file = module.replace('.', '/') + ".py";
+        if (!Files.isRegularFile(bundleRoot.resolve(file)) && Files.isRegularFile(bundleRoot.resolve(module.replace('.', '/')).resolve("__init__.py"))) {
+            file = module.replace('.', '/') + "/__init__.py";
+        }
+        Object entryModule = m.get("entryModule");
+        if (entryModule != null && !String.valueOf(entryModule).trim().equals(file)) {
+            throw new InvalidConfigException("entry-point '" + entry + "' names its module (" + file + ") and entry-module says '"
+                    + entryModule + "'; give the module in one of them: entry-point " + callable + " with entry-module "
+                    + entryModule + ", or entry-point " + entry + " alone");
+        }
+        m.put("entryModule", file);
+        m.put("entryPoint", callable);
     }
 
     /** Rebuilds a stored config (its {@link FunctionConfig#toMap() wire form}). */

@@ -2,6 +2,8 @@ package gale.e2e;
 
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
+
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -77,5 +79,28 @@ class LambdaAndWsgiTest extends GaleE2E {
         assertThat(text(predict)).contains("\"doubled\":42").contains("\"payload\":{\"x\":1}");
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.headers().firstValue("X-Gale-Error")).isEmpty();
+    }
+
+    @Test
+    void aFlaskAppInAPackageDeploysWithItsEntryPointWrittenTheGunicornOrZappaWay() {
+        Path project = gale.bundle("pkgapp", "myapp/__init__.py", "", "myapp/scores.py", """
+                def score(n):
+                    return n * 3
+                """, "myapp/web.py", """
+                from flask import Flask
+                from .scores import score
+
+                app = Flask(__name__)
+
+                @app.route("/score/<int:n>")
+                def scored(n):
+                    return {"score": score(n), "module": __name__}
+                """);
+
+        gale.deployActive("pkgapp", project, "entryPoint", "myapp.web:app");
+        gale.deployActive("zappa-style", project, "entryPoint", "myapp.web.app");
+
+        assertThat(text(gale.get("pkgapp", "/score/5"))).contains("\"score\":15").contains("\"module\":\"myapp.web\"");
+        assertThat(text(gale.get("zappa-style", "/score/2"))).contains("\"score\":6");
     }
 }
