@@ -50,6 +50,11 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--entry-module", paramLabel = "FILE", description = "file holding the entry point (default: main.py)")
     Optional<String> entryModule = Optional.empty();
 
+    @Option(names = "--zappa-stage", paramLabel = "STAGE",
+            description = "the stage of the bundle's zappa_settings.json to read (app_function, environment_variables, "
+                    + "timeout_seconds, memory_size); needed when it has several")
+    Optional<String> zappaStage = Optional.empty();
+
     @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
     Optional<Signature> signature = Optional.empty();
 
@@ -152,6 +157,7 @@ final class DeployCommand extends ClientCommand {
         runtime.ifPresent(value -> config.put("runtime", value));
         entryPoint.ifPresent(value -> config.put("entryPoint", value));
         entryModule.ifPresent(value -> config.put("entryModule", value));
+        zappaStage.ifPresent(value -> config.put("zappaStage", value));
         signature.ifPresent(value -> config.put("signature", value.name().toLowerCase(Locale.ROOT)));
         command.ifPresent(value -> config.put("command", value));
         memory.ifPresent(value -> config.put("memory", value));

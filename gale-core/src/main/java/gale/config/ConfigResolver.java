@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -28,20 +29,39 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "zappaStage");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
     private ConfigResolver() {
     }
 
+    /** A resolved config and what the deploy should tell about how it was read (a Zappa project's settings). */
+    public record Resolved(FunctionConfig config, List<String> notes) {
+    }
+
     /** Resolves the config of function {@code name} from its bundle folder and the flags given at deploy. */
     public static FunctionConfig resolve(String name, Path bundleRoot, Map<String, ?> flags) {
+        return resolveWithNotes(name, bundleRoot, flags).config();
+    }
+
+    /**
+     * As {@link #resolve}: deploy flags win over the bundle's gale.toml, which wins over a Zappa
+     * project's zappa_settings.json (its stage: the only one, or zappa-stage), which wins over the defaults.
+     */
+    public static Resolved resolveWithNotes(String name, Path bundleRoot, Map<String, ?> flags) {
+        Map<String, Object> fromFile = normalise(readBundleFile(bundleRoot), BUNDLE_FILE);
+        Map<String, Object> fromFlags = normalise(flags, "deploy flags");
+        Optional<String> stage = Optional.ofNullable(fromFlags.containsKey("zappaStage") ? fromFlags.get("zappaStage")
+                : fromFile.get("zappaStage")).map(v -> v.toString().trim());
+        Optional<ZappaSettings.Read> zappa = ZappaSettings.read(bundleRoot, stage);
         Map<String, Object> merged = new LinkedHashMap<>();
-        merged.putAll(normalise(readBundleFile(bundleRoot), BUNDLE_FILE));
-        merged.putAll(normalise(flags, "deploy flags"));
+        zappa.ifPresent(z -> merged.putAll(z.config()));
+        merged.putAll(fromFile);
+        merged.putAll(fromFlags);
+        merged.remove("zappaStage"); // how to read the bundle, not a setting of the version
         splitEntryPoint(merged, bundleRoot);
-        return build(name, merged);
+        return new Resolved(build(name, merged), zappa.map(ZappaSettings.Read::notes).orElse(List.of()));
     }
 
     private static final java.util.regex.Pattern DOTTED_ENTRY_POINT =
