@@ -83,6 +83,7 @@ public final class GaleServer implements AutoCloseable {
     private Registry registry;
     private JobService jobs;
     private Schedules schedules;
+    private GatewayMetrics metrics;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -128,7 +129,13 @@ public final class GaleServer implements AutoCloseable {
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
-        var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
+        metrics = new GatewayMetrics(prometheus);
+        for (boolean done : new boolean[] {true, false}) {
+            io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))
+                    .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
+                    .register(prometheus);
+        }
+        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes());
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
@@ -282,7 +289,10 @@ public final class GaleServer implements AutoCloseable {
                 ctx.status(503).header("Retry-After", "1").json(Map.of("status", "starting", "restoring", registry.restoringCount()));
             }
         });
-        routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
+        routes.get("/metrics", ctx -> {
+            metrics.refreshPools(registry.activeFunctions());
+            ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
+        });
         new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
