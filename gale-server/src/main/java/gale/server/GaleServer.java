@@ -3,6 +3,7 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
+import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
 import gale.triggers.Scheduler;
@@ -27,6 +28,8 @@ import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
+import gale.secrets.SecretBox;
+import gale.secrets.Secrets;
 import gale.state.StateCredentials;
 import gale.state.StateStore;
 import gale.state.StateTokens;
@@ -84,6 +87,7 @@ public final class GaleServer implements AutoCloseable {
     private JobService jobs;
     private Schedules schedules;
     private GatewayMetrics metrics;
+    private Secrets secrets;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -109,7 +113,14 @@ public final class GaleServer implements AutoCloseable {
         FileTrees.clear(run);
         var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
         stateTokens = StateTokens.derivedFrom(token.value());
-        var credentials = new StateCredentials(stateTokens, this::instanceUrl);
+        var stateCredentials = new StateCredentials(stateTokens, this::instanceUrl);
+        secrets = new Secrets(store.secrets(), SecretBox.inDataDir(dataDir.root()),
+                name -> registry.function(name).isPresent(), java.time.Clock.systemUTC());
+        gale.runtime.InstanceCredentials credentials = spec -> {
+            var env = new java.util.LinkedHashMap<>(stateCredentials.environment(spec));
+            env.putAll(secrets.environment(spec)); // GALE_* names are refused for secrets: they cannot shadow Gale's
+            return env;
+        };
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
                 credentials);
         List<gale.runtime.Runtime> runtimes = List.of(
@@ -296,6 +307,7 @@ public final class GaleServer implements AutoCloseable {
         new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        new SecretsApi(secrets).register(routes);
         var stateAccess = new StateAccess(stateTokens, registry, auth);
         StateAccess.registerErrors(routes);
         new StateApi(store.state(), stateAccess).register(routes);
