@@ -2,11 +2,9 @@
 against a real Gale server (seed 002's hyperparameter search among them)."""
 
 import os
-import sys
 import unittest
 from unittest import mock
 
-import gale
 import gale.pywren as pywren
 from gale.testing import LocalGale
 
@@ -17,12 +15,7 @@ OPTIONS = {"max_workers": 4, "requirements": ["scikit-learn"]}
 
 def setUpModule():
     global SERVER, SKIP_REASON
-    server = LocalGale()
-    try:
-        SERVER = server.start()
-    except gale.GaleError as exc:
-        SKIP_REASON = f"the Gale server could not be built or started ({server.launcher}): {exc}"
-        print(f"\n*** {__name__}: skipping the end-to-end tests: {SKIP_REASON}", file=sys.stderr)
+    SERVER, SKIP_REASON = LocalGale.for_test_module(__name__)
 
 
 def tearDownModule():

@@ -8,28 +8,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code gale sampler}: items drawn for respondents, each shown at most a target number of times (docs/state.md#samplers). */
 @Command(name = "sampler", description = "Draw items for respondents: unseen, least shown first, each up to a target.",
         subcommands = {SamplerCommand.Create.class, SamplerCommand.Draw.class, SamplerCommand.Confirm.class,
                 SamplerCommand.Release.class, SamplerCommand.Stats.class, SamplerCommand.Remove.class},
         footer = {"", "Functions call samplers with gale.state.sampler(NAME) (docs/state.md#samplers)."})
-final class SamplerCommand implements Callable<Integer> {
+final class SamplerCommand extends CommandGroup {
 
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCode.USAGE;
-    }
 
     @Command(name = "create", description = "Create a sampler from a JSON array of items: ids, or objects with an \"id\".")
     static final class Create extends ClientCommand {

@@ -7,28 +7,17 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code gale secrets}: values kept sealed by the server and given to chosen functions as environment variables (docs/secrets.md). */
 @Command(name = "secrets", description = "Keep secret values, sealed at rest, and give them to functions as environment variables.",
         subcommands = {SecretsCommand.Set.class, SecretsCommand.ListSecrets.class, SecretsCommand.Remove.class,
                 SecretsCommand.Grant.class, SecretsCommand.Revoke.class},
         footer = {"", "Instances started after a change get it; redeploy to restart running ones (docs/secrets.md)."})
-final class SecretsCommand implements Callable<Integer> {
+final class SecretsCommand extends CommandGroup {
 
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCode.USAGE;
-    }
 
     @Command(name = "set", description = "Store a secret's value, read from --from-file or standard input (never from the command line).")
     static final class Set extends ClientCommand {
