@@ -55,6 +55,9 @@ public final class ConfigResolver {
         Optional<String> stage = Optional.ofNullable(fromFlags.containsKey("zappaStage") ? fromFlags.get("zappaStage")
                 : fromFile.get("zappaStage")).map(v -> v.toString().trim());
         Optional<ZappaSettings.Read> zappa = ZappaSettings.read(bundleRoot, stage);
+        if (zappa.isEmpty() && !fromFile.containsKey("entryPoint") && !fromFlags.containsKey("entryPoint")) {
+            zappa = ServerlessSettings.read(name, bundleRoot); // a Serverless or SAM project's handler, when nothing else names one
+        }
         Map<String, Object> merged = new LinkedHashMap<>();
         zappa.ifPresent(z -> merged.putAll(z.config()));
         merged.putAll(fromFile);
