@@ -99,6 +99,18 @@ final class DeployCommand extends ClientCommand {
                     + "is a fast cold start; --no-prewarm leaves that to the first call (default: yes)")
     Optional<Boolean> prewarm = Optional.empty();
 
+    @Option(names = "--async-max-attempts", paramLabel = "N",
+            description = "attempts an async call (gale call --async) gets before it becomes a dead letter (default: 3)")
+    Optional<Integer> asyncMaxAttempts = Optional.empty();
+
+    @Option(names = "--async-backoff", paramLabel = "DURATION",
+            description = "wait before an async call's second attempt, doubling after each (default: 1s)")
+    Optional<String> asyncBackoff = Optional.empty();
+
+    @Option(names = "--async-max-age", paramLabel = "DURATION",
+            description = "an async call not succeeded this long after it was accepted becomes a dead letter (default: 6h)")
+    Optional<String> asyncMaxAge = Optional.empty();
+
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
 
@@ -162,6 +174,9 @@ final class DeployCommand extends ClientCommand {
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
+        asyncMaxAttempts.ifPresent(value -> config.put("asyncMaxAttempts", value));
+        asyncBackoff.ifPresent(value -> config.put("asyncBackoff", value));
+        asyncMaxAge.ifPresent(value -> config.put("asyncMaxAge", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         return config;
     }

@@ -28,7 +28,8 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm",
+            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -98,7 +99,10 @@ public final class ConfigResolver {
                 number(m, "cpu", 1.0),
                 string(m, "sandbox", "auto"),
                 string(m, "network", "all"),
-                bool(m, "prewarm", true));
+                bool(m, "prewarm", true),
+                integer(m, "asyncMaxAttempts", 3),
+                duration(m, "asyncBackoff", "1s"),
+                duration(m, "asyncMaxAge", "6h"));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

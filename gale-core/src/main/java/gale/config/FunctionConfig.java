@@ -29,6 +29,9 @@ import java.util.Map;
  * @param network              "all", or "none" to run without network access (needs the sandbox)
  * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
  *                             starts then); false leaves that to the first cold start
+ * @param asyncMaxAttempts     attempts an async call gets (Prefer: respond-async) before it is a dead letter
+ * @param asyncBackoff         wait before an async call's second attempt, doubling for each one after
+ * @param asyncMaxAge          an async call not succeeded this long after it was accepted is a dead letter
  */
 public record FunctionConfig(
         String runtime,
@@ -49,7 +52,10 @@ public record FunctionConfig(
         double cpu,
         String sandbox,
         String network,
-        boolean prewarm) {
+        boolean prewarm,
+        int asyncMaxAttempts,
+        Duration asyncBackoff,
+        Duration asyncMaxAge) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
@@ -84,6 +90,11 @@ public record FunctionConfig(
         check(SANDBOX_MODES.contains(sandbox), "sandbox must be one of " + SANDBOX_MODES + ", got '" + sandbox + "'");
         check(NETWORK_MODES.contains(network), "network must be one of " + NETWORK_MODES + ", got '" + network + "'");
         check(!(network.equals("none") && sandbox.equals("off")), "network none needs the sandbox; drop --sandbox off");
+        check(asyncMaxAttempts >= 1 && asyncMaxAttempts <= 100, "async-max-attempts must be between 1 and 100, got " + asyncMaxAttempts);
+        check(asyncBackoff.toMillis() >= 10 && asyncBackoff.compareTo(Duration.ofHours(1)) <= 0,
+                "async-backoff must be between 10ms and 1h, got " + Durations.format(asyncBackoff));
+        check(asyncMaxAge.toMillis() >= 1000 && asyncMaxAge.compareTo(Duration.ofDays(14)) <= 0,
+                "async-max-age must be between 1s and 14d, got " + Durations.format(asyncMaxAge));
         for (String key : env.keySet()) {
             check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
             check(!key.startsWith("GALE_"), "env name '" + key + "' is reserved: GALE_* variables belong to the platform");
@@ -120,6 +131,9 @@ public record FunctionConfig(
         m.put("sandbox", sandbox);
         m.put("network", network);
         m.put("prewarm", prewarm);
+        m.put("asyncMaxAttempts", asyncMaxAttempts);
+        m.put("asyncBackoff", Durations.format(asyncBackoff));
+        m.put("asyncMaxAge", Durations.format(asyncMaxAge));
         return m;
     }
 }
