@@ -19,7 +19,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 
 /**
- * All durable state: functions, versions, logs, invocation records, jobs and schedules. The embedded
+ * All durable state: functions, versions, logs, invocation records, jobs, schedules, queued async calls and dead letters. The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -36,6 +36,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final Jdbi jdbi;
     private final JobStore jobs;
     private final ScheduleStore schedules;
+    private final AsyncStore async;
     private final HikariDataSource pool;
 
     private Store(Jdbi jdbi, HikariDataSource pool) {
@@ -43,6 +44,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.pool = pool;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
+        this.async = new AsyncStore(jdbi);
     }
 
     /** Map jobs and their inputs, in the same database. */
@@ -53,6 +55,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Schedules and their firings, in the same database. */
     public ScheduleStore schedules() {
         return schedules;
+    }
+
+    /** Async calls and dead letters, in the same database. */
+    public AsyncStore async() {
+        return async;
     }
 
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
@@ -89,10 +96,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> functionRow(rs)).list());
     }
 
-    /** Removes the function with its versions, logs, invocation records, jobs and schedules. */
+    /** Removes the function with its versions, logs, invocation records, jobs, schedules, queued async calls and dead letters. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
             ScheduleStore.deleteOfFunction(h, name);
+            AsyncStore.deleteOfFunction(h, name);
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {
