@@ -13,6 +13,8 @@ import gale.registry.Registry;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
+import gale.triggers.AsyncQueue;
+import gale.store.AsyncInvocationRow;
 import gale.store.InvocationRecord;
 import gale.store.InvocationRecord.Outcome;
 import gale.store.LogEntry;
@@ -79,9 +81,11 @@ public final class Gateway extends Handler.Wrapper {
     private final GatewayMetrics metrics;
     private final Auth auth;
     private final long maxBodyBytes;
+    private final AsyncQueue async;
 
-    public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes) {
+    public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes, AsyncQueue async) {
         this.registry = registry;
+        this.async = async;
         this.logs = logs;
         this.metrics = metrics;
         this.auth = auth;
@@ -187,6 +191,13 @@ public final class Gateway extends Handler.Wrapper {
             }
             if (Cors.handlePreflight(request, response, callback, config)) return;
             Cors.allowOrigin(request, response, config);
+            boolean respondAsync;
+            try {
+                respondAsync = AsyncPreference.respondAsync(request.getHeaders().get(AsyncPreference.HEADER));
+            } catch (AsyncPreference.Refused e) {
+                fail(GatewayError.platform(400, e.getMessage() + "; function '" + name + "' was not called"));
+                return;
+            }
             long length = request.getLength();
             if (length > maxBodyBytes) {
                 refuseBody(false);
@@ -194,12 +205,18 @@ public final class Gateway extends Handler.Wrapper {
             }
             boolean chunked = request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
             if (length == 0 || (length < 0 && !chunked)) {
-                invoke(fn, NO_BODY, admin);
+                if (respondAsync) {
+                    Thread.startVirtualThread(() -> guarded(() -> accept(fn, NO_BODY, admin))); // writes to the store
+                } else {
+                    invoke(fn, NO_BODY, admin);
+                }
                 return;
             }
             // The whole body or nothing: the function never sees a part of one.
             Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes)).whenComplete((body, error) -> guarded(() -> {
-                if (error == null) {
+                if (error == null && respondAsync) {
+                    Thread.startVirtualThread(() -> guarded(() -> accept(fn, body, admin))); // writes to the store
+                } else if (error == null) {
                     invoke(fn, body, admin);
                 } else if (unwrap(error) instanceof IllegalStateException) { // over the limit, found while reading
                     refuseBody(true);
@@ -228,6 +245,30 @@ public final class Gateway extends Handler.Wrapper {
                     Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""),
                     arrival.plus(fn.config().timeout()));
             serve(fn, call, 0);
+        }
+
+        /** Prefer: respond-async: stores the whole call, then answers 202 with where to find how it ends. */
+        private void accept(ActiveFunction fn, byte[] body, boolean admin) {
+            List<Map.Entry<String, String>> headers = headers(request, admin);
+            headers.removeIf(h -> h.getKey().equalsIgnoreCase(AsyncPreference.HEADER)); // the function answers as for any call
+            async.accept(AsyncInvocationRow.accepted(requestId, fn.name(), request.getMethod(),
+                    subPath(request.getHttpURI().getPath(), name), Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""),
+                    AsyncQueue.headersJson(headers), body, Objects.requireNonNullElse(Request.getRemoteAddr(request), ""),
+                    Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
+                    Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""), arrival));
+            response.setStatus(202);
+            response.getHeaders().put(HttpHeader.LOCATION, "/v1/invocations/" + requestId);
+            response.getHeaders().put("Preference-Applied", AsyncPreference.RESPOND_ASYNC);
+            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+            Map<String, Object> answer = new LinkedHashMap<>();
+            answer.put("invocationId", requestId);
+            answer.put("function", fn.name());
+            answer.put("status", "queued");
+            try {
+                send(JSON.writeValueAsBytes(answer));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
 
         private void serve(ActiveFunction fn, InvokeRequest call, int attempt) {

@@ -1,10 +1,12 @@
 package gale.server;
 
 import gale.admin.AdminApi;
+import gale.admin.AsyncApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
+import gale.triggers.AsyncQueue;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
 import java.time.Clock;
@@ -66,6 +68,8 @@ public final class GaleServer implements AutoCloseable {
     private static final int MAX_SOCKET_PATH = 100;
     /** What stopping may take beyond the shutdown grace (closing the store, the HTTP server) before the JVM is halted. */
     static final Duration STOP_MARGIN = Duration.ofSeconds(20);
+    /** How long stopping waits for async calls cut off by the drain to be queued again. */
+    private static final Duration ASYNC_SETTLE = Duration.ofSeconds(5);
 
     private final ServerConfig config;
     private final DataDir dataDir;
@@ -77,6 +81,7 @@ public final class GaleServer implements AutoCloseable {
     private Registry registry;
     private JobService jobs;
     private Schedules schedules;
+    private AsyncQueue asyncQueue;
     private Javalin app;
     private String url;
     private CompletableFuture<Void> restored;
@@ -116,7 +121,8 @@ public final class GaleServer implements AutoCloseable {
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
-        var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
+        asyncQueue = new AsyncQueue(store.async(), registry, logs);
+        var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
@@ -128,15 +134,19 @@ public final class GaleServer implements AutoCloseable {
         life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
         // Closed before the HTTP server: calls in flight finish (until the grace) while /healthz still answers,
         // then instances are killed.
+        // After the drain: async calls cut off by it are stored back in the queue before the store closes.
+        life.onClose("the async calls in flight", () -> asyncQueue.awaitIdle(ASYNC_SETTLE));
         life.onClose("the calls in flight", () -> registry.drainAll(config.shutdownGrace()));
         jobs.start();
         life.add("the jobs", jobs); // running jobs are suspended before their pools drain
         life.add("the scheduler", scheduler); // closed first: no new scheduled call once stopping
+        life.add("the async queue", asyncQueue); // stops leasing before the drain
         url = listeningUrl();
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
-        restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler));
+        restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler))
+                .thenRun(() -> asyncQueue.start(true)); // the data dir's lock: this is the store's only server
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
 
@@ -270,9 +280,11 @@ public final class GaleServer implements AutoCloseable {
             }
         });
         routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
+        var asyncApi = new AsyncApi(asyncQueue, registry);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        asyncApi.register(routes);
     }
 
     /** The base URL clients use; valid from the moment the server accepts calls (port 0 binds a free port then). */
