@@ -31,18 +31,28 @@ public final class AsyncStore {
         this.jdbi = jdbi;
     }
 
-    /** Stores an accepted call; it is durable when this returns. */
+    /** Stores accepted calls in one transaction; they are durable when this returns. */
+    public void insertAll(List<AsyncInvocationRow> rows) {
+        jdbi.useTransaction(h -> {
+            var batch = h.prepareBatch("""
+                    INSERT INTO async_invocations (id, function_name, state, method, path, query, headers, body, remote_addr,
+                        scheme, host, attempts, next_attempt_ms, created_ms, updated_ms)
+                    VALUES (:id, :f, :state, :method, :path, :query, :headers, :body, :remote, :scheme, :host, :attempts,
+                        :next, :created, :updated)""");
+            for (AsyncInvocationRow r : rows) {
+                batch.bind("id", r.id()).bind("f", r.function()).bind("state", r.state()).bind("method", r.method())
+                        .bind("path", r.path()).bind("query", r.query()).bind("headers", r.headersJson()).bind("body", r.body())
+                        .bind("remote", r.remoteAddr()).bind("scheme", r.scheme()).bind("host", r.host())
+                        .bind("attempts", r.attempts()).bind("next", r.nextAttempt().toEpochMilli())
+                        .bind("created", r.createdAt().toEpochMilli()).bind("updated", r.updatedAt().toEpochMilli()).add();
+            }
+            batch.execute();
+        });
+    }
+
+    /** Stores one accepted call; it is durable when this returns. */
     public void insert(AsyncInvocationRow r) {
-        jdbi.useHandle(h -> h.createUpdate("""
-                        INSERT INTO async_invocations (id, function_name, state, method, path, query, headers, body, remote_addr,
-                            scheme, host, attempts, next_attempt_ms, created_ms, updated_ms)
-                        VALUES (:id, :f, :state, :method, :path, :query, :headers, :body, :remote, :scheme, :host, :attempts,
-                            :next, :created, :updated)""")
-                .bind("id", r.id()).bind("f", r.function()).bind("state", r.state()).bind("method", r.method())
-                .bind("path", r.path()).bind("query", r.query()).bind("headers", r.headersJson()).bind("body", r.body())
-                .bind("remote", r.remoteAddr()).bind("scheme", r.scheme()).bind("host", r.host()).bind("attempts", r.attempts())
-                .bind("next", r.nextAttempt().toEpochMilli()).bind("created", r.createdAt().toEpochMilli())
-                .bind("updated", r.updatedAt().toEpochMilli()).execute());
+        insertAll(List.of(r));
     }
 
     public Optional<AsyncInvocationRow> find(String id) {
@@ -54,24 +64,53 @@ public final class AsyncStore {
     public record Candidate(String id, String function) {
     }
 
-    /** Calls due at {@code now}, the longest waiting first. */
+    /**
+     * Calls due at {@code now}, the longest waiting first. Two queries, each served by the (state, next attempt)
+     * index: queued calls whose time has come, and running ones whose lease expired (an OR of both would scan
+     * every call ever made).
+     */
     public List<Candidate> due(Instant now, int limit) {
-        return jdbi.withHandle(h -> h.createQuery("SELECT id, function_name FROM async_invocations WHERE " + DUE
-                        + " ORDER BY next_attempt_ms LIMIT :limit")
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT id, function_name, t FROM (
+                            SELECT id, function_name, next_attempt_ms AS t FROM async_invocations
+                                WHERE state = 'QUEUED' AND next_attempt_ms <= :now
+                            UNION ALL
+                            SELECT id, function_name, lease_until_ms AS t FROM async_invocations
+                                WHERE state = 'RUNNING' AND lease_until_ms < :now) due
+                        ORDER BY t LIMIT :limit""")
                 .bind("now", now.toEpochMilli()).bind("limit", limit)
                 .map((rs, ctx) -> new Candidate(rs.getString("id"), rs.getString("function_name"))).list());
     }
 
+    /** A lease asked for: the call, and until when. */
+    public record Claim(String id, Instant leaseUntil) {
+    }
+
+    /**
+     * Leases the calls to {@code owner}, each until its own time, in one transaction; returns those that were
+     * still due (the others went to another worker).
+     */
+    public List<AsyncInvocationRow> claimAll(List<Claim> claims, String owner, Instant now) {
+        if (claims.isEmpty()) return List.of();
+        return jdbi.inTransaction(h -> {
+            List<AsyncInvocationRow> won = new ArrayList<>(claims.size());
+            for (Claim c : claims) {
+                int claimed = h.createUpdate("UPDATE async_invocations SET state = 'RUNNING', lease_owner = :owner, "
+                                + "lease_until_ms = :until, updated_ms = :now WHERE id = :id AND " + DUE)
+                        .bind("owner", owner).bind("until", c.leaseUntil().toEpochMilli()).bind("now", now.toEpochMilli())
+                        .bind("id", c.id()).execute();
+                if (claimed == 1) {
+                    h.createQuery("SELECT * FROM async_invocations WHERE id = :id").bind("id", c.id())
+                            .map((rs, ctx) -> row(rs)).findOne().ifPresent(won::add);
+                }
+            }
+            return won;
+        });
+    }
+
     /** Leases the call to {@code owner} until {@code leaseUntil} if it is still due; empty when another worker got it. */
     public Optional<AsyncInvocationRow> claim(String id, String owner, Instant now, Instant leaseUntil) {
-        return jdbi.inTransaction(h -> {
-            int claimed = h.createUpdate("UPDATE async_invocations SET state = 'RUNNING', lease_owner = :owner, "
-                            + "lease_until_ms = :until, updated_ms = :now WHERE id = :id AND " + DUE)
-                    .bind("owner", owner).bind("until", leaseUntil.toEpochMilli()).bind("now", now.toEpochMilli())
-                    .bind("id", id).execute();
-            if (claimed != 1) return Optional.<AsyncInvocationRow>empty();
-            return h.createQuery("SELECT * FROM async_invocations WHERE id = :id").bind("id", id).map((rs, ctx) -> row(rs)).findOne();
-        });
+        return claimAll(List.of(new Claim(id, leaseUntil)), owner, now).stream().findFirst();
     }
 
     /** The earliest time a call becomes due (a queued call's next attempt, or a running one's lease end). */

@@ -14,13 +14,17 @@ import org.slf4j.LoggerFactory;
 
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
@@ -37,8 +41,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * whose worker died (Gale killed) runs again; one cut off by a stop goes back to the queue at once,
  * without counting as an attempt.
  *
- * <p>Calls in flight are bounded per function by its max-instances x concurrency (more would only
- * wait in its pool), and in all by {@link #MAX_IN_FLIGHT}.
+ * <p>Calls in flight are bounded per function by twice its max-instances x concurrency (one running and one
+ * waiting in its pool per slot; more would only wait longer), and in all by {@link #MAX_IN_FLIGHT}.
  */
 public final class AsyncQueue implements AutoCloseable {
 
@@ -46,6 +50,9 @@ public final class AsyncQueue implements AutoCloseable {
     static final Duration LEASE_MARGIN = Duration.ofSeconds(30);
     private static final int MAX_IN_FLIGHT = 512;
     private static final int BATCH = 256;
+    private static final int MAX_WRITE_BATCH = 512;
+    /** Calls in flight per slot of a function's pool: one running, one waiting in its queue, so no slot idles while the poller leases. */
+    private static final int IN_FLIGHT_PER_SLOT = 2;
     /** How long a call waits when it could not run (the pool was full, the function is restoring). */
     private static final Duration NOT_RUN_DELAY = Duration.ofMillis(500);
     private static final long MAX_SLEEP_NANOS = TimeUnit.SECONDS.toNanos(1);
@@ -62,6 +69,9 @@ public final class AsyncQueue implements AutoCloseable {
     private boolean poked;
     private volatile boolean stopping;
     private Thread poller;
+    private Thread writer;
+    private volatile boolean writerStopped;
+    private final LinkedBlockingQueue<Pending> toStore = new LinkedBlockingQueue<>();
 
     public AsyncQueue(AsyncStore store, Registry registry, LogSink logs) {
         this.store = store;
@@ -75,6 +85,11 @@ public final class AsyncQueue implements AutoCloseable {
      * @param soleWorker true when no other server shares the store (the embedded store): calls left RUNNING by a
      *                   killed server are queued again at once rather than when their leases expire
      */
+    /** Starts taking calls: {@link #accept} stores them from now on. */
+    public void open() {
+        writer = Thread.ofPlatform().name("gale-async-writer").daemon().start(this::writeLoop);
+    }
+
     public void start(boolean soleWorker) {
         if (stopping) return; // closed before the functions of the last run were back
         if (soleWorker) {
@@ -84,10 +99,43 @@ public final class AsyncQueue implements AutoCloseable {
         poller = Thread.ofPlatform().name("gale-async-poller").daemon().start(this::pollLoop);
     }
 
-    /** Stores a call as QUEUED; durable once this returns. */
-    public void accept(AsyncInvocationRow call) {
-        store.insert(call);
-        poke();
+    /**
+     * Stores a call as QUEUED. The future completes once it is durable (then the 202 may go), or fails when
+     * the store refused it or Gale is stopping. Calls arriving together are written in one transaction.
+     */
+    public CompletableFuture<Void> accept(AsyncInvocationRow call) {
+        var pending = new Pending(call, new CompletableFuture<>());
+        if (writerStopped) return CompletableFuture.failedFuture(new IllegalStateException("Gale is stopping"));
+        toStore.add(pending);
+        return pending.stored();
+    }
+
+    private record Pending(AsyncInvocationRow row, CompletableFuture<Void> stored) {
+    }
+
+    /** Group commit: takes what has arrived, writes it in one transaction, tells each caller. */
+    private void writeLoop() {
+        List<Pending> batch = new ArrayList<>();
+        while (!writerStopped || !toStore.isEmpty()) {
+            try {
+                Pending first = toStore.poll(200, TimeUnit.MILLISECONDS);
+                if (first == null) continue;
+                batch.add(first);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+            toStore.drainTo(batch, MAX_WRITE_BATCH - 1);
+            try {
+                store.insertAll(batch.stream().map(Pending::row).toList());
+                batch.forEach(p -> p.stored().complete(null));
+                poke();
+            } catch (RuntimeException e) {
+                LOG.warn("could not store {} async calls; their callers are told to send them again", batch.size(), e);
+                batch.forEach(p -> p.stored().completeExceptionally(e));
+            }
+            batch.clear();
+        }
     }
 
     public Optional<AsyncInvocationRow> find(String id) {
@@ -147,34 +195,40 @@ public final class AsyncQueue implements AutoCloseable {
     private int claimDue() {
         Instant now = Instant.now();
         List<AsyncStore.Candidate> due = store.due(now, BATCH);
+        List<AsyncStore.Claim> claims = new ArrayList<>();
+        Map<String, Integer> planned = new HashMap<>();
         for (AsyncStore.Candidate candidate : due) {
-            if (stopping || inFlight.get() >= MAX_IN_FLIGHT) break;
+            if (stopping || inFlight.get() + claims.size() >= MAX_IN_FLIGHT) break;
             if (running.contains(candidate.id())) continue;
             Optional<ActiveFunction> fn = registry.active(candidate.function());
-            int limit = fn.map(f -> f.config().maxInstances() * f.config().concurrency()).orElse(1);
-            AtomicInteger count = inFlightByFunction.computeIfAbsent(candidate.function(), k -> new AtomicInteger());
-            if (count.get() >= limit) continue;
+            int limit = fn.map(f -> IN_FLIGHT_PER_SLOT * f.config().maxInstances() * f.config().concurrency()).orElse(1);
+            int busy = inFlightByFunction.computeIfAbsent(candidate.function(), k -> new AtomicInteger()).get();
+            if (busy + planned.getOrDefault(candidate.function(), 0) >= limit) continue;
+            planned.merge(candidate.function(), 1, Integer::sum);
             Duration timeout = fn.map(f -> f.config().timeout()).orElse(Duration.ofMinutes(1));
-            Optional<AsyncInvocationRow> claimed = store.claim(candidate.id(), owner, now, now.plus(timeout).plus(LEASE_MARGIN));
-            if (claimed.isEmpty()) continue; // another worker got it
-            count.incrementAndGet();
-            inFlight.incrementAndGet();
-            running.add(candidate.id());
-            Thread.ofVirtual().name("gale-async-" + candidate.id()).start(() -> {
-                try {
-                    runOne(claimed.get());
-                } catch (RuntimeException e) {
-                    LOG.error("async call {} of '{}' failed in Gale; it runs again when its lease expires",
-                            candidate.id(), candidate.function(), e);
-                } finally {
-                    running.remove(candidate.id());
-                    count.decrementAndGet();
-                    inFlight.decrementAndGet();
-                    poke();
-                }
-            });
+            claims.add(new AsyncStore.Claim(candidate.id(), now.plus(timeout).plus(LEASE_MARGIN)));
         }
+        for (AsyncInvocationRow call : store.claimAll(claims, owner, now)) start(call);
         return due.size();
+    }
+
+    private void start(AsyncInvocationRow call) {
+        AtomicInteger count = inFlightByFunction.computeIfAbsent(call.function(), k -> new AtomicInteger());
+        count.incrementAndGet();
+        inFlight.incrementAndGet();
+        running.add(call.id());
+        Thread.ofVirtual().name("gale-async-" + call.id()).start(() -> {
+            try {
+                runOne(call);
+            } catch (RuntimeException e) {
+                LOG.error("async call {} of '{}' failed in Gale; it runs again when its lease expires", call.id(), call.function(), e);
+            } finally {
+                running.remove(call.id());
+                count.decrementAndGet();
+                inFlight.decrementAndGet();
+                poke();
+            }
+        });
     }
 
     private void sleepUntilDue() {
@@ -297,13 +351,13 @@ public final class AsyncQueue implements AutoCloseable {
     @Override
     public void close() {
         stopping = true;
+        writerStopped = true; // what is waiting is still written, and its callers answered
         poke();
-        if (poller != null) {
-            try {
-                poller.join(TimeUnit.SECONDS.toMillis(5));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+        try {
+            if (writer != null) writer.join(TimeUnit.SECONDS.toMillis(10));
+            if (poller != null) poller.join(TimeUnit.SECONDS.toMillis(5));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 }

@@ -206,7 +206,7 @@ public final class Gateway extends Handler.Wrapper {
             boolean chunked = request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
             if (length == 0 || (length < 0 && !chunked)) {
                 if (respondAsync) {
-                    Thread.startVirtualThread(() -> guarded(() -> accept(fn, NO_BODY, admin))); // writes to the store
+                    accept(fn, NO_BODY, admin);
                 } else {
                     invoke(fn, NO_BODY, admin);
                 }
@@ -215,7 +215,7 @@ public final class Gateway extends Handler.Wrapper {
             // The whole body or nothing: the function never sees a part of one.
             Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes)).whenComplete((body, error) -> guarded(() -> {
                 if (error == null && respondAsync) {
-                    Thread.startVirtualThread(() -> guarded(() -> accept(fn, body, admin))); // writes to the store
+                    accept(fn, body, admin);
                 } else if (error == null) {
                     invoke(fn, body, admin);
                 } else if (unwrap(error) instanceof IllegalStateException) { // over the limit, found while reading
@@ -247,28 +247,32 @@ public final class Gateway extends Handler.Wrapper {
             serve(fn, call, 0);
         }
 
-        /** Prefer: respond-async: stores the whole call, then answers 202 with where to find how it ends. */
+        /**
+         * Prefer: respond-async: stores the whole call, then answers 202 with where to find how it ends. The store
+         * write is the queue's (a group commit on its writer thread); the 202 goes from there, without blocking.
+         */
         private void accept(ActiveFunction fn, byte[] body, boolean admin) {
             List<Map.Entry<String, String>> headers = headers(request, admin);
             headers.removeIf(h -> h.getKey().equalsIgnoreCase(AsyncPreference.HEADER)); // the function answers as for any call
-            async.accept(AsyncInvocationRow.accepted(requestId, fn.name(), request.getMethod(),
+            var call = AsyncInvocationRow.accepted(requestId, fn.name(), request.getMethod(),
                     subPath(request.getHttpURI().getPath(), name), Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""),
                     AsyncQueue.headersJson(headers), body, Objects.requireNonNullElse(Request.getRemoteAddr(request), ""),
                     Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
-                    Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""), arrival));
-            response.setStatus(202);
-            response.getHeaders().put(HttpHeader.LOCATION, "/v1/invocations/" + requestId);
-            response.getHeaders().put("Preference-Applied", AsyncPreference.RESPOND_ASYNC);
-            response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
-            Map<String, Object> answer = new LinkedHashMap<>();
-            answer.put("invocationId", requestId);
-            answer.put("function", fn.name());
-            answer.put("status", "queued");
-            try {
-                send(JSON.writeValueAsBytes(answer));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
+                    Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""), arrival);
+            async.accept(call).whenComplete((stored, error) -> guarded(() -> {
+                if (error != null) {
+                    response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                    fail(GatewayError.platform(503, "the async call to '" + name + "' could not be stored ("
+                            + unwrap(error).getMessage() + "); nothing was queued, send it again"));
+                    return;
+                }
+                response.setStatus(202);
+                response.getHeaders().put(HttpHeader.LOCATION, "/v1/invocations/" + requestId);
+                response.getHeaders().put("Preference-Applied", AsyncPreference.RESPOND_ASYNC);
+                response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+                send(("{\"invocationId\":\"" + requestId + "\",\"function\":\"" + fn.name() + "\",\"status\":\"queued\"}")
+                        .getBytes(StandardCharsets.UTF_8)); // an id and a function name need no escaping
+            }));
         }
 
         private void serve(ActiveFunction fn, InvokeRequest call, int attempt) {

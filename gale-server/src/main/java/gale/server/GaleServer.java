@@ -122,6 +122,7 @@ public final class GaleServer implements AutoCloseable {
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         asyncQueue = new AsyncQueue(store.async(), registry, logs);
+        asyncQueue.open();
         var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
