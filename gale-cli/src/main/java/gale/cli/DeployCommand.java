@@ -111,6 +111,14 @@ final class DeployCommand extends ClientCommand {
             description = "an async call not succeeded this long after it was accepted becomes a dead letter (default: 6h)")
     Optional<String> asyncMaxAge = Optional.empty();
 
+    @Option(names = "--async-on-success", paramLabel = "FUNCTION",
+            description = "send a record of each async call that succeeded (its input and result) to this function, as an async call")
+    Optional<String> asyncOnSuccess = Optional.empty();
+
+    @Option(names = "--async-on-failure", paramLabel = "FUNCTION",
+            description = "send a record of each async call that became a dead letter (its input, error and traceback) to this function")
+    Optional<String> asyncOnFailure = Optional.empty();
+
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
 
@@ -177,6 +185,8 @@ final class DeployCommand extends ClientCommand {
         asyncMaxAttempts.ifPresent(value -> config.put("asyncMaxAttempts", value));
         asyncBackoff.ifPresent(value -> config.put("asyncBackoff", value));
         asyncMaxAge.ifPresent(value -> config.put("asyncMaxAge", value));
+        asyncOnSuccess.ifPresent(value -> config.put("asyncOnSuccess", value));
+        asyncOnFailure.ifPresent(value -> config.put("asyncOnFailure", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         return config;
     }

@@ -29,7 +29,7 @@ public final class ConfigResolver {
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
             "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm",
-            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge");
+            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -102,7 +102,9 @@ public final class ConfigResolver {
                 bool(m, "prewarm", true),
                 integer(m, "asyncMaxAttempts", 3),
                 duration(m, "asyncBackoff", "1s"),
-                duration(m, "asyncMaxAge", "6h"));
+                duration(m, "asyncMaxAge", "6h"),
+                string(m, "asyncOnSuccess", ""),
+                string(m, "asyncOnFailure", ""));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

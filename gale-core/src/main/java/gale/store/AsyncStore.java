@@ -55,6 +55,19 @@ public final class AsyncStore {
         insertAll(List.of(r));
     }
 
+    private static void insert(Handle h, AsyncInvocationRow r) {
+        h.createUpdate("""
+                        INSERT INTO async_invocations (id, function_name, state, method, path, query, headers, body, remote_addr,
+                            scheme, host, attempts, next_attempt_ms, created_ms, updated_ms)
+                        VALUES (:id, :f, :state, :method, :path, :query, :headers, :body, :remote, :scheme, :host, :attempts,
+                            :next, :created, :updated)""")
+                .bind("id", r.id()).bind("f", r.function()).bind("state", r.state()).bind("method", r.method())
+                .bind("path", r.path()).bind("query", r.query()).bind("headers", r.headersJson()).bind("body", r.body())
+                .bind("remote", r.remoteAddr()).bind("scheme", r.scheme()).bind("host", r.host()).bind("attempts", r.attempts())
+                .bind("next", r.nextAttempt().toEpochMilli()).bind("created", r.createdAt().toEpochMilli())
+                .bind("updated", r.updatedAt().toEpochMilli()).execute();
+    }
+
     public Optional<AsyncInvocationRow> find(String id) {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM async_invocations WHERE id = :id").bind("id", id)
                 .map((rs, ctx) -> row(rs)).findOne());
@@ -138,20 +151,33 @@ public final class AsyncStore {
                 .bind("id", id).bind("owner", owner).execute() == 1);
     }
 
-    /** How a leased call ended for good: SUCCEEDED or DEAD. False when the lease was lost. */
+    /**
+     * How a leased call ended for good: SUCCEEDED or DEAD; with {@code followUp} (a destination's record) stored
+     * in the same transaction, so it is sent exactly when the call's end is kept. False when the lease was lost.
+     */
+    public boolean finish(String id, String owner, AsyncInvocationRow.State state, int attempts, Optional<Integer> version,
+                          Optional<Integer> status, Optional<String> headersJson, Optional<byte[]> body,
+                          Optional<String> error, Optional<String> traceback, Instant now, Optional<AsyncInvocationRow> followUp) {
+        return jdbi.inTransaction(h -> {
+            boolean ended = h.createUpdate("""
+                            UPDATE async_invocations SET state = :state, attempts = :attempts, lease_owner = NULL,
+                                lease_until_ms = NULL, version = COALESCE(:version, version), result_status = :status,
+                                result_headers = :headers, result_body = :body, error = :error, traceback = :traceback,
+                                finished_ms = :now, updated_ms = :now
+                            WHERE id = :id AND state = 'RUNNING' AND lease_owner = :owner""")
+                    .bind("state", state.name()).bind("attempts", attempts).bind("version", version.orElse(null))
+                    .bind("status", status.orElse(null)).bind("headers", headersJson.orElse(null)).bind("body", body.orElse(null))
+                    .bind("error", error.orElse(null)).bind("traceback", traceback.orElse(null)).bind("now", now.toEpochMilli())
+                    .bind("id", id).bind("owner", owner).execute() == 1;
+            if (ended && followUp.isPresent()) insert(h, followUp.get());
+            return ended;
+        });
+    }
+
     public boolean finish(String id, String owner, AsyncInvocationRow.State state, int attempts, Optional<Integer> version,
                           Optional<Integer> status, Optional<String> headersJson, Optional<byte[]> body,
                           Optional<String> error, Optional<String> traceback, Instant now) {
-        return jdbi.withHandle(h -> h.createUpdate("""
-                        UPDATE async_invocations SET state = :state, attempts = :attempts, lease_owner = NULL,
-                            lease_until_ms = NULL, version = COALESCE(:version, version), result_status = :status,
-                            result_headers = :headers, result_body = :body, error = :error, traceback = :traceback,
-                            finished_ms = :now, updated_ms = :now
-                        WHERE id = :id AND state = 'RUNNING' AND lease_owner = :owner""")
-                .bind("state", state.name()).bind("attempts", attempts).bind("version", version.orElse(null))
-                .bind("status", status.orElse(null)).bind("headers", headersJson.orElse(null)).bind("body", body.orElse(null))
-                .bind("error", error.orElse(null)).bind("traceback", traceback.orElse(null)).bind("now", now.toEpochMilli())
-                .bind("id", id).bind("owner", owner).execute() == 1);
+        return finish(id, owner, state, attempts, version, status, headersJson, body, error, traceback, now, Optional.empty());
     }
 
     /**

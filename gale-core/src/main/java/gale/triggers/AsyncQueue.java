@@ -276,7 +276,7 @@ public final class AsyncQueue implements AutoCloseable {
         if (now.isAfter(call.createdAt().plus(config.asyncMaxAge()))) {
             dead(call, call.attempts(), Optional.empty(), "not run within its async-max-age of "
                     + Durations.format(config.asyncMaxAge()) + call.error().map(e -> "; last error: " + e).orElse(""),
-                    call.traceback(), Optional.empty());
+                    call.traceback(), Optional.empty(), config.asyncOnFailure());
             return;
         }
         int attempt = call.attempts() + 1;
@@ -289,7 +289,10 @@ public final class AsyncQueue implements AutoCloseable {
         switch (ended) {
             case AsyncAttempt.Ended.Answered a -> store.finish(call.id(), owner, State.SUCCEEDED, attempt, Optional.of(a.version()),
                     Optional.of(a.response().status()), Optional.of(headersJson(a.response().headers())),
-                    Optional.of(a.response().body()), Optional.empty(), Optional.empty(), now);
+                    Optional.of(a.response().body()), Optional.empty(), Optional.empty(), now,
+                    destination(config.asyncOnSuccess(), call).map(to -> DestinationRecord.of(to, call, "Success", attempt,
+                            a.version(), Optional.of(a.response().status()), Optional.of(a.response().body()), Optional.empty(),
+                            Optional.empty(), now)));
             case AsyncAttempt.Ended.NotRun n -> {
                 LOG.debug("async call {} of '{}' did not run ({}); queued again", call.id(), call.function(), n.why());
                 requeueNotRun(call, now);
@@ -307,7 +310,8 @@ public final class AsyncQueue implements AutoCloseable {
                             ? " (attempt " + attempt + " of " + config.asyncMaxAttempts() + ")"
                             : " (attempt " + attempt + "; the next would be past its async-max-age of "
                             + Durations.format(config.asyncMaxAge()) + ")";
-                    dead(call, attempt, Optional.of(f.version()), f.error() + why, f.traceback(), f.response());
+                    dead(call, attempt, Optional.of(f.version()), f.error() + why, f.traceback(), f.response(),
+                            config.asyncOnFailure());
                 } else {
                     LOG.debug("async call {} of '{}': attempt {} failed ({}); next in {}", call.id(), call.function(),
                             attempt, f.error(), Durations.format(backoff));
@@ -324,11 +328,26 @@ public final class AsyncQueue implements AutoCloseable {
     }
 
     private void dead(AsyncInvocationRow call, int attempts, Optional<Integer> version, String error,
-                      Optional<String> traceback, Optional<InvokeResult.Response> response) {
+                      Optional<String> traceback, Optional<InvokeResult.Response> response, String onFailure) {
         LOG.info("async call {} of '{}' is a dead letter: {}", call.id(), call.function(), error);
+        Instant now = Instant.now();
+        Optional<AsyncInvocationRow> record = destination(onFailure, call).map(to -> DestinationRecord.of(to, call,
+                "RetriesExhausted", attempts, version.orElse(0), response.map(InvokeResult.Response::status),
+                response.map(InvokeResult.Response::body), Optional.of(error), traceback, now));
         store.finish(call.id(), owner, State.DEAD, attempts, version, response.map(InvokeResult.Response::status),
                 response.map(r -> headersJson(r.headers())), response.map(InvokeResult.Response::body), Optional.of(error),
-                traceback, Instant.now());
+                traceback, now, record);
+    }
+
+    /** The function a record of {@code call}'s end goes to: none when unset, for a record itself, or when it is not deployed. */
+    private Optional<String> destination(String function, AsyncInvocationRow call) {
+        if (function.isEmpty() || DestinationRecord.isRecord(call)) return Optional.empty();
+        if (registry.function(function).isEmpty()) {
+            LOG.warn("async call {} of '{}': its destination function '{}' is not deployed; no record is sent",
+                    call.id(), call.function(), function);
+            return Optional.empty();
+        }
+        return Optional.of(function);
     }
 
     /** Waits up to {@code timeout} for the calls in flight to be stored as they ended (after the pools drained). */

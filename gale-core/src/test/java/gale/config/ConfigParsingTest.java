@@ -97,7 +97,9 @@ class ConfigParsingTest {
         assertThat(defaults.asyncMaxAge()).isEqualTo(Duration.ofHours(6));
 
         Files.writeString(bundle.resolve("gale.toml"), "async-max-attempts = 5\nasync-backoff = \"200ms\"\n");
-        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("asyncMaxAge", "10m"));
+        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("asyncMaxAge", "10m", "asyncOnFailure", "alerts"));
+        assertThat(defaults.asyncOnSuccess()).isEmpty();
+        assertThat(c.asyncOnFailure()).isEqualTo("alerts");
 
         assertThat(c.asyncMaxAttempts()).isEqualTo(5);
         assertThat(c.asyncBackoff()).isEqualTo(Duration.ofMillis(200));
@@ -118,7 +120,8 @@ class ConfigParsingTest {
             "timeout, 2h, timeout", "runtime, cobol, runtime", "signature, soap, signature", "entryPoint, 1abc, entry-point",
             "entryModule, ../main.py, entry-module", "colour, blue, colour", "asyncMaxAttempts, 0, async-max-attempts",
             "asyncMaxAttempts, 101, async-max-attempts", "asyncBackoff, 1ms, async-backoff", "asyncBackoff, 2h, async-backoff",
-            "asyncMaxAge, 500ms, async-max-age", "asyncMaxAge, soon, async-max-age"})
+            "asyncMaxAge, 500ms, async-max-age", "asyncMaxAge, soon, async-max-age",
+            "asyncOnSuccess, Not_A_Name, async-on-success", "asyncOnFailure, -x, async-on-failure"})
     void invalidSettingsNameTheKey(String key, String value, String named, @TempDir Path bundle) {
         assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of(key, value)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageContaining(named);

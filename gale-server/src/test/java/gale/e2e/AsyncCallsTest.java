@@ -146,6 +146,52 @@ class AsyncCallsTest {
     }
 
     @Test
+    void successAndFailureDestinationsGetALambdaLikeRecordOfTheCall() throws Exception {
+        gale.deployActive("sink", gale.bundle("sink", "main.py", """
+                import json
+                def sink(request):
+                    record = request.get_json()
+                    print("record", request.headers.get("X-Gale-Destination"), json.dumps(record, sort_keys=True))
+                    return "noted"
+                """));
+        gale.deployActive("judged", gale.bundle("judged", "main.py", """
+                def judged(request):
+                    if request.get_json()["ok"]:
+                        return {"verdict": "fine"}
+                    raise KeyError("not ok")
+                """), "asyncMaxAttempts", 1, "asyncOnSuccess", "sink", "asyncOnFailure", "sink");
+
+        String good = accepted(callAsync("judged", "{\"ok\": true}"));
+        String bad = accepted(callAsync("judged", "{\"ok\": false}"));
+        awaitStatus(good, "SUCCEEDED");
+        awaitStatus(bad, "DEAD");
+
+        await().atMost(Duration.ofSeconds(30)).until(() -> records().size() >= 2);
+        JsonNode success = records().stream().filter(r -> r.path("requestContext").path("requestId").asText().equals(good))
+                .findFirst().orElseThrow();
+        assertThat(success.path("requestContext").path("condition").asText()).isEqualTo("Success");
+        assertThat(success.path("requestContext").path("functionArn").asText()).isEqualTo("gale:function/judged:1");
+        assertThat(success.path("requestPayload").path("ok").asBoolean()).isTrue();
+        assertThat(success.path("responsePayload").path("verdict").asText()).isEqualTo("fine");
+        assertThat(success.path("responseContext").path("statusCode").asInt()).isEqualTo(200);
+        JsonNode failure = records().stream().filter(r -> r.path("requestContext").path("requestId").asText().equals(bad))
+                .findFirst().orElseThrow();
+        assertThat(failure.path("requestContext").path("condition").asText()).isEqualTo("RetriesExhausted");
+        assertThat(failure.path("requestContext").path("approximateInvokeCount").asInt()).isEqualTo(1);
+        assertThat(failure.path("responseContext").path("functionError").asText()).isEqualTo("Unhandled");
+        assertThat(failure.path("responsePayload").path("errorMessage").asText()).contains("KeyError");
+        assertThat(failure.path("responsePayload").path("stackTrace").asText()).contains("Traceback");
+    }
+
+    private static List<JsonNode> records() throws Exception {
+        List<JsonNode> out = new java.util.ArrayList<>();
+        for (var entry : gale.client.latestLogs("sink", 1000).entries()) {
+            if (entry.message().startsWith("record ")) out.add(JSON.readTree(entry.message().substring(entry.message().indexOf('{'))));
+        }
+        return out;
+    }
+
+    @Test
     void purgeDeletesDeadLettersAndDeletingAFunctionDeletesItsAsyncCalls() throws Exception {
         gale.deployActive("purged", gale.bundle("purged", "main.py", """
                 def purged(request):
