@@ -311,6 +311,11 @@ public final class GaleClient implements AutoCloseable {
      * Cancels a job: queued inputs never start, running calls are abandoned. Answers the job, CANCELLED,
      * or as it was when it had already ended.
      */
+    /** Runs a finished job's failed inputs again, into the same job (409 while it runs or when none failed). */
+    public Job redriveJob(String id) {
+        return read(admin(jobPath(id) + "/redrive", ADMIN_TIMEOUT).POST(BodyPublishers.noBody()).build(), Job::fromJson);
+    }
+
     public Job cancelJob(String id) {
         return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
     }
