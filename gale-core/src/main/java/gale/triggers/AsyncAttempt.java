@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * One attempt of an async call on the function's active version: borrows an instance from its pool
@@ -55,7 +56,8 @@ final class AsyncAttempt {
         FunctionConfig config = fn.config();
         Instant arrival = Instant.now();
         long started = System.nanoTime();
-        String requestId = call.id() + "-" + attempt;
+        // Unique per attempt, also after a redrive numbers attempts from 1 again: invocation records are keyed by it.
+        String requestId = call.id() + "-" + attempt + "-" + Integer.toHexString(ThreadLocalRandom.current().nextInt() | 0x10000000);
         InvokeRequest request = new InvokeRequest(requestId, call.method(), call.path(), call.query(),
                 headers(call, attempt), call.body(), call.remoteAddr(), call.scheme(), call.host(),
                 arrival.plus(config.timeout()));
