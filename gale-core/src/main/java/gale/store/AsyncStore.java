@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * The async call queue and its dead letters. Every statement is plain SQL that PostgreSQL runs as it is.
@@ -141,14 +142,19 @@ public final class AsyncStore {
      */
     public boolean requeue(String id, String owner, int attempts, Instant next, Optional<Integer> version,
                            Optional<String> error, Optional<String> traceback, Instant now) {
-        return jdbi.withHandle(h -> h.createUpdate("""
+        return jdbi.withHandle(h -> requeue(h, id, owner, attempts, next, version, error, traceback, now));
+    }
+
+    private static boolean requeue(Handle h, String id, String owner, int attempts, Instant next, Optional<Integer> version,
+                                   Optional<String> error, Optional<String> traceback, Instant now) {
+        return h.createUpdate("""
                         UPDATE async_invocations SET state = 'QUEUED', attempts = :attempts, next_attempt_ms = :next,
                             lease_owner = NULL, lease_until_ms = NULL, version = COALESCE(:version, version),
                             error = COALESCE(:error, error), traceback = COALESCE(:traceback, traceback), updated_ms = :now
                         WHERE id = :id AND state = 'RUNNING' AND lease_owner = :owner""")
                 .bind("attempts", attempts).bind("next", next.toEpochMilli()).bind("version", version.orElse(null))
                 .bind("error", error.orElse(null)).bind("traceback", traceback.orElse(null)).bind("now", now.toEpochMilli())
-                .bind("id", id).bind("owner", owner).execute() == 1);
+                .bind("id", id).bind("owner", owner).execute() == 1;
     }
 
     /**
@@ -158,7 +164,15 @@ public final class AsyncStore {
     public boolean finish(String id, String owner, AsyncInvocationRow.State state, int attempts, Optional<Integer> version,
                           Optional<Integer> status, Optional<String> headersJson, Optional<byte[]> body,
                           Optional<String> error, Optional<String> traceback, Instant now, Optional<AsyncInvocationRow> followUp) {
-        return jdbi.inTransaction(h -> {
+        return jdbi.inTransaction(h -> finish(h, id, owner, state, attempts, version, status, headersJson, body, error,
+                traceback, now, followUp));
+    }
+
+    private static boolean finish(Handle h, String id, String owner, AsyncInvocationRow.State state, int attempts,
+                                  Optional<Integer> version, Optional<Integer> status, Optional<String> headersJson,
+                                  Optional<byte[]> body, Optional<String> error, Optional<String> traceback, Instant now,
+                                  Optional<AsyncInvocationRow> followUp) {
+        {
             boolean ended = h.createUpdate("""
                             UPDATE async_invocations SET state = :state, attempts = :attempts, lease_owner = NULL,
                                 lease_until_ms = NULL, version = COALESCE(:version, version), result_status = :status,
@@ -171,6 +185,42 @@ public final class AsyncStore {
                     .bind("id", id).bind("owner", owner).execute() == 1;
             if (ended && followUp.isPresent()) insert(h, followUp.get());
             return ended;
+        }
+    }
+
+    /** The writes one transaction of {@link #writeAll} offers; each as the method of the same name. */
+    public static final class Writes {
+        private final Handle h;
+
+        private Writes(Handle h) {
+            this.h = h;
+        }
+
+        public void insert(AsyncInvocationRow row) {
+            AsyncStore.insert(h, row);
+        }
+
+        public boolean requeue(String id, String owner, int attempts, Instant next, Optional<Integer> version,
+                               Optional<String> error, Optional<String> traceback, Instant now) {
+            return AsyncStore.requeue(h, id, owner, attempts, next, version, error, traceback, now);
+        }
+
+        public boolean finish(String id, String owner, AsyncInvocationRow.State state, int attempts, Optional<Integer> version,
+                              Optional<Integer> status, Optional<String> headersJson, Optional<byte[]> body,
+                              Optional<String> error, Optional<String> traceback, Instant now,
+                              Optional<AsyncInvocationRow> followUp) {
+            return AsyncStore.finish(h, id, owner, state, attempts, version, status, headersJson, body, error, traceback,
+                    now, followUp);
+        }
+    }
+
+    /** Runs {@code writes} in one transaction (one commit for all: a group commit); returns each one's result, in order. */
+    public List<Boolean> writeAll(List<Function<Writes, Boolean>> writes) {
+        return jdbi.inTransaction(h -> {
+            Writes w = new Writes(h);
+            List<Boolean> results = new ArrayList<>(writes.size());
+            for (Function<Writes, Boolean> write : writes) results.add(write.apply(w));
+            return results;
         });
     }
 

@@ -29,6 +29,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Function;
 
 /**
  * Async calls (docs/async.md): the gateway {@link #accept stores} a call before it answers 202; one
@@ -104,16 +105,29 @@ public final class AsyncQueue implements AutoCloseable {
      * the store refused it or Gale is stopping. Calls arriving together are written in one transaction.
      */
     public CompletableFuture<Void> accept(AsyncInvocationRow call) {
-        var pending = new Pending(call, new CompletableFuture<>());
-        if (writerStopped) return CompletableFuture.failedFuture(new IllegalStateException("Gale is stopping"));
+        if (stopping) return CompletableFuture.failedFuture(new IllegalStateException("Gale is stopping"));
+        return write(w -> {
+            w.insert(call);
+            return true;
+        }).thenApply(stored -> null);
+    }
+
+    /** One write for the writer thread, and who waits for it. */
+    private record Pending(Function<AsyncStore.Writes, Boolean> write, CompletableFuture<Boolean> done) {
+    }
+
+    private CompletableFuture<Boolean> write(Function<AsyncStore.Writes, Boolean> write) {
+        if (writerStopped) return CompletableFuture.failedFuture(new IllegalStateException("Gale's async queue has stopped"));
+        var pending = new Pending(write, new CompletableFuture<>());
         toStore.add(pending);
-        return pending.stored();
+        return pending.done();
     }
 
-    private record Pending(AsyncInvocationRow row, CompletableFuture<Void> stored) {
-    }
-
-    /** Group commit: takes what has arrived, writes it in one transaction, tells each caller. */
+    /**
+     * Group commit: takes every write that has arrived (accepted calls, attempts' ends), runs them in one
+     * transaction, tells each caller. SQLite has one writer at a time; one commit for many is what keeps
+     * accepting and settling calls from queueing behind each other's commits.
+     */
     private void writeLoop() {
         List<Pending> batch = new ArrayList<>();
         while (!writerStopped || !toStore.isEmpty()) {
@@ -127,12 +141,13 @@ public final class AsyncQueue implements AutoCloseable {
             }
             toStore.drainTo(batch, MAX_WRITE_BATCH - 1);
             try {
-                store.insertAll(batch.stream().map(Pending::row).toList());
-                batch.forEach(p -> p.stored().complete(null));
+                List<Boolean> results = store.writeAll(batch.stream().map(Pending::write).toList());
+                for (int i = 0; i < batch.size(); i++) batch.get(i).done().complete(results.get(i));
                 poke();
             } catch (RuntimeException e) {
-                LOG.warn("could not store {} async calls; their callers are told to send them again", batch.size(), e);
-                batch.forEach(p -> p.stored().completeExceptionally(e));
+                LOG.warn("could not store {} async calls' changes; accepted calls' callers are told to send them again, "
+                        + "running calls run again when their leases expire", batch.size(), e);
+                batch.forEach(p -> p.done().completeExceptionally(e));
             }
             batch.clear();
         }
@@ -266,9 +281,9 @@ public final class AsyncQueue implements AutoCloseable {
             if (registry.function(call.function()).isPresent() || registry.isRestoring(call.function())) {
                 requeueNotRun(call, now); // no ACTIVE version yet, or restoring after a restart
             } else {
-                store.finish(call.id(), owner, State.DEAD, call.attempts(), Optional.empty(), Optional.empty(),
+                write(w -> w.finish(call.id(), owner, State.DEAD, call.attempts(), Optional.empty(), Optional.empty(),
                         Optional.empty(), Optional.empty(), Optional.of("function '" + call.function() + "' no longer exists"),
-                        Optional.empty(), now);
+                        Optional.empty(), now, Optional.empty())).join();
             }
             return;
         }
@@ -287,12 +302,14 @@ public final class AsyncQueue implements AutoCloseable {
     private void settle(AsyncInvocationRow call, int attempt, FunctionConfig config, AsyncAttempt.Ended ended) {
         Instant now = Instant.now();
         switch (ended) {
-            case AsyncAttempt.Ended.Answered a -> store.finish(call.id(), owner, State.SUCCEEDED, attempt, Optional.of(a.version()),
-                    Optional.of(a.response().status()), Optional.of(headersJson(a.response().headers())),
-                    Optional.of(a.response().body()), Optional.empty(), Optional.empty(), now,
-                    destination(config.asyncOnSuccess(), call).map(to -> DestinationRecord.of(to, call, "Success", attempt,
-                            a.version(), Optional.of(a.response().status()), Optional.of(a.response().body()), Optional.empty(),
-                            Optional.empty(), now)));
+            case AsyncAttempt.Ended.Answered a -> {
+                Optional<AsyncInvocationRow> record = destination(config.asyncOnSuccess(), call).map(to -> DestinationRecord.of(
+                        to, call, "Success", attempt, a.version(), Optional.of(a.response().status()),
+                        Optional.of(a.response().body()), Optional.empty(), Optional.empty(), now));
+                write(w -> w.finish(call.id(), owner, State.SUCCEEDED, attempt, Optional.of(a.version()),
+                        Optional.of(a.response().status()), Optional.of(headersJson(a.response().headers())),
+                        Optional.of(a.response().body()), Optional.empty(), Optional.empty(), now, record)).join();
+            }
             case AsyncAttempt.Ended.NotRun n -> {
                 LOG.debug("async call {} of '{}' did not run ({}); queued again", call.id(), call.function(), n.why());
                 requeueNotRun(call, now);
@@ -315,16 +332,16 @@ public final class AsyncQueue implements AutoCloseable {
                 } else {
                     LOG.debug("async call {} of '{}': attempt {} failed ({}); next in {}", call.id(), call.function(),
                             attempt, f.error(), Durations.format(backoff));
-                    store.requeue(call.id(), owner, attempt, next, Optional.of(f.version()), Optional.of(f.error()),
-                            f.traceback(), now);
+                    write(w -> w.requeue(call.id(), owner, attempt, next, Optional.of(f.version()), Optional.of(f.error()),
+                            f.traceback(), now)).join();
                 }
             }
         }
     }
 
     private void requeueNotRun(AsyncInvocationRow call, Instant now) {
-        store.requeue(call.id(), owner, call.attempts(), stopping ? now : now.plus(NOT_RUN_DELAY), Optional.empty(),
-                Optional.empty(), Optional.empty(), now);
+        write(w -> w.requeue(call.id(), owner, call.attempts(), stopping ? now : now.plus(NOT_RUN_DELAY), Optional.empty(),
+                Optional.empty(), Optional.empty(), now)).join();
     }
 
     private void dead(AsyncInvocationRow call, int attempts, Optional<Integer> version, String error,
@@ -334,9 +351,9 @@ public final class AsyncQueue implements AutoCloseable {
         Optional<AsyncInvocationRow> record = destination(onFailure, call).map(to -> DestinationRecord.of(to, call,
                 "RetriesExhausted", attempts, version.orElse(0), response.map(InvokeResult.Response::status),
                 response.map(InvokeResult.Response::body), Optional.of(error), traceback, now));
-        store.finish(call.id(), owner, State.DEAD, attempts, version, response.map(InvokeResult.Response::status),
+        write(w -> w.finish(call.id(), owner, State.DEAD, attempts, version, response.map(InvokeResult.Response::status),
                 response.map(r -> headersJson(r.headers())), response.map(InvokeResult.Response::body), Optional.of(error),
-                traceback, now, record);
+                traceback, now, record)).join();
     }
 
     /** The function a record of {@code call}'s end goes to: none when unset, for a record itself, or when it is not deployed. */
@@ -350,30 +367,30 @@ public final class AsyncQueue implements AutoCloseable {
         return Optional.of(function);
     }
 
-    /** Waits up to {@code timeout} for the calls in flight to be stored as they ended (after the pools drained). */
-    public void awaitIdle(Duration timeout) {
+    /**
+     * Waits up to {@code timeout} for the calls in flight to be stored as they ended (after the pools drained),
+     * then stops the writer once what waits is written.
+     */
+    public void awaitIdleAndStopWriting(Duration timeout) {
         long end = System.nanoTime() + timeout.toNanos();
-        while (inFlight.get() > 0 && System.nanoTime() < end) {
-            try {
-                Thread.sleep(20);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            }
+        try {
+            while (inFlight.get() > 0 && System.nanoTime() < end) Thread.sleep(20);
+            writerStopped = true;
+            if (writer != null) writer.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
     /**
-     * Stops leasing; calls in flight end with the pools' drain (an attempt cut off by it goes back to the
-     * queue uncounted). Closed before the drain.
+     * Stops accepting and leasing; calls in flight end with the pools' drain (an attempt cut off by it goes back
+     * to the queue uncounted, through the writer, which {@link #awaitIdleAndStopWriting} stops after the drain).
      */
     @Override
     public void close() {
-        stopping = true;
-        writerStopped = true; // what is waiting is still written, and its callers answered
+        stopping = true; // no new calls accepted, none leased; the writer stays for the calls in flight
         poke();
         try {
-            if (writer != null) writer.join(TimeUnit.SECONDS.toMillis(10));
             if (poller != null) poller.join(TimeUnit.SECONDS.toMillis(5));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -136,7 +136,7 @@ public final class GaleServer implements AutoCloseable {
         // Closed before the HTTP server: calls in flight finish (until the grace) while /healthz still answers,
         // then instances are killed.
         // After the drain: async calls cut off by it are stored back in the queue before the store closes.
-        life.onClose("the async calls in flight", () -> asyncQueue.awaitIdle(ASYNC_SETTLE));
+        life.onClose("the async calls in flight", () -> asyncQueue.awaitIdleAndStopWriting(ASYNC_SETTLE));
         life.onClose("the calls in flight", () -> registry.drainAll(config.shutdownGrace()));
         jobs.start();
         life.add("the jobs", jobs); // running jobs are suspended before their pools drain
