@@ -197,7 +197,9 @@ public final class AsyncQueue implements AutoCloseable {
     private void pollLoop() {
         while (!stopping) {
             try {
-                if (claimDue() == BATCH) continue; // more may be due
+                // Leased some and more may be due: look again at once. Leased none: every due call waits for a slot
+                // (a call that ends pokes) or for its time; looking again at once would spin.
+                if (claimDue() > 0) continue;
                 sleepUntilDue();
             } catch (RuntimeException e) {
                 LOG.error("async calls: could not lease due calls from the store; trying again in a second", e);
@@ -206,7 +208,7 @@ public final class AsyncQueue implements AutoCloseable {
         }
     }
 
-    /** Leases due calls as far as the limits allow and starts each; returns how many were due. */
+    /** Leases due calls as far as the limits allow and starts each; returns how many it leased. */
     private int claimDue() {
         Instant now = Instant.now();
         List<AsyncStore.Candidate> due = store.due(now, BATCH);
@@ -223,8 +225,9 @@ public final class AsyncQueue implements AutoCloseable {
             Duration timeout = fn.map(f -> f.config().timeout()).orElse(Duration.ofMinutes(1));
             claims.add(new AsyncStore.Claim(candidate.id(), now.plus(timeout).plus(LEASE_MARGIN)));
         }
-        for (AsyncInvocationRow call : store.claimAll(claims, owner, now)) start(call);
-        return due.size();
+        List<AsyncInvocationRow> leased = store.claimAll(claims, owner, now);
+        leased.forEach(this::start);
+        return leased.size();
     }
 
     private void start(AsyncInvocationRow call) {
