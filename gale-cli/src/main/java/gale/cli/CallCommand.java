@@ -2,6 +2,7 @@ package gale.cli;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.client.GaleClient;
 import java.io.IOException;
@@ -12,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,11 +52,26 @@ final class CallCommand extends ClientCommand {
     @Option(names = {"-i", "--include"}, description = "print the status line and the response headers first")
     boolean include;
 
+    @Option(names = "--async", description = "send Prefer: respond-async: Gale stores the call, answers at once with its "
+            + "invocation id and runs it in the background, retrying it (see `gale dead-letters NAME`)")
+    boolean async;
+
+    @Option(names = "--wait", description = "with --async: wait until the call succeeded or became a dead letter, then print "
+            + "its response body (as without --async)")
+    boolean await;
+
+    /** How often --async --wait asks for the call's state. */
+    private static final java.time.Duration POLL = java.time.Duration.ofMillis(200);
+
     @Override
-    int run(GaleClient client, Terminal terminal) throws IOException {
+    int run(GaleClient client, Terminal terminal) throws IOException, InterruptedException {
+        if (await && !async) throw new ParameterException(spec.commandLine(), "--wait goes with --async");
         byte[] body = body();
+        Map<String, String> headers = requestHeaders(body.length > 0);
+        if (async) headers.put("Prefer", "respond-async");
         HttpResponse<byte[]> response = client.call(name, method.orElse(body.length > 0 ? "POST" : "GET").toUpperCase(Locale.ROOT),
-                pathAndQuery(), body, requestHeaders(body.length > 0));
+                pathAndQuery(), body, headers);
+        if (async && response.statusCode() == 202) return accepted(client, response, terminal);
         boolean ok = isOk(response.statusCode());
         if (include) printHead(response, terminal.out());
         // A Gale error (X-Gale-Error) is explained on stderr; any other body is the function's own and goes to stdout.
@@ -62,6 +79,33 @@ final class CallCommand extends ClientCommand {
         if (ok || include || !galeError) printBody(response.body(), terminal);
         if (!ok) terminal.err().println("ERROR: " + failure(response, galeError));
         return ok ? ExitCode.OK : ExitCode.FAILED;
+    }
+
+    /** The 202 of an async call: its id on stdout; with --wait, how it ended. */
+    private int accepted(GaleClient client, HttpResponse<byte[]> response, Terminal terminal) throws IOException, InterruptedException {
+        String id = JSON.readTree(response.body()).path("invocationId").asText();
+        if (!await) {
+            terminal.out().println(id);
+            if (terminal.interactive()) {
+                terminal.err().println("Queued. Its status and result: GET /v1/invocations/" + id + " (or gale call --async --wait).");
+            }
+            return ExitCode.OK;
+        }
+        JsonNode call = client.asyncInvocation(id);
+        while (call.path("status").asText().equals("QUEUED") || call.path("status").asText().equals("RUNNING")) {
+            Thread.sleep(POLL);
+            call = client.asyncInvocation(id);
+        }
+        if (call.path("status").asText().equals("SUCCEEDED")) {
+            JsonNode result = call.path("result");
+            String text = result.path("body").asText("");
+            byte[] bytes = result.path("bodyEncoding").asText().equals("base64") ? Base64.getDecoder().decode(text) : text.getBytes(UTF_8);
+            printBody(bytes, terminal);
+            return ExitCode.OK;
+        }
+        terminal.err().println("ERROR: async call " + id + " of " + name + " is a dead letter after " + call.path("attempts").asInt()
+                + " attempts: " + call.path("error").asText("") + "; see gale dead-letters " + name + " --traceback");
+        return ExitCode.FAILED;
     }
 
     /** 2xx and 3xx are the function's answer; redirects are shown, not followed. */

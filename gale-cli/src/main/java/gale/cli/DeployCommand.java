@@ -106,6 +106,26 @@ final class DeployCommand extends ClientCommand {
                     + "is a fast cold start; --no-prewarm leaves that to the first call (default: yes)")
     Optional<Boolean> prewarm = Optional.empty();
 
+    @Option(names = "--async-max-attempts", paramLabel = "N",
+            description = "attempts an async call (gale call --async) gets before it becomes a dead letter (default: 3)")
+    Optional<Integer> asyncMaxAttempts = Optional.empty();
+
+    @Option(names = "--async-backoff", paramLabel = "DURATION",
+            description = "wait before an async call's second attempt, doubling after each (default: 1s)")
+    Optional<String> asyncBackoff = Optional.empty();
+
+    @Option(names = "--async-max-age", paramLabel = "DURATION",
+            description = "an async call not succeeded this long after it was accepted becomes a dead letter (default: 6h)")
+    Optional<String> asyncMaxAge = Optional.empty();
+
+    @Option(names = "--async-on-success", paramLabel = "FUNCTION",
+            description = "send a record of each async call that succeeded (its input and result) to this function, as an async call")
+    Optional<String> asyncOnSuccess = Optional.empty();
+
+    @Option(names = "--async-on-failure", paramLabel = "FUNCTION",
+            description = "send a record of each async call that became a dead letter (its input, error and traceback) to this function")
+    Optional<String> asyncOnFailure = Optional.empty();
+
     @Option(names = "--cors", paramLabel = "ORIGINS", description = "comma-separated allowed origins, * for any")
     Optional<String> cors = Optional.empty();
 
@@ -174,6 +194,11 @@ final class DeployCommand extends ClientCommand {
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
+        asyncMaxAttempts.ifPresent(value -> config.put("asyncMaxAttempts", value));
+        asyncBackoff.ifPresent(value -> config.put("asyncBackoff", value));
+        asyncMaxAge.ifPresent(value -> config.put("asyncMaxAge", value));
+        asyncOnSuccess.ifPresent(value -> config.put("asyncOnSuccess", value));
+        asyncOnFailure.ifPresent(value -> config.put("asyncOnFailure", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         return config;

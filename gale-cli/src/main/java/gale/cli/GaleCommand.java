@@ -26,7 +26,7 @@ import picocli.CommandLine.TypeConversionException;
         description = "Deploy Python functions, serve them over HTTP, map them over many inputs, and keep shared state.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, SchedulesCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, SchedulesCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",

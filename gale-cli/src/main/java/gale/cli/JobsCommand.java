@@ -7,8 +7,8 @@ import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "jobs", description = "List map jobs, newest first; show or cancel one with a subcommand.",
-        subcommands = {JobsShowCommand.class, JobsCancelCommand.class})
+@Command(name = "jobs", description = "List map jobs, newest first; show, cancel or redrive one with a subcommand.",
+        subcommands = {JobsShowCommand.class, JobsCancelCommand.class, JobsRedriveCommand.class})
 final class JobsCommand extends ClientCommand {
 
     @Option(names = "--function", paramLabel = "NAME", description = "only the jobs of this function")

@@ -62,6 +62,26 @@ class JobsCommandTest {
     }
 
     @Test
+    void redrivesAJobsFailedInputsAndSaysHowManyRunAgain() {
+        api.on("POST /v1/jobs/" + ID + "/redrive", 200, job("RUNNING", 40, 37, 0, 0));
+
+        GaleCli.Result result = GaleCli.run(api.env(), "jobs", "redrive", ID);
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.OK);
+        assertThat(result.out()).isEqualTo("Redriving job-7f3a9c: 3 inputs that failed run again; 37 of 40 keep their results.\n");
+    }
+
+    @Test
+    void aRedriveTheServerRefusesExitsOneWithItsReason() {
+        api.on("POST /v1/jobs/" + ID + "/redrive", 409, "{\"error\": \"job job-7f3a9c has no failed inputs to redrive (it ended SUCCEEDED)\", \"status\": 409}");
+
+        GaleCli.Result result = GaleCli.run(api.env(), "jobs", "redrive", ID);
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.FAILED);
+        assertThat(result.err()).contains("has no failed inputs to redrive");
+    }
+
+    @Test
     void leavesAJobThatHadAlreadyEndedAsItWas() {
         api.on("DELETE /v1/jobs/" + ID, 200, job("SUCCEEDED", 40, 40, 0, 0));
 

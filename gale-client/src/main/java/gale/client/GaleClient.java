@@ -213,6 +213,32 @@ public final class GaleClient implements AutoCloseable {
         return get("/v1/invocations/" + segment(requestId), Invocation::fromJson);
     }
 
+    /**
+     * An async call (docs/async.md) as the API shows it: {@code invocationId}, {@code status} (QUEUED, RUNNING,
+     * SUCCEEDED, DEAD), {@code attempts}, {@code result} ({@code status}, {@code headers}, {@code body},
+     * {@code bodyEncoding}), {@code error}, {@code traceback}.
+     */
+    public JsonNode asyncInvocation(String invocationId) {
+        return get("/v1/invocations/" + segment(invocationId), json -> json);
+    }
+
+    /** The function's dead letters, newest first, each with its input ({@code request.body}), error and traceback. */
+    public JsonNode deadLetters(String name, int limit) {
+        return get(functionPath(name) + "/dead-letters?limit=" + limit, json -> json);
+    }
+
+    /** Queues the function's dead letters again: all when {@code ids} is empty. Answers {@code {"redriven": N, "ids": [...]}}. */
+    public JsonNode redriveDeadLetters(String name, List<String> ids) {
+        byte[] body = ids.isEmpty() ? new byte[0] : ApiJson.write(Map.of("ids", ids));
+        return read(admin(functionPath(name) + "/dead-letters:redrive", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(body)).build(), json -> json);
+    }
+
+    /** Deletes the function's dead letters. Answers {@code {"purged": N}}. */
+    public JsonNode purgeDeadLetters(String name) {
+        return read(admin(functionPath(name) + "/dead-letters", ADMIN_TIMEOUT).DELETE().build(), json -> json);
+    }
+
     /** Every schedule by name, or only those of {@code function}. */
     public List<Schedule> schedules(Optional<String> function) {
         String query = function.map(name -> "?function=" + URLEncoder.encode(name, UTF_8)).orElse("");
@@ -286,6 +312,11 @@ public final class GaleClient implements AutoCloseable {
      * Cancels a job: queued inputs never start, running calls are abandoned. Answers the job, CANCELLED,
      * or as it was when it had already ended.
      */
+    /** Runs a finished job's failed inputs again, into the same job (409 while it runs or when none failed). */
+    public Job redriveJob(String id) {
+        return read(admin(jobPath(id) + "/redrive", ADMIN_TIMEOUT).POST(BodyPublishers.noBody()).build(), Job::fromJson);
+    }
+
     public Job cancelJob(String id) {
         return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
     }

@@ -29,7 +29,8 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "zappaStage");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "zappaStage",
+            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -156,7 +157,12 @@ public final class ConfigResolver {
                 string(m, "sandbox", "auto"),
                 string(m, "network", "all"),
                 bool(m, "prewarm", true),
-                list(m.get("stateNamespaces")));
+                list(m.get("stateNamespaces")),
+                integer(m, "asyncMaxAttempts", 3),
+                duration(m, "asyncBackoff", "1s"),
+                duration(m, "asyncMaxAge", "6h"),
+                string(m, "asyncOnSuccess", ""),
+                string(m, "asyncOnFailure", ""));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

@@ -30,6 +30,11 @@ import java.util.Map;
  * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
  *                             starts then); false leaves that to the first cold start
  * @param stateNamespaces      state namespaces the function's instances may use besides its own (docs/state.md)
+ * @param asyncMaxAttempts     attempts an async call gets (Prefer: respond-async) before it is a dead letter
+ * @param asyncBackoff         wait before an async call's second attempt, doubling for each one after
+ * @param asyncMaxAge          an async call not succeeded this long after it was accepted is a dead letter
+ * @param asyncOnSuccess       function sent a record of each async call that succeeded ("" for none)
+ * @param asyncOnFailure       function sent a record of each async call that became a dead letter ("" for none)
  */
 public record FunctionConfig(
         String runtime,
@@ -51,12 +56,19 @@ public record FunctionConfig(
         String sandbox,
         String network,
         boolean prewarm,
-        List<String> stateNamespaces) {
+        List<String> stateNamespaces,
+        int asyncMaxAttempts,
+        Duration asyncBackoff,
+        Duration asyncMaxAge,
+        String asyncOnSuccess,
+        String asyncOnFailure) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
     public static final List<String> SANDBOX_MODES = List.of("auto", "on", "off");
     public static final List<String> NETWORK_MODES = List.of("all", "none");
+    /** As gale.registry.FunctionName's rule, which this package cannot see. */
+    private static final String FUNCTION_NAME = "[a-z]([a-z0-9-]{0,61}[a-z0-9])?";
 
     public FunctionConfig {
         env = Map.copyOf(env);
@@ -91,6 +103,17 @@ public record FunctionConfig(
             check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
                     + gale.state.StateLimits.NAMESPACE_RULE);
         }
+        check(asyncMaxAttempts >= 1 && asyncMaxAttempts <= 100, "async-max-attempts must be between 1 and 100, got " + asyncMaxAttempts);
+        check(asyncBackoff.toMillis() >= 10 && asyncBackoff.compareTo(Duration.ofHours(1)) <= 0,
+                "async-backoff must be between 10ms and 1h, got " + Durations.format(asyncBackoff));
+        check(asyncMaxAge.toMillis() >= 1000 && asyncMaxAge.compareTo(Duration.ofDays(14)) <= 0,
+                "async-max-age must be between 1s and 14d, got " + Durations.format(asyncMaxAge));
+        check(asyncOnSuccess.isEmpty() || asyncOnSuccess.matches(FUNCTION_NAME),
+                "async-on-success must be a function name (1-63 lowercase letters, digits and dashes, starting with a letter), got '"
+                        + asyncOnSuccess + "'");
+        check(asyncOnFailure.isEmpty() || asyncOnFailure.matches(FUNCTION_NAME),
+                "async-on-failure must be a function name (1-63 lowercase letters, digits and dashes, starting with a letter), got '"
+                        + asyncOnFailure + "'");
         for (String key : env.keySet()) {
             check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
             check(!key.startsWith("GALE_"), "env name '" + key + "' is reserved: GALE_* variables belong to the platform");
@@ -128,6 +151,11 @@ public record FunctionConfig(
         m.put("network", network);
         m.put("prewarm", prewarm);
         m.put("stateNamespaces", String.join(",", stateNamespaces));
+        m.put("asyncMaxAttempts", asyncMaxAttempts);
+        m.put("asyncBackoff", Durations.format(asyncBackoff));
+        m.put("asyncMaxAge", Durations.format(asyncMaxAge));
+        m.put("asyncOnSuccess", asyncOnSuccess);
+        m.put("asyncOnFailure", asyncOnFailure);
         return m;
     }
 }

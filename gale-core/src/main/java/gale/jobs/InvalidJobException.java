@@ -20,6 +20,11 @@ public final class InvalidJobException extends IllegalArgumentException {
                 + "send the context itself (\"context\"), whose id the job then reports as contextId", true);
     }
 
+    /** A well-formed request the job's present state does not allow (409). */
+    static InvalidJobException conflict(String message) {
+        return new InvalidJobException(message, true);
+    }
+
     /** True when the request was well-formed but refers to what the server lacks (409). */
     public boolean conflict() {
         return conflict;

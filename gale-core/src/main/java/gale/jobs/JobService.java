@@ -354,6 +354,41 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs a finished job's inputs that failed for good again, into the same job: their new outcomes replace the
+     * failures in its results, the inputs that succeeded keep theirs and are not called again. Runs on the
+     * version active now, with the job's own options. Empty for an unknown job.
+     *
+     * @throws InvalidJobException (conflict) while the job runs, when it has no failed input, or when its function has no ACTIVE version
+     */
+    public Optional<JobView> redrive(String id) {
+        Optional<JobRow> found = store.find(id);
+        if (found.isEmpty()) return Optional.empty();
+        JobRow row = found.get();
+        if (running.containsKey(id) || row.state().equals("RUNNING") || row.state().equals("QUEUED")) {
+            throw InvalidJobException.conflict("job " + id + " is still running; redrive it once it has ended (gale jobs show " + id + ")");
+        }
+        ActiveFunction fn = registry.active(row.function()).orElseThrow(() -> InvalidJobException.conflict("function '"
+                + row.function() + "' of job " + id + " has no ACTIVE version; deploy it, then redrive the job"));
+        JobOptions options;
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> given = JSON.readValue(row.optionsJson(), Map.class);
+            options = JobOptions.from(given, fn.config());
+        } catch (IOException e) {
+            throw new IllegalStateException("job " + id + " has stored options that are not JSON", e);
+        }
+        int queued = store.redriveFailed(id);
+        if (queued == 0) {
+            throw InvalidJobException.conflict("job " + id + " has no failed inputs to redrive (it ended " + row.state() + ")");
+        }
+        LOG.info("JobID {}: redriving {} inputs that failed", id, queued);
+        JobRow again = new JobRow(row.id(), row.function(), "RUNNING", row.optionsJson(), row.contextKey(), row.inputs(),
+                Optional.empty(), row.createdAt(), row.startedAt(), Optional.empty());
+        start(execution(again, store.context(id).map(JobContext::of), options, this::enqueue, Optional.empty()), store.counts(id));
+        return view(id);
+    }
+
     /** After a restart: inputs that were running are queued again, finished ones stay, and the jobs go on. */
     public void restore() {
         for (JobRow row : store.unfinished()) {

@@ -205,6 +205,27 @@ public final class JobStore {
         }
     }
 
+    /**
+     * Queues a finished job's inputs that failed for good again, and moves the job back to RUNNING, in one
+     * transaction; the compare-and-set on the job's state makes a second redrive of the same job find nothing.
+     * Returns how many inputs were queued (0: the job was not FAILED or CANCELLED, or had no failed input).
+     */
+    public int redriveFailed(String id) {
+        return jdbi.inTransaction(h -> {
+            int moved = h.createUpdate("""
+                            UPDATE jobs SET state = 'RUNNING', error = NULL, finished_at = NULL
+                            WHERE id = :id AND state IN ('FAILED', 'CANCELLED')
+                                AND EXISTS (SELECT 1 FROM job_items WHERE job_id = :id AND state = 'FAILED')""")
+                    .bind("id", id).execute();
+            if (moved == 0) return 0;
+            return h.createUpdate("""
+                            UPDATE job_items SET state = 'QUEUED', result = NULL, error = NULL, traceback = NULL, status = NULL,
+                                attempts = 0, duration_ms = NULL
+                            WHERE job_id = :id AND state = 'FAILED'""")
+                    .bind("id", id).execute();
+        });
+    }
+
     /** Marks every input not yet finished as CANCELLED. */
     public void cancelRemaining(String id) {
         jdbi.useHandle(h -> h.createUpdate("""

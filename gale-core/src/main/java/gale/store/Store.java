@@ -23,7 +23,7 @@ import java.util.OptionalInt;
 
 /**
  * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
- * schedules ({@link #schedules()}) and shared state ({@link #state()}). The embedded
+ * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters. The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -43,6 +43,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final SecretStore secrets;
     private final StateStore state;
     private final SamplerStore samplers;
+    private final AsyncStore async;
     private final HikariDataSource pool;
 
     private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
@@ -50,6 +51,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.pool = pool;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
+        this.async = new AsyncStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -78,6 +80,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Schedules and their firings, in the same database. */
     public ScheduleStore schedules() {
         return schedules;
+    }
+
+    /** Async calls and dead letters, in the same database. */
+    public AsyncStore async() {
+        return async;
     }
 
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
@@ -119,11 +126,12 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> functionRow(rs)).list());
     }
 
-    /** Removes the function with its versions, logs, invocation records, jobs and schedules. */
+    /** Removes the function with its versions, logs, invocation records, jobs, schedules, queued async calls and dead letters. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
             ScheduleStore.deleteOfFunction(h, name);
             SecretStore.deleteOfFunction(h, name); // a function of that name made later gets none of them
+            AsyncStore.deleteOfFunction(h, name);
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {

@@ -142,6 +142,24 @@ class ConfigParsingTest {
     }
 
     @Test
+    void asyncCallsGetThreeAttemptsOneSecondDoublingAndSixHoursUnlessSetOtherwise(@TempDir Path bundle) throws Exception {
+        FunctionConfig defaults = ConfigResolver.fromMap("fn", Map.of());
+        assertThat(defaults.asyncMaxAttempts()).isEqualTo(3);
+        assertThat(defaults.asyncBackoff()).isEqualTo(Duration.ofSeconds(1));
+        assertThat(defaults.asyncMaxAge()).isEqualTo(Duration.ofHours(6));
+
+        Files.writeString(bundle.resolve("gale.toml"), "async-max-attempts = 5\nasync-backoff = \"200ms\"\n");
+        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("asyncMaxAge", "10m", "asyncOnFailure", "alerts"));
+        assertThat(defaults.asyncOnSuccess()).isEmpty();
+        assertThat(c.asyncOnFailure()).isEqualTo("alerts");
+
+        assertThat(c.asyncMaxAttempts()).isEqualTo(5);
+        assertThat(c.asyncBackoff()).isEqualTo(Duration.ofMillis(200));
+        assertThat(c.asyncMaxAge()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(ConfigResolver.fromMap("fn", c.toMap())).isEqualTo(c);
+    }
+
+    @Test
     void theWireFormRoundTrips(@TempDir Path bundle) {
         FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of("memory", "768MB", "env", Map.of("A", "1"),
                 "cors", "https://a.example,https://b.example"));
@@ -152,7 +170,10 @@ class ConfigParsingTest {
     @ParameterizedTest(name = "{0}={1} is rejected naming {2}")
     @CsvSource({"concurrency, 0, concurrency", "maxInstances, 0, max-instances", "memory, 1MB, memory",
             "timeout, 2h, timeout", "runtime, cobol, runtime", "signature, soap, signature", "entryPoint, 1abc, entry-point",
-            "entryModule, ../main.py, entry-module", "colour, blue, colour"})
+            "entryModule, ../main.py, entry-module", "colour, blue, colour", "asyncMaxAttempts, 0, async-max-attempts",
+            "asyncMaxAttempts, 101, async-max-attempts", "asyncBackoff, 1ms, async-backoff", "asyncBackoff, 2h, async-backoff",
+            "asyncMaxAge, 500ms, async-max-age", "asyncMaxAge, soon, async-max-age",
+            "asyncOnSuccess, Not_A_Name, async-on-success", "asyncOnFailure, -x, async-on-failure"})
     void invalidSettingsNameTheKey(String key, String value, String named, @TempDir Path bundle) {
         assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of(key, value)))
                 .isInstanceOf(InvalidConfigException.class).hasMessageContaining(named);

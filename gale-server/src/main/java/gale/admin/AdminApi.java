@@ -50,9 +50,12 @@ public final class AdminApi {
     private final Auth auth;
     private final Supplier<String> baseUrl;
     private final Schedules schedules;
+    private final AsyncApi async;
 
-    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules) {
+    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules,
+                    AsyncApi async) {
         this.registry = registry;
+        this.async = async;
         this.schedules = schedules;
         this.store = store;
         this.logs = logs;
@@ -82,8 +85,17 @@ public final class AdminApi {
         routes.get("/v1/functions/{name}/logs", this::logs);
         routes.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
                 intParam(ctx, "limit", 100, 1, 10_000)).stream().map(AdminApi::invocation).toList()));
-        routes.get("/v1/invocations/{id}", ctx -> ctx.json(invocation(store.findInvocation(ctx.pathParam("id"))
-                .orElseThrow(() -> new NotFoundResponse("no invocation with request id " + ctx.pathParam("id"))))));
+        routes.get("/v1/invocations/{id}", ctx -> { // an async call's status, else one call's record
+            String id = ctx.pathParam("id");
+            Optional<Map<String, Object>> asyncCall = async.invocation(id);
+            if (asyncCall.isPresent()) {
+                ctx.json(asyncCall.get());
+                return;
+            }
+            ctx.json(invocation(store.findInvocation(id).orElseThrow(() -> new NotFoundResponse("no invocation with id '"
+                    + id + "': neither an async call's invocation id (from the 202 of Prefer: respond-async) nor a "
+                    + "call's X-Gale-Request-Id; gale logs NAME shows request ids"))));
+        });
     }
 
     private String existing(Context ctx) {

@@ -37,6 +37,14 @@ public final class JobsApi {
                 limit(ctx)).stream().map(JobsApi::json).toList()));
         routes.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
         routes.get("/v1/jobs/{id}/results", this::results);
+        routes.post("/v1/jobs/{id}/redrive", ctx -> {
+            find(ctx);
+            try {
+                ctx.json(json(jobs.redrive(ctx.pathParam("id")).orElseThrow()));
+            } catch (InvalidJobException e) {
+                throw new io.javalin.http.ConflictResponse(e.getMessage());
+            }
+        });
         routes.delete("/v1/jobs/{id}", ctx -> {
             find(ctx);
             ctx.json(json(jobs.cancel(ctx.pathParam("id")).orElseThrow()));

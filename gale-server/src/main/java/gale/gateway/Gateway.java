@@ -13,6 +13,8 @@ import gale.registry.Registry;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
+import gale.triggers.AsyncQueue;
+import gale.store.AsyncInvocationRow;
 import gale.store.InvocationRecord;
 import gale.store.InvocationRecord.Outcome;
 import gale.store.LogEntry;
@@ -79,9 +81,11 @@ public final class Gateway extends Handler.Wrapper {
     private final GatewayMetrics metrics;
     private final Auth auth;
     private final long maxBodyBytes;
+    private final AsyncQueue async;
 
-    public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes) {
+    public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes, AsyncQueue async) {
         this.registry = registry;
+        this.async = async;
         this.logs = logs;
         this.metrics = metrics;
         this.auth = auth;
@@ -188,6 +192,13 @@ public final class Gateway extends Handler.Wrapper {
             }
             if (Cors.handlePreflight(request, response, callback, config)) return;
             Cors.allowOrigin(request, response, config);
+            boolean respondAsync;
+            try {
+                respondAsync = AsyncPreference.respondAsync(request.getHeaders().get(AsyncPreference.HEADER));
+            } catch (AsyncPreference.Refused e) {
+                fail(GatewayError.platform(400, e.getMessage() + "; function '" + name + "' was not called"));
+                return;
+            }
             long length = request.getLength();
             if (length > maxBodyBytes) {
                 refuseBody(false);
@@ -195,12 +206,18 @@ public final class Gateway extends Handler.Wrapper {
             }
             boolean chunked = request.getHeaders().contains(HttpHeader.TRANSFER_ENCODING);
             if (length == 0 || (length < 0 && !chunked)) {
-                invoke(fn, NO_BODY, admin);
+                if (respondAsync) {
+                    accept(fn, NO_BODY, admin);
+                } else {
+                    invoke(fn, NO_BODY, admin);
+                }
                 return;
             }
             // The whole body or nothing: the function never sees a part of one.
             Content.Source.asByteArrayAsync(request, (int) Math.min(Integer.MAX_VALUE - 8, maxBodyBytes)).whenComplete((body, error) -> guarded(() -> {
-                if (error == null) {
+                if (error == null && respondAsync) {
+                    accept(fn, body, admin);
+                } else if (error == null) {
                     invoke(fn, body, admin);
                 } else if (unwrap(error) instanceof IllegalStateException) { // over the limit, found while reading
                     refuseBody(true);
@@ -229,6 +246,34 @@ public final class Gateway extends Handler.Wrapper {
                     Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""),
                     arrival.plus(fn.config().timeout()));
             serve(fn, call, 0);
+        }
+
+        /**
+         * Prefer: respond-async: stores the whole call, then answers 202 with where to find how it ends. The store
+         * write is the queue's (a group commit on its writer thread); the 202 goes from there, without blocking.
+         */
+        private void accept(ActiveFunction fn, byte[] body, boolean admin) {
+            List<Map.Entry<String, String>> headers = headers(request, admin);
+            headers.removeIf(h -> h.getKey().equalsIgnoreCase(AsyncPreference.HEADER)); // the function answers as for any call
+            var call = AsyncInvocationRow.accepted(requestId, fn.name(), request.getMethod(),
+                    subPath(request.getHttpURI().getPath(), name), Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""),
+                    AsyncQueue.headersJson(headers), body, Objects.requireNonNullElse(Request.getRemoteAddr(request), ""),
+                    Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
+                    Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""), arrival);
+            async.accept(call).whenComplete((stored, error) -> guarded(() -> {
+                if (error != null) {
+                    response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+                    fail(GatewayError.platform(503, "the async call to '" + name + "' could not be stored ("
+                            + unwrap(error).getMessage() + "); nothing was queued, send it again"));
+                    return;
+                }
+                response.setStatus(202);
+                response.getHeaders().put(HttpHeader.LOCATION, "/v1/invocations/" + requestId);
+                response.getHeaders().put("Preference-Applied", AsyncPreference.RESPOND_ASYNC);
+                response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+                send(("{\"invocationId\":\"" + requestId + "\",\"function\":\"" + fn.name() + "\",\"status\":\"queued\"}")
+                        .getBytes(StandardCharsets.UTF_8)); // an id and a function name need no escaping
+            }));
         }
 
         private void serve(ActiveFunction fn, InvokeRequest call, int attempt) {

@@ -1,11 +1,13 @@
 package gale.server;
 
 import gale.admin.AdminApi;
+import gale.admin.AsyncApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
 import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
+import gale.triggers.AsyncQueue;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
 import java.time.Clock;
@@ -75,6 +77,8 @@ public final class GaleServer implements AutoCloseable {
     private static final int MAX_SOCKET_PATH = 100;
     /** What stopping may take beyond the shutdown grace (closing the store, the HTTP server) before the JVM is halted. */
     static final Duration STOP_MARGIN = Duration.ofSeconds(20);
+    /** How long stopping waits for async calls cut off by the drain to be queued again. */
+    private static final Duration ASYNC_SETTLE = Duration.ofSeconds(5);
 
     private final ServerConfig config;
     private final DataDir dataDir;
@@ -88,6 +92,7 @@ public final class GaleServer implements AutoCloseable {
     private Schedules schedules;
     private GatewayMetrics metrics;
     private Secrets secrets;
+    private AsyncQueue asyncQueue;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -146,7 +151,9 @@ public final class GaleServer implements AutoCloseable {
                     .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
                     .register(prometheus);
         }
-        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes());
+        asyncQueue = new AsyncQueue(store.async(), registry, logs);
+        asyncQueue.open();
+        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
@@ -158,16 +165,20 @@ public final class GaleServer implements AutoCloseable {
         life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
         // Closed before the HTTP server: calls in flight finish (until the grace) while /healthz still answers,
         // then instances are killed.
+        // After the drain: async calls cut off by it are stored back in the queue before the store closes.
+        life.onClose("the async calls in flight", () -> asyncQueue.awaitIdleAndStopWriting(ASYNC_SETTLE));
         life.onClose("the calls in flight", () -> registry.drainAll(config.shutdownGrace()));
         jobs.start();
         life.add("the jobs", jobs); // running jobs are suspended before their pools drain
         life.add("the scheduler", scheduler); // closed first: no new scheduled call once stopping
+        life.add("the async queue", asyncQueue); // stops leasing before the drain
         url = listeningUrl();
         boundUrl = url;
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
-        restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler));
+        restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler))
+                .thenRun(() -> asyncQueue.start(true)); // the data dir's lock: this is the store's only server
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
 
@@ -304,9 +315,11 @@ public final class GaleServer implements AutoCloseable {
             metrics.refreshPools(registry.activeFunctions());
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
+        var asyncApi = new AsyncApi(asyncQueue, registry);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        asyncApi.register(routes);
         new SecretsApi(secrets).register(routes);
         var stateAccess = new StateAccess(stateTokens, registry, auth);
         StateAccess.registerErrors(routes);
