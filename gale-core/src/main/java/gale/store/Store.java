@@ -43,14 +43,24 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final StateStore state;
     private final SamplerStore samplers;
     private final HikariDataSource pool;
+    private final Clock clock;
 
     private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
         this.jdbi = jdbi;
         this.pool = pool;
+        this.clock = clock;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
+    }
+
+    /**
+     * Buckets of versioned blobs with aliases, their metadata in this database and their bytes in
+     * {@code bytes}. Call once: the catalog it answers is the one writer of those tables.
+     */
+    public gale.blob.BlobCatalog blobCatalog(gale.blob.BlobStore bytes) {
+        return new gale.blob.BlobCatalog(jdbi, bytes, clock);
     }
 
     /** Samplers (items drawn for respondents under a target), in the same database. */
