@@ -28,7 +28,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -99,7 +99,8 @@ public final class ConfigResolver {
                 string(m, "sandbox", "auto"),
                 string(m, "network", "all"),
                 bool(m, "prewarm", true),
-                list(m.get("stateNamespaces")));
+                list(m.get("stateNamespaces")),
+                list(m.get("blobBuckets")));
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

@@ -30,6 +30,7 @@ import java.util.Map;
  * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
  *                             starts then); false leaves that to the first cold start
  * @param stateNamespaces      state namespaces the function's instances may use besides its own (docs/state.md)
+ * @param blobBuckets          blob buckets the function's instances may use besides its own (docs/blobs.md)
  */
 public record FunctionConfig(
         String runtime,
@@ -51,7 +52,8 @@ public record FunctionConfig(
         String sandbox,
         String network,
         boolean prewarm,
-        List<String> stateNamespaces) {
+        List<String> stateNamespaces,
+        List<String> blobBuckets) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
     public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
@@ -62,6 +64,7 @@ public record FunctionConfig(
         env = Map.copyOf(env);
         cors = List.copyOf(cors);
         stateNamespaces = List.copyOf(stateNamespaces);
+        blobBuckets = List.copyOf(blobBuckets);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
         switch (runtime) {
@@ -90,6 +93,10 @@ public record FunctionConfig(
         for (String ns : stateNamespaces) {
             check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
                     + gale.state.StateLimits.NAMESPACE_RULE);
+        }
+        for (String bucket : blobBuckets) {
+            check(bucket.matches("[a-z0-9][a-z0-9._-]{0,62}"), "blob-buckets: '" + bucket + "' is not a bucket: "
+                    + gale.blob.BlobNames.BUCKET_RULE);
         }
         for (String key : env.keySet()) {
             check(key.matches("[A-Za-z_][A-Za-z0-9_]*"), "env name '" + key + "' is not a valid variable name");
@@ -128,6 +135,7 @@ public record FunctionConfig(
         m.put("network", network);
         m.put("prewarm", prewarm);
         m.put("stateNamespaces", String.join(",", stateNamespaces));
+        m.put("blobBuckets", String.join(",", blobBuckets));
         return m;
     }
 }
