@@ -1,0 +1,122 @@
+package gale.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static gale.e2e.GaleHarness.text;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * gale.blobs inside a function: a model loaded at import from an alias follows the alias when it
+ * moves, with no failed call while it swaps; a function reaches its own bucket and the granted ones
+ * only; deleting a function leaves the buckets.
+ */
+class BlobsFromFunctionsTest extends GaleE2E {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+
+    /** A "model" pickled by Python: a dict naming the version it is. */
+    private static final String SERVE = """
+            import json, pickle
+            from gale import blobs
+
+            model = blobs.load("models/churn@prod", pickle.load, interval=0.2)
+
+            def predict(request):
+                m = model.value
+                return json.dumps({"answer": m["answer"], "version": model.version.version})
+            """;
+
+    private static final String PROBE = """
+            import json
+            from gale import blobs
+            from gale.errors import ApiError
+
+            def handler(request):
+                ref = request.args["ref"]
+                try:
+                    if request.args.get("op") == "put":
+                        return json.dumps({"version": blobs.put(ref, b"from " + ref.encode()).version})
+                    return json.dumps({"bytes": blobs.get(ref).decode()})
+                except ApiError as e:
+                    return json.dumps({"status": e.status, "error": str(e)})
+            """;
+
+    @Test
+    void aModelLoadedFromAnAliasFollowsItWithNoFailedCallDuringTheSwap() throws Exception {
+        putPickle("v1");
+        putPickle("v2");
+        assertThat(send("PUT", "/v1/blobs/models/churn:aliases/prod", "{\"version\": 1}").statusCode()).isEqualTo(200);
+        gale.deployActive("churn", gale.bundle("churn", "main.py", SERVE), "entryPoint", "predict", "blobBuckets", "models");
+        assertThat(call("churn").get("answer").asText()).isEqualTo("v1");
+
+        assertThat(send("PUT", "/v1/blobs/models/churn:aliases/prod", "{\"version\": 2}").statusCode()).isEqualTo(200);
+        List<String> answers = new ArrayList<>();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline && !answers.contains("v2")) {
+            answers.add(call("churn").get("answer").asText()); // call() fails the test on any status but 200
+        }
+        assertThat(answers).contains("v2");
+        for (int i = 0; i < 20; i++) assertThat(call("churn").get("answer").asText()).isEqualTo("v2"); // and stays
+        assertThat(answers.subList(answers.indexOf("v2"), answers.size())).containsOnly("v2");
+    }
+
+    @Test
+    void aFunctionUsesItsOwnBucketAndGrantedOnesOnly() {
+        gale.deployActive("probe", gale.bundle("probe", "main.py", PROBE), "entryPoint", "handler", "blobBuckets", "shared");
+        assertThat(call("probe", "?op=put&ref=probe/notes.txt").get("version").asInt()).isEqualTo(1);
+        assertThat(call("probe", "?ref=probe/notes.txt").get("bytes").asText()).isEqualTo("from probe/notes.txt");
+        assertThat(call("probe", "?op=put&ref=shared/x").get("version").asInt()).isEqualTo(1);
+
+        JsonNode refused = call("probe", "?ref=secret/x");
+        assertThat(refused.get("status").asInt()).isEqualTo(403);
+        assertThat(refused.get("error").asText()).contains("function 'probe' may not use blob bucket 'secret'")
+                .contains("gale deploy probe --blob-bucket secret");
+
+        gale.client.delete("probe");
+        assertThat(send("GET", "/v1/blobs/probe/notes.txt", null).statusCode()).isEqualTo(200); // buckets outlive functions
+    }
+
+    // ---- helpers
+
+    private static void putPickle(String answer) throws Exception {
+        Path file = tmp.resolve(answer + ".pkl");
+        Process p = new ProcessBuilder("python3", "-c", "import pickle, sys; pickle.dump({'answer': sys.argv[1]}, open(sys.argv[2], 'wb'))",
+                answer, file.toString()).inheritIO().start();
+        assertThat(p.waitFor()).isZero();
+        var r = HTTP.send(HttpRequest.newBuilder(URI.create(gale.server.url() + "/v1/blobs/models/churn"))
+                .header("Authorization", "Bearer " + gale.server.adminToken())
+                .PUT(HttpRequest.BodyPublishers.ofFile(file)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
+    }
+
+    private static HttpResponse<String> send(String method, String path, String body) {
+        return BlobsApiTestHttp.send(gale, method, path, body);
+    }
+
+    private static JsonNode call(String function) {
+        return call(function, "");
+    }
+
+    private static JsonNode call(String function, String query) {
+        var response = gale.get(function, query);
+        assertThat(response.statusCode()).as(text(response)).isEqualTo(200);
+        try {
+            return JSON.readTree(response.body());
+        } catch (IOException e) {
+            throw new AssertionError("not JSON: " + text(response), e);
+        }
+    }
+}
