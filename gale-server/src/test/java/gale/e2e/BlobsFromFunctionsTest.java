@@ -29,10 +29,14 @@ class BlobsFromFunctionsTest extends GaleE2E {
 
     /** A "model" pickled by Python: a dict naming the version it is. */
     private static final String SERVE = """
-            import json, pickle
+            import json, pickle, time
             from gale import blobs
 
-            model = blobs.load("models/churn@prod", pickle.load, interval=0.2)
+            def slow_load(f):  # a model that takes a while to load: calls keep being served meanwhile
+                time.sleep(0.5)
+                return pickle.load(f)
+
+            model = blobs.load("models/churn@prod", slow_load, interval=0.2)
 
             def predict(request):
                 m = model.value
@@ -62,15 +66,32 @@ class BlobsFromFunctionsTest extends GaleE2E {
         gale.deployActive("churn", gale.bundle("churn", "main.py", SERVE), "entryPoint", "predict", "blobBuckets", "models");
         assertThat(call("churn").get("answer").asText()).isEqualTo("v1");
 
-        assertThat(send("PUT", "/v1/blobs/models/churn:aliases/prod", "{\"version\": 2}").statusCode()).isEqualTo(200);
-        List<String> answers = new ArrayList<>();
-        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-        while (System.nanoTime() < deadline && !answers.contains("v2")) {
-            answers.add(call("churn").get("answer").asText()); // call() fails the test on any status but 200
+        // A client calls in a loop on its own thread while the alias moves; every call must answer 200.
+        List<String> answers = java.util.Collections.synchronizedList(new ArrayList<>());
+        var stop = new java.util.concurrent.atomic.AtomicBoolean();
+        var failure = new java.util.concurrent.atomic.AtomicReference<Throwable>();
+        var client = Thread.ofPlatform().start(() -> {
+            try {
+                while (!stop.get()) answers.add(call("churn").get("answer").asText()); // call() fails on any status but 200
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        try {
+            while (answers.size() < 5) Thread.sleep(10);
+            assertThat(send("PUT", "/v1/blobs/models/churn:aliases/prod", "{\"version\": 2}").statusCode()).isEqualTo(200);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (System.nanoTime() < deadline && !answers.contains("v2") && client.isAlive()) Thread.sleep(10);
+            int seen = answers.size();
+            while (answers.size() < seen + 20 && client.isAlive()) Thread.sleep(10); // and some more after the swap
+        } finally {
+            stop.set(true);
+            client.join(Duration.ofSeconds(30));
         }
-        assertThat(answers).contains("v2");
-        for (int i = 0; i < 20; i++) assertThat(call("churn").get("answer").asText()).isEqualTo("v2"); // and stays
-        assertThat(answers.subList(answers.indexOf("v2"), answers.size())).containsOnly("v2");
+        assertThat(failure.get()).as("a call during the swap failed").isNull();
+        List<String> all = List.copyOf(answers);
+        assertThat(all).contains("v1", "v2").containsOnly("v1", "v2");
+        assertThat(all.subList(all.indexOf("v2"), all.size())).containsOnly("v2"); // swapped once, never back
     }
 
     @Test
