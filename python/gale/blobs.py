@@ -86,6 +86,7 @@ def _sticky():
 def _send(client, method, path, body=None, headers=None, query=None, timeout=None):
     """One request on a connection of its own, the answer not yet read: (connection, response)."""
     connection = client._new_connection(timeout or client.timeout)
+    connection.blocksize = _CHUNK  # a streamed body goes out in 1 MB writes, not http.client's 8 KB
     try:
         connection.request(method, client._target(path, query), body=body, headers=client._headers(headers or {}))
         return connection, connection.getresponse()
