@@ -21,7 +21,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
+import random
 import sys
 import tempfile
 import threading
@@ -316,18 +316,48 @@ def resolve(ref, client=None, sticky=None):
 
 # ------------------------------------------------------------------ following an alias
 
+def _invocation_id():
+    """The id of the call this thread serves inside an instance (the bootstrap's), else None."""
+    for name in ("gale._bootstrap", "__main__"):
+        current = getattr(sys.modules.get(name), "current_invocation_id", None)
+        if current is not None:
+            return current()
+    return None
+
+
+def _point(sticky):
+    """0-99 from the SHA-256 of ``sticky``: the same pick as the server's for X-Gale-Sticky."""
+    return int.from_bytes(hashlib.sha256(sticky.encode()).digest()[:4], "big") % 100
+
+
+def _targets(client, bucket, key, name):
+    """((version, weight), ...) the alias names now."""
+    answer = client._json("GET", _path(bucket, key, action="aliases/" + name))
+    return tuple((t["version"], t["weight"]) for t in answer["targets"])
+
+
 class Loaded:
-    """A value loaded from a blob that follows its alias: ``value`` is always a fully loaded one. When
-    the alias moves, a background thread loads the new version and only then swaps it in (one
-    assignment), so a request never sees a half-loaded model. Read ``value`` once per request."""
+    """A value loaded from a blob that follows its alias; ``value`` is always a fully loaded one.
+
+    A background thread asks every ``interval`` seconds what the alias names; when that changed, it
+    loads the new version(s) and only then swaps them in (one assignment), so a request never sees a
+    half-loaded model. A split alias (``@prod = v7 90%, v8 10%``) holds both versions and picks one
+    per call by weight: the same one for every read during one call (from the call's id), so
+    ``value`` and ``version`` agree. Each call counts once for the version it got, and the counts
+    reach the server with the next poll (``gale blobs alias`` shows them).
+    """
 
     def __init__(self, ref, loader, interval, client, sticky):
         self.ref = ref
+        self.bucket, self.key, self.alias = _split(ref)
         self._loader = loader
         self._client = client
-        self._sticky = sticky or _sticky()  # one side of a split for this process, on every reload
-        self._lock = threading.Lock()
-        self.version, self._value = self._load()
+        self._sticky = sticky
+        self._lock = threading.Lock()  # one refresh at a time
+        self._counts_lock = threading.Lock()
+        self._counts = {}
+        self._local = threading.local()
+        self._state = self._load_state(self._current_targets(), {})
         self._stop = threading.Event()
         self.interval = interval
         self._thread = None
@@ -335,33 +365,91 @@ class Loaded:
             self._thread = threading.Thread(target=self._follow, name=f"gale-blobs-watch {ref}", daemon=True)
             self._thread.start()
 
+    # ---- reading
+
+    def current(self):
+        """(Version, value) serving now; inside a call, the same pair for every read during it."""
+        targets, loaded = self._state
+        version = targets[0][0]
+        if len(targets) > 1:
+            call = _invocation_id()
+            sticky = call or self._sticky
+            point = _point(sticky) if sticky else random.randrange(100)
+            version = targets[0][0] if point < targets[0][1] else targets[1][0]
+        self._count(version)
+        return loaded[version]
+
     @property
     def value(self):
-        return self._value
+        return self.current()[1]
+
+    @property
+    def version(self):
+        return self.current()[0]
 
     def __getattr__(self, name):  # model.predict(...) reaches the loaded value
         if name.startswith("_"):
             raise AttributeError(name)
-        return getattr(self._value, name)
+        return getattr(self.value, name)
 
     def __repr__(self):
-        return f"gale.blobs.Loaded({self.ref!r}, v{self.version.version})"
+        targets, _ = self._state
+        return f"gale.blobs.Loaded({self.ref!r}, " + ", ".join(f"v{v} {w}%" for v, w in targets) + ")"
 
-    def _load(self):
-        with open(self.ref, client=self._client, sticky=self._sticky) as f:
-            return f.blob_version, self._loader(f)
+    def _count(self, version):
+        """One count per call (reads outside a call are not counted), for an alias only."""
+        call = _invocation_id()
+        if not self.alias or call is None or getattr(self._local, "counted", None) == call:
+            return
+        self._local.counted = call
+        with self._counts_lock:
+            self._counts[version] = self._counts.get(version, 0) + 1
+
+    # ---- loading
+
+    def _current_targets(self):
+        c = _client(self._client)
+        if self.alias:
+            return _targets(c, self.bucket, self.key, self.alias)
+        return ((_cache.peek(c, self.bucket, self.key, None, None).version, 100),)
+
+    def _load_state(self, targets, loaded):
+        """(targets, {version: (Version, value)}), loading the versions not in ``loaded``; the others are kept."""
+        fresh = {}
+        for version, _ in targets:
+            if version in loaded:
+                fresh[version] = loaded[version]
+            else:
+                with open(f"{self.bucket}/{self.key}", version=version, client=self._client) as f:
+                    fresh[version] = (f.blob_version, self._loader(f))
+        return targets, fresh
 
     def refresh(self):
-        """Checks the alias now; loads and swaps in the version it names if that is new. True if swapped."""
+        """Asks what the alias names now; loads and swaps in what is new. True if it swapped."""
         with self._lock:
-            bucket, key, name = _split(self.ref)
-            now = _cache.peek(_client(self._client), bucket, key, name, self._sticky)
-            if now.digest == self.version.digest:
+            targets = self._current_targets()
+            current_targets, loaded = self._state
+            if targets == current_targets:
                 return False
-            version, value = self._load()
-            self._value = value  # the swap: one assignment, after the new value loaded fully
-            self.version = version
+            self._state = self._load_state(targets, loaded)  # the swap: one assignment, after every version loaded
             return True
+
+    def _report(self):
+        """Sends the calls counted since the last report (kept for the next one if that fails)."""
+        if not self.alias:
+            return
+        with self._counts_lock:
+            counts, self._counts = self._counts, {}
+        if not counts:
+            return
+        try:
+            _client(self._client)._json("POST", _path(self.bucket, self.key, action="aliases/" + self.alias),
+                                        body={"calls": {str(v): n for v, n in counts.items()}})
+        except Exception:
+            with self._counts_lock:  # not lost: sent with the next poll
+                for v, n in counts.items():
+                    self._counts[v] = self._counts.get(v, 0) + n
+            raise
 
     def _follow(self):
         while not self._stop.wait(self.interval):
@@ -369,22 +457,28 @@ class Loaded:
                 self.refresh()
             except Exception as e:  # the old value keeps serving; say why the new one did not come
                 print(f"gale.blobs: could not follow {self.ref}: {e}", file=sys.stderr, flush=True)
+            try:
+                self._report()
+            except Exception as e:
+                print(f"gale.blobs: could not report the calls of {self.ref}: {e}", file=sys.stderr, flush=True)
 
     def close(self):
-        """Stops following the alias."""
+        """Stops following the alias (the counts not yet sent are sent now)."""
         self._stop.set()
+        self._report()
 
 
 def load(ref, loader, interval=5.0, client=None, sticky=None):
-    """Loads ``loader(file)`` from the reference now, and follows it: every ``interval`` seconds a HEAD asks
-    whether the alias moved; if so the new version is downloaded, loaded, and swapped in whole. Returns a
-    Loaded whose ``value`` is the current result (``interval=None``: load once, never follow)."""
+    """Loads ``loader(file)`` from the reference now, and follows it: every ``interval`` seconds it asks
+    what the alias names; when that changed, the new version is downloaded, loaded, and swapped in whole.
+    A split alias holds both versions and picks per call by weight. Returns a Loaded whose ``value`` is
+    the current result (``interval=None``: load once, never follow; ``refresh()`` by hand)."""
     return Loaded(ref, loader, interval, client, sticky)
 
 
 def watch(ref, callback, interval=5.0, client=None, sticky=None):
-    """Calls ``callback(version, file_path)`` now and whenever the alias moves to other bytes. Returns the
-    Loaded that follows it (``close()`` stops it)."""
+    """Calls ``callback(version, file_path)`` now for each version the reference names, and again for each
+    new one when the alias moves. Returns the Loaded that follows it (``close()`` stops it)."""
     def loader(f):
         callback(f.blob_version, f.name)
         return f.name

@@ -132,6 +132,26 @@ class BlobsAgainstAServerTest(unittest.TestCase):
         calls = blobs.alias(self.ref("m"), "canary", split={1: 90, 2: 10}, client=self.client)["calls"]
         self.assertEqual((calls["1"], calls["2"]), (2 * served.count(b"one"), 2 * served.count(b"two")))
 
+    def test_a_loaded_split_picks_per_call_as_the_server_would_and_reports_one_count_per_call(self):
+        blobs.put(self.ref("m"), pickle.dumps("one"), client=self.client)
+        blobs.put(self.ref("m"), pickle.dumps("two"), client=self.client)
+        blobs.alias(self.ref("m"), "canary", split={1: 90, 2: 10}, client=self.client)
+        model = blobs.load(self.ref("m@canary"), pickle.load, interval=None, client=self.client)
+        picks = []
+        for i in range(200):
+            with mock.patch.object(blobs, "_invocation_id", lambda: f"call-{i}"):
+                first = model.value
+                self.assertEqual(model.value, first)  # every read during one call: the same version
+                self.assertEqual(model.version.version, 1 if first == "one" else 2)
+                picks.append(first)
+        self.assertGreater(picks.count("one"), picks.count("two"))
+        self.assertGreater(picks.count("two"), 0)
+        server_picks = [pickle.loads(blobs.get(self.ref("m@canary"), client=self.client, sticky=f"call-{i}")) for i in range(200)]
+        self.assertEqual(picks, server_picks)  # the same point from the same id, in Python and in Java
+        model.close()  # sends the counts
+        calls = blobs.alias(self.ref("m"), "canary", split={1: 90, 2: 10}, client=self.client)["calls"]
+        self.assertEqual((calls["1"], calls["2"]), (2 * picks.count("one"), 2 * picks.count("two")))
+
     def test_errors_say_what_to_do(self):
         with self.assertRaises(ApiError) as caught:
             blobs.get(self.ref("nothing"), client=self.client)

@@ -39,6 +39,8 @@ public final class BlobCatalog {
     public static final int MAX_LIST_LIMIT = 1000;
     public static final int MAX_METADATA_BYTES = 8 * 1024;
     public static final String DEFAULT_CONTENT_TYPE = "application/octet-stream";
+    /** Most calls one report may add to a version's count. */
+    public static final long MAX_REPORTED_CALLS = 1_000_000_000L;
 
     private final Jdbi jdbi;
     private final BlobStore bytes;
@@ -241,6 +243,31 @@ public final class BlobCatalog {
         // An alias names only versions that exist (deleting one it names is refused), so this is present.
         return version(bucket, key, version).orElseThrow(() -> BlobRefused.notFound(bucket + "/" + key + "@" + alias
                 + " names version " + version + ", which was deleted"));
+    }
+
+    /**
+     * Adds calls counted elsewhere (an instance that serves a split from memory reports which version
+     * served how many calls) to the alias's counts. The alias must exist; a version it named a moment
+     * ago still counts (the calls happened before the instance saw the alias move).
+     */
+    public BlobAlias addCalls(String bucket, String key, String alias, Map<Integer, Long> calls) {
+        for (Map.Entry<Integer, Long> e : calls.entrySet()) {
+            if (e.getKey() < 1) throw BlobRefused.invalid("versions are numbered from 1, got " + e.getKey());
+            if (e.getValue() < 0 || e.getValue() > MAX_REPORTED_CALLS) {
+                throw BlobRefused.invalid("calls are counts 0-" + MAX_REPORTED_CALLS + ", got " + e.getValue() + " for version " + e.getKey());
+            }
+        }
+        BlobAlias a = alias(bucket, key, alias).orElseThrow(() -> BlobRefused.notFound(bucket + "/" + key + " has no alias '" + alias + "'"));
+        jdbi.useTransaction(h -> {
+            for (Map.Entry<Integer, Long> e : calls.entrySet()) {
+                if (e.getValue() == 0) continue;
+                h.createUpdate("""
+                                INSERT INTO blob_alias_counts (bucket, blob_key, alias, version, calls) VALUES (:b, :k, :a, :v, :n)
+                                ON CONFLICT (bucket, blob_key, alias, version) DO UPDATE SET calls = blob_alias_counts.calls + excluded.calls""")
+                        .bind("b", bucket).bind("k", key).bind("a", alias).bind("v", e.getKey()).bind("n", e.getValue()).execute();
+            }
+        });
+        return alias(bucket, key, alias).orElse(a);
     }
 
     /** The split's pick: a point 0-99 from the sticky id's hash (or at random), the first target below its weight. */

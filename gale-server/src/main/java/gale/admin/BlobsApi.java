@@ -58,6 +58,7 @@ public final class BlobsApi {
         routes.head(PREFIX + "/<path>", ctx -> read(ctx, false));
         routes.put(PREFIX + "/<path>", this::write);
         routes.delete(PREFIX + "/<path>", this::delete);
+        routes.post(PREFIX + "/<path>", this::reportCalls);
         routes.get(PREFIX, ctx -> {
             throw new BadRequestResponse("name a bucket: GET " + PREFIX + "/BUCKET lists its keys, GET " + PREFIX + "/BUCKET/KEY reads one");
         });
@@ -199,6 +200,28 @@ public final class BlobsApi {
             }
         }
         ctx.json(alias(blobs.setAlias(bucket, key, alias, targets)));
+    }
+
+    /** {"calls": {"7": 12, "8": 3}}: calls an instance served from a split it holds in memory (gale.blobs.load). */
+    private void reportCalls(Context ctx) {
+        Target t = target(ctx);
+        access.allowBucket(ctx, t.bucket());
+        String shape = "POST " + PREFIX + "/BUCKET/KEY:aliases/ALIAS takes {\"calls\": {\"7\": 12, \"8\": 3}}: calls each version served";
+        if (t.key().isEmpty() || !t.action().equals(Optional.of("aliases")) || t.alias().isEmpty()) throw new BadRequestResponse(shape);
+        JsonNode body = StateAccess.body(ctx, "the calls");
+        if (!body.isObject() || !body.path("calls").isObject()) throw new BadRequestResponse(shape);
+        StateAccess.unknownFields(body, Set.of("calls"), "the report");
+        Map<Integer, Long> calls = new LinkedHashMap<>();
+        for (var it = body.get("calls").fields(); it.hasNext(); ) {
+            var e = it.next();
+            try {
+                if (!e.getValue().isIntegralNumber() || !e.getValue().canConvertToLong()) throw new NumberFormatException();
+                calls.put(Integer.parseInt(e.getKey()), e.getValue().asLong());
+            } catch (NumberFormatException ex) {
+                throw new BadRequestResponse(shape + "; got " + e.getKey() + ": " + e.getValue());
+            }
+        }
+        ctx.json(alias(blobs.addCalls(t.bucket(), t.key().get(), t.alias().get(), calls)));
     }
 
     private void delete(Context ctx) {

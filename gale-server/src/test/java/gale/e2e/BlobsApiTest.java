@@ -133,6 +133,10 @@ class BlobsApiTest {
             "GET    | /v1/blobs/models/nothing                   |                          | 404 | no blob models/nothing",
             "PUT    | /v1/blobs/models/big                       | HUGE                     | 413 | over this server's limit of 65536 bytes",
             "DELETE | /v1/blobs/models                           |                          | 400 | DELETE needs a key",
+            "POST   | /v1/blobs/models/k:aliases/nope            | {\"calls\": {\"1\": 1}}  | 404 | has no alias 'nope'",
+            "POST   | /v1/blobs/models/k:aliases/nope            | {\"calls\": {\"1\": -5}} | 400 | calls are counts 0-1000000000, got -5",
+            "POST   | /v1/blobs/models/k:aliases/nope            | {\"calls\": {\"x\": 1}}  | 400 | takes {\"calls\": {\"7\": 12",
+            "POST   | /v1/blobs/models/k                         | {\"calls\": {}}         | 400 | takes {\"calls\"",
     })
     void everyHostileInputGetsAClearError(String method, String path, String body, int status, String message) {
         send("PUT", "/v1/blobs/models/k", "first");

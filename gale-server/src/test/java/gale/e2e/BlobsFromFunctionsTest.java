@@ -60,8 +60,8 @@ class BlobsFromFunctionsTest extends GaleE2E {
 
     @Test
     void aModelLoadedFromAnAliasFollowsItWithNoFailedCallDuringTheSwap() throws Exception {
-        putPickle("v1");
-        putPickle("v2");
+        putPickle("churn", "v1");
+        putPickle("churn", "v2");
         assertThat(send("PUT", "/v1/blobs/models/churn:aliases/prod", "{\"version\": 1}").statusCode()).isEqualTo(200);
         gale.deployActive("churn", gale.bundle("churn", "main.py", SERVE), "entryPoint", "predict", "blobBuckets", "models");
         assertThat(call("churn").get("answer").asText()).isEqualTo("v1");
@@ -95,6 +95,30 @@ class BlobsFromFunctionsTest extends GaleE2E {
     }
 
     @Test
+    void aCanarySplitServesBothVersionsFromOneInstanceAndCountsEachCallForTheVersionThatServedIt() throws Exception {
+        String code = SERVE.replace("models/churn@prod", "models/canary@prod");
+        putPickle("canary", "v1");
+        putPickle("canary", "v2");
+        assertThat(send("PUT", "/v1/blobs/models/canary:aliases/prod", "{\"split\": {\"1\": 90, \"2\": 10}}").statusCode()).isEqualTo(200);
+        gale.deployActive("canary", gale.bundle("canary", "main.py", code), "entryPoint", "predict", "blobBuckets", "models",
+                "maxInstances", 1);
+        java.util.Map<String, Integer> served = new java.util.HashMap<>();
+        for (int i = 0; i < 200; i++) served.merge(call("canary").get("version").asText(), 1, Integer::sum);
+        assertThat(served.get("1")).isGreaterThan(served.getOrDefault("2", 0));
+        assertThat(served.get("2")).isPositive(); // 10% of 200 calls, from one instance: p(none) = 0.9^200
+        // The instance reports its counts with each poll of the alias (every 0.2 s here).
+        JsonNode calls = null;
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (System.nanoTime() < deadline) {
+            calls = BlobsApiTest.json(send("GET", "/v1/blobs/models/canary:aliases/prod", null)).get("calls");
+            if (calls.path("1").asInt() + calls.path("2").asInt() >= 200) break;
+            Thread.sleep(50);
+        }
+        assertThat(calls.path("1").asInt()).isEqualTo(served.get("1"));
+        assertThat(calls.path("2").asInt()).isEqualTo(served.get("2"));
+    }
+
+    @Test
     void aFunctionUsesItsOwnBucketAndGrantedOnesOnly() {
         gale.deployActive("probe", gale.bundle("probe", "main.py", PROBE), "entryPoint", "handler", "blobBuckets", "shared");
         assertThat(call("probe", "?op=put&ref=probe/notes.txt").get("version").asInt()).isEqualTo(1);
@@ -112,12 +136,12 @@ class BlobsFromFunctionsTest extends GaleE2E {
 
     // ---- helpers
 
-    private static void putPickle(String answer) throws Exception {
-        Path file = tmp.resolve(answer + ".pkl");
+    private static void putPickle(String key, String answer) throws Exception {
+        Path file = tmp.resolve(key + "-" + answer + ".pkl");
         Process p = new ProcessBuilder("python3", "-c", "import pickle, sys; pickle.dump({'answer': sys.argv[1]}, open(sys.argv[2], 'wb'))",
                 answer, file.toString()).inheritIO().start();
         assertThat(p.waitFor()).isZero();
-        var r = HTTP.send(HttpRequest.newBuilder(URI.create(gale.server.url() + "/v1/blobs/models/churn"))
+        var r = HTTP.send(HttpRequest.newBuilder(URI.create(gale.server.url() + "/v1/blobs/models/" + key))
                 .header("Authorization", "Bearer " + gale.server.adminToken())
                 .PUT(HttpRequest.BodyPublishers.ofFile(file)).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).as(r.body()).isEqualTo(201);
