@@ -275,8 +275,10 @@ def import_entry_module(bundle_root, module_file):
     for directory in (bundle_root, os.path.dirname(path)):
         if sys.path[:1] != [directory]:
             sys.path.insert(0, directory)
-    name = os.path.splitext(os.path.basename(path))[0]
+    name = _module_name(bundle_root, module_file)
     try:
+        if "." in name:  # a package's module, imported as such: its relative imports work (`myapp.api:app`)
+            return importlib.import_module(name)
         return _exec_module(name, path)
     except SyntaxError as exc:
         raise LoadFailure("syntax", _describe_syntax_error(exc, bundle_root), format_user_traceback(exc))
@@ -284,6 +286,16 @@ def import_entry_module(bundle_root, module_file):
         raise LoadFailure("import", str(exc), format_user_traceback(exc))
     except (Exception, SystemExit) as exc:
         raise LoadFailure("error", describe_exception(exc), format_user_traceback(exc))
+
+
+def _module_name(bundle_root, module_file):
+    """The name to import ``module_file`` by: its dotted path when it sits in a package (its folder
+    has an ``__init__.py``, every part a Python name), else its file's stem, as ``python3 main.py``."""
+    parts = os.path.normpath(module_file)[:-len(".py")].split(os.sep)
+    folder = os.path.join(bundle_root, *parts[:-1])
+    if len(parts) > 1 and all(p.isidentifier() for p in parts) and os.path.isfile(os.path.join(folder, "__init__.py")):
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return parts[-1]
 
 
 def _exec_module(name, path):

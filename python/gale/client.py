@@ -10,6 +10,7 @@ import http.client
 import io
 import json
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -472,12 +473,111 @@ def make_bundle(source):
 
 def _folder_files(folder):
     files = {}
+    ignore = _IgnoreRules.of(folder)
     for directory, subdirs, names in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_FOLDERS)
+        relative = os.path.relpath(directory, folder).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_FOLDERS and not ignore.ignores(prefix + d, True))
         for name in names:
-            if name.endswith(".pyc"):
+            if name.endswith(".pyc") or ignore.ignores(prefix + name, False):
                 continue
             full = os.path.join(directory, name)
             with open(full, "rb") as file:
-                files[os.path.relpath(full, folder).replace(os.sep, "/")] = file.read()
+                files[prefix + name] = file.read()
     return files
+
+
+class _IgnoreRules:
+    """What a deploy leaves out of a folder: its ``.galeignore``, else its ``.gcloudignore``, in
+    gitignore syntax (the last matching pattern decides, ``!`` re-includes, a trailing ``/``
+    matches folders only, a ``/`` inside anchors to the folder), with gcloud's
+    ``#!include:FILE``; the ignore file itself is left out. The Java CLI reads the same rules."""
+
+    FILES = (".galeignore", ".gcloudignore")
+
+    def __init__(self, rules):
+        self.rules = rules  # [(regex, negated, directories only)]
+
+    @classmethod
+    def of(cls, folder):
+        for name in cls.FILES:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path):
+                rules = [cls._rule("/" + name)]
+                cls._read(folder, path, rules, 0)
+                return cls([r for r in rules if r is not None])
+        return cls([])
+
+    @classmethod
+    def _read(cls, folder, path, rules, depth):
+        with open(path, encoding="utf-8", errors="replace") as file:
+            for line in file.read().splitlines():
+                if line.startswith("#!include:"):  # another file's patterns (gcloud), inside the folder only
+                    root = os.path.abspath(folder)
+                    included = os.path.normpath(os.path.join(root, line[len("#!include:"):].strip()))
+                    if depth < 4 and included.startswith(os.path.join(root, "")) and os.path.isfile(included):
+                        cls._read(folder, included, rules, depth + 1)
+                    continue
+                rules.append(cls._rule(line))
+
+    @staticmethod
+    def _rule(line):
+        line = line.rstrip("\n")
+        if not line.strip() or line.startswith("#"):
+            return None
+        if not line.endswith("\\ "):
+            line = line.rstrip()
+        negated = line.startswith("!")
+        if negated:
+            line = line[1:]
+        elif line.startswith("\\!") or line.startswith("\\#"):
+            line = line[1:]
+        directories_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            return None
+        anchored = "/" in line
+        line = line.lstrip("/")
+        regex = "".join(_glob_part(part) for part in re.split(r"(\*\*/|/\*\*$|/\*\*/)", line))
+        regex = ("^" if anchored else "(^|.*/)") + regex + "$"
+        return re.compile(regex, re.S), negated, directories_only
+
+    def ignores(self, path, directory):
+        for regex, negated, directories_only in reversed(self.rules):
+            if directories_only and not directory:
+                continue
+            if regex.match(path):
+                return not negated
+        return False
+
+
+def _glob_part(part):
+    """One piece of a gitignore pattern as a regex: ** between slashes spans folders, * and ? stay in one."""
+    if part == "**/":
+        return "(.*/)?"
+    if part == "/**":
+        return "/.*"
+    if part == "/**/":
+        return "/(.*/)?"
+    out, i = [], 0
+    while i < len(part):
+        c = part[i]
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = part.find("]", i + 1)
+            if end == -1:
+                out.append("\\[")
+            else:
+                body = part[i + 1:end].replace("\\", "\\\\")
+                out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+                i = end
+        elif c == "\\" and i + 1 < len(part):
+            i += 1
+            out.append(re.escape(part[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 import socket
 import subprocess
 import tempfile
@@ -445,6 +446,18 @@ class LocalGale:
         with open(os.path.join(self.data_dir, "admin-token"), encoding="utf-8") as file:
             self.token = file.readline().strip()
         return self
+
+    @classmethod
+    def for_test_module(cls, module_name, **options):
+        """(started server, None), or (None, why) when it could not be built or started: a test
+        module's setUpModule keeps both and its tests skip with the reason, which is printed here."""
+        server = cls(**options)
+        try:
+            return server.start(), None
+        except GaleError as exc:
+            reason = f"the Gale server could not be built or started ({server.launcher}): {exc}"
+            print(f"\n*** {module_name}: skipping the tests that need a server: {reason}", file=sys.stderr)
+            return None, reason
 
     def log_tail(self, lines=40):
         try:

@@ -60,7 +60,7 @@ class FakeGale:
     """Gale's end of one instance: listens, starts the bootstrap, exchanges frames."""
 
     def __init__(self, files, entry_point="handler", signature="auto", concurrency=1,
-                 env=None, as_module=False):
+                 env=None, as_module=False, entry_module="main.py"):
         self._tmp = tempfile.TemporaryDirectory(prefix="gale-test-")
         root = Path(self._tmp.name)
         self.bundle = root / "bundle"
@@ -82,6 +82,7 @@ class FakeGale:
             "GALE_INSTANCE_ID": "hello-3-abcd",
             "GALE_INSTANCE_NONCE": "n0nce",
             "GALE_ENTRY_POINT": entry_point,
+            "GALE_ENTRY_MODULE": entry_module,
             "GALE_SIGNATURE": signature,
             "GALE_FUNCTION": "hello",
             "GALE_VERSION": "3",
@@ -287,6 +288,22 @@ class LoadFailureTest(BootstrapTestCase):
         gale = self.start(files={"app.py": "", "lib/util.py": "", "README.md": ""})
         self.assertEqual(self.assertLoadFailed(gale, "entry_point")["error"],
                          "main.py not found in the bundle; .py files present: app.py, lib/util.py")
+
+    def test_an_entry_module_in_a_package_is_imported_as_one_so_its_relative_imports_work(self):
+        gale = self.start(files={
+            "myapp/__init__.py": "",
+            "myapp/scoring.py": "WEIGHT = 2\n",
+            "myapp/api.py": "from .scoring import WEIGHT\ndef handler(request):\n    return {'module': __name__, 'weight': WEIGHT}\n",
+        }, entry_module="myapp/api.py")
+        self.assertEqual(gale.loaded.kind, READY, gale.loaded)
+        self.assertEqual(self.assertResponse(gale.invoke()).json(), {"module": "myapp.api", "weight": 2})
+
+    def test_a_packages_init_as_entry_module_is_the_package_itself(self):
+        gale = self.start(files={
+            "myapp/__init__.py": "from .views import answer\ndef handler(request):\n    return {'module': __name__, 'answer': answer()}\n",
+            "myapp/views.py": "def answer():\n    return 42\n",
+        }, entry_module="myapp/__init__.py")
+        self.assertEqual(self.assertResponse(gale.invoke()).json(), {"module": "myapp", "answer": 42})
 
     def test_exception_at_import(self):
         failure = self.assertLoadFailed(self.start("""

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import shutil
 import tempfile
 import unittest
 import zipfile
@@ -185,6 +186,34 @@ class MakeBundleTest(unittest.TestCase):
         data = make_bundle(folder)
         self.assertEqual(sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()), ["lib/util.py", "main.py"])
         self.assertEqual(make_bundle(folder), data)
+
+    def write_folder(self, files):
+        folder = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, folder)
+        for path, content in files.items():
+            os.makedirs(os.path.dirname(os.path.join(folder, path)), exist_ok=True)
+            with open(os.path.join(folder, path), "w") as file:
+                file.write(content)
+        return folder
+
+    def names(self, folder):
+        return sorted(zipfile.ZipFile(io.BytesIO(make_bundle(folder))).namelist())
+
+    def test_a_cloud_functions_folders_gcloudignore_is_honoured_as_gcloud_reads_it(self):
+        folder = self.write_folder({
+            "main.py": "x = 1", "model/churn.pkl": "m", "notebooks/explore.ipynb": "{}", "data/raw.csv": "1",
+            "data/keep.csv": "2", "tests/test_main.py": "t", "app/tests/helper.py": "h", "secrets.env": "K=V",
+            "deep/a/b/cache.tmp": "c", ".gitignore": "*.env\n",
+            ".gcloudignore": "# as gcloud functions deploy would upload the folder\n#!include:.gitignore\n"
+                             "notebooks/\ndata/*\n!data/keep.csv\n/tests\n**/*.tmp\n",
+        })
+        self.assertEqual(self.names(folder), [".gitignore", "app/tests/helper.py", "data/keep.csv", "main.py",
+                                              "model/churn.pkl"])
+
+    def test_a_galeignore_wins_over_a_gcloudignore(self):
+        folder = self.write_folder({"main.py": "x = 1", "big.bin": "b", "small.txt": "s",
+                                    ".gcloudignore": "small.txt\n", ".galeignore": "*.bin\n"})
+        self.assertEqual(self.names(folder), [".gcloudignore", "main.py", "small.txt"])
 
     def test_a_dict_becomes_a_zip_of_those_files(self):
         data = make_bundle({"main.py": "x = 1\n", "data.bin": b"\x00\x01"})

@@ -17,7 +17,6 @@ import unittest
 from contextlib import redirect_stdout
 from unittest import mock
 
-import gale
 from gale import _runner
 from gale.errors import ApiError, RemoteError, ResultTooLargeError, SerializationError, VersionMismatchError
 from gale.executor import RUNNER_FUNCTION
@@ -36,12 +35,7 @@ SKIP_REASON = None
 
 def setUpModule():
     global SERVER, SKIP_REASON
-    server = LocalGale()
-    try:
-        SERVER = server.start()
-    except gale.GaleError as exc:
-        SKIP_REASON = f"the Gale server could not be built or started ({server.launcher}): {exc}"
-        print(f"\n*** {__name__}: skipping the end-to-end tests: {SKIP_REASON}", file=sys.stderr)
+    SERVER, SKIP_REASON = LocalGale.for_test_module(__name__)
 
 
 def tearDownModule():

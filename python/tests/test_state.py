@@ -7,7 +7,6 @@ scoped GALE_STATE_TOKEN) is tested end to end by gale-server's StateFromFunction
 
 import concurrent.futures
 import os
-import sys
 import time
 import unittest
 from unittest import mock
@@ -23,12 +22,7 @@ SKIP_REASON = None
 
 def setUpModule():
     global SERVER, SKIP_REASON
-    server = LocalGale()
-    try:
-        SERVER = server.start()
-    except GaleError as exc:
-        SKIP_REASON = f"the Gale server could not be built or started ({server.launcher}): {exc}"
-        print(f"\n*** {__name__}: skipping the server tests: {SKIP_REASON}", file=sys.stderr)
+    SERVER, SKIP_REASON = LocalGale.for_test_module(__name__)
 
 
 def tearDownModule():

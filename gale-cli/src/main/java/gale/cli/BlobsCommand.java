@@ -11,7 +11,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -25,16 +24,7 @@ import picocli.CommandLine.Spec;
                 BlobsCommand.Alias.class, BlobsCommand.Remove.class},
         footer = {"", "A reference is BUCKET/KEY or BUCKET/KEY@ALIAS. Inside a function, gale.blobs reads its own bucket",
                 "(named after it) and those granted with `gale deploy NAME --blob-bucket BUCKET` (docs/blobs.md)."})
-final class BlobsCommand implements Callable<Integer> {
-
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCode.USAGE;
-    }
+final class BlobsCommand extends CommandGroup {
 
     /** BUCKET/KEY[@ALIAS], split. */
     record Ref(String bucket, String key, Optional<String> alias) {

@@ -44,11 +44,16 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--runtime", paramLabel = "RUNTIME", description = "python3, java21 or process (default: python3)")
     Optional<String> runtime = Optional.empty();
 
-    @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _)")
+    @Option(names = "--entry-point", paramLabel = "FN", description = "callable to serve (default: NAME with - as _); with its module as gunicorn and Zappa write it: myapp.web:app, app.app")
     Optional<String> entryPoint = Optional.empty();
 
     @Option(names = "--entry-module", paramLabel = "FILE", description = "file holding the entry point (default: main.py)")
     Optional<String> entryModule = Optional.empty();
+
+    @Option(names = "--zappa-stage", paramLabel = "STAGE",
+            description = "the stage of the bundle's zappa_settings.json to read (app_function, environment_variables, "
+                    + "timeout_seconds, memory_size); needed when it has several")
+    Optional<String> zappaStage = Optional.empty();
 
     @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
     Optional<Signature> signature = Optional.empty();
@@ -156,6 +161,7 @@ final class DeployCommand extends ClientCommand {
         runtime.ifPresent(value -> config.put("runtime", value));
         entryPoint.ifPresent(value -> config.put("entryPoint", value));
         entryModule.ifPresent(value -> config.put("entryModule", value));
+        zappaStage.ifPresent(value -> config.put("zappaStage", value));
         signature.ifPresent(value -> config.put("signature", value.name().toLowerCase(Locale.ROOT)));
         command.ifPresent(value -> config.put("command", value));
         memory.ifPresent(value -> config.put("memory", value));

@@ -26,7 +26,7 @@ import picocli.CommandLine.TypeConversionException;
         description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, and version models with aliases.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, SchedulesCommand.class, StateCommand.class, SamplerCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, SchedulesCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",

@@ -8,28 +8,17 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code gale sampler}: items drawn for respondents, each shown at most a target number of times (docs/state.md#samplers). */
 @Command(name = "sampler", description = "Draw items for respondents: unseen, least shown first, each up to a target.",
         subcommands = {SamplerCommand.Create.class, SamplerCommand.Draw.class, SamplerCommand.Confirm.class,
                 SamplerCommand.Release.class, SamplerCommand.Stats.class, SamplerCommand.Remove.class},
         footer = {"", "Functions call samplers with gale.state.sampler(NAME) (docs/state.md#samplers)."})
-final class SamplerCommand implements Callable<Integer> {
+final class SamplerCommand extends CommandGroup {
 
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCode.USAGE;
-    }
 
     @Command(name = "create", description = "Create a sampler from a JSON array of items: ids, or objects with an \"id\".")
     static final class Create extends ClientCommand {
@@ -76,33 +65,41 @@ final class SamplerCommand implements Callable<Integer> {
         }
     }
 
-    @Command(name = "confirm", description = "Count the respondent's drawn items for good (all it holds, or the ITEMs given).")
-    static final class Confirm extends ClientCommand {
+    /** Confirm and release: the same request for all the respondent holds, or for the ITEMs given. */
+    abstract static class Settle extends ClientCommand {
         @Parameters(index = "0", paramLabel = "NAME") String name;
         @Parameters(index = "1", paramLabel = "RESPONDENT") String respondent;
         @Parameters(index = "2..*", paramLabel = "ITEM", description = "item ids (default: every item the respondent holds)")
         List<String> items = new ArrayList<>();
 
+        private final String action;   // confirm | release
+        private final String settled;  // the answer's field: confirmed | released
+
+        Settle(String action, String settled) {
+            this.action = action;
+            this.settled = settled;
+        }
+
         @Override
         int run(GaleClient client, Terminal terminal) {
-            JsonNode done = client.samplerSettle(name, "confirm", respondent, items).path("confirmed");
-            terminal.out().println(done.isEmpty() ? "Nothing to confirm." : "Confirmed " + ids(done) + ".");
+            JsonNode done = client.samplerSettle(name, action, respondent, items).path(settled);
+            String verb = Character.toUpperCase(settled.charAt(0)) + settled.substring(1);
+            terminal.out().println(done.isEmpty() ? "Nothing to " + action + "." : verb + " " + ids(done) + ".");
             return ExitCode.OK;
         }
     }
 
-    @Command(name = "release", description = "Return the respondent's drawn items to the pool now (all it holds, or the ITEMs given).")
-    static final class Release extends ClientCommand {
-        @Parameters(index = "0", paramLabel = "NAME") String name;
-        @Parameters(index = "1", paramLabel = "RESPONDENT") String respondent;
-        @Parameters(index = "2..*", paramLabel = "ITEM", description = "item ids (default: every item the respondent holds)")
-        List<String> items = new ArrayList<>();
+    @Command(name = "confirm", description = "Count the respondent's drawn items for good (all it holds, or the ITEMs given).")
+    static final class Confirm extends Settle {
+        Confirm() {
+            super("confirm", "confirmed");
+        }
+    }
 
-        @Override
-        int run(GaleClient client, Terminal terminal) {
-            JsonNode done = client.samplerSettle(name, "release", respondent, items).path("released");
-            terminal.out().println(done.isEmpty() ? "Nothing to release." : "Released " + ids(done) + ".");
-            return ExitCode.OK;
+    @Command(name = "release", description = "Return the respondent's drawn items to the pool now (all it holds, or the ITEMs given).")
+    static final class Release extends Settle {
+        Release() {
+            super("release", "released");
         }
     }
 

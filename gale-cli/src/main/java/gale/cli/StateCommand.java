@@ -5,28 +5,17 @@ import gale.client.StateEntry;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /** {@code gale state}: read and write shared state (docs/state.md) as the admin. */
 @Command(name = "state", description = "Read and write shared state: namespaced keys with JSON values.",
         subcommands = {StateCommand.Get.class, StateCommand.Put.class, StateCommand.Increment.class,
                 StateCommand.Remove.class, StateCommand.ListKeys.class},
         footer = {"", "A function's own namespace is its name; inside it, gale.state reaches it (docs/state.md)."})
-final class StateCommand implements Callable<Integer> {
+final class StateCommand extends CommandGroup {
 
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public Integer call() {
-        spec.commandLine().usage(spec.commandLine().getErr());
-        return ExitCode.USAGE;
-    }
 
     @Command(name = "get", description = "Print a key's value as JSON.")
     static final class Get extends ClientCommand {

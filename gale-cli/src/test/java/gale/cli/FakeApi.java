@@ -13,8 +13,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 
-/** A Gale server stand-in on a JDK HttpServer at port 0: one canned answer per "METHOD /path", every request recorded. */
-final class FakeApi implements AutoCloseable {
+/**
+ * A Gale server stand-in on a JDK HttpServer at port 0: one canned answer per "METHOD /path", every request recorded.
+ * As a field with {@code @RegisterExtension}, a test class gets a new one per test, closed after it.
+ */
+final class FakeApi implements AutoCloseable, org.junit.jupiter.api.extension.AfterEachCallback {
 
     record Request(String method, String uri, Map<String, List<String>> headers, String body) {
         String header(String name) {
@@ -41,6 +44,20 @@ final class FakeApi implements AutoCloseable {
         server.createContext("/", this::handle);
         server.setExecutor(Executors.newVirtualThreadPerTaskExecutor()); // a held-open stream must not block other calls
         server.start();
+    }
+
+    /** A started fake, for a {@code @RegisterExtension} field. */
+    static FakeApi started() {
+        try {
+            return new FakeApi();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException("cannot start the fake API", e);
+        }
+    }
+
+    @Override
+    public void afterEach(org.junit.jupiter.api.extension.ExtensionContext context) {
+        close();
     }
 
     /** Lets {@code handler} answer {@code "GET /v1/jobs/job-1/results"} (the path without its query). */

@@ -5,24 +5,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 class SamplerCommandTest {
 
-    FakeApi api;
-
-    @BeforeEach
-    void start() throws IOException {
-        api = new FakeApi();
-    }
-
-    @AfterEach
-    void stop() {
-        api.close();
-    }
+    @RegisterExtension
+    final FakeApi api = FakeApi.started();
 
     @Test
     void createSendsTheItemsFileWithTheTargetAndLease(@TempDir Path dir) throws IOException {
@@ -58,6 +48,16 @@ class SamplerCommandTest {
 
         assertThat(result.out()).isEqualTo("Confirmed a.\n");
         assertThat(api.requests().getFirst().body()).isEqualTo("{\"respondent\":\"R_1\",\"items\":[\"a\"]}");
+    }
+
+    @Test
+    void releaseOfEverythingTheRespondentHoldsSaysWhenThereWasNothing() {
+        api.on("POST /v1/samplers/slogans/release", 200, "{\"respondent\": \"R_1\", \"released\": []}");
+
+        GaleCli.Result result = GaleCli.run(api.env(), "sampler", "release", "slogans", "R_1");
+
+        assertThat(result.out()).isEqualTo("Nothing to release.\n");
+        assertThat(api.requests().getFirst().body()).contains("\"respondent\":\"R_1\"");
     }
 
     @Test

@@ -2,10 +2,8 @@ package gale.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class SchedulesCommandTest {
 
@@ -18,17 +16,8 @@ class SchedulesCommandTest {
              "nextFireAt": "2026-03-01T10:10:00Z", "lastFiring": %s,
              "createdAt": "2026-03-01T09:00:00Z", "updatedAt": "2026-03-01T09:00:00Z"}""";
 
-    FakeApi api;
-
-    @BeforeEach
-    void start() throws IOException {
-        api = new FakeApi();
-    }
-
-    @AfterEach
-    void stop() {
-        api.close();
-    }
+    @RegisterExtension
+    final FakeApi api = FakeApi.started();
 
     @Test
     void listsSchedulesWithTheirNextAndLastFiring() {

@@ -2,29 +2,18 @@ package gale.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class StateCommandTest {
 
     private static final String ENTRY = """
             {"namespace": "survey", "key": "user/1", "value": {"seen": [1, 2]}, "version": 7, "expiresAt": null}""";
 
-    FakeApi api;
-
-    @BeforeEach
-    void start() throws IOException {
-        api = new FakeApi();
-    }
-
-    @AfterEach
-    void stop() {
-        api.close();
-    }
+    @RegisterExtension
+    final FakeApi api = FakeApi.started();
 
     @Test
     void getPrintsTheValueAsJsonAndItsVersionWhenAsked() {

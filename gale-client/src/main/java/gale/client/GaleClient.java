@@ -370,6 +370,43 @@ public final class GaleClient implements AutoCloseable {
         return true;
     }
 
+    // ---- secrets (docs/secrets.md): values go in, never out
+
+    /** Stores a new value of a secret; answers {"name", "version", "note"}. */
+    public JsonNode secretSet(String name, byte[] value) {
+        return read(admin("/v1/secrets/" + segment(name), ADMIN_TIMEOUT).header("Content-Type", "application/octet-stream")
+                .PUT(BodyPublishers.ofByteArray(value)).build(), json -> json);
+    }
+
+    /** Every secret's name, version, size and grants (never a value). */
+    public JsonNode secrets() {
+        return get("/v1/secrets", json -> json);
+    }
+
+    /** Deletes a secret and its grants; false when there was none. */
+    public boolean secretDelete(String name) {
+        HttpResponse<byte[]> response = send(admin("/v1/secrets/" + segment(name), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    /** Function {@code function}'s instances started from now on get secret {@code name} as variable {@code env}. */
+    public JsonNode secretGrant(String name, String function, String env) {
+        return read(admin("/v1/functions/" + segment(function) + "/secrets/" + segment(env), ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .PUT(BodyPublishers.ofString("{\"secret\":" + quote(name) + "}")).build(), json -> json);
+    }
+
+    /** Takes variable {@code env} away from the function's future instances; false when it had none. */
+    public boolean secretRevoke(String function, String env) {
+        HttpResponse<byte[]> response = send(admin("/v1/functions/" + segment(function) + "/secrets/" + segment(env), ADMIN_TIMEOUT)
+                .DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
     private JsonNode samplerPost(String name, String action, String body) {
         return read(admin("/v1/samplers/" + segment(name) + action, ADMIN_TIMEOUT).header("Content-Type", "application/json")
                 .POST(BodyPublishers.ofString(body)).build(), json -> json);
@@ -734,6 +771,14 @@ public final class GaleClient implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while " + what);
+        }
+    }
+
+    private static String quote(String text) {
+        try {
+            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(text);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
         }
     }
 }

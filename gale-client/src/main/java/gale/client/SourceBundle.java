@@ -101,19 +101,23 @@ final class SourceBundle implements AutoCloseable {
         }
     }
 
-    /** Regular files under {@code folder}, relative to it, sorted. */
+    /** Regular files under {@code folder}, relative to it, sorted; without what its ignore file excludes. */
     private static List<Path> files(Path folder) throws IOException {
         List<Path> files = new ArrayList<>();
+        IgnoreRules ignore = IgnoreRules.of(folder);
         Files.walkFileTree(folder, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attrs) {
-                boolean skipped = !dir.equals(folder) && SKIPPED_FOLDERS.contains(dir.getFileName().toString());
+                if (dir.equals(folder)) return FileVisitResult.CONTINUE;
+                boolean skipped = SKIPPED_FOLDERS.contains(dir.getFileName().toString())
+                        || ignore.ignores(entryName(folder.relativize(dir)), true);
                 return skipped ? FileVisitResult.SKIP_SUBTREE : FileVisitResult.CONTINUE;
             }
 
             @Override
             public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                if (Files.isRegularFile(file) && !file.getFileName().toString().endsWith(".pyc")) {
+                if (Files.isRegularFile(file) && !file.getFileName().toString().endsWith(".pyc")
+                        && !ignore.ignores(entryName(folder.relativize(file)), false)) {
                     files.add(folder.relativize(file));
                 }
                 return FileVisitResult.CONTINUE;

@@ -52,6 +52,41 @@ class SourceBundleTest {
     }
 
     @Test
+    void aCloudFunctionsFoldersGcloudignoreIsHonouredAsGcloudReadsIt() throws IOException {
+        write("main.py", "x = 1");
+        write("model/churn.pkl", "m");
+        write("notebooks/explore.ipynb", "{}");
+        write("data/raw.csv", "1");
+        write("data/keep.csv", "2");
+        write("tests/test_main.py", "t");
+        write("app/tests/helper.py", "h");
+        write("secrets.env", "K=V");
+        write(".gitignore", "*.env\n");
+        write(".gcloudignore", """
+                # as gcloud functions deploy would upload the folder
+                #!include:.gitignore
+                notebooks/
+                data/*
+                !data/keep.csv
+                /tests
+                """);
+
+        assertThat(zipOf(dir).keySet()).containsExactly(".gitignore", "app/tests/helper.py", "data/keep.csv", "main.py",
+                "model/churn.pkl");
+    }
+
+    @Test
+    void aGaleignoreWinsOverAGcloudignore() throws IOException {
+        write("main.py", "x = 1");
+        write("big.bin", "b");
+        write("small.txt", "s");
+        write(".gcloudignore", "small.txt\n");
+        write(".galeignore", "*.bin\n");
+
+        assertThat(zipOf(dir).keySet()).containsExactly(".gcloudignore", "main.py", "small.txt");
+    }
+
+    @Test
     void zipsTheSameFolderToTheSameBytes() throws IOException {
         write("main.py", "x = 1");
         write("data/a.csv", "1,2");

@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 
 /**
@@ -28,19 +29,75 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets");
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
     private ConfigResolver() {
     }
 
+    /** A resolved config and what the deploy should tell about how it was read (a Zappa project's settings). */
+    public record Resolved(FunctionConfig config, List<String> notes) {
+    }
+
     /** Resolves the config of function {@code name} from its bundle folder and the flags given at deploy. */
     public static FunctionConfig resolve(String name, Path bundleRoot, Map<String, ?> flags) {
+        return resolveWithNotes(name, bundleRoot, flags).config();
+    }
+
+    /**
+     * As {@link #resolve}: deploy flags win over the bundle's gale.toml, which wins over a Zappa
+     * project's zappa_settings.json (its stage: the only one, or zappa-stage), which wins over the defaults.
+     */
+    public static Resolved resolveWithNotes(String name, Path bundleRoot, Map<String, ?> flags) {
+        Map<String, Object> fromFile = normalise(readBundleFile(bundleRoot), BUNDLE_FILE);
+        Map<String, Object> fromFlags = normalise(flags, "deploy flags");
+        Optional<String> stage = Optional.ofNullable(fromFlags.containsKey("zappaStage") ? fromFlags.get("zappaStage")
+                : fromFile.get("zappaStage")).map(v -> v.toString().trim());
+        Optional<ZappaSettings.Read> zappa = ZappaSettings.read(bundleRoot, stage);
+        if (zappa.isEmpty() && !fromFile.containsKey("entryPoint") && !fromFlags.containsKey("entryPoint")) {
+            zappa = ServerlessSettings.read(name, bundleRoot); // a Serverless or SAM project's handler, when nothing else names one
+        }
         Map<String, Object> merged = new LinkedHashMap<>();
-        merged.putAll(normalise(readBundleFile(bundleRoot), BUNDLE_FILE));
-        merged.putAll(normalise(flags, "deploy flags"));
-        return build(name, merged);
+        zappa.ifPresent(z -> merged.putAll(z.config()));
+        merged.putAll(fromFile);
+        merged.putAll(fromFlags);
+        merged.remove("zappaStage"); // how to read the bundle, not a setting of the version
+        splitEntryPoint(merged, bundleRoot);
+        return new Resolved(build(name, merged), zappa.map(ZappaSettings.Read::notes).orElse(List.of()));
+    }
+
+    private static final java.util.regex.Pattern DOTTED_ENTRY_POINT =
+            java.util.regex.Pattern.compile("[A-Za-z_]\\w*(\\.[A-Za-z_]\\w*)*(:[A-Za-z_]\\w*|\\.[A-Za-z_]\\w*)");
+
+    /**
+     * A Python entry point given with its module, as Zappa ({@code app.app}) and gunicorn
+     * ({@code myapp.api:app}) write it, becomes the entry module's file and the callable's name:
+     * {@code myapp/api.py} (or {@code myapp/api/__init__.py} when the bundle has that) and {@code app}.
+     */
+    private static void splitEntryPoint(Map<String, Object> m, Path bundleRoot) {
+        Object runtime = m.getOrDefault("runtime", "python3");
+        Object given = m.get("entryPoint");
+        if (!"python3".equals(String.valueOf(runtime).trim()) || !(given instanceof String text)
+                || !DOTTED_ENTRY_POINT.matcher(text.trim()).matches()) {
+            return;
+        }
+        String entry = text.trim();
+        int split = entry.contains(":") ? entry.indexOf(':') : entry.lastIndexOf('.');
+        String module = entry.substring(0, split);
+        String callable = entry.substring(split + 1);
+        String file = module.replace('.', '/') + ".py";
+        if (!Files.isRegularFile(bundleRoot.resolve(file)) && Files.isRegularFile(bundleRoot.resolve(module.replace('.', '/')).resolve("__init__.py"))) {
+            file = module.replace('.', '/') + "/__init__.py";
+        }
+        Object entryModule = m.get("entryModule");
+        if (entryModule != null && !String.valueOf(entryModule).trim().equals(file)) {
+            throw new InvalidConfigException("entry-point '" + entry + "' names its module (" + file + ") and entry-module says '"
+                    + entryModule + "'; give the module in one of them: entry-point " + callable + " with entry-module "
+                    + entryModule + ", or entry-point " + entry + " alone");
+        }
+        m.put("entryModule", file);
+        m.put("entryPoint", callable);
     }
 
     /** Rebuilds a stored config (its {@link FunctionConfig#toMap() wire form}). */

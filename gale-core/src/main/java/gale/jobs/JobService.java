@@ -60,6 +60,8 @@ public final class JobService implements AutoCloseable {
     private final ReentrantLock writing = new ReentrantLock();
     private final ExecutorService jobs = Executors.newVirtualThreadPerTaskExecutor();
     private Thread writer;
+    private final java.util.concurrent.atomic.LongAdder tasksDone = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder tasksFailed = new java.util.concurrent.atomic.LongAdder();
     private long lastWrite; // the writer thread's own
     /** Outcomes handed to the writer, and how many of them it has written (or given up on): see {@link #flushOutcomes}. */
     private final AtomicLong enqueued = new AtomicLong();
@@ -198,7 +200,11 @@ public final class JobService implements AutoCloseable {
     /** A job's execution, registered as running (so it can be seen and cancelled) before it starts. */
     private JobExecution execution(JobRow row, Optional<JobContext> context, JobOptions options, Consumer<JobItem> writer,
                                    Optional<List<String>> submitted) {
-        var execution = new JobExecution(row, context, options, registry, store, writer, submitted);
+        Consumer<JobItem> counted = outcome -> {
+            (outcome.state().equals("DONE") ? tasksDone : tasksFailed).increment();
+            writer.accept(outcome);
+        };
+        var execution = new JobExecution(row, context, options, registry, store, counted, submitted);
         running.put(row.id(), execution);
         return execution;
     }
@@ -366,6 +372,11 @@ public final class JobService implements AutoCloseable {
                 store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
             }
         }
+    }
+
+    /** Tasks of map jobs that ended since the server started, done or failed for good (for /metrics). */
+    public long tasksEnded(boolean done) {
+        return (done ? tasksDone : tasksFailed).sum();
     }
 
     // ---- outcome writer

@@ -32,7 +32,8 @@ final class BundleArchive {
     /**
      * Unpacks {@code zip} into {@code target}. A zip whose only top-level entry is a
      * folder (what "compress folder" makes) is unpacked from inside that folder, so
-     * main.py lands at the bundle root either way. {@code target} must not exist; on failure
+     * main.py lands at the bundle root either way, unless that folder is a Python package
+     * (an {@code __init__.py}), which the entry point names as such. {@code target} must not exist; on failure
      * it is deleted with all that was written, so a half-unpacked bundle never looks unpacked.
      */
     static void unpack(Path zip, Path target, BundleLimits limits) throws IOException {
@@ -143,6 +144,7 @@ final class BundleArchive {
         }
         if (top.size() != 1 || !Files.isDirectory(top.getFirst())) return;
         Path inner = top.getFirst();
+        if (Files.isRegularFile(inner.resolve("__init__.py"))) return; // a Python package: `myapp.web:app` needs it as it is
         Path moved = target.resolveSibling(target.getFileName() + ".inner");
         Files.move(inner, moved);
         Files.delete(target);

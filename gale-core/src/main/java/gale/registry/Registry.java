@@ -196,11 +196,14 @@ public final class Registry implements AutoCloseable {
         // Beside the function folders, not in one: a refused deploy of a new name leaves no folder behind.
         Path staging = versionsRoot.resolve(".staging-" + UUID.randomUUID());
         FunctionConfig config;
+        List<String> notes;
         BlobStore.Blob blob;
         VersionRow created = null;
         try (BlobStore.Incoming upload = blobs.receive(bundle, bundleLimits.upload().bytes())) {
             BundleArchive.unpack(upload.path(), staging, bundleLimits);
-            config = ConfigResolver.resolve(name, staging, flags);
+            ConfigResolver.Resolved resolved = ConfigResolver.resolveWithNotes(name, staging, flags);
+            config = resolved.config();
+            notes = resolved.notes();
             blob = upload.blob();
             // The version before the blob is kept: when the store cannot take it (its disk is full), the upload is deleted.
             created = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), Instant.now());
@@ -230,6 +233,7 @@ public final class Registry implements AutoCloseable {
         }
         platformLog(name, row.version(), "deploying version " + row.version() + " (" + blob.bytes() + " bytes, "
                 + blob.digest().substring(0, 19) + ")");
+        notes.forEach(note -> platformLog(name, row.version(), note));
         deployer.submit(() -> finishDeploy(name, row.version(), config));
         return row;
     }

@@ -40,6 +40,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final Jdbi jdbi;
     private final JobStore jobs;
     private final ScheduleStore schedules;
+    private final SecretStore secrets;
     private final StateStore state;
     private final SamplerStore samplers;
     private final HikariDataSource pool;
@@ -51,6 +52,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.clock = clock;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
+        this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
     }
@@ -76,6 +78,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Map jobs and their inputs, in the same database. */
     public JobStore jobs() {
         return jobs;
+    }
+
+    /** Sealed secrets and their grants to functions, in the same database. */
+    public SecretStore secrets() {
+        return secrets;
     }
 
     /** Schedules and their firings, in the same database. */
@@ -126,6 +133,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
             ScheduleStore.deleteOfFunction(h, name);
+            SecretStore.deleteOfFunction(h, name); // a function of that name made later gets none of them
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {

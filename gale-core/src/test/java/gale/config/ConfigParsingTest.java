@@ -56,6 +56,45 @@ class ConfigParsingTest {
         assertThat(c.isPublic()).isFalse();
     }
 
+    @ParameterizedTest(name = "{0} is {2} in {1}")
+    @CsvSource({"app.app, app.py, app", "myapp.api:app, myapp/api.py, app", "myapp.api.app, myapp/api.py, app",
+            "main:handler, main.py, handler", "handler, main.py, handler"})
+    void aPythonEntryPointMayNameItsModuleAsZappaAndGunicornDo(String entryPoint, String module, String callable,
+                                                               @TempDir Path bundle) {
+        FunctionConfig c = ConfigResolver.resolve("app", bundle, Map.of("entryPoint", entryPoint));
+
+        assertThat(c.entryModule()).isEqualTo(module);
+        assertThat(c.entryPoint()).isEqualTo(callable);
+    }
+
+    @Test
+    void aPackagesEntryPointIsItsInitWhenThereIsNoModuleFile(@TempDir Path bundle) throws IOException {
+        Files.createDirectories(bundle.resolve("myapp"));
+        Files.writeString(bundle.resolve("myapp/__init__.py"), "def create_app(): ...\n");
+
+        FunctionConfig c = ConfigResolver.resolve("app", bundle, Map.of("entryPoint", "myapp:create_app"));
+
+        assertThat(c.entryModule()).isEqualTo("myapp/__init__.py");
+        assertThat(c.entryPoint()).isEqualTo("create_app");
+    }
+
+    @Test
+    void anEntryPointWithAModuleAndAnotherEntryModuleIsRefusedWithBothWaysToWriteIt(@TempDir Path bundle) {
+        assertThatThrownBy(() -> ConfigResolver.resolve("app", bundle, Map.of("entryPoint", "app.app", "entryModule", "web.py")))
+                .isInstanceOf(InvalidConfigException.class)
+                .hasMessage("entry-point 'app.app' names its module (app.py) and entry-module says 'web.py'; give the module "
+                        + "in one of them: entry-point app with entry-module web.py, or entry-point app.app alone");
+        assertThat(ConfigResolver.resolve("app", bundle, Map.of("entryPoint", "app.app", "entryModule", "app.py")).entryPoint())
+                .isEqualTo("app");
+    }
+
+    @Test
+    void aJavaEntryPointKeepsItsDots(@TempDir Path bundle) {
+        FunctionConfig c = ConfigResolver.resolve("hello", bundle, Map.of("runtime", "java21", "entryPoint", "com.example.Hello"));
+
+        assertThat(c.entryPoint()).isEqualTo("com.example.Hello");
+    }
+
     @Test
     void flagsWinOverGaleTomlWhichWinsOverDefaults(@TempDir Path bundle) throws IOException {
         Files.writeString(bundle.resolve("gale.toml"), """

@@ -119,6 +119,16 @@ class BundleArchiveTest {
         assertThat(tmp.resolve("out/model.bin")).hasSize(1000);
     }
 
+    @Test
+    void aBundleWhoseSingleFolderIsAPythonPackageKeepsIt() throws IOException {
+        Path zip = zip("pkg.zip", "myapp/__init__.py", new byte[0], "myapp/web.py", "app = None\n".getBytes());
+
+        BundleArchive.unpack(zip, tmp.resolve("out"), SMALL);
+
+        assertThat(tmp.resolve("out/myapp/web.py")).exists();
+        assertThat(tmp.resolve("out/myapp/__init__.py")).exists();
+    }
+
     // ---- zips
 
     /** A zip of pairs of entry name and content, deflated. */

@@ -1,5 +1,6 @@
 package gale.state;
 
+import gale.util.ManualClock;
 import gale.store.Store;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
@@ -36,13 +37,13 @@ class SamplerPropertiesTest {
     private static final Duration LEASE = Duration.ofMinutes(5);
     private static final AtomicInteger SAMPLERS = new AtomicInteger();
     private static Path dir;
-    private static MovableClock clock;
+    private static ManualClock clock;
     private static Store store;
 
     @BeforeContainer
     static void open() throws Exception {
         dir = Files.createTempDirectory("gale-sampler-test");
-        clock = new MovableClock();
+        clock = new ManualClock();
         store = Store.openSqlite(dir.resolve("gale.db"), clock);
     }
 

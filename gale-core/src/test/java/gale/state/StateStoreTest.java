@@ -1,5 +1,6 @@
 package gale.state;
 
+import gale.util.ManualClock;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.IntNode;
@@ -27,7 +28,7 @@ class StateStoreTest {
 
     @TempDir
     Path dir;
-    MovableClock clock = new MovableClock();
+    ManualClock clock = new ManualClock();
     Store store;
     StateStore state;
 

@@ -1,5 +1,6 @@
 package gale.triggers;
 
+import gale.util.ManualClock;
 import gale.store.FiringRow;
 import gale.store.Store;
 import org.junit.jupiter.api.AfterEach;
@@ -31,7 +32,7 @@ class SchedulerTest {
     @TempDir
     Path dir;
     private Store store;
-    private final TestClock clock = new TestClock(T0);
+    private final ManualClock clock = new ManualClock(T0);
     /** Every call any scheduler made, in order. */
     private final List<Scheduler.ScheduledCall> calls = new CopyOnWriteArrayList<>();
     private final Scheduler.Caller answersOk = call -> {

@@ -136,6 +136,7 @@ public final class Gateway extends Handler.Wrapper {
         private final Response response;
         private final Callback callback;
         private final long startNanos = System.nanoTime();
+        private long acquiredNanos; // when the pool handed over an instance: a cold start's wait ends there
         private final Instant arrival = Instant.now();
         private final String requestId = newRequestId();
         private final String name;
@@ -248,6 +249,7 @@ public final class Gateway extends Handler.Wrapper {
                     }
                     return;
                 }
+                acquiredNanos = System.nanoTime();
                 invokeOn(fn, lease, call);
             }));
         }
@@ -287,7 +289,8 @@ public final class Gateway extends Handler.Wrapper {
                         "gale", "call exceeded the timeout of " + Durations.format(fn.config().timeout()) + "; instance stopped"));
             }
             double durationMs = (System.nanoTime() - startNanos) / 1e6;
-            metrics.record(fn.name(), served.outcome, durationMs, served.coldStart);
+            metrics.record(fn.name(), served.version, served.outcome, durationMs, served.coldStart,
+                    served.coldStart ? (acquiredNanos - startNanos) / 1e6 : 0);
             logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, status,
                     served.outcome, durationMs, served.coldStart, served.memoryMb, arrival));
         }

@@ -1,44 +1,94 @@
 package gale.gateway;
 
+import gale.pool.PoolStats;
+import gale.registry.ActiveFunction;
 import gale.store.InvocationRecord.Outcome;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
 
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
-/** Per-function call counters and latency, exported on /metrics. Meters are cached: no lookup per call. */
+/**
+ * Per-function, per-version metrics, exported on /metrics in Prometheus' names:
+ * {@code gale_function_calls_total{function,version,outcome}}, {@code gale_function_duration_seconds}
+ * (a histogram), {@code gale_function_cold_starts_total}, {@code gale_function_cold_start_seconds}
+ * (the wait of a call for its instance to start), and, read from the pools at each scrape,
+ * {@code gale_function_instances} and {@code gale_function_queue_depth}. Meters are cached: no
+ * lookup per call beyond one map read.
+ */
 public final class GatewayMetrics {
 
-    private record Meters(Map<Outcome, Counter> calls, Timer duration, Counter coldStarts) {
+    /** Histogram buckets of call and cold-start durations: what a dashboard's p50/p99 is computed from. */
+    private static final Duration[] BUCKETS = {Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
+            Duration.ofMillis(10), Duration.ofMillis(25), Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250),
+            Duration.ofMillis(500), Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
+            Duration.ofSeconds(30), Duration.ofSeconds(60)};
+
+    private record Key(String function, int version) {
+    }
+
+    private record Meters(Map<Outcome, Counter> calls, Timer duration, Counter coldStarts, Timer coldStart) {
     }
 
     private final MeterRegistry registry;
-    private final Map<String, Meters> byFunction = new ConcurrentHashMap<>();
+    private final Map<Key, Meters> meters = new ConcurrentHashMap<>();
+    private final MultiGauge instances;
+    private final MultiGauge queueDepth;
 
     public GatewayMetrics(MeterRegistry registry) {
         this.registry = registry;
+        this.instances = MultiGauge.builder("gale.function.instances")
+                .description("instances of a version that run or are starting").register(registry);
+        this.queueDepth = MultiGauge.builder("gale.function.queue.depth")
+                .description("calls of a version waiting for a free instance").register(registry);
     }
 
-    void record(String function, Outcome outcome, double durationMs, boolean coldStart) {
-        Meters m = byFunction.computeIfAbsent(function, this::meters);
+    /** @param coldStartWaitMs how long the call waited for its instance to start (only for a cold start) */
+    void record(String function, int version, Outcome outcome, double durationMs, boolean coldStart, double coldStartWaitMs) {
+        Meters m = meters.computeIfAbsent(new Key(function, version), this::meters);
         m.calls().get(outcome).increment();
         m.duration().record((long) (durationMs * 1_000_000), TimeUnit.NANOSECONDS);
-        if (coldStart) m.coldStarts().increment();
+        if (coldStart) {
+            m.coldStarts().increment();
+            m.coldStart().record((long) (coldStartWaitMs * 1_000_000), TimeUnit.NANOSECONDS);
+        }
     }
 
-    private Meters meters(String function) {
-        var calls = new java.util.EnumMap<Outcome, Counter>(Outcome.class);
+    /** Reads the pools' instance counts and queues into the gauges (before a scrape); gone versions drop out. */
+    public void refreshPools(List<ActiveFunction> active) {
+        instances.register(active.stream().map(f -> MultiGauge.Row.of(tags(f), stats(f).instances() + stats(f).starting())).toList(), true);
+        queueDepth.register(active.stream().map(f -> MultiGauge.Row.of(tags(f), stats(f).waiting())).toList(), true);
+    }
+
+    private static PoolStats stats(ActiveFunction f) {
+        return f.pool().stats();
+    }
+
+    private static Tags tags(ActiveFunction f) {
+        return Tags.of("function", f.name(), "version", Integer.toString(f.version()));
+    }
+
+    private Meters meters(Key key) {
+        Tags tags = Tags.of("function", key.function(), "version", Integer.toString(key.version()));
+        var calls = new EnumMap<Outcome, Counter>(Outcome.class);
         for (Outcome o : Outcome.values()) {
-            calls.put(o, Counter.builder("gale.invocations").tag("function", function).tag("outcome", o.wire())
+            calls.put(o, Counter.builder("gale.function.calls").tags(tags).tag("outcome", o.wire())
                     .description("calls of a function by how they ended").register(registry));
         }
-        Timer duration = Timer.builder("gale.invocation.duration").tag("function", function)
-                .publishPercentiles(0.5, 0.99).description("time from arrival to response").register(registry);
-        Counter cold = Counter.builder("gale.cold.starts").tag("function", function)
+        Timer duration = Timer.builder("gale.function.duration").tags(tags).serviceLevelObjectives(BUCKETS)
+                .description("time from a call's arrival to its response").register(registry);
+        Counter cold = Counter.builder("gale.function.cold.starts").tags(tags)
                 .description("calls that waited for an instance to start").register(registry);
-        return new Meters(calls, duration, cold);
+        Timer coldStart = Timer.builder("gale.function.cold.start").tags(tags).serviceLevelObjectives(BUCKETS)
+                .description("how long a cold-started call waited for its instance").register(registry);
+        return new Meters(calls, duration, cold, coldStart);
     }
 }

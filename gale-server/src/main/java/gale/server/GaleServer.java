@@ -3,6 +3,7 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.DeployUpload;
 import gale.admin.JobsApi;
+import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
 import gale.triggers.Scheduler;
@@ -29,6 +30,8 @@ import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
 import gale.store.LogEntry;
+import gale.secrets.SecretBox;
+import gale.secrets.Secrets;
 import gale.state.StateCredentials;
 import gale.state.StateStore;
 import gale.state.StateTokens;
@@ -85,6 +88,8 @@ public final class GaleServer implements AutoCloseable {
     private Registry registry;
     private JobService jobs;
     private Schedules schedules;
+    private GatewayMetrics metrics;
+    private Secrets secrets;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -111,7 +116,14 @@ public final class GaleServer implements AutoCloseable {
         FileTrees.clear(run);
         var listener = life.add("the instance socket", InstanceListener.open(socketPath(run, node)));
         stateTokens = StateTokens.derivedFrom(token.value());
-        var credentials = new StateCredentials(stateTokens, this::instanceUrl);
+        var stateCredentials = new StateCredentials(stateTokens, this::instanceUrl);
+        secrets = new Secrets(store.secrets(), SecretBox.inDataDir(dataDir.root()),
+                name -> registry.function(name).isPresent(), java.time.Clock.systemUTC());
+        gale.runtime.InstanceCredentials credentials = spec -> {
+            var env = new java.util.LinkedHashMap<>(stateCredentials.environment(spec));
+            env.putAll(secrets.environment(spec)); // GALE_* names are refused for secrets: they cannot shadow Gale's
+            return env;
+        };
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
                 credentials);
         List<gale.runtime.Runtime> runtimes = List.of(
@@ -133,7 +145,13 @@ public final class GaleServer implements AutoCloseable {
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
-        var gateway = new Gateway(registry, logs, new GatewayMetrics(prometheus), auth, config.maxBodyBytes());
+        metrics = new GatewayMetrics(prometheus);
+        for (boolean done : new boolean[] {true, false}) {
+            io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))
+                    .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
+                    .register(prometheus);
+        }
+        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes());
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
@@ -287,10 +305,14 @@ public final class GaleServer implements AutoCloseable {
                 ctx.status(503).header("Retry-After", "1").json(Map.of("status", "starting", "restoring", registry.restoringCount()));
             }
         });
-        routes.get("/metrics", ctx -> ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape()));
+        routes.get("/metrics", ctx -> {
+            metrics.refreshPools(registry.activeFunctions());
+            ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
+        });
         new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        new SecretsApi(secrets).register(routes);
         var stateAccess = new StateAccess(stateTokens, registry, auth);
         StateAccess.registerErrors(routes);
         new StateApi(store.state(), stateAccess).register(routes);

@@ -2,6 +2,8 @@ package gale.e2e;
 
 import org.junit.jupiter.api.Test;
 
+import java.nio.file.Path;
+
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -77,5 +79,54 @@ class LambdaAndWsgiTest extends GaleE2E {
         assertThat(text(predict)).contains("\"doubled\":42").contains("\"payload\":{\"x\":1}");
         assertThat(missing.statusCode()).isEqualTo(404);
         assertThat(missing.headers().firstValue("X-Gale-Error")).isEmpty();
+    }
+
+    @Test
+    void aFlaskAppInAPackageDeploysWithItsEntryPointWrittenTheGunicornOrZappaWay() {
+        Path project = gale.bundle("pkgapp", "myapp/__init__.py", "", "myapp/scores.py", """
+                def score(n):
+                    return n * 3
+                """, "myapp/web.py", """
+                from flask import Flask
+                from .scores import score
+
+                app = Flask(__name__)
+
+                @app.route("/score/<int:n>")
+                def scored(n):
+                    return {"score": score(n), "module": __name__}
+                """);
+
+        gale.deployActive("pkgapp", project, "entryPoint", "myapp.web:app");
+        gale.deployActive("zappa-style", project, "entryPoint", "myapp.web.app");
+
+        assertThat(text(gale.get("pkgapp", "/score/5"))).contains("\"score\":15").contains("\"module\":\"myapp.web\"");
+        assertThat(text(gale.get("zappa-style", "/score/2"))).contains("\"score\":6");
+    }
+
+    @Test
+    void aZappaProjectDeploysAsItIsWithItsStagesSettings() {
+        Path project = gale.bundle("zappa-project", "app.py", """
+                import os
+                from flask import Flask
+
+                app = Flask(__name__)
+
+                @app.route("/model")
+                def model():
+                    return {"model": os.environ["MODEL_NAME"], "stage": os.environ["STAGE"]}
+                """, "zappa_settings.json", """
+                {"dev": {"app_function": "app.app", "aws_region": "eu-west-1", "project_name": "survey",
+                         "s3_bucket": "zappa-survey-dev", "environment_variables": {"MODEL_NAME": "churn-v2", "STAGE": "dev"},
+                         "timeout_seconds": 45, "keep_warm": true}}
+                """);
+
+        gale.deployActive("survey-zappa", project); // no entry point, no flags: the project as Zappa deploys it
+
+        assertThat(text(gale.get("survey-zappa", "/model"))).contains("\"model\":\"churn-v2\"").contains("\"stage\":\"dev\"");
+        assertThat(gale.client.functionJson("survey-zappa")).contains("\"timeout\":\"45s\"");
+        var platformLines = gale.client.logs("survey-zappa", 0, 100, 0).entries().stream().map(e -> e.message()).toList();
+        assertThat(platformLines).contains("read zappa_settings.json stage 'dev': app_function, environment_variables, timeout_seconds")
+                .contains("ignored (AWS settings with nothing to steer here): aws_region, project_name, s3_bucket");
     }
 }
