@@ -106,7 +106,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
         SQLiteDataSource ds = new SQLiteDataSource(config);
         ds.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
-        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").load().migrate();
+        // Out of order: features land on separate branches, so a data dir at V8 may yet meet a V7 (each migration adds
+        // tables of its own); without it Flyway refuses to start with "resolved migration not applied".
+        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").outOfOrder(true).load().migrate();
         HikariConfig pooled = new HikariConfig();
         pooled.setDataSource(ds); // each new connection gets the SQLite settings above
         pooled.setPoolName("gale-store");
