@@ -2,7 +2,8 @@
 
 Client side (docs/python-client.md): ``gale.Client`` talks to the admin API,
 ``gale.Executor`` runs calls and map jobs like concurrent.futures, ``gale.Pipeline``
-chains parallel and sequential steps, ``gale.state`` keeps shared state (docs/state.md). They are loaded on first use, so
+chains parallel and sequential steps, ``gale.state`` keeps shared state (docs/state.md),
+``gale.blobs`` versioned blobs such as models (docs/blobs.md). They are loaded on first use, so
 ``import gale`` stays cheap and stdlib-only.
 
 Server side: ``gale._bootstrap`` runs inside every function instance and speaks the
@@ -34,13 +35,13 @@ _EXPORTS = {
     "ConflictError": "gale.errors",
 }
 
-__all__ = ["__version__", "state", *_EXPORTS]
+__all__ = ["__version__", "state", "blobs", *_EXPORTS]
 
 
 def __getattr__(name):
-    if name == "state":  # a module: `from gale import state`, or gale.state after `import gale`
+    if name in ("state", "blobs"):  # a module: `from gale import state`, or gale.state after `import gale`
         import importlib
-        return importlib.import_module("gale.state")
+        return importlib.import_module("gale." + name)
     module_name = _EXPORTS.get(name)
     if module_name is None:
         raise AttributeError(f"module 'gale' has no attribute {name!r}")

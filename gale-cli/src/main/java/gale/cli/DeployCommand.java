@@ -153,6 +153,10 @@ final class DeployCommand extends ClientCommand {
             description = "a state namespace the function may use besides its own (its name); repeatable")
     List<String> stateNamespaces = new ArrayList<>();
 
+    @Option(names = "--blob-bucket", paramLabel = "BUCKET",
+            description = "a blob bucket the function may use besides its own (its name); repeatable")
+    List<String> blobBuckets = new ArrayList<>();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -201,6 +205,7 @@ final class DeployCommand extends ClientCommand {
         asyncOnFailure.ifPresent(value -> config.put("asyncOnFailure", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
+        if (!blobBuckets.isEmpty()) config.put("blobBuckets", List.copyOf(blobBuckets));
         return config;
     }
 

@@ -6,7 +6,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 
-@Command(name = "rm", description = "Delete a function with all its versions and bundles.")
+@Command(name = "rm", description = "Delete a function with all its versions and bundles (its state and blob buckets stay).")
 final class RemoveCommand extends ClientCommand {
 
     @Parameters(index = "0", paramLabel = "NAME", description = "function name")

@@ -36,6 +36,10 @@ final class ServerOptions {
             description = "largest request body a function accepts (default: ${DEFAULT-VALUE})")
     DataSize maxBody;
 
+    @Option(names = "--max-blob-size", paramLabel = "SIZE", defaultValue = "5GB",
+            description = "largest blob `gale blobs put` may store; larger puts are cut off with 413 (default: ${DEFAULT-VALUE})")
+    DataSize maxBlob;
+
     @Option(names = "--max-bundle", paramLabel = "SIZE", defaultValue = "1GB",
             description = "largest bundle zip a deploy may upload; larger uploads are cut off with 413 (default: ${DEFAULT-VALUE})")
     DataSize maxBundle;
@@ -93,12 +97,13 @@ final class ServerOptions {
                 .withBundleLimits(new BundleLimits(maxBundle, maxBundleExpanded, maxBundleFiles))
                 .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout))
                 .withShutdownGrace(shutdownGrace)
-                .withMinScheduleInterval(minScheduleInterval);
+                .withMinScheduleInterval(minScheduleInterval)
+                .withMaxBlobBytes(maxBlob.bytes());
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
                 config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
-                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval());
+                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes());
     }
 }

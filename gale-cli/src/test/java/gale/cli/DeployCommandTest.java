@@ -71,6 +71,13 @@ class DeployCommandTest {
     }
 
     @Test
+    void blobBucketsAreSentAsAListWhenGranted() {
+        assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("blobBuckets");
+        assertThat(parse("deploy", "scorer", "--source", "src", "--blob-bucket", "models", "--blob-bucket", "data").config())
+                .containsEntry("blobBuckets", java.util.List.of("models", "data"));
+    }
+
+    @Test
     void stateNamespacesAreSentAsAListWhenGranted() {
         assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("stateNamespaces");
         assertThat(parse("deploy", "scorer", "--source", "src", "--state-namespace", "survey", "--state-namespace", "votes").config())

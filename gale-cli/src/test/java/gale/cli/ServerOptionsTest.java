@@ -36,12 +36,12 @@ class ServerOptionsTest {
                 "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
                 "--pip-index-url", "http://pypi.internal/simple", "--max-bundle", "200MB", "--max-bundle-expanded", "2GB",
                 "--max-bundle-files", "50000", "--max-zygotes", "12", "--zygote-idle-timeout", "90s", "--shutdown-grace", "3s",
-                "--min-schedule-interval", "5s");
+                "--min-schedule-interval", "5s", "--max-blob-size", "300MB");
 
         assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
                 1L << 30, new BundleLimits(DataSize.ofMegabytes(200), DataSize.ofMegabytes(2048), 50_000),
                 Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
-                new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5)));
+                new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5), 300L << 20));
     }
 
     @Test

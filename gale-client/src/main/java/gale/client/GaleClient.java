@@ -443,6 +443,77 @@ public final class GaleClient implements AutoCloseable {
                 .POST(BodyPublishers.ofString(body)).build(), json -> json);
     }
 
+    /** Streams a file into BUCKET/KEY as its next version (docs/blobs.md): {"version", "digest", "bytes", "created", ...}. */
+    public JsonNode blobPut(String bucket, String key, Path file, Optional<String> contentType) {
+        try {
+            return read(admin(blobPath(bucket, key, Optional.empty(), ""), UPLOAD_TIMEOUT)
+                    .header("Content-Type", contentType.orElse("application/octet-stream"))
+                    .PUT(BodyPublishers.ofFile(file)).build(), json -> json);
+        } catch (java.io.FileNotFoundException e) {
+            throw new IllegalArgumentException("no file " + file + " to put", e);
+        }
+    }
+
+    /**
+     * Streams the bytes of BUCKET/KEY (the latest, {@code version}, or what {@code alias} names now) into {@code out};
+     * answers the version written.
+     */
+    public int blobGet(String bucket, String key, Optional<String> alias, OptionalInt version, java.io.OutputStream out) {
+        String query = version.isPresent() ? "?version=" + version.getAsInt() : "";
+        HttpRequest request = admin(blobPath(bucket, key, alias, "") + query, UPLOAD_TIMEOUT).header("Accept", "*/*").GET().build();
+        try {
+            HttpResponse<InputStream> response = http.send(request, BodyHandlers.ofInputStream());
+            try (InputStream in = response.body()) {
+                if (!isSuccess(response)) throw apiError(response.statusCode(), in.readAllBytes());
+                in.transferTo(out);
+            }
+            return Integer.parseInt(response.headers().firstValue("X-Gale-Blob-Version").orElse("0"));
+        } catch (IOException e) {
+            throw unreachable(request, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted during " + describe(request));
+        }
+    }
+
+    /** The latest version of each key of a bucket that starts with {@code prefix}: {"keys": [...], "next"}. */
+    public JsonNode blobList(String bucket, String prefix, Optional<String> after, int limit) {
+        String query = "?limit=" + limit + "&prefix=" + segment(prefix) + after.map(a -> "&after=" + segment(a)).orElse("");
+        return get("/v1/blobs/" + segment(bucket) + query, json -> json);
+    }
+
+    /** Every version of a key, newest first: {"versions": [...]}. */
+    public JsonNode blobVersions(String bucket, String key) {
+        return get(blobPath(bucket, key, Optional.empty(), ":versions"), json -> json);
+    }
+
+    /** Every alias of a key with its targets and per-version calls: {"aliases": [...]}. */
+    public JsonNode blobAliases(String bucket, String key) {
+        return get(blobPath(bucket, key, Optional.empty(), ":aliases"), json -> json);
+    }
+
+    /** Points an alias at one version ({"version": 7}) or splits it ({"split": {"7": 90, "8": 10}}); answers the alias. */
+    public JsonNode blobAlias(String bucket, String key, String alias, String bodyJson) {
+        return read(admin(blobPath(bucket, key, Optional.empty(), ":aliases/" + segment(alias)), ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json").PUT(BodyPublishers.ofString(bodyJson)).build(), json -> json);
+    }
+
+    /** Deletes a key, one version of it, or (with {@code alias}) an alias; false when there was none. */
+    public boolean blobDelete(String bucket, String key, OptionalInt version, Optional<String> alias) {
+        String path = alias.isPresent() ? blobPath(bucket, key, Optional.empty(), ":aliases/" + segment(alias.get()))
+                : blobPath(bucket, key, Optional.empty(), "") + (version.isPresent() ? "?version=" + version.getAsInt() : "");
+        HttpResponse<byte[]> response = send(admin(path, ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    /** /v1/blobs/BUCKET/KEY[@ALIAS][ACTION]: a key's slashes stay slashes, the rest is escaped. */
+    private static String blobPath(String bucket, String key, Optional<String> alias, String action) {
+        String path = statePath(bucket, key).replaceFirst("^/v1/state/", "/v1/blobs/");
+        return path + alias.map(a -> "@" + segment(a)).orElse("") + action;
+    }
+
     /** A page of {@link #stateList}; {@code next} is the key to list after, when there are more. */
     public record StatePage(List<StateEntry> entries, Optional<String> next) {
     }

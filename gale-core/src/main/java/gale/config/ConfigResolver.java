@@ -29,7 +29,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "zappaStage",
+            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage",
             "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure");
 
     private static final ObjectMapper TOML = new TomlMapper();
@@ -158,6 +158,7 @@ public final class ConfigResolver {
                 string(m, "network", "all"),
                 bool(m, "prewarm", true),
                 list(m.get("stateNamespaces")),
+                list(m.get("blobBuckets")),
                 integer(m, "asyncMaxAttempts", 3),
                 duration(m, "asyncBackoff", "1s"),
                 duration(m, "asyncMaxAge", "6h"),

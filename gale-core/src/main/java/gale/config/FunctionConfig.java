@@ -30,6 +30,7 @@ import java.util.Map;
  * @param prewarm              get ready for the first call at deploy and restart (a Python version's zygote
  *                             starts then); false leaves that to the first cold start
  * @param stateNamespaces      state namespaces the function's instances may use besides its own (docs/state.md)
+ * @param blobBuckets          blob buckets the function's instances may use besides its own (docs/blobs.md)
  * @param asyncMaxAttempts     attempts an async call gets (Prefer: respond-async) before it is a dead letter
  * @param asyncBackoff         wait before an async call's second attempt, doubling for each one after
  * @param asyncMaxAge          an async call not succeeded this long after it was accepted is a dead letter
@@ -57,6 +58,7 @@ public record FunctionConfig(
         String network,
         boolean prewarm,
         List<String> stateNamespaces,
+        List<String> blobBuckets,
         int asyncMaxAttempts,
         Duration asyncBackoff,
         Duration asyncMaxAge,
@@ -74,6 +76,7 @@ public record FunctionConfig(
         env = Map.copyOf(env);
         cors = List.copyOf(cors);
         stateNamespaces = List.copyOf(stateNamespaces);
+        blobBuckets = List.copyOf(blobBuckets);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
         switch (runtime) {
@@ -102,6 +105,10 @@ public record FunctionConfig(
         for (String ns : stateNamespaces) {
             check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
                     + gale.state.StateLimits.NAMESPACE_RULE);
+        }
+        for (String bucket : blobBuckets) {
+            check(bucket.matches("[a-z0-9][a-z0-9._-]{0,62}"), "blob-buckets: '" + bucket + "' is not a bucket: "
+                    + gale.blob.BlobNames.BUCKET_RULE);
         }
         check(asyncMaxAttempts >= 1 && asyncMaxAttempts <= 100, "async-max-attempts must be between 1 and 100, got " + asyncMaxAttempts);
         check(asyncBackoff.toMillis() >= 10 && asyncBackoff.compareTo(Duration.ofHours(1)) <= 0,
@@ -151,6 +158,7 @@ public record FunctionConfig(
         m.put("network", network);
         m.put("prewarm", prewarm);
         m.put("stateNamespaces", String.join(",", stateNamespaces));
+        m.put("blobBuckets", String.join(",", blobBuckets));
         m.put("asyncMaxAttempts", asyncMaxAttempts);
         m.put("asyncBackoff", Durations.format(asyncBackoff));
         m.put("asyncMaxAge", Durations.format(asyncMaxAge));

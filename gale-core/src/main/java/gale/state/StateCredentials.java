@@ -10,7 +10,7 @@ import java.util.function.Supplier;
 
 /**
  * Hands each instance GALE_STATE_URL (this server) and GALE_STATE_TOKEN (a {@link StateTokens}
- * token for its function and version), which {@code gale.state} reads inside a function.
+ * token for its function and version), which {@code gale.state} and {@code gale.blobs} read inside a function.
  */
 public final class StateCredentials implements InstanceCredentials {
 

@@ -12,9 +12,9 @@ import java.util.Optional;
  * The credential Gale hands each instance of a function (GALE_STATE_TOKEN): it names the
  * function and version and is signed with a key derived from the admin token, so it cannot be
  * forged or turned into the admin token, needs no storage, and holds across restarts. What it
- * may touch is decided when it is used: the version's own namespace (the function's name)
- * and the namespaces its config grants ({@code state-namespaces}). A deleted function's
- * tokens stop working with it.
+ * may touch is decided when it is used: the version's own namespace and bucket (the function's
+ * name) and the namespaces and buckets its config grants ({@code state-namespaces},
+ * {@code blob-buckets}). A deleted function's tokens stop working with it.
  */
 public final class StateTokens {
 

@@ -45,16 +45,26 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final SamplerStore samplers;
     private final AsyncStore async;
     private final HikariDataSource pool;
+    private final Clock clock;
 
     private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
         this.jdbi = jdbi;
         this.pool = pool;
+        this.clock = clock;
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
+    }
+
+    /**
+     * Buckets of versioned blobs with aliases, their metadata in this database and their bytes in
+     * {@code bytes}. Call once: the catalog it answers is the one writer of those tables.
+     */
+    public gale.blob.BlobCatalog blobCatalog(gale.blob.BlobStore bytes) {
+        return new gale.blob.BlobCatalog(jdbi, bytes, clock);
     }
 
     /** Samplers (items drawn for respondents under a target), in the same database. */
@@ -103,7 +113,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
         SQLiteDataSource ds = new SQLiteDataSource(config);
         ds.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
-        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").load().migrate();
+        // Out of order: features land on separate branches, so a data dir at V8 may yet meet a V7 (each migration adds
+        // tables of its own); without it Flyway refuses to start with "resolved migration not applied".
+        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").outOfOrder(true).load().migrate();
         HikariConfig pooled = new HikariConfig();
         pooled.setDataSource(ds); // each new connection gets the SQLite settings above
         pooled.setPoolName("gale-store");

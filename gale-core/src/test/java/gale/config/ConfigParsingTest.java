@@ -131,6 +131,18 @@ class ConfigParsingTest {
     }
 
     @Test
+    void blobBucketsComeFromTheBundleOrFlagsAndMustBeBuckets(@TempDir Path bundle) throws Exception {
+        assertThat(ConfigResolver.resolve("fn", bundle, Map.of()).blobBuckets()).isEmpty();
+        Files.writeString(bundle.resolve("gale.toml"), "blob-buckets = [\"models\", \"data\"]\n");
+
+        FunctionConfig c = ConfigResolver.resolve("fn", bundle, Map.of());
+        assertThat(c.blobBuckets()).containsExactly("models", "data");
+        assertThat(ConfigResolver.fromMap("fn", c.toMap()).blobBuckets()).containsExactly("models", "data");
+        assertThatThrownBy(() -> ConfigResolver.resolve("fn", bundle, Map.of("blobBuckets", List.of("../models"))))
+                .isInstanceOf(InvalidConfigException.class).hasMessageContaining("blob-buckets: '../models' is not a bucket");
+    }
+
+    @Test
     void prewarmIsOnUnlessTurnedOff(@TempDir Path bundle) throws Exception {
         assertThat(ConfigResolver.resolve("fn", bundle, Map.of()).prewarm()).isTrue();
 

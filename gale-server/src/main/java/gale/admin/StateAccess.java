@@ -20,21 +20,22 @@ import io.javalin.http.UnauthorizedResponse;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
 /**
- * Who may use a state namespace or a sampler, for {@link StateApi} and {@link SamplerApi}: the
- * admin (all of them), or a function's instance with its GALE_STATE_TOKEN (the one named after
- * the function and those its config grants with state-namespaces). These APIs check callers
+ * Who may use a state namespace, a sampler or a blob bucket, for {@link StateApi}, {@link SamplerApi}
+ * and {@link BlobsApi}: the admin (all of them), or a function's instance with its GALE_STATE_TOKEN
+ * (the one named after the function and those its config grants with state-namespaces or blob-buckets). These APIs check callers
  * themselves, which is why {@link AdminApi}'s admin-only filter lets them through. Also what
  * both answer a refusal with, and how they read JSON bodies.
  */
 public final class StateAccess {
 
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-    private static final Set<String> PREFIXES = Set.of(StateApi.PREFIX, SamplerApi.PREFIX);
+    private static final Set<String> PREFIXES = Set.of(StateApi.PREFIX, SamplerApi.PREFIX, BlobsApi.PREFIX);
 
     private final StateTokens tokens;
     private final Registry registry;
@@ -69,6 +70,16 @@ public final class StateAccess {
      * or 403 otherwise. {@code what} names the thing in the message ("state namespace", "sampler").
      */
     void allow(Context ctx, String namespace, String what) {
+        allow(ctx, namespace, what, FunctionConfig::stateNamespaces, "state-namespace", "state-namespaces");
+    }
+
+    /** As {@link #allow}, for a blob bucket: a function's own and those its blob-buckets grant. */
+    void allowBucket(Context ctx, String bucket) {
+        allow(ctx, bucket, "blob bucket", FunctionConfig::blobBuckets, "blob-bucket", "blob-buckets");
+    }
+
+    private void allow(Context ctx, String namespace, String what, java.util.function.Function<FunctionConfig, List<String>> granted,
+                       String flag, String tomlKey) {
         String header = ctx.header("Authorization");
         if (auth.isAdmin(header)) return;
         String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
@@ -80,16 +91,16 @@ public final class StateAccess {
                     ? "this state token belongs to " + holder.get().function() + " version " + holder.get().version()
                             + ", which no longer exists"
                     : "this API needs 'Authorization: Bearer <token>': the admin token, or inside a function its "
-                            + "GALE_STATE_TOKEN (gale.state uses it by itself)");
+                            + "GALE_STATE_TOKEN (gale.state and gale.blobs use it by themselves)");
         }
         Set<String> allowed = new LinkedHashSet<>();
         allowed.add(holder.get().function());
-        allowed.addAll(config.get().stateNamespaces());
+        allowed.addAll(granted.apply(config.get()));
         if (!allowed.contains(namespace)) {
             String fn = holder.get().function();
             throw new ForbiddenResponse("function '" + fn + "' may not use " + what + " '" + namespace + "'; it may use "
-                    + String.join(", ", allowed) + ". To grant it, deploy with `gale deploy " + fn + " --state-namespace "
-                    + namespace + "` (or state-namespaces = [\"" + namespace + "\"] in gale.toml)");
+                    + String.join(", ", allowed) + ". To grant it, deploy with `gale deploy " + fn + " --" + flag + " "
+                    + namespace + "` (or " + tomlKey + " = [\"" + namespace + "\"] in gale.toml)");
         }
     }
 

@@ -12,9 +12,11 @@ import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
 import java.time.Clock;
 import gale.admin.SamplerApi;
+import gale.admin.BlobsApi;
 import gale.admin.StateAccess;
 import gale.admin.StateApi;
 import gale.jobs.JobService;
+import gale.blob.BlobCatalog;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
 import gale.gateway.Gateway;
@@ -97,6 +99,7 @@ public final class GaleServer implements AutoCloseable {
     private String url;
     private volatile String boundUrl;
     private StateTokens stateTokens;
+    private BlobCatalog blobCatalog;
     private CompletableFuture<Void> restored;
 
     private GaleServer(ServerConfig config) {
@@ -140,6 +143,8 @@ public final class GaleServer implements AutoCloseable {
                 config.bundleLimits(), runtimes, logs, config.drainTimeout()));
         registry.start();
         jobs = new JobService(registry, store.jobs());
+        // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
+        blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
@@ -325,6 +330,7 @@ public final class GaleServer implements AutoCloseable {
         StateAccess.registerErrors(routes);
         new StateApi(store.state(), stateAccess).register(routes);
         new SamplerApi(store.samplers(), stateAccess).register(routes);
+        new BlobsApi(blobCatalog, stateAccess, config.maxBlobBytes()).register(routes);
     }
 
     /**

@@ -24,6 +24,7 @@ import java.util.Optional;
  * @param zygotes       how many Python zygotes to keep, and for how long
  * @param shutdownGrace how long calls in flight may take to finish when the server stops (SIGTERM); then instances are killed
  * @param minScheduleInterval the shortest {@code --every} a schedule may have (1m; tests lower it to fire within seconds)
+ * @param maxBlobBytes  largest blob a put may store (413 above)
  */
 public record ServerConfig(
         String host,
@@ -37,9 +38,12 @@ public record ServerConfig(
         Duration drainTimeout,
         ZygoteBudget zygotes,
         Duration shutdownGrace,
-        Duration minScheduleInterval) {
+        Duration minScheduleInterval,
+        long maxBlobBytes) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
+    /** Models of a few GB fit; the bytes stream to disk, so the limit guards the disk, not memory. */
+    public static final long DEFAULT_MAX_BLOB_BYTES = 5L * 1024 * 1024 * 1024;
     /** As Cloud Run: 10 seconds between SIGTERM and SIGKILL. */
     public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(10);
 
@@ -60,6 +64,7 @@ public record ServerConfig(
         if (minScheduleInterval.toMillis() < 1000) {
             throw new IllegalArgumentException("minScheduleInterval must be 1s or more, got " + minScheduleInterval);
         }
+        if (maxBlobBytes <= 0) throw new IllegalArgumentException("maxBlobBytes must be positive, got " + maxBlobBytes);
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -69,39 +74,44 @@ public record ServerConfig(
                 DEFAULT_MAX_BODY_BYTES, BundleLimits.DEFAULT,
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
-                Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL);
+                Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL,
+                DEFAULT_MAX_BLOB_BYTES);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withBundleLimits(BundleLimits limits) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes);
     }
 
     public ServerConfig withMinScheduleInterval(Duration interval) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes);
+    }
+
+    public ServerConfig withMaxBlobBytes(long bytes) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */
