@@ -379,6 +379,7 @@ class _Job:
         self._resolved = 0
         self._cancelled = 0
         self._cancel_sent = False
+        self._mismatch = None  # the VersionMismatchError a task reported, once one did
         self._lock = threading.Lock()
         self._threads = []
         self._streamed = threading.Event()
@@ -467,6 +468,7 @@ class _Job:
                                            attempts=future.attempts)
         if not ok and isinstance(value, VersionMismatchError):
             self.executor._runner_ready = False
+            self._mismatch = value  # the inputs the cancel stops before they run fail with it too, not as cancelled
             self._cancel_job()  # every other call would fail the same way
         self._settle(future, ok, value)
 
@@ -489,6 +491,9 @@ class _Job:
         except GaleError:
             pass
         state = self.info.get("state")
+        if self._mismatch is not None:
+            self._fail_rest(self._mismatch)
+            return
         if state == "CANCELLED":
             for future in pending:
                 future.cancel()

@@ -14,6 +14,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import itertools
 import unittest
 
 import gale
@@ -388,6 +389,24 @@ class VersionMismatchTest(FakeServerTestCase):
         with self.assertRaises(VersionMismatchError):
             self.executor.submit(square, 1)  # checks the runner again, and fails before any job
 
+
+    def test_inputs_the_mismatch_cancels_before_they_run_fail_with_it_too(self):
+        self.fake.runner_version = _runner.RUNNER_VERSION
+        self.executor.ensure_runner()
+        self.fake.runner_version = "0.0.9+abcdefabcdef"
+        original, calls = self.fake.call, itertools.count()
+
+        def slow_after_the_first(function, body):  # the cancel lands while the second input is still running
+            if next(calls) > 0:
+                time.sleep(0.3)
+            return original(function, body)
+
+        self.fake.call = slow_after_the_first
+        self.executor.max_workers = 1
+        futures = self.executor.map_futures(square, range(5))
+        for future in futures:
+            with self.assertRaises(VersionMismatchError):
+                future.result(10)
 
 if __name__ == "__main__":
     unittest.main()
