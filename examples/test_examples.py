@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import json
 import os
+import re
 import sys
 import tomllib
 import types
@@ -28,9 +29,12 @@ sys.dont_write_bytecode = True  # keep __pycache__ out of the bundle folders
 
 EXAMPLES = Path(__file__).resolve().parent
 # The Python bundles that serve HTTP calls; other runtimes (R, Java, any process) have their own tests.
+# Examples whose function uses Gale's own services (state, samplers, blobs) need a server: their demo
+# calls are made by the end-to-end tests (SamplerApiTest, GaleBinaryIT's demo run), not here.
 BUNDLES = sorted(p.parent.name for p in EXAMPLES.glob("*/gale.toml")
                  if tomllib.loads(p.read_text()).get("runtime", "python3") == "python3"
-                 and (p.parent / "demo-call.txt").exists())
+                 and (p.parent / "demo-call.txt").exists()
+                 and not re.search(r"^from gale import|^import gale\b", (p.parent / "main.py").read_text(), re.M))
 GALE_PREFIX = "/fn"
 
 # Stands in for the Cloud Functions framework: a Flask app whose request context the

@@ -114,6 +114,10 @@ class GaleBinaryIT {
         String survey = get("http://127.0.0.1:" + port + "/fn/survey-scorer"
                 + Files.readAllLines(ROOT.resolve("examples/survey-scorer/demo-call.txt")).getFirst());
         assertThat(survey).isNotBlank();
+        // a function on Gale's own services: the sampler it makes on first use, with the state credential it was handed
+        String sampled = get("http://127.0.0.1:" + port + "/fn/survey-sampler"
+                + Files.readAllLines(ROOT.resolve("examples/survey-sampler/demo-call.txt")).getFirst());
+        assertThat(sampled).contains("\"respondent\": \"R_demo\"").contains("\"items\": [{");
         assertThat(gale(data, "ls").out()).doesNotContain("FAILED");
     }
 
