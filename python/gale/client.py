@@ -323,6 +323,42 @@ class Client:
         return self.request(method, f"/fn/{_quote(name)}{path}", body=body, headers=headers, query=query,
                             timeout=timeout, check=check)
 
+    # ----------------------------------------------------------------- async calls (docs/async.md)
+
+    def call_async(self, name, body=None, path="", method="POST", query=None, headers=None):
+        """Call a function in the background (``Prefer: respond-async``): Gale stores the call before
+        answering and retries it with the function's backoff. Returns the invocation id; follow it
+        with :meth:`invocation` or :meth:`wait_invocation`."""
+        answer = self.call(name, body=body, path=path, method=method, query=query,
+                           headers=dict(headers or {}, Prefer="respond-async"))
+        return answer.json()["invocationId"]
+
+    def invocation(self, invocation_id):
+        """An async call's status (QUEUED, RUNNING, SUCCEEDED, DEAD), attempts, result and error."""
+        return self._json("GET", f"/v1/invocations/{_quote(invocation_id)}")
+
+    def wait_invocation(self, invocation_id, timeout=300.0, poll=0.2):
+        """The invocation once it SUCCEEDED or is DEAD; raises GaleError after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.invocation(invocation_id)
+            if info.get("status") in ("SUCCEEDED", "DEAD"):
+                return info
+            if time.monotonic() >= deadline:
+                raise GaleError(f"invocation {invocation_id} is still {info.get('status')} after {timeout:g}s")
+            time.sleep(poll)
+
+    def dead_letters(self, name, limit=None):
+        """The function's async calls whose last attempt failed, newest first, with input, error and traceback."""
+        return _items(self._json("GET", f"/v1/functions/{_quote(name)}/dead-letters", query={"limit": limit}))
+
+    def redrive(self, name, ids=None):
+        """Queue the function's dead letters again (all, or those ``ids``), on the version now active."""
+        return self._json("POST", f"/v1/functions/{_quote(name)}/dead-letters:redrive", body={"ids": list(ids)} if ids else {})
+
+    def purge_dead_letters(self, name):
+        return self._json("DELETE", f"/v1/functions/{_quote(name)}/dead-letters")
+
     # ----------------------------------------------------------------- jobs
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,
