@@ -426,7 +426,7 @@ public final class GaleClient implements AutoCloseable {
     public JsonNode secretGrant(String name, String function, String env) {
         return read(admin("/v1/functions/" + segment(function) + "/secrets/" + segment(env), ADMIN_TIMEOUT)
                 .header("Content-Type", "application/json")
-                .PUT(BodyPublishers.ofString("{\"secret\":" + quote(name) + "}")).build(), json -> json);
+                .PUT(BodyPublishers.ofByteArray(ApiJson.write(Map.of("secret", name)))).build(), json -> json);
     }
 
     /** Takes variable {@code env} away from the function's future instances; false when it had none. */
@@ -802,14 +802,6 @@ public final class GaleClient implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while " + what);
-        }
-    }
-
-    private static String quote(String text) {
-        try {
-            return new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(text);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -48,24 +48,25 @@ public final class ConfigResolver {
 
     /**
      * As {@link #resolve}: deploy flags win over the bundle's gale.toml, which wins over a Zappa
-     * project's zappa_settings.json (its stage: the only one, or zappa-stage), which wins over the defaults.
+     * project's zappa_settings.json (its stage: the only one, or zappa-stage) or, when nothing names an entry
+     * point, a serverless.yml or SAM template ({@link ProjectSettings}), which wins over the defaults.
      */
     public static Resolved resolveWithNotes(String name, Path bundleRoot, Map<String, ?> flags) {
         Map<String, Object> fromFile = normalise(readBundleFile(bundleRoot), BUNDLE_FILE);
         Map<String, Object> fromFlags = normalise(flags, "deploy flags");
         Optional<String> stage = Optional.ofNullable(fromFlags.containsKey("zappaStage") ? fromFlags.get("zappaStage")
                 : fromFile.get("zappaStage")).map(v -> v.toString().trim());
-        Optional<ZappaSettings.Read> zappa = ZappaSettings.read(bundleRoot, stage);
-        if (zappa.isEmpty() && !fromFile.containsKey("entryPoint") && !fromFlags.containsKey("entryPoint")) {
-            zappa = ServerlessSettings.read(name, bundleRoot); // a Serverless or SAM project's handler, when nothing else names one
+        Optional<ProjectSettings> project = ZappaSettings.read(bundleRoot, stage);
+        if (project.isEmpty() && !fromFile.containsKey("entryPoint") && !fromFlags.containsKey("entryPoint")) {
+            project = ServerlessSettings.read(name, bundleRoot); // a Serverless or SAM project's handler, when nothing else names one
         }
         Map<String, Object> merged = new LinkedHashMap<>();
-        zappa.ifPresent(z -> merged.putAll(z.config()));
+        project.ifPresent(p -> merged.putAll(p.config()));
         merged.putAll(fromFile);
         merged.putAll(fromFlags);
         merged.remove("zappaStage"); // how to read the bundle, not a setting of the version
         splitEntryPoint(merged, bundleRoot);
-        return new Resolved(build(name, merged), zappa.map(ZappaSettings.Read::notes).orElse(List.of()));
+        return new Resolved(build(name, merged), project.map(ProjectSettings::notes).orElse(List.of()));
     }
 
     private static final java.util.regex.Pattern DOTTED_ENTRY_POINT =

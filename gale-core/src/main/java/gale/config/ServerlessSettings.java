@@ -30,7 +30,7 @@ final class ServerlessSettings {
     private ServerlessSettings() {
     }
 
-    static Optional<ZappaSettings.Read> read(String name, Path bundleRoot) {
+    static Optional<ProjectSettings> read(String name, Path bundleRoot) {
         for (String file : SERVERLESS_FILES) {
             if (Files.isRegularFile(bundleRoot.resolve(file))) return Optional.of(serverless(name, file, parse(bundleRoot, file)));
         }
@@ -86,7 +86,7 @@ final class ServerlessSettings {
         }
     }
 
-    private static ZappaSettings.Read serverless(String name, String file, JsonNode root) {
+    private static ProjectSettings serverless(String name, String file, JsonNode root) {
         JsonNode functions = root.path("functions");
         String key = pick(name, file, functions, "functions", f -> f.has("handler"));
         JsonNode fn = functions.get(key);
@@ -99,11 +99,11 @@ final class ServerlessSettings {
         variables(provider.path("environment"), env);
         variables(fn.path("environment"), env);
         if (!env.isEmpty()) config.put("env", env);
-        return new ZappaSettings.Read(key, config, List.of("read " + file + " function '" + key + "': handler "
+        return new ProjectSettings(key, config, List.of("read " + file + " function '" + key + "': handler "
                 + fn.path("handler").asText() + (env.isEmpty() ? "" : ", environment") + "; events, IAM and other AWS settings ignored"));
     }
 
-    private static ZappaSettings.Read sam(String name, String file, JsonNode root) {
+    private static ProjectSettings sam(String name, String file, JsonNode root) {
         JsonNode resources = root.path("Resources");
         String key = pick(name, file, resources, "Resources of Type AWS::Serverless::Function",
                 r -> r.path("Type").asText().equals("AWS::Serverless::Function"));
@@ -124,7 +124,7 @@ final class ServerlessSettings {
         variables(globals.path("Environment").path("Variables"), env);
         variables(props.path("Environment").path("Variables"), env);
         if (!env.isEmpty()) config.put("env", env);
-        return new ZappaSettings.Read(key, config, List.of("read " + file + " resource '" + key + "': Handler " + handler
+        return new ProjectSettings(key, config, List.of("read " + file + " resource '" + key + "': Handler " + handler
                 + (env.isEmpty() ? "" : ", Environment") + "; Events, Policies and other AWS settings ignored"));
     }
 

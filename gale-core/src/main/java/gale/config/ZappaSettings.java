@@ -23,15 +23,11 @@ import java.util.TreeSet;
  * stage's {@code app_function} becomes the entry point, {@code environment_variables} (and
  * {@code aws_environment_variables}) the environment, {@code timeout_seconds} and
  * {@code memory_size} the timeout and memory. A stage may {@code extends} another, as in Zappa.
- * Settings that steer AWS have nothing to steer here; they are named in {@link Read#notes()}.
+ * Settings that steer AWS have nothing to steer here; they are named in {@link ProjectSettings#notes()}.
  */
 public final class ZappaSettings {
 
     public static final String FILE = "zappa_settings.json";
-
-    /** What the stage gives Gale's config (camelCase keys, lowest precedence), and what the deploy should say. */
-    public record Read(String stage, Map<String, Object> config, List<String> notes) {
-    }
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final int MAX_EXTENDS = 16;
@@ -40,7 +36,7 @@ public final class ZappaSettings {
     }
 
     /** The settings of {@code stage} (or of the file's only stage) when the bundle has a zappa_settings.json. */
-    public static Optional<Read> read(Path bundleRoot, Optional<String> stage) {
+    public static Optional<ProjectSettings> read(Path bundleRoot, Optional<String> stage) {
         Path file = bundleRoot.resolve(FILE);
         if (!Files.isRegularFile(file)) {
             stage.ifPresent(s -> {
@@ -96,7 +92,7 @@ public final class ZappaSettings {
         return out;
     }
 
-    private static Read translate(String stage, ObjectNode s) {
+    private static ProjectSettings translate(String stage, ObjectNode s) {
         Map<String, Object> config = new LinkedHashMap<>();
         List<String> used = new ArrayList<>();
         Set<String> ignored = new TreeSet<>();
@@ -140,7 +136,7 @@ public final class ZappaSettings {
             ignored.remove("keep_warm_expression");
         }
         if (!ignored.isEmpty()) notes.add("ignored (AWS settings with nothing to steer here): " + String.join(", ", ignored));
-        return new Read(stage, config, notes);
+        return new ProjectSettings(stage, config, notes);
     }
 
     private static void requireText(String key, JsonNode v) {
