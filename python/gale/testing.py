@@ -455,6 +455,8 @@ class LocalGale:
         try:
             return server.start(), None
         except GaleError as exc:
+            if os.environ.get("CI"):
+                raise  # in CI a server that does not start is a failure, never a quiet skip
             reason = f"the Gale server could not be built or started ({server.launcher}): {exc}"
             print(f"\n*** {module_name}: skipping the tests that need a server: {reason}", file=sys.stderr)
             return None, reason

@@ -8,14 +8,13 @@ to end by gale-server's BlobsFromFunctionsTest.
 import io
 import os
 import pickle
-import sys
 import tempfile
 import unittest
 from unittest import mock
 
 import gale
 from gale import blobs
-from gale.errors import ApiError, GaleError
+from gale.errors import ApiError
 from gale.testing import LocalGale
 
 SERVER = None
@@ -24,12 +23,7 @@ SKIP_REASON = None
 
 def setUpModule():
     global SERVER, SKIP_REASON
-    server = LocalGale()
-    try:
-        SERVER = server.start()
-    except GaleError as exc:
-        SKIP_REASON = f"the Gale server could not be built or started ({server.launcher}): {exc}"
-        print(f"\n*** {__name__}: skipping the server tests: {SKIP_REASON}", file=sys.stderr)
+    SERVER, SKIP_REASON = LocalGale.for_test_module(__name__)
 
 
 def tearDownModule():

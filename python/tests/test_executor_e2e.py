@@ -3,7 +3,8 @@
 setUpModule starts ``./gale server`` (the launcher builds the jar when needed; set
 GALE_BIN to use another launcher) on a free port with a temporary data dir, and the
 tests drive it over HTTP with real Python instances. When the server cannot be built
-or started, every test here is skipped with the reason (and the server log) printed.
+or started, every test here is skipped with the reason (and the server log) printed; under
+CI=true that is an error instead (LocalGale.for_test_module).
 """
 
 import concurrent.futures
