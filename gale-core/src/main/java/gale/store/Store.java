@@ -255,6 +255,14 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> logEntry(rs)).list());
     }
 
+    /** The newest {@code limit} entries of one call, oldest first (the console's search by request id). */
+    public List<LogEntry> logsOfRequest(String function, String requestId, int limit) {
+        List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM logs WHERE function_name = :f AND request_id = :r ORDER BY seq DESC LIMIT :limit""")
+                .bind("f", function).bind("r", requestId).bind("limit", limit).map((rs, ctx) -> logEntry(rs)).list());
+        return newestFirst.reversed();
+    }
+
     /** The newest {@code limit} entries, oldest first (what `gale logs` shows by default). */
     public List<LogEntry> tailLogs(String function, int limit) {
         List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""

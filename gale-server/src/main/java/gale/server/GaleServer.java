@@ -15,6 +15,7 @@ import gale.admin.SamplerApi;
 import gale.admin.BlobsApi;
 import gale.admin.StateAccess;
 import gale.admin.StateApi;
+import gale.console.ConsoleAssets;
 import gale.jobs.JobService;
 import gale.blob.BlobCatalog;
 import gale.blob.BlobStore;
@@ -151,6 +152,10 @@ public final class GaleServer implements AutoCloseable {
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         metrics = new GatewayMetrics(prometheus);
+        metrics.history().seedLastCalls(store.lastCalls()); // the functions list's "last call" survives a restart
+        life.add("the call history sampler", metrics.history().startSampling(registry::activeFunctions,
+                () -> registry.functions().stream().map(gale.store.FunctionRow::name).collect(java.util.stream.Collectors.toSet())));
+        var console = ConsoleAssets.load();
         for (boolean done : new boolean[] {true, false}) {
             io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))
                     .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
@@ -164,7 +169,7 @@ public final class GaleServer implements AutoCloseable {
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
         schedules = new Schedules(store.schedules(), clock, name -> registry.function(name).isPresent(), scheduler::poke,
                 config.minScheduleInterval());
-        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
+        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway, console));
         app.start(config.host(), config.port());
         life.onClose("the HTTP server", app::stop);
         life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
@@ -283,7 +288,8 @@ public final class GaleServer implements AutoCloseable {
     }
 
     /** Javalin 7 takes every setting, route and handler up front, before it starts. */
-    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway) {
+    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway,
+                           ConsoleAssets console) {
         cfg.startup.showJavalinBanner = false;
         cfg.startup.showOldJavalinVersionWarning = false; // Gale pins its Javalin; the jar's age is not the user's concern
         cfg.startup.startupWatcherEnabled = false; // started right away; the watcher is a non-daemon thread sleeping 5 s
@@ -321,7 +327,7 @@ public final class GaleServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history()).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
         asyncApi.register(routes);
@@ -331,6 +337,7 @@ public final class GaleServer implements AutoCloseable {
         new StateApi(store.state(), stateAccess).register(routes);
         new SamplerApi(store.samplers(), stateAccess).register(routes);
         new BlobsApi(blobCatalog, stateAccess, config.maxBlobBytes()).register(routes);
+        console.register(routes); // the web console at / (docs/console.md)
     }
 
     /**
