@@ -127,14 +127,16 @@ public final class CallHistory {
 
     /** Notes how many instances each active function has now; a bucket keeps the most it saw. */
     public void sampleInstances(List<ActiveFunction> active) {
-        long index = clockMillis.getAsLong() / BUCKET_MS;
         for (ActiveFunction f : active) {
             var stats = f.pool().stats();
-            int instances = stats.instances() + stats.starting();
-            if (instances == 0) continue; // no bucket reads as none
-            series.computeIfAbsent(f.name(), n -> new Series()).bucket(index).counts
-                    .accumulateAndGet(INSTANCES, instances, Math::max);
+            noteInstances(f.name(), stats.instances() + stats.starting());
         }
+    }
+
+    void noteInstances(String function, int instances) {
+        if (instances == 0) return; // no bucket reads as none
+        series.computeIfAbsent(function, n -> new Series()).bucket(clockMillis.getAsLong() / BUCKET_MS).counts
+                .accumulateAndGet(INSTANCES, instances, Math::max);
     }
 
     /** Drops the history of functions that are gone and had nothing in the last hour. */

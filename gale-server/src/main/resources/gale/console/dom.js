@@ -1,5 +1,5 @@
 // Building the page. Everything that comes from the server (names, log lines, a function's answer,
-// tracebacks) goes into text nodes and attribute values, never into innerHTML, so nothing a
+// tracebacks) goes into text nodes and attribute values and is never parsed as HTML, so nothing a
 // function prints or returns can become markup or script in the console.
 
 const SAFE_HREF = /^(#|\/(?!\/)|https?:\/\/)/;
