@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.OptionalInt;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -194,6 +193,15 @@ class ConsoleBrowserTest extends GaleE2E {
         assertThat(driver.findElement(By.cssSelector("#traffic .share")).getText()).contains("v1");
         assertThat(GaleHarness.text(gale.get("greeter", "/?name=back"))).contains("hello back");
         browser.screenshot("function");
+
+        String console = driver.getWindowHandle();
+        driver.findElement(By.cssSelector(".url a")).click(); // the function's own page, in a tab of its own
+        wait(d -> d.getWindowHandles().size() == 2);
+        driver.switchTo().window(driver.getWindowHandles().stream().filter(h -> !h.equals(console)).findFirst().orElseThrow());
+        wait(d -> d.getPageSource().contains("hello world"));
+        assertThat(browser.script("return sessionStorage.getItem('gale.token')")).as("the function's tab has no token").isNull();
+        driver.close();
+        driver.switchTo().window(console);
     }
 
     @Test
@@ -250,14 +258,19 @@ class ConsoleBrowserTest extends GaleE2E {
 
     @Test
     @Order(9)
-    void thePagesRanWithoutScriptErrorsOrPolicyViolations() {
+    void thePagesRanWithoutScriptErrorsAndSigningOutForgetsTheToken() {
         List<String> problems = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
                 .map(LogEntry::getMessage)
                 .filter(m -> !m.contains("status of 401")) // the wrong token of the first step
                 .filter(m -> m.contains("Uncaught") || m.contains("Refused") || m.contains("Error") || m.contains("status of"))
                 .toList();
         assertThat(problems).isEmpty();
-        gale.client.rollback("greeter", OptionalInt.of(2)); // leaves the server as a user would find it
+
+        driver.findElement(By.id("signout")).click();
+        wait(d -> d.getCurrentUrl().contains("#/signin"));
+        assertThat(browser.script("return sessionStorage.getItem('gale.token')")).isNull();
+        driver.get(gale.server.url() + "/#/jobs");
+        wait(d -> d.getCurrentUrl().contains("#/signin?then="));
     }
 
     private static String inputs(int count, double sleep, boolean oddFail) {
