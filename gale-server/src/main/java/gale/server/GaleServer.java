@@ -111,7 +111,8 @@ public final class GaleServer implements AutoCloseable {
     private void startComponents() {
         life.add("the data dir lock", lockDataDir(dataDir.root()));
         token = dataDir.adminToken();
-        store = life.add("the store", Store.openSqlite(dataDir.store()));
+        store = life.add("the store", config.store().map(url -> Store.openPostgresql(url, java.time.Clock.systemUTC()))
+                .orElseGet(() -> Store.openSqlite(dataDir.store())));
         logs = life.add("the log writer", new LogSink(store));
         logs.start();
         Path run = dataDir.root().resolve("run");
