@@ -75,6 +75,7 @@ public final class ConsoleAssets {
 
     public void register(RoutesConfig routes) {
         routes.get("/", ctx -> serve(ctx, assets.get("index.html")));
+        routes.get("/favicon.ico", ctx -> serve(ctx, assets.get("favicon.svg"))); // what a browser asks for on any page of the server
         routes.get("/console/<path>", ctx -> {
             Asset asset = assets.get(ctx.pathParam("path"));
             if (asset == null) throw new NotFoundResponse("the console has no file '" + ctx.pathParam("path") + "'");

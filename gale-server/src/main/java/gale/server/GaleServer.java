@@ -32,6 +32,7 @@ import gale.runtime.Isolation;
 import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
+import gale.store.FunctionRow;
 import gale.store.LogEntry;
 import gale.secrets.SecretBox;
 import gale.secrets.Secrets;
@@ -65,6 +66,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.stream.Collectors;
 
 /**
  * One Gale node: store, registry, runtimes and the HTTP server, wired together. Every
@@ -155,7 +157,7 @@ public final class GaleServer implements AutoCloseable {
         metrics = new GatewayMetrics(prometheus);
         metrics.history().seedLastCalls(store.lastCalls()); // the functions list's "last call" survives a restart
         life.add("the call history sampler", metrics.history().startSampling(registry::activeFunctions,
-                () -> registry.functions().stream().map(gale.store.FunctionRow::name).collect(java.util.stream.Collectors.toSet())));
+                () -> registry.functions().stream().map(FunctionRow::name).collect(Collectors.toSet())));
         var console = ConsoleAssets.load();
         for (boolean done : new boolean[] {true, false}) {
             io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))

@@ -60,6 +60,7 @@ class ConsoleApiTest extends GaleE2E {
 
         assertThat(get("/console/../admin-token", Map.of()).statusCode()).isIn(400, 404);
         assertThat(get("/console/nothing.js", Map.of()).statusCode()).isEqualTo(404);
+        assertThat(get("/favicon.ico", Map.of()).headers().firstValue("Content-Type")).contains("image/svg+xml");
         assertThat(get("/fn/", Map.of()).statusCode()).as("functions stay the gateway's").isEqualTo(404);
     }
 
