@@ -159,6 +159,10 @@ class ConsoleApiTest extends GaleE2E {
         assertThat(badLevel.status()).isEqualTo(400);
         assertThat(badLevel.json().path("error").asText()).contains("level must be one of [debug, info, warning, error]");
         assertThat(jobs.send("GET", "/v1/functions/talker/logs/stream?tail=5000", null, null).status()).isEqualTo(400);
+        var badResume = get("/v1/functions/talker/logs/stream", Map.of("Authorization", "Bearer " + gale.server.adminToken(),
+                "Last-Event-ID", "yesterday"));
+        assertThat(badResume.statusCode()).isEqualTo(400);
+        assertThat(new String(badResume.body(), StandardCharsets.UTF_8)).contains("Last-Event-ID must be the seq of a log line");
         assertThat(jobs.send("GET", "/v1/functions/nobody/logs/stream", null, null).status()).isEqualTo(404);
         assertThat(get("/v1/functions/talker/logs/stream", Map.of()).statusCode()).isEqualTo(401);
     }
