@@ -66,6 +66,21 @@ export async function api(method, path, { json, form, signal } = {}) {
 }
 
 /**
+ * Reads an API path for a page: the answer, or null after report(message) said why there is none
+ * (report() with no message clears what it said before).
+ */
+export async function read(path, report) {
+  try {
+    const answer = await api('GET', path);
+    report();
+    return answer;
+  } catch (e) {
+    report(e.message);
+    return null;
+  }
+}
+
+/**
  * Follows a server-sent event stream of the API. EventSource cannot send an Authorization header,
  * so this reads the stream with fetch: onEvent({event, id, data}) for each event, onState('live' |
  * 'reconnecting' | 'error', message) as the connection goes. After a drop it reconnects with

@@ -1,8 +1,8 @@
 // The Charts tab: the function's last hour in 10-second buckets, from /v1/functions/NAME/metrics
 // (recorded where /metrics is, with the same latency buckets).
 import uPlot from './vendor/uplot-1.6.30/uPlot.esm.js';
-import { api } from './api.js';
-import { h, fill, problem, every } from './dom.js';
+import { read } from './api.js';
+import { h, fill, reporter, every } from './dom.js';
 
 const CHARTS = [
   { id: 'calls', title: 'Calls per 10 s', series: [['calls', 'calls', '#1f6fd1']] },
@@ -46,14 +46,8 @@ export function render(panel, fn) {
   };
   range.addEventListener('change', () => last && draw(last));
   const stop = every(10000, async () => {
-    try {
-      last = await api('GET', `/v1/functions/${fn.name}/metrics`);
-      fill(message);
-    } catch (e) {
-      fill(message, problem(e.message));
-      return;
-    }
-    draw(last);
+    const m = await read(`/v1/functions/${fn.name}/metrics`, reporter(message));
+    if (m) draw(last = m);
   });
   return () => {
     stop();

@@ -76,6 +76,11 @@ export function problem(message) {
   return h('div', { class: 'problem', role: 'alert' }, message);
 }
 
+/** What a page says when the server could not answer: report(message) shows it in box, report() clears it. */
+export function reporter(box) {
+  return (message) => (message ? fill(box, problem(message)) : fill(box));
+}
+
 /** Repeats fn every ms milliseconds (first at once), never two at a time; returns a stop function. */
 export function every(ms, fn) {
   let stopped = false;

@@ -1,7 +1,7 @@
 // One function: its state and URL, then tabs: overview (config, versions with rollback, traffic),
 // testing, live logs and charts.
-import { api } from './api.js';
-import { h, fill, keyedRows, status, problem, every, ago, bytes } from './dom.js';
+import { api, read } from './api.js';
+import { h, fill, keyedRows, status, problem, reporter, every, ago, bytes } from './dom.js';
 import { functionStatus } from './functions.js';
 import * as testing from './testing.js';
 import * as logs from './logs.js';
@@ -26,15 +26,9 @@ export function render(main, [name, tab = 'overview'], params) {
     message,
     panel);
 
-  let current = null; // the latest describe answer, for the tabs that need the config
   const refresh = async () => {
-    try {
-      current = await api('GET', '/v1/functions/' + name);
-      fill(message);
-    } catch (e) {
-      fill(message, problem(e.message));
-      return null;
-    }
+    const current = await read('/v1/functions/' + name, reporter(message));
+    if (!current) return null;
     fill(state, functionStatus(current));
     fill(url, h('a', { href: current.url, target: '_blank', rel: 'noopener noreferrer' }, current.url),
       current.config.allowUnauthenticated ? ' (public)' : ' (private: callers need a token)');

@@ -1,6 +1,6 @@
 // The functions list: each function's state, runtime, versions, instances and last hour of calls.
-import { api } from './api.js';
-import { h, fill, keyedRows, status, problem, every, ago } from './dom.js';
+import { read } from './api.js';
+import { h, fill, keyedRows, status, reporter, every, ago } from './dom.js';
 
 /** A function's state as its mark shows it: the newest version deploying or failed beside the one serving. */
 export function functionStatus(fn) {
@@ -36,14 +36,8 @@ export function render(main) {
       body),
     empty);
   return every(2000, async () => {
-    let list;
-    try {
-      list = await api('GET', '/v1/functions');
-      fill(message);
-    } catch (e) {
-      fill(message, problem(e.message));
-      return;
-    }
+    const list = await read('/v1/functions', reporter(message));
+    if (!list) return;
     list.sort((a, b) => a.name.localeCompare(b.name));
     empty.hidden = list.length > 0;
     keyedRows(body, list, (fn) => fn.name, (fn) => {

@@ -1,7 +1,7 @@
 // Map jobs, running and finished: live progress, throughput and ETA, failures with their
 // tracebacks, cancel and redrive.
-import { api } from './api.js';
-import { h, fill, keyedRows, status, problem, every, millis, ago } from './dom.js';
+import { api, read } from './api.js';
+import { h, fill, keyedRows, status, problem, reporter, every, millis, ago } from './dom.js';
 
 export function render(main) {
   const body = h('tbody', { id: 'jobs' });
@@ -15,14 +15,8 @@ export function render(main) {
       body),
     empty);
   const refresh = async () => {
-    let list;
-    try {
-      list = await api('GET', '/v1/jobs?limit=50');
-      fill(message);
-    } catch (e) {
-      fill(message, problem(e.message));
-      return;
-    }
+    const list = await read('/v1/jobs?limit=50', reporter(message));
+    if (!list) return;
     empty.hidden = list.length > 0;
     keyedRows(body, list.flatMap((job) => [{ job, key: job.id }, { job, key: job.id + ':failures' }]), (x) => x.key,
       (x) => x.key.endsWith(':failures') ? failuresRow() : jobRow(x.job),
