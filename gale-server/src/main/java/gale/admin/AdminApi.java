@@ -222,8 +222,12 @@ public final class AdminApi {
         out.put("latestReason", versions.isEmpty() ? null : versions.getFirst().reason().orElse(null));
         out.put("lastCall", history.lastCall(fn.name()).map(Object::toString).orElse(null));
         CallHistory.Totals hour = history.lastHour(fn.name());
-        out.put("lastHour", Map.of("calls", hour.calls(), "errors", hour.errors(), "functionErrors", hour.functionErrors(),
-                "platformErrors", hour.platformErrors()));
+        Map<String, Object> lastHour = new LinkedHashMap<>();
+        lastHour.put("calls", hour.calls());
+        lastHour.put("errors", hour.errors());
+        lastHour.put("functionErrors", hour.functionErrors());
+        lastHour.put("platformErrors", hour.platformErrors());
+        out.put("lastHour", lastHour);
         return out;
     }
 

@@ -82,6 +82,8 @@ class ConsoleBrowserTest extends GaleE2E {
         type(By.id("token"), "not-the-token");
         driver.findElement(By.id("signin")).click();
         assertThat(waitFor(By.cssSelector(".problem")).getText()).contains("refused");
+        assertThat(driver.findElement(By.id("nav")).isDisplayed()).as("no pages before signing in").isFalse();
+        assertThat(driver.findElement(By.id("signout")).isDisplayed()).isFalse();
         browser.screenshot("signin");
 
         driver.findElement(By.id("token")).clear();
