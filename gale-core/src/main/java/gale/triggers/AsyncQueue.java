@@ -184,6 +184,11 @@ public final class AsyncQueue implements AutoCloseable {
         return AsyncAttempt.toJson(headers);
     }
 
+    /** Looks for due calls now: trigger events were just stored (docs/triggers.md). */
+    public void wake() {
+        poke();
+    }
+
     private void poke() {
         lock.lock();
         try {

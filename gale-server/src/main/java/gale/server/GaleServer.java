@@ -10,6 +10,7 @@ import gale.gateway.ScheduledCalls;
 import gale.triggers.AsyncQueue;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
+import gale.triggers.Triggers;
 import java.time.Clock;
 import gale.admin.SamplerApi;
 import gale.admin.BlobsApi;
@@ -95,6 +96,7 @@ public final class GaleServer implements AutoCloseable {
     private GatewayMetrics metrics;
     private Secrets secrets;
     private AsyncQueue asyncQueue;
+    private Triggers triggers;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -158,6 +160,10 @@ public final class GaleServer implements AutoCloseable {
         }
         asyncQueue = new AsyncQueue(store.async(), registry, logs);
         asyncQueue.open();
+        triggers = new Triggers(store.triggers(), registry, asyncQueue::wake, java.time.Clock.systemUTC());
+        triggers.start();
+        store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
+        blobCatalog.reportTo(triggers);
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
@@ -321,7 +327,7 @@ public final class GaleServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
         asyncApi.register(routes);
