@@ -33,6 +33,12 @@ final class DescribeCommand extends ClientCommand {
         printFields(function, out);
         out.println();
         VersionsCommand.table(function.versions()).print(out, terminal.colour());
+        com.fasterxml.jackson.databind.JsonNode triggers = JSON.readTree(client.functionJson(name)).path("triggers");
+        if (!triggers.isEmpty()) {
+            out.println();
+            out.println("triggers:");
+            TriggersCommand.table(triggers).print(out, terminal.colour());
+        }
         return ExitCode.OK;
     }
 

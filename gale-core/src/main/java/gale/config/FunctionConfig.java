@@ -12,7 +12,7 @@ import java.util.Map;
  * @param runtime              "python3"
  * @param entryPoint           callable in the entry module ("prediction", "lambda_handler", "app")
  * @param entryModule          file holding it, relative to the bundle root
- * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi
+ * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi, background (GCF's (data, context))
  * @param memory               limit per instance; an instance above it is killed
  * @param timeout              limit for one call, from arrival to response, queueing and cold start included
  * @param concurrency          calls one instance serves at once
@@ -69,7 +69,7 @@ public record FunctionConfig(
         List<TriggerSpec> triggers) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
-    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
+    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi", "background");
     public static final List<String> SANDBOX_MODES = List.of("auto", "on", "off");
     public static final List<String> NETWORK_MODES = List.of("all", "none");
     /** As gale.registry.FunctionName's rule, which this package cannot see. */
