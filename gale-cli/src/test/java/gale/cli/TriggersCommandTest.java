@@ -1,0 +1,74 @@
+package gale.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+class TriggersCommandTest {
+
+    private static final String TRIGGER = """
+            {"id": "tr-3f2a9c1b7d4e", "function": "retrain", "source": "state:survey/responses/", "kind": "state",
+             "name": "survey", "prefix": "responses/", "events": ["put"], "createdAt": "2026-12-06T01:00:00Z",
+             "pending": 2, "delivered": 120, "dead": 1}""";
+
+    FakeApi api;
+
+    @BeforeEach
+    void start() throws IOException {
+        api = new FakeApi();
+    }
+
+    @AfterEach
+    void stop() {
+        api.close();
+    }
+
+    @Test
+    void listsAFunctionsTriggersWithTheirEventsCountsEitherWay() {
+        api.on("GET /v1/functions/retrain/triggers", 200, "[" + TRIGGER + "]");
+
+        for (String[] args : new String[][] {{"triggers", "retrain"}, {"triggers", "ls", "retrain"}}) {
+            GaleCli.Result result = GaleCli.run(api.env(), args);
+            assertThat(result.exitCode()).isEqualTo(ExitCode.OK);
+            assertThat(result.out()).isEqualTo("""
+                    ID               SOURCE                   EVENTS  PENDING  DELIVERED  DEAD
+                    tr-3f2a9c1b7d4e  state:survey/responses/  put     2        120        1
+                    """);
+        }
+    }
+
+    @Test
+    void saysHowToAddOneWhenThereAreNone() {
+        api.on("GET /v1/functions/retrain/triggers", 200, "[]");
+
+        assertThat(GaleCli.run(api.env(), "triggers", "retrain").out())
+                .contains("retrain has no triggers: add one with `gale triggers add retrain state:NAMESPACE/PREFIX`");
+    }
+
+    @Test
+    void addSendsTheSourceAndKindsAndRmDeletesById() {
+        api.on("POST /v1/functions/retrain/triggers", 201, TRIGGER);
+        api.on("DELETE /v1/functions/retrain/triggers/tr-3f2a9c1b7d4e", 204, "");
+
+        GaleCli.Result added = GaleCli.run(api.env(), "triggers", "add", "retrain", "state:survey/responses/", "--events", "put");
+        assertThat(added.out()).isEqualTo("Trigger tr-3f2a9c1b7d4e: retrain is called with each put under state:survey/responses/.\n");
+        assertThat(api.requests().getFirst().body()).isEqualTo("{\"source\":\"state:survey/responses/\",\"events\":[\"put\"]}");
+
+        GaleCli.Result removed = GaleCli.run(api.env(), "triggers", "rm", "retrain", "tr-3f2a9c1b7d4e");
+        assertThat(removed.out()).isEqualTo("Removed trigger tr-3f2a9c1b7d4e of retrain.\n");
+    }
+
+    @Test
+    void aRefusalIsPrintedAsTheServerSaidIt() {
+        api.on("POST /v1/functions/retrain/triggers", 403, "{\"error\": \"trigger state:secret/: function 'retrain' may not read "
+                + "state namespace 'secret'\", \"status\": 403}");
+
+        GaleCli.Result result = GaleCli.run(api.env(), "triggers", "add", "retrain", "state:secret/");
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.FAILED);
+        assertThat(result.err()).contains("may not read state namespace 'secret'");
+    }
+}
