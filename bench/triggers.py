@@ -115,12 +115,16 @@ def percentiles(values):
 
 
 def one_at_a_time(client, log_path, send):
-    """SINGLE calls, each sent once the one before ran; milliseconds from send to run."""
+    """SINGLE calls, each sent once the one before ran; milliseconds from send to run, and of the send's
+    own request (until the 202, or the state write's answer)."""
     open(log_path, "w").close()
+    answered = []
     for i in range(SINGLE):
+        started = time.perf_counter()
         send(client, i)
+        answered.append((time.perf_counter() - started) * 1000)
         wait_for(log_path, i + 1)
-    return [(d["ran"] - d["sent"]) * 1000 for d in lines(log_path)]
+    return [(d["ran"] - d["sent"]) * 1000 for d in lines(log_path)], answered
 
 
 def main():
@@ -143,8 +147,8 @@ def main():
         one_key_seconds, _ = delivered(client, log_path, one_key, put(lambda i: "hot"))
 
         log(f"latency: {SINGLE} single calls each way")
-        async_ms = one_at_a_time(client, log_path, async_call)
-        trigger_ms = one_at_a_time(client, log_path, put(lambda i: f"k{i % KEYS:02d}"))
+        async_ms, accepted_ms = one_at_a_time(client, log_path, async_call)
+        trigger_ms, written_ms = one_at_a_time(client, log_path, put(lambda i: f"k{i % KEYS:02d}"))
         counts = client.triggers("sink")[0]
 
         async_rate = EVENTS / async_seconds
@@ -160,6 +164,8 @@ def main():
         latency = table(["one at a time, send to the function running, ms", "n", "p50", "p90", "p99", "max"], [
             ["baseline: async call", SINGLE] + percentiles(async_ms),
             ["trigger: state put to its event", SINGLE] + percentiles(trigger_ms),
+            ["the async call's own request, send to its 202", SINGLE] + percentiles(accepted_ms),
+            ["the state put's own request, send to its answer", SINGLE] + percentiles(written_ms),
         ])
         summary = (f"Gale delivered **{trigger_rate:.0f} trigger events/s** ({trigger_rate / async_rate:.2f}x the "
                    f"{async_rate:.0f} async calls/s of the same function and clients), {one_key_rate:.0f}/s for one key "
