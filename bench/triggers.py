@@ -23,9 +23,9 @@ Writes bench/results/triggers.md. Stdlib only; every request goes to 127.0.0.1.
 import json
 import os
 import tempfile
-import threading
 import time
 
+from async_calls import fan_out, percentiles
 from map_common import log, start_server, table, write_results
 
 EVENTS = int(os.environ.get("EVENTS", "2000"))
@@ -64,27 +64,6 @@ def wait_for(path, count, timeout=600):
     raise SystemExit(f"only {len(lines(path))} of {count} calls reached the function in {timeout}s")
 
 
-def fan_out(client, count, threads, one):
-    next_index = [0]
-    lock = threading.Lock()
-
-    def worker():
-        while True:
-            with lock:
-                i = next_index[0]
-                next_index[0] += 1
-            if i >= count:
-                client.release()
-                return
-            one(client, i)
-
-    pool = [threading.Thread(target=worker) for _ in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-
-
 def async_call(client, i):
     answer = client.call("sink", body={"sent": time.time(), "i": i}, headers={"Prefer": "respond-async"})
     if answer.status != 202:
@@ -104,14 +83,6 @@ def delivered(client, log_path, count, send):
     fan_out(client, count, CLIENTS, send)
     done = wait_for(log_path, count)
     return max(d["ran"] for d in done) - started, done
-
-
-def percentiles(values):
-    ordered = sorted(values)
-
-    def at(q):
-        return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-    return [f"{at(50):.2f}", f"{at(90):.2f}", f"{at(99):.2f}", f"{max(ordered):.2f}"]
 
 
 def one_at_a_time(client, log_path, send):

@@ -4,10 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.client.GaleApiException;
 import gale.client.StateEntry;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -35,23 +32,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 /** Triggers (docs/triggers.md) on a real server with real Python functions in each calling convention. */
-class TriggersTest {
+class TriggersTest extends GaleE2E {
 
-    @TempDir
-    static Path tmp;
-    static GaleHarness gale;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration WAIT = Duration.ofSeconds(90);
-
-    @BeforeAll
-    static void startGale() {
-        gale = new GaleHarness(tmp);
-    }
-
-    @AfterAll
-    static void stopGale() {
-        if (gale != null) gale.close();
-    }
 
     /** Everything under {@code prefix} in the namespace, key to value. */
     private static Map<String, JsonNode> entries(String namespace, String prefix) throws Exception {
