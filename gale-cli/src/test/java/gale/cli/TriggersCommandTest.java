@@ -62,6 +62,25 @@ class TriggersCommandTest {
     }
 
     @Test
+    void describeShowsTheConfigsTriggersOnOneLineAndEachTriggerWithItsCounts() {
+        api.on("GET /v1/functions/retrain", 200, """
+                {"name": "retrain", "url": "http://127.0.0.1:8080/fn/retrain", "activeVersion": 1, "latestVersion": 1,
+                 "state": "ACTIVE", "instances": 0, "createdAt": "2026-12-06T01:00:00Z", "updatedAt": "2026-12-06T01:00:00Z",
+                 "config": {"runtime": "python3", "triggers": [{"source": "state:survey/responses/", "events": ["put", "delete"]}]},
+                 "versions": [], "triggers": [%s]}""".formatted(TRIGGER));
+
+        GaleCli.Result result = GaleCli.run(api.env(), "describe", "retrain");
+
+        assertThat(result.exitCode()).as(result.err()).isEqualTo(ExitCode.OK);
+        assertThat(result.out()).contains("  triggers: state:survey/responses/ (put, delete)\n")
+                .endsWith("""
+                        triggers:
+                        ID               SOURCE                   EVENTS  PENDING  DELIVERED  DEAD
+                        tr-3f2a9c1b7d4e  state:survey/responses/  put     2        120        1
+                        """);
+    }
+
+    @Test
     void aRefusalIsPrintedAsTheServerSaidIt() {
         api.on("POST /v1/functions/retrain/triggers", 403, "{\"error\": \"trigger state:secret/: function 'retrain' may not read "
                 + "state namespace 'secret'\", \"status\": 403}");
