@@ -127,6 +127,21 @@ final class TriggerEvents {
         return out.toByteArray();
     }
 
+    /** The namespace or bucket an event's request says it comes from (its ce-source), as a source with no prefix. */
+    static java.util.Optional<gale.config.TriggerSpec> sourceOf(String headersJson) {
+        for (Map.Entry<String, String> h : AsyncAttempt.fromJson(headersJson)) {
+            if (!h.getKey().equalsIgnoreCase("ce-source")) continue;
+            String value = java.net.URLDecoder.decode(h.getValue().replace("+", "%2B"), StandardCharsets.UTF_8);
+            for (var prefix : List.of(Map.entry("//gale/state/namespaces/", "state"), Map.entry("//gale/blobs/buckets/", "blob"))) {
+                if (value.startsWith(prefix.getKey())) {
+                    return java.util.Optional.of(new gale.config.TriggerSpec(prefix.getValue(), value.substring(prefix.getKey().length()),
+                            "", List.of()));
+                }
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
     /** The events of one key of one trigger share it: only one of them is delivered at a time, in order. */
     static String orderKey(String triggerId, Change change) {
         try {

@@ -35,7 +35,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * a subscription follows the writes that commit after its add answered. An event is stored only while its
  * subscription's row exists, so a removed one gets none, whatever copy a writer read.
  */
-public final class Triggers implements Outbox {
+public final class Triggers implements Outbox, AsyncQueue.Guard {
 
     /** A subscription with its events' counts. */
     public record View(TriggerRow row, TriggerStore.Counts counts) {
@@ -166,6 +166,26 @@ public final class Triggers implements Outbox {
             return "tr-" + HexFormat.of().formatHex(sha.digest(), 0, 6);
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("this JVM has no SHA-256", e);
+        }
+    }
+
+    // ---- at delivery
+
+    /**
+     * An event runs only while the function may still read its source: a deploy that dropped the grant makes the
+     * function's events dead letters saying so (redeploy with the grant, then redrive), not a leak.
+     */
+    @Override
+    public Optional<String> refusal(gale.store.AsyncInvocationRow call, ActiveFunction fn) {
+        if (call.triggerId().isEmpty()) return Optional.empty();
+        Optional<TriggerSpec> source = TriggerEvents.sourceOf(call.headersJson());
+        if (source.isEmpty()) return Optional.empty();
+        try {
+            ConfigResolver.checkGranted(fn.name(), fn.config(), source.get());
+            return Optional.empty();
+        } catch (InvalidConfigException e) {
+            return Optional.of("function '" + fn.name() + "' v" + fn.version() + " may no longer get this event: "
+                    + e.getMessage() + "; then gale dead-letters " + fn.name() + " redrive");
         }
     }
 

@@ -162,6 +162,7 @@ public final class GaleServer implements AutoCloseable {
         asyncQueue.open();
         triggers = new Triggers(store.triggers(), registry, asyncQueue::wake, java.time.Clock.systemUTC());
         triggers.start();
+        asyncQueue.guardWith(triggers); // an event runs only while its function may read its source
         store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
         blobCatalog.reportTo(triggers);
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);

@@ -237,6 +237,30 @@ class TriggersTest extends GaleE2E {
     }
 
     @Test
+    void afterADeployDropsTheGrantTheEventsAreDeadLettersSayingSoUntilItIsBackAndRedriven() throws Exception {
+        String code = """
+                from gale import state
+                def reader(cloud_event):
+                    state.increment("got")
+                """;
+        gale.deployActive("reader", gale.bundle("reader", "main.py", code), "stateNamespaces", List.of("feed"),
+                "triggers", List.of("state:feed/in/"));
+        gale.deployActive("reader", gale.bundle("reader", "main.py", code)); // no grant any more; the trigger stays
+
+        gale.client.statePut("feed", "in/a", "1", Optional.empty(), OptionalLong.empty());
+        await().atMost(WAIT).until(() -> trigger("reader", "state:feed/in/").path("dead").asInt() == 1);
+        JsonNode letter = gale.client.deadLetters("reader", 10).get(0);
+        assertThat(letter.path("error").asText()).startsWith("function 'reader' v2 may no longer get this event: trigger state:feed/: "
+                + "function 'reader' may not read state namespace 'feed'").endsWith("then gale dead-letters reader redrive");
+        assertThat(letter.path("attempts").asInt()).as("the function was never called").isZero();
+
+        gale.deployActive("reader", gale.bundle("reader", "main.py", code), "stateNamespaces", List.of("feed"));
+        gale.client.redriveDeadLetters("reader", List.of());
+        await().atMost(WAIT).until(() -> gale.client.stateGet("reader", "got").isPresent());
+        assertThat(trigger("reader", "state:feed/in/").path("delivered").asInt()).isEqualTo(1);
+    }
+
+    @Test
     void eventsNotDeliveredWhenTheServerStopsAreDeliveredAfterItStartsAgain() throws Exception {
         gale.deployActive("slow-sink", gale.bundle("slow-sink", "main.py", """
                 import time
