@@ -2,10 +2,8 @@ package gale.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 class TriggersCommandTest {
 
@@ -14,17 +12,8 @@ class TriggersCommandTest {
              "name": "survey", "prefix": "responses/", "events": ["put"], "createdAt": "2026-12-06T01:00:00Z",
              "pending": 2, "delivered": 120, "dead": 1}""";
 
-    FakeApi api;
-
-    @BeforeEach
-    void start() throws IOException {
-        api = new FakeApi();
-    }
-
-    @AfterEach
-    void stop() {
-        api.close();
-    }
+    @RegisterExtension
+    final FakeApi api = FakeApi.started();
 
     @Test
     void listsAFunctionsTriggersWithTheirEventsCountsEitherWay() {
