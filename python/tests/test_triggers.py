@@ -9,7 +9,7 @@ import time
 import unittest
 
 from gale import state
-from gale.errors import GaleError
+from gale.errors import ApiError, GaleError
 from gale.testing import LocalGale
 
 SINK = """
@@ -69,6 +69,20 @@ class KilledServerTest(unittest.TestCase):
         for key, version in written.items():
             self.assertGreaterEqual(ns.get("count/" + key), 10, key)
             self.assertEqual(ns.get("last/" + key), version, f"{key}'s last event is its last write")
+
+    def test_the_client_adds_lists_and_removes_triggers_and_a_refusal_is_an_api_error(self):
+        client = self.server.client()
+        self.addCleanup(client.close)
+        client.deploy("sink", {"main.py": SINK})
+        added = client.add_trigger("sink", "blob:sink/in/", events=["finalize"])
+        self.assertEqual((added["source"], added["events"], added["pending"]), ("blob:sink/in/", ["finalize"], 0))
+        self.assertEqual([t["id"] for t in client.triggers("sink")], [added["id"]])
+        with self.assertRaises(ApiError) as refused:
+            client.add_trigger("sink", "state:elsewhere/")
+        self.assertEqual(refused.exception.status, 403)
+        self.assertIn("--state-namespace elsewhere", str(refused.exception))
+        client.remove_trigger("sink", added["id"])
+        self.assertEqual(client.triggers("sink"), [])
 
 
 if __name__ == "__main__":
