@@ -359,6 +359,22 @@ class Client:
     def purge_dead_letters(self, name):
         return self._json("DELETE", f"/v1/functions/{_quote(name)}/dead-letters")
 
+    # ----------------------------------------------------------------- triggers (docs/triggers.md)
+
+    def triggers(self, name):
+        """The function's triggers, each with its events' counts: pending, delivered, dead."""
+        return _items(self._json("GET", f"/v1/functions/{_quote(name)}/triggers"))
+
+    def add_trigger(self, name, source, events=None):
+        """Call the function with each change under ``source`` (``state:NS/PREFIX`` or ``blob:BUCKET/PREFIX``)."""
+        body = {"source": source}
+        if events:
+            body["events"] = list(events)
+        return self._json("POST", f"/v1/functions/{_quote(name)}/triggers", body=body)
+
+    def remove_trigger(self, name, trigger_id):
+        return self.request("DELETE", f"/v1/functions/{_quote(name)}/triggers/{_quote(trigger_id)}")
+
     # ----------------------------------------------------------------- jobs
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,

@@ -29,7 +29,7 @@ final class DeployCommand extends ClientCommand {
     /** Installing requirements can take minutes; past this, `gale versions` tells the rest. */
     private static final Duration DEPLOY_WAIT = Duration.ofMinutes(15);
 
-    enum Signature { AUTO, HTTP, EVENT, WSGI }
+    enum Signature { AUTO, HTTP, EVENT, WSGI, BACKGROUND }
 
     enum Sandbox { AUTO, ON, OFF }
 
@@ -55,7 +55,7 @@ final class DeployCommand extends ClientCommand {
                     + "timeout_seconds, memory_size); needed when it has several")
     Optional<String> zappaStage = Optional.empty();
 
-    @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
+    @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event (Lambda), wsgi or background (Cloud Functions' def f(data, context) for triggers) (default: auto)")
     Optional<Signature> signature = Optional.empty();
 
     @Option(names = "--command", paramLabel = "CMD",
@@ -157,6 +157,17 @@ final class DeployCommand extends ClientCommand {
             description = "a blob bucket the function may use besides its own (its name); repeatable")
     List<String> blobBuckets = new ArrayList<>();
 
+    @Option(names = "--trigger", paramLabel = "SOURCE",
+            description = "also call the function with each change under a prefix: state:NAMESPACE/PREFIX or blob:BUCKET/PREFIX "
+                    + "(its own namespace or bucket, or one granted with --state-namespace / --blob-bucket); repeatable; "
+                    + "see `gale triggers`")
+    List<String> triggers = new ArrayList<>();
+
+    @Option(names = "--trigger-events", paramLabel = "KINDS", split = ",",
+            description = "the kinds of change the --trigger sources follow: put,delete for state, finalize,delete for blobs "
+                    + "(default: all)")
+    List<String> triggerEvents = new ArrayList<>();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -206,6 +217,12 @@ final class DeployCommand extends ClientCommand {
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         if (!blobBuckets.isEmpty()) config.put("blobBuckets", List.copyOf(blobBuckets));
+        if (!triggers.isEmpty()) {
+            config.put("triggers", triggers.stream().map(source -> triggerEvents.isEmpty() ? (Object) source
+                    : Map.of("source", source, "events", List.copyOf(triggerEvents))).toList());
+        } else if (!triggerEvents.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--trigger-events goes with --trigger SOURCE");
+        }
         return config;
     }
 

@@ -239,6 +239,28 @@ public final class GaleClient implements AutoCloseable {
         return read(admin(functionPath(name) + "/dead-letters", ADMIN_TIMEOUT).DELETE().build(), json -> json);
     }
 
+    /**
+     * The function's triggers (docs/triggers.md), each with {@code id}, {@code source}, {@code events} and its events'
+     * counts: {@code pending}, {@code delivered}, {@code dead}.
+     */
+    public JsonNode triggers(String name) {
+        return get(functionPath(name) + "/triggers", json -> json);
+    }
+
+    /** Subscribes the function to {@code source} ({@code state:NS/PREFIX} or {@code blob:BUCKET/PREFIX}); no events: all kinds. */
+    public JsonNode addTrigger(String name, String source, List<String> events) {
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("source", source);
+        if (!events.isEmpty()) body.put("events", events);
+        return read(admin(functionPath(name) + "/triggers", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(body))).build(), json -> json);
+    }
+
+    public void deleteTrigger(String name, String id) {
+        HttpResponse<byte[]> response = send(admin(functionPath(name) + "/triggers/" + segment(id), ADMIN_TIMEOUT).DELETE().build());
+        if (!isSuccess(response)) throw apiError(response);
+    }
+
     /** Every schedule by name, or only those of {@code function}. */
     public List<Schedule> schedules(Optional<String> function) {
         String query = function.map(name -> "?function=" + URLEncoder.encode(name, UTF_8)).orElse("");

@@ -12,7 +12,7 @@ import java.util.Map;
  * @param runtime              "python3"
  * @param entryPoint           callable in the entry module ("prediction", "lambda_handler", "app")
  * @param entryModule          file holding it, relative to the bundle root
- * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi
+ * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi, background (GCF's (data, context))
  * @param memory               limit per instance; an instance above it is killed
  * @param timeout              limit for one call, from arrival to response, queueing and cold start included
  * @param concurrency          calls one instance serves at once
@@ -36,6 +36,8 @@ import java.util.Map;
  * @param asyncMaxAge          an async call not succeeded this long after it was accepted is a dead letter
  * @param asyncOnSuccess       function sent a record of each async call that succeeded ("" for none)
  * @param asyncOnFailure       function sent a record of each async call that became a dead letter ("" for none)
+ * @param triggers             state and blob changes the deploy subscribed the function to (docs/triggers.md); each must
+ *                             be on the function's own namespace or bucket, or on one it was granted
  */
 public record FunctionConfig(
         String runtime,
@@ -63,10 +65,11 @@ public record FunctionConfig(
         Duration asyncBackoff,
         Duration asyncMaxAge,
         String asyncOnSuccess,
-        String asyncOnFailure) {
+        String asyncOnFailure,
+        List<TriggerSpec> triggers) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
-    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
+    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi", "background");
     public static final List<String> SANDBOX_MODES = List.of("auto", "on", "off");
     public static final List<String> NETWORK_MODES = List.of("all", "none");
     /** As gale.registry.FunctionName's rule, which this package cannot see. */
@@ -77,6 +80,7 @@ public record FunctionConfig(
         cors = List.copyOf(cors);
         stateNamespaces = List.copyOf(stateNamespaces);
         blobBuckets = List.copyOf(blobBuckets);
+        triggers = List.copyOf(triggers);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
         switch (runtime) {
@@ -164,6 +168,7 @@ public record FunctionConfig(
         m.put("asyncMaxAge", Durations.format(asyncMaxAge));
         m.put("asyncOnSuccess", asyncOnSuccess);
         m.put("asyncOnFailure", asyncOnFailure);
+        m.put("triggers", triggers.stream().map(TriggerSpec::toMap).toList());
         return m;
     }
 }

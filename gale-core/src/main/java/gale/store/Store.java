@@ -49,6 +49,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final StateStore state;
     private final SamplerStore samplers;
     private final AsyncStore async;
+    private final TriggerStore triggers;
     private final HikariDataSource pool;
     private final Clock clock;
     /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
@@ -61,6 +62,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
+        this.triggers = new TriggerStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -102,6 +104,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Schedules and their firings, in the same database. */
     public ScheduleStore schedules() {
         return schedules;
+    }
+
+    /** Trigger subscriptions and the outbox that stores their events, in the same database. */
+    public TriggerStore triggers() {
+        return triggers;
     }
 
     /** Async calls and dead letters, in the same database. */
@@ -235,12 +242,13 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> functionRow(rs)).list());
     }
 
-    /** Removes the function with its versions, logs, invocation records, jobs, schedules, queued async calls and dead letters. */
+    /** Removes the function with its versions, logs, invocation records, jobs, schedules, triggers, queued async calls and dead letters. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
             ScheduleStore.deleteOfFunction(h, name);
             SecretStore.deleteOfFunction(h, name); // a function of that name made later gets none of them
             AsyncStore.deleteOfFunction(h, name);
+            TriggerStore.deleteOfFunction(h, name); // committed with it: no later write gives the function an event
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {

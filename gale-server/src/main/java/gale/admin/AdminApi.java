@@ -23,6 +23,7 @@ import gale.gateway.RefusedBody;
 import gale.triggers.InvalidScheduleException;
 import gale.triggers.ScheduleSpec;
 import gale.triggers.Schedules;
+import gale.triggers.Triggers;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
@@ -55,11 +56,15 @@ public final class AdminApi {
     private final Schedules schedules;
     private final AsyncApi async;
     private final CallHistory history;
+    private final Triggers triggers;
+    private final TriggersApi triggersApi;
 
     public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules,
-                    AsyncApi async, CallHistory history) {
+                    AsyncApi async, CallHistory history, Triggers triggers) {
         this.registry = registry;
         this.history = history;
+        this.triggers = triggers;
+        this.triggersApi = new TriggersApi(triggers, registry);
         this.async = async;
         this.schedules = schedules;
         this.store = store;
@@ -77,6 +82,7 @@ public final class AdminApi {
                         + "the data dir's admin-token file (export GALE_TOKEN=$(cat .gale/admin-token))");
             }
         });
+        triggersApi.register(routes);
         routes.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
         routes.get("/v1/functions/{name}", this::describe);
         routes.delete("/v1/functions/{name}", this::delete);
@@ -115,11 +121,13 @@ public final class AdminApi {
         String name = existing(ctx);
         Map<String, Object> out = summary(registry.function(name).orElseThrow());
         out.put("versions", registry.versions(name).stream().map(AdminApi::version).toList());
+        out.put("triggers", triggersApi.list(name));
         ctx.json(out);
     }
 
     private void delete(Context ctx) {
         if (!registry.delete(ctx.pathParam("name"))) throw new NotFoundResponse("function '" + ctx.pathParam("name") + "' not found");
+        triggers.functionDeleted(ctx.pathParam("name"));
         ctx.status(204);
     }
 
@@ -136,6 +144,7 @@ public final class AdminApi {
             try (InputStream in = upload.content()) {
                 VersionRow row = registry.deploy(name, in, config);
                 schedule.ifPresent(schedules::put);
+                triggers.ensure(name, Registry.configOf(row).triggers()); // the config checked them (grants included)
                 ctx.status(202).json(version(row));
             }
         } catch (BundleTooLarge e) {

@@ -131,6 +131,7 @@ public final class AsyncApi {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("invocationId", r.id());
         m.put("function", r.function());
+        m.put("trigger", r.triggerId().orElse(null)); // a trigger event's delivery (docs/triggers.md)
         m.put("status", r.state());
         m.put("attempts", r.attempts());
         m.put("version", r.version().orElse(null));

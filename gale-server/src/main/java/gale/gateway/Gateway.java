@@ -66,6 +66,8 @@ public final class Gateway extends Handler.Wrapper {
 
     private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
     public static final String PREFIX = "/fn/";
+    /** What marks a trigger's event (gale.triggers.TriggerEvents): only Gale and admin callers may send it. */
+    private static final String TRIGGER_HEADER = "X-Gale-Trigger";
     private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -487,15 +489,16 @@ public final class Gateway extends Handler.Wrapper {
 
     /**
      * The request's headers for the function, in arrival order, minus the admin token: user code never
-     * sees it. {@code X-Gale-Schedule*} is only passed on from a caller with the token (Gale's scheduler),
-     * so no one else can make a call look scheduled to the function.
+     * sees it. {@code X-Gale-Schedule*} and {@code X-Gale-Trigger*} are only passed on from a caller with the
+     * token (Gale's scheduler, a test), so no one else can make a call look scheduled or like a trigger's event.
      */
     private static List<Map.Entry<String, String>> headers(Request request, boolean carriesAdminToken) {
         List<Map.Entry<String, String>> list = new ArrayList<>(request.getHeaders().size());
         for (HttpField field : request.getHeaders()) {
             if (carriesAdminToken && field.getHeader() == HttpHeader.AUTHORIZATION) continue;
-            if (!carriesAdminToken && field.getName().regionMatches(true, 0, ScheduledCalls.SCHEDULE_HEADER, 0,
-                    ScheduledCalls.SCHEDULE_HEADER.length())) continue;
+            if (!carriesAdminToken && (field.getName().regionMatches(true, 0, ScheduledCalls.SCHEDULE_HEADER, 0,
+                    ScheduledCalls.SCHEDULE_HEADER.length()) || field.getName().regionMatches(true, 0, TRIGGER_HEADER, 0,
+                    TRIGGER_HEADER.length()))) continue;
             list.add(Map.entry(field.getName(), Objects.requireNonNullElse(field.getValue(), "")));
         }
         return list;

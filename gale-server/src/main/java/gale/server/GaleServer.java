@@ -10,6 +10,7 @@ import gale.gateway.ScheduledCalls;
 import gale.triggers.AsyncQueue;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
+import gale.triggers.Triggers;
 import java.time.Clock;
 import gale.admin.SamplerApi;
 import gale.admin.BlobsApi;
@@ -98,6 +99,7 @@ public final class GaleServer implements AutoCloseable {
     private GatewayMetrics metrics;
     private Secrets secrets;
     private AsyncQueue asyncQueue;
+    private Triggers triggers;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
@@ -166,6 +168,11 @@ public final class GaleServer implements AutoCloseable {
         }
         asyncQueue = new AsyncQueue(store.async(), registry, logs);
         asyncQueue.open();
+        triggers = new Triggers(store.triggers(), registry, asyncQueue::wake, java.time.Clock.systemUTC());
+        triggers.start();
+        asyncQueue.guardWith(triggers); // an event runs only while its function may read its source
+        store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
+        blobCatalog.reportTo(triggers);
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
@@ -330,7 +337,7 @@ public final class GaleServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history()).register(routes);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
         asyncApi.register(routes);
