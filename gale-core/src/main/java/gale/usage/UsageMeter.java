@@ -282,7 +282,7 @@ public final class UsageMeter implements AutoCloseable {
     }
 
     /** Writes the minutes pending in one transaction; on failure keeps them for the next attempt. */
-    private void write() {
+    void write() {
         lastFlushNanos = System.nanoTime();
         if (pending.isEmpty() || store.isEmpty()) return;
         List<UsageRow> rows = new ArrayList<>(pending.size());
