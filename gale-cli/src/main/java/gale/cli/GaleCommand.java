@@ -23,10 +23,10 @@ import picocli.CommandLine.TypeConversionException;
         scope = ScopeType.INHERIT, // every command answers --help
 
         versionProvider = GaleCommand.JarVersion.class,
-        description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, and version models with aliases.",
+        description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, version models with aliases, and see what it all cost.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, SchedulesCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, CostCommand.class, SchedulesCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",

@@ -51,6 +51,16 @@ public record CloudRunPlatform(String id, String label, Billing billing, BigDeci
     }
 
     @Override
+    public String memoryUnit() {
+        return "GiB-s";
+    }
+
+    @Override
+    public Optional<String> cpuUnit() {
+        return Optional.of("vCPU-s");
+    }
+
+    @Override
     public Optional<String> notOffered(UsageRow usage) {
         BigDecimal largest = vcpuTiers.isEmpty() ? MAX_MEMORY_MB : vcpuTiers.getLast().memoryMb();
         if (BigDecimal.valueOf(usage.memoryMb()).compareTo(largest) > 0) {

@@ -123,8 +123,8 @@ public final class CostReport {
         ObjectNode json(PriceTable prices, Period period) {
             ObjectNode total = NODES.objectNode().put("calls", calls).put("cpuSeconds", seconds(cpuMicros, MICROS_PER_SECOND));
             List<Bill> bills = bills(prices, period);
-            total.set("platforms", billsJson(bills));
-            total.set("cheapest", cheapestOf(bills).map(CostReport::billJson).orElse(null));
+            total.set("platforms", billsJson(bills, prices));
+            total.set("cheapest", cheapestOf(bills).map(b -> billJson(b, prices)).orElse(null));
             total.set("vm", vmJson(prices, vmMemoryMb, vmCpu, period));
             return total;
         }
@@ -180,8 +180,8 @@ public final class CostReport {
             Bill bill = p.bill(q, 0);
             bills.add(refused.map(why -> notOffered(bill, why)).orElse(bill));
         }
-        row.set("platforms", billsJson(bills));
-        row.set("cheapest", cheapestOf(bills).map(CostReport::billJson).orElse(null));
+        row.set("platforms", billsJson(bills, prices));
+        row.set("cheapest", cheapestOf(bills).map(b -> billJson(b, prices)).orElse(null));
         row.set("vm", vmJson(prices, needMemoryMb, peakCpu, period));
         totals.calls += calls;
         totals.cpuMicros += cpu;
@@ -198,21 +198,23 @@ public final class CostReport {
         return bills.stream().filter(Bill::offered).min(Comparator.comparing(Bill::cost));
     }
 
-    private static ArrayNode billsJson(List<Bill> bills) {
+    private static ArrayNode billsJson(List<Bill> bills, PriceTable prices) {
         ArrayNode out = NODES.arrayNode();
-        bills.forEach(b -> out.add(billJson(b)));
+        bills.forEach(b -> out.add(billJson(b, prices)));
         return out;
     }
 
-    private static ObjectNode billJson(Bill bill) {
+    private static ObjectNode billJson(Bill bill, PriceTable prices) {
+        ServerlessPlatform platform = (ServerlessPlatform) prices.platforms().get(bill.platform());
         ObjectNode o = NODES.objectNode().put("platform", bill.platform()).put("label", bill.label());
         if (!bill.offered()) return o.putNull("cost").put("notOffered", bill.notOffered().get());
         o.put("cost", Money.json(bill.cost()));
         ObjectNode lines = o.putObject("lines");
         bill.lines().forEach((line, amount) -> lines.put(line, Money.json(amount)));
         Quantities q = bill.quantities();
-        o.putObject("quantities").put("requests", q.requests().longValue()).put("memorySeconds", round(q.memorySeconds()))
-                .put("cpuSeconds", round(q.cpuSeconds()));
+        ObjectNode quantities = o.putObject("quantities").put("requests", q.requests().longValue())
+                .put("memorySeconds", round(q.memorySeconds())).put("memoryUnit", platform.memoryUnit());
+        if (platform.cpuUnit().isPresent()) quantities.put("cpuSeconds", round(q.cpuSeconds())).put("cpuUnit", platform.cpuUnit().get());
         return o;
     }
 

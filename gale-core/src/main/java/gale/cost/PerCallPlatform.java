@@ -45,6 +45,16 @@ public record PerCallPlatform(String id, String label, BigDecimal perMillionRequ
     }
 
     @Override
+    public String memoryUnit() {
+        return "GB-s";
+    }
+
+    @Override
+    public Optional<String> cpuUnit() {
+        return perGhzSecond.signum() > 0 ? Optional.of("GHz-s") : Optional.empty();
+    }
+
+    @Override
     public Optional<String> notOffered(UsageRow usage) {
         BigDecimal memory = BigDecimal.valueOf(usage.memoryMb());
         BigDecimal largest = memoryTiers.isEmpty() ? maxMemoryMb.orElse(null) : memoryTiers.getLast().memoryMb();

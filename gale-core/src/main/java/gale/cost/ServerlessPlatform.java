@@ -10,6 +10,12 @@ public sealed interface ServerlessPlatform extends Platform permits PerCallPlatf
     /** Why the platform cannot run a version with this usage (its memory), if it cannot. */
     Optional<String> notOffered(UsageRow usage);
 
+    /** What {@link Quantities#memorySeconds} counts: GB-s (per-call platforms) or GiB-s (Cloud Run). */
+    String memoryUnit();
+
+    /** What {@link Quantities#cpuSeconds} counts (GHz-s, vCPU-s), if the platform bills CPU apart. */
+    Optional<String> cpuUnit();
+
     /** What the platform would bill for a version's usage. */
     Quantities quantities(UsageRow usage);
 

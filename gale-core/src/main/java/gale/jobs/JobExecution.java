@@ -301,18 +301,18 @@ final class JobExecution {
 
     /**
      * One call of an input. An instance that lacks the job's context (contextOnce) gets it at once,
-     * on the same lease: that is the protocol, not a failure, so it is no attempt and waits no backoff.
+     * on the same lease: that is the protocol, not a failure, so it is no attempt, waits no backoff,
+     * and counts as one call in the job's usage.
      */
     private InvokeResult call(InstancePool.Lease lease, JobItem item) {
-        InvokeResult result = lease.invoke(request(item, bodies.body(item.inputJson())));
-        if (result instanceof InvokeResult.Response r) {
+        return lease.invoke(request(item, bodies.body(item.inputJson())), first -> {
+            if (!(first instanceof InvokeResult.Response r)) return Optional.empty();
             Optional<byte[]> again = bodies.bodyWithContext(item.inputJson(), r.status(), r.headers());
             if (again.isPresent()) {
                 LOG.debug("JobID {} input {}: instance {} lacks the context; sending it", row.id(), item.index(), lease.instance().id());
-                return lease.invoke(request(item, again.get()));
             }
-        }
-        return result;
+            return again.map(body -> request(item, body));
+        });
     }
 
     /**

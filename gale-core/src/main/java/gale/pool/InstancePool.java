@@ -127,9 +127,20 @@ public final class InstancePool implements AutoCloseable {
 
         /** Runs one call on the instance ({@link Instance#invoke}), counted in its usage. */
         public InvokeResult invoke(InvokeRequest request) {
+            return invoke(request, answer -> Optional.empty());
+        }
+
+        /**
+         * Runs one call that may take a second request on the same instance: {@code followUp} looks at the first
+         * answer and gives the request to send next, if any (a map job's input whose context the instance lacked).
+         * Counted in the instance's usage as one call.
+         */
+        public InvokeResult invoke(InvokeRequest request, Function<InvokeResult, Optional<InvokeRequest>> followUp) {
             long started = slot.usage.callStarted(owner);
             try {
-                return slot.instance.invoke(request);
+                InvokeResult answer = slot.instance.invoke(request);
+                Optional<InvokeRequest> again = followUp.apply(answer);
+                return again.isPresent() ? slot.instance.invoke(again.get()) : answer;
             } finally {
                 slot.usage.callEnded(owner, started);
             }
