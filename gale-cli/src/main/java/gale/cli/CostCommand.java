@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import gale.client.GaleClient;
+import gale.cost.CostReport;
 import gale.cost.InvalidPricesException;
 import gale.cost.Money;
 import gale.cost.PriceTable;
@@ -13,7 +14,6 @@ import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -37,7 +37,8 @@ import picocli.CommandLine.Parameters;
                 "  gale cost --show-prices > prices.json   the table in use, to edit"})
 final class CostCommand extends ClientCommand {
 
-    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT)
+            .enable(com.fasterxml.jackson.core.JsonGenerator.Feature.WRITE_BIGDECIMAL_AS_PLAIN);
 
     @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "one function (default: every function)")
     Optional<String> function = Optional.empty();
@@ -99,7 +100,7 @@ final class CostCommand extends ClientCommand {
         String period = scope.hasNonNull("job")
                 ? "job " + scope.path("job").asText() + " (" + scope.path("state").asText() + "), " + report.path("since").asText()
                 + " to " + report.path("until").asText()
-                : "since " + report.path("since").asText() + " (" + hours(report.path("periodHours").asDouble()) + ")";
+                : "since " + report.path("since").asText() + " (" + CostReport.describeHours(report.path("periodHours").asDouble()) + ")";
         out.println("Usage " + period + "; " + report.path("source").path("description").asText());
         if (report.path("rows").isEmpty()) {
             out.println("No calls in this period" + (scope.hasNonNull("function") ? " of " + scope.path("function").asText() : "") + ".");
@@ -164,9 +165,5 @@ final class CostCommand extends ClientCommand {
     /** 41.2, 2000, 0.125: at most three decimals, no trailing zeros. */
     private static String number(JsonNode value) {
         return BigDecimal.valueOf(value.asDouble()).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
-    }
-
-    private static String hours(double hours) {
-        return hours >= 48 ? String.format(Locale.ROOT, "%.0f days", hours / 24) : String.format(Locale.ROOT, "%.1f hours", hours);
     }
 }

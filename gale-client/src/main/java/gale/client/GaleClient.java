@@ -332,9 +332,15 @@ public final class GaleClient implements AutoCloseable {
         since.ifPresent(period -> query.append("&since=").append(URLEncoder.encode(period, UTF_8)));
         job.ifPresent(id -> query.append("&job=").append(URLEncoder.encode(id, UTF_8)));
         String path = "/v1/cost" + (query.isEmpty() ? "" : "?" + query.substring(1));
-        if (prices.isEmpty()) return get(path, json -> json);
-        return read(admin(path, ADMIN_TIMEOUT).header("Content-Type", "application/json")
-                .POST(BodyPublishers.ofString(prices.get().toString())).build(), json -> json);
+        HttpRequest request = prices.isEmpty() ? admin(path, ADMIN_TIMEOUT).GET().build()
+                : admin(path, ADMIN_TIMEOUT).header("Content-Type", "application/json").POST(BodyPublishers.ofString(prices.get().toString())).build();
+        HttpResponse<byte[]> response = send(request);
+        if (!isSuccess(response)) throw apiError(response);
+        try {
+            return ApiJson.parseExact(response.body()); // prices as written, not as doubles
+        } catch (IOException e) {
+            throw new GaleApiException(response.statusCode(), "unexpected answer to " + describe(request) + ": " + e.getMessage());
+        }
     }
 
     /** A state key with its value; empty when it does not exist (or has expired). */

@@ -98,14 +98,14 @@ public record CloudRunPlatform(String id, String label, Billing billing, BigDeci
     public ObjectNode toJson() {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("kind", KIND).put("label", label).put("billing", billing.name().toLowerCase(Locale.ROOT))
-                .put("perVcpuSecond", perVcpuSecond).put("perGibSecond", perGibSecond).put("perMillionRequests", perMillionRequests);
+                .put("perVcpuSecond", Platform.plain(perVcpuSecond)).put("perGibSecond", Platform.plain(perGibSecond)).put("perMillionRequests", Platform.plain(perMillionRequests));
         if (!vcpuTiers.isEmpty()) {
             var tiers = o.putArray("vcpuTiers");
-            vcpuTiers.forEach(t -> tiers.addObject().put("memoryMb", t.memoryMb()).put("vcpu", t.vcpu()));
+            vcpuTiers.forEach(t -> tiers.addObject().put("memoryMb", Platform.plain(t.memoryMb())).put("vcpu", Platform.plain(t.vcpu())));
         }
-        if (minVcpu.signum() > 0) o.put("minVcpu", minVcpu);
-        if (freeRequests.signum() > 0) o.put("freeRequests", freeRequests);
-        o.put("freeVcpuSeconds", freeVcpuSeconds).put("freeGibSeconds", freeGibSeconds);
+        if (minVcpu.signum() > 0) o.put("minVcpu", Platform.plain(minVcpu));
+        if (freeRequests.signum() > 0) o.put("freeRequests", Platform.plain(freeRequests));
+        o.put("freeVcpuSeconds", Platform.plain(freeVcpuSeconds)).put("freeGibSeconds", Platform.plain(freeGibSeconds));
         return o.put("source", source).put("asOf", asOf);
     }
 }

@@ -248,15 +248,22 @@ public final class CostReport {
     }
 
     private static String summary(PriceTable prices, ObjectNode host, Optional<Bill> cheapest, boolean noUsage, Period period) {
-        String days = period.hours().compareTo(BigDecimal.valueOf(48)) >= 0
-                ? period.hours().divide(BigDecimal.valueOf(24), 0, RoundingMode.HALF_UP) + " days"
-                : period.hours().setScale(1, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString() + " hours";
+        String days = describeHours(period.hours().doubleValue());
         String gale = host.get("cost").isNull() ? "not priced (" + host.get("note").asText() + ")"
                 : Money.format(host.get("cost").decimalValue(), prices.currency()) + " for " + days + " (" + host.get("label").asText()
                 + ", always on; the functions here used " + percent(host.get("cpuShare").asDouble()) + " of its CPU)";
         String cloud = noUsage ? "nothing to price (no calls in this period)"
                 : cheapest.map(b -> Money.format(b.cost(), prices.currency()) + " (" + b.label() + ")").orElse("none offers these functions");
         return "Gale on this machine: " + gale + "; cheapest cloud: " + cloud;
+    }
+
+    /** A period as people say it: 1.5 minutes, 3.5 hours, 30 days. */
+    public static String describeHours(double hours) {
+        if (hours < 1) {
+            return BigDecimal.valueOf(hours * 60).setScale(1, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString() + " minutes";
+        }
+        if (hours < 48) return BigDecimal.valueOf(hours).setScale(1, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString() + " hours";
+        return Math.round(hours / 24) + " days";
     }
 
     private static String percent(double share) {

@@ -3,7 +3,7 @@ package gale.cost;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 
-/** How amounts read in reports: $12.23, $0.41, and small ones with their first significant digits, $0.0041. */
+/** How amounts read in reports: $12.23 from a dollar up, below it two significant digits ($0.41, $0.020, $0.0041). */
 public final class Money {
 
     private Money() {
@@ -12,8 +12,7 @@ public final class Money {
     public static String format(BigDecimal amount, String currency) {
         String prefix = currency.equals("USD") ? "$" : currency + " ";
         if (amount.signum() == 0) return prefix + "0";
-        BigDecimal abs = amount.abs();
-        BigDecimal shown = abs.compareTo(BigDecimal.ONE.movePointLeft(2)) >= 0
+        BigDecimal shown = amount.abs().compareTo(BigDecimal.ONE) >= 0
                 ? amount.setScale(2, RoundingMode.HALF_UP)
                 : amount.round(new java.math.MathContext(2, RoundingMode.HALF_UP));
         return prefix + shown.toPlainString();

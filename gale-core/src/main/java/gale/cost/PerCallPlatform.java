@@ -95,17 +95,17 @@ public record PerCallPlatform(String id, String label, BigDecimal perMillionRequ
     @Override
     public ObjectNode toJson() {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
-        o.put("kind", KIND).put("label", label).put("perMillionRequests", perMillionRequests).put("perGbSecond", perGbSecond);
-        if (perGhzSecond.signum() > 0) o.put("perGhzSecond", perGhzSecond);
+        o.put("kind", KIND).put("label", label).put("perMillionRequests", Platform.plain(perMillionRequests)).put("perGbSecond", Platform.plain(perGbSecond));
+        if (perGhzSecond.signum() > 0) o.put("perGhzSecond", Platform.plain(perGhzSecond));
         o.put("roundingMs", roundingMs);
         if (!memoryTiers.isEmpty()) {
             var tiers = o.putArray("memoryTiers");
-            memoryTiers.forEach(t -> tiers.addObject().put("memoryMb", t.memoryMb()).put("ghz", t.ghz()));
+            memoryTiers.forEach(t -> tiers.addObject().put("memoryMb", Platform.plain(t.memoryMb())).put("ghz", Platform.plain(t.ghz())));
         }
-        if (minMemoryMb.signum() > 0) o.put("minMemoryMb", minMemoryMb);
-        maxMemoryMb.ifPresent(max -> o.put("maxMemoryMb", max));
-        o.put("freeRequests", freeRequests).put("freeGbSeconds", freeGbSeconds);
-        if (freeGhzSeconds.signum() > 0) o.put("freeGhzSeconds", freeGhzSeconds);
+        if (minMemoryMb.signum() > 0) o.put("minMemoryMb", Platform.plain(minMemoryMb));
+        maxMemoryMb.ifPresent(max -> o.put("maxMemoryMb", Platform.plain(max)));
+        o.put("freeRequests", Platform.plain(freeRequests)).put("freeGbSeconds", Platform.plain(freeGbSeconds));
+        if (freeGhzSeconds.signum() > 0) o.put("freeGhzSeconds", Platform.plain(freeGhzSeconds));
         return o.put("source", source).put("asOf", asOf);
     }
 }

@@ -28,6 +28,11 @@ public sealed interface Platform permits ServerlessPlatform, VmPlatform {
     /** Every division is by 1000, 1024 or a million, so every figure is an exact decimal. */
     BigDecimal MS_PER_SECOND = BigDecimal.valueOf(1000);
 
+    /** {@code amount} as a prices file writes it: 0.0000025 and 2000000, never 2.5E-6 or 2E+6. */
+    static BigDecimal plain(BigDecimal amount) {
+        return new BigDecimal(amount.toPlainString());
+    }
+
     /** {@code price} x what of {@code quantity} the free allowance leaves. */
     static BigDecimal charge(BigDecimal quantity, BigDecimal freeAllowance, BigDecimal price) {
         return quantity.subtract(freeAllowance).max(BigDecimal.ZERO).multiply(price);

@@ -43,7 +43,7 @@ final class PriceFields {
         if (!value.isNumber()) throw new InvalidPricesException(path(key) + " must be a number, got " + describe(value));
         BigDecimal amount = value.decimalValue();
         if (amount.signum() < 0) throw new InvalidPricesException(path(key) + " must be at least 0, got " + amount.toPlainString());
-        return Optional.of(amount);
+        return Optional.of(amount.stripTrailingZeros()); // 0.000010 and 0.00001 are the same price
     }
 
     BigDecimal amount(String key, BigDecimal fallback) {

@@ -149,7 +149,7 @@ public record PriceTable(String currency, boolean freeTier, Map<String, Platform
         ObjectNode o = JsonNodeFactory.instance.objectNode().put("currency", currency).put("freeTier", freeTier);
         ObjectNode all = o.putObject("platforms");
         platforms.forEach((id, platform) -> all.set(id, platform.toJson()));
-        thisMachine.ifPresent(m -> o.putObject("thisMachine").put("label", m.label()).put("perHour", m.perHour()));
+        thisMachine.ifPresent(m -> o.putObject("thisMachine").put("label", m.label()).put("perHour", Platform.plain(m.perHour())));
         return o;
     }
 }

@@ -37,7 +37,7 @@ public record VmPlatform(String id, String label, BigDecimal perHour, BigDecimal
 
     @Override
     public ObjectNode toJson() {
-        return JsonNodeFactory.instance.objectNode().put("kind", KIND).put("label", label).put("perHour", perHour).put("vcpus", vcpus)
-                .put("memoryGb", memoryGb).put("source", source).put("asOf", asOf);
+        return JsonNodeFactory.instance.objectNode().put("kind", KIND).put("label", label).put("perHour", Platform.plain(perHour)).put("vcpus", Platform.plain(vcpus))
+                .put("memoryGb", Platform.plain(memoryGb)).put("source", source).put("asOf", asOf);
     }
 }
