@@ -11,7 +11,6 @@ import gale.cost.InvalidPricesException;
 import gale.cost.Money;
 import gale.cost.PriceTable;
 import java.io.PrintStream;
-import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
@@ -22,11 +21,12 @@ import picocli.CommandLine.Parameters;
 /** What functions or a map job used, and what that would cost on Cloud Functions, Lambda, Cloud Run and a VM (docs/cost.md). */
 @Command(name = "cost",
         description = {
-                "What functions used (calls, billed seconds, CPU-seconds measured from their",
-                "instances' cgroups, GB-seconds), priced on Cloud Functions, Lambda and Cloud Run",
-                "beside an always-on VM of the size they needed, and beside this machine.",
-                "Prices are Gale's defaults (each with its source and date), under the data dir's",
-                "prices.toml or prices.json, under --prices FILE."},
+                "What functions or a map job used, priced on Cloud Functions, Lambda, Cloud Run and a VM.",
+                "Calls, billed seconds, CPU-seconds measured from the instances' cgroups and",
+                "GB-seconds, priced on each platform beside an always-on VM of the size they",
+                "needed, and beside this machine. Prices are Gale's defaults (each with its",
+                "source and date), under the data dir's prices.toml or prices.json, under",
+                "--prices FILE."},
         footer = {
                 "",
                 "Examples:",
@@ -162,8 +162,7 @@ final class CostCommand extends ClientCommand {
         return Money.format(amount.decimalValue(), currency);
     }
 
-    /** 41.2, 2000, 0.125: at most three decimals, no trailing zeros. */
     private static String number(JsonNode value) {
-        return BigDecimal.valueOf(value.asDouble()).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
+        return JobFormat.number(value.asDouble());
     }
 }
