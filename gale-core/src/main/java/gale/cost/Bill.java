@@ -19,4 +19,10 @@ public record Bill(String platform, String label, BigDecimal cost, Map<String, B
     public boolean offered() {
         return notOffered.isEmpty();
     }
+
+    /** A bill of these lines, in the order given; the cost is their sum. */
+    static Bill itemised(String platform, String label, Map<String, BigDecimal> lines, Quantities quantities) {
+        BigDecimal total = lines.values().stream().reduce(BigDecimal.ZERO, BigDecimal::add);
+        return new Bill(platform, label, total, lines, quantities, Optional.empty());
+    }
 }

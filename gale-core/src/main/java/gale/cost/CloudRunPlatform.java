@@ -90,8 +90,7 @@ public record CloudRunPlatform(String id, String label, Billing billing, BigDeci
         }
         lines.put("cpu", Platform.charge(q.cpuSeconds(), freeVcpuSeconds.multiply(months), perVcpuSecond));
         lines.put("memory", Platform.charge(q.memorySeconds(), freeGibSeconds.multiply(months), perGibSecond));
-        BigDecimal total = lines.values().stream().reduce(BigDecimal.ZERO, BigDecimal::add);
-        return new Bill(id, label, total, lines, q, Optional.empty());
+        return Bill.itemised(id, label, lines, q);
     }
 
     @Override

@@ -88,8 +88,7 @@ public record PerCallPlatform(String id, String label, BigDecimal perMillionRequ
         lines.put("requests", Platform.charge(q.requests(), freeRequests.multiply(months), perMillionRequests).divide(MILLION));
         lines.put("memory", Platform.charge(q.memorySeconds(), freeGbSeconds.multiply(months), perGbSecond));
         if (perGhzSecond.signum() > 0) lines.put("cpu", Platform.charge(q.cpuSeconds(), freeGhzSeconds.multiply(months), perGhzSecond));
-        BigDecimal total = lines.values().stream().reduce(BigDecimal.ZERO, BigDecimal::add);
-        return new Bill(id, label, total, lines, q, Optional.empty());
+        return Bill.itemised(id, label, lines, q);
     }
 
     @Override

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 
 import java.math.BigDecimal;
 import java.util.Map;
-import java.util.Optional;
 
 /**
  * A VM that is always on, billed by the hour: what running the same functions on a server of one's
@@ -30,9 +29,8 @@ public record VmPlatform(String id, String label, BigDecimal perHour, BigDecimal
     }
 
     public Bill bill(BigDecimal hours) {
-        BigDecimal cost = perHour.multiply(hours);
-        return new Bill(id, label, cost, Map.of("vm", cost), new Quantities(BigDecimal.ZERO, BigDecimal.ZERO, BigDecimal.ZERO, hours),
-                Optional.empty());
+        return Bill.itemised(id, label, Map.of("vm", perHour.multiply(hours)),
+                new Quantities(BigDecimal.ZERO, BigDecimal.ZERO, BigDecimal.ZERO, hours));
     }
 
     @Override

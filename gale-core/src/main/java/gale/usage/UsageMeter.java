@@ -150,7 +150,7 @@ public final class UsageMeter implements AutoCloseable {
     /** Takes a last sample, writes what is pending, and stops the sampler. */
     @Override
     public void close() {
-        if (sampler == null) return;
+        if (sampler == null || !sampler.isAlive()) return;
         var done = new CompletableFuture<Void>();
         requests.add(new Request.Stop(done));
         try {
