@@ -98,8 +98,8 @@ final class CostCommand extends ClientCommand {
         String currency = report.path("currency").asText("USD");
         JsonNode scope = report.path("scope");
         String period = scope.hasNonNull("job")
-                ? "job " + scope.path("job").asText() + " (" + scope.path("state").asText() + "), " + report.path("since").asText()
-                + " to " + report.path("until").asText()
+                ? "of job " + scope.path("job").asText() + " (" + scope.path("function").asText() + ", " + scope.path("state").asText()
+                + ") from " + report.path("since").asText() + " to " + report.path("until").asText()
                 : "since " + report.path("since").asText() + " (" + CostReport.describeHours(report.path("periodHours").asDouble()) + ")";
         out.println("Usage " + period + "; " + report.path("source").path("description").asText());
         if (report.path("rows").isEmpty()) {
@@ -133,7 +133,8 @@ final class CostCommand extends ClientCommand {
                 + number(row.path("billedSeconds").path("roundedTo100ms")) + " s by 100 ms), " + number(row.path("cpuSeconds")) + " CPU-s, "
                 + number(row.path("gbSeconds").path("requestBased")) + " GB-s of calls (" + number(row.path("gbSeconds").path("instanceBased"))
                 + " GB-s of instances alive " + number(row.path("instanceSeconds")) + " s), up to " + row.path("peakInstances").asInt()
-                + " instances" + (peakMemory.isNull() ? "" : ", " + number(peakMemory) + " MB peak");
+                + (row.path("peakInstances").asInt() == 1 ? " instance" : " instances") + (peakMemory.isNull() ? "" : ", " + number(peakMemory)
+                + " MB peak");
     }
 
     private static void printPlatforms(JsonNode platforms, JsonNode vm, String currency, PrintStream out, boolean colour) {

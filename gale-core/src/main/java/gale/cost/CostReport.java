@@ -11,6 +11,7 @@ import java.math.MathContext;
 import java.math.RoundingMode;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -75,7 +76,8 @@ public final class CostReport {
     public static ObjectNode build(PriceTable prices, ObjectNode scope, List<UsageRow> usage, Period period, List<String> sources,
                                    Machine machine) {
         ObjectNode report = NODES.objectNode();
-        report.put("since", period.since().toString()).put("until", period.until().toString())
+        report.put("since", period.since().truncatedTo(ChronoUnit.SECONDS).toString())
+                .put("until", period.until().truncatedTo(ChronoUnit.SECONDS).toString())
                 .put("periodHours", period.hours().setScale(3, RoundingMode.HALF_UP).doubleValue())
                 .put("currency", prices.currency()).put("freeTier", prices.freeTier());
         report.set("scope", scope);
@@ -259,16 +261,22 @@ public final class CostReport {
 
     /** A period as people say it: 1.5 minutes, 3.5 hours, 30 days. */
     public static String describeHours(double hours) {
-        if (hours < 1) {
-            return BigDecimal.valueOf(hours * 60).setScale(1, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString() + " minutes";
-        }
-        if (hours < 48) return BigDecimal.valueOf(hours).setScale(1, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString() + " hours";
-        return Math.round(hours / 24) + " days";
+        if (hours < 1) return count(hours * 60, 1, "minute");
+        if (hours < 48) return count(hours, 1, "hour");
+        return count(hours / 24, 0, "day");
     }
 
+    /** {@code 1 minute}, {@code 1.5 minutes}, {@code 30 days}. */
+    private static String count(double amount, int decimals, String unit) {
+        String number = BigDecimal.valueOf(amount).setScale(decimals, RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
+        return number + " " + unit + (number.equals("1") ? "" : "s");
+    }
+
+    /** 7.0%, 0.25%, 0.000025%: one decimal from 1% up, else two significant digits. */
     private static String percent(double share) {
-        double p = share * 100;
-        return (p >= 1 ? String.format(java.util.Locale.ROOT, "%.1f", p) : String.format(java.util.Locale.ROOT, "%.2g", p)) + "%";
+        BigDecimal p = BigDecimal.valueOf(share * 100);
+        BigDecimal shown = p.compareTo(BigDecimal.ONE) >= 0 ? p.setScale(1, RoundingMode.HALF_UP) : p.round(new MathContext(2, RoundingMode.HALF_UP));
+        return shown.toPlainString() + "%";
     }
 
     private static ObjectNode source(List<String> codes) {
