@@ -28,6 +28,11 @@ final class ServerOptions {
             description = "store, bundles, logs and the admin token (default: $GALE_HOME, else ./.gale)")
     Optional<Path> dataDir = Optional.empty();
 
+    @Option(names = "--store", paramLabel = "URL",
+            description = "Keep functions, jobs, state and the rest in PostgreSQL, e.g. jdbc:postgresql://db:5432/gale?user=gale "
+                    + "(the password in the URL or in PGPASSWORD; env: GALE_STORE). Default: a SQLite file in the data dir.")
+    Optional<String> store = Optional.empty();
+
     @Option(names = "--python", paramLabel = "PATH",
             description = "Python for functions (default: $GALE_PYTHON, else /usr/bin/python3, else python3)")
     Optional<Path> python = Optional.empty();
@@ -98,12 +103,13 @@ final class ServerOptions {
                 .withZygotes(new ZygoteBudget(maxZygotes.orElse(ZygoteBudget.defaults().maxZygotes()), zygoteIdleTimeout))
                 .withShutdownGrace(shutdownGrace)
                 .withMinScheduleInterval(minScheduleInterval)
-                .withMaxBlobBytes(maxBlob.bytes());
+                .withMaxBlobBytes(maxBlob.bytes())
+                .withStore(store.orElse(env.get("GALE_STORE")));
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
                 config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
-                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes());
+                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes(), config.store());
     }
 }

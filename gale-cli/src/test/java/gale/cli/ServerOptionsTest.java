@@ -36,12 +36,23 @@ class ServerOptionsTest {
                 "--python", "/opt/py/bin/python3", "--max-body", "1GiB", "--wheel-dir", "/wheels",
                 "--pip-index-url", "http://pypi.internal/simple", "--max-bundle", "200MB", "--max-bundle-expanded", "2GB",
                 "--max-bundle-files", "50000", "--max-zygotes", "12", "--zygote-idle-timeout", "90s", "--shutdown-grace", "3s",
-                "--min-schedule-interval", "5s", "--max-blob-size", "300MB");
+                "--min-schedule-interval", "5s", "--max-blob-size", "300MB", "--store", "jdbc:postgresql://db:5432/gale?user=g");
 
         assertThat(config).isEqualTo(new ServerConfig("0.0.0.0", 0, Path.of("/tmp/gale"), Path.of("/opt/py/bin/python3"),
                 1L << 30, new BundleLimits(DataSize.ofMegabytes(200), DataSize.ofMegabytes(2048), 50_000),
                 Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
-                new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5), 300L << 20));
+                new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5), 300L << 20,
+                Optional.of("jdbc:postgresql://db:5432/gale?user=g")));
+    }
+
+    @Test
+    void takesTheStoreFromGaleStoreAndRefusesOneThatIsNotPostgresql() {
+        assertThat(config(Map.of("GALE_STORE", "jdbc:postgresql://db/gale"), "server").store()).contains("jdbc:postgresql://db/gale");
+        assertThat(config(Map.of(), "server").store()).isEmpty();
+
+        GaleCli.Result result = GaleCli.run(Map.of(), "server", "--store", "mysql://db/gale");
+        assertThat(result.exitCode()).isNotZero();
+        assertThat(result.err()).contains("--store takes a PostgreSQL JDBC URL");
     }
 
     @Test

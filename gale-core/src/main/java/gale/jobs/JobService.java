@@ -334,6 +334,11 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /** The first {@code limit} inputs of a job that failed for good, by index, with their errors and tracebacks. */
+    public List<JobItem> failures(String id, int limit) {
+        return store.failedItems(id, limit);
+    }
+
     /** Cancels a running job; waits briefly for it to wind down. */
     public Optional<JobView> cancel(String id) {
         JobExecution execution = running.get(id);

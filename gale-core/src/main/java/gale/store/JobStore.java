@@ -144,6 +144,13 @@ public final class JobStore {
                 .bind("id", id).bind("from", from).bind("to", to).map((rs, ctx) -> item(rs)).list());
     }
 
+    /** The first {@code limit} inputs that failed for good, by index (with error and traceback). */
+    public List<JobItem> failedItems(String id, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM job_items WHERE job_id = :id AND state = 'FAILED' ORDER BY idx LIMIT :limit""")
+                .bind("id", id).bind("limit", limit).map((rs, ctx) -> item(rs)).list());
+    }
+
     public Map<ItemState, Integer> counts(String id) {
         Map<ItemState, Integer> counts = new EnumMap<>(ItemState.class);
         for (ItemState s : ItemState.values()) counts.put(s, 0);

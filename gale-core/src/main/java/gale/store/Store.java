@@ -35,7 +35,12 @@ import java.util.OptionalInt;
 public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     /** SQLite has one writer at a time; a few connections let readers run beside it. */
-    private static final int POOL_SIZE = 8;
+    private static final int SQLITE_POOL_SIZE = 8;
+    /** PostgreSQL runs writers side by side; several nodes share its connection limit (100 by default). */
+    private static final int POSTGRESQL_POOL_SIZE = 16;
+    public static final String POSTGRESQL_PREFIX = "jdbc:postgresql:";
+    /** The advisory lock a node holds on a PostgreSQL store ("gale" in ASCII). */
+    private static final long NODE_LOCK_KEY = 0x67616c65L;
 
     private final Jdbi jdbi;
     private final JobStore jobs;
@@ -47,9 +52,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final UsageStore usage;
     private final HikariDataSource pool;
     private final Clock clock;
+    /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
+    private java.sql.Connection storeLock;
 
-    private Store(Jdbi jdbi, HikariDataSource pool, Clock clock) {
-        this.jdbi = jdbi;
+    private Store(HikariDataSource pool, Clock clock) {
+        this.jdbi = Jdbi.create(pool);
         this.pool = pool;
         this.clock = clock;
         this.jobs = new JobStore(jdbi);
@@ -67,6 +74,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
      */
     public gale.blob.BlobCatalog blobCatalog(gale.blob.BlobStore bytes) {
         return new gale.blob.BlobCatalog(jdbi, bytes, clock);
+    }
+
+    /** For tests of this package that look at the tables themselves. */
+    Jdbi jdbi() {
+        return jdbi;
     }
 
     /** Samplers (items drawn for respondents under a target), in the same database. */
@@ -104,6 +116,14 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         return async;
     }
 
+    /**
+     * Opens the store a {@code gale server --store} value names: a {@code jdbc:postgresql:} URL, or
+     * else the path of a SQLite file.
+     */
+    public static Store open(String location, Clock clock) {
+        return location.startsWith(POSTGRESQL_PREFIX) ? openPostgresql(location, clock) : openSqlite(Path.of(location), clock);
+    }
+
     /** Opens (creating and migrating if needed) the SQLite store at {@code file}. */
     public static Store openSqlite(Path file) {
         return openSqlite(file, Clock.systemUTC());
@@ -120,17 +140,94 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         config.setTransactionMode(SQLiteConfig.TransactionMode.IMMEDIATE);
         SQLiteDataSource ds = new SQLiteDataSource(config);
         ds.setUrl("jdbc:sqlite:" + file.toAbsolutePath());
-        // Out of order: features land on separate branches, so a data dir at V8 may yet meet a V7 (each migration adds
-        // tables of its own); without it Flyway refuses to start with "resolved migration not applied".
-        Flyway.configure().dataSource(ds).locations("classpath:db/sqlite").outOfOrder(true).load().migrate();
-        HikariConfig pooled = new HikariConfig();
+        migrate(ds, "sqlite");
+        HikariConfig pooled = poolConfig(SQLITE_POOL_SIZE);
         pooled.setDataSource(ds); // each new connection gets the SQLite settings above
+        return new Store(new HikariDataSource(pooled), clock);
+    }
+
+    /**
+     * Opens (migrating if needed) the PostgreSQL database at {@code url}, e.g.
+     * {@code jdbc:postgresql://db.internal:5432/gale?user=gale} (a password in the URL, or in PGPASSWORD).
+     * The schema is the SQLite one, from the same migrations (docs/postgresql.md).
+     */
+    public static Store openPostgresql(String url, Clock clock) {
+        if (!url.startsWith(POSTGRESQL_PREFIX)) {
+            throw new IllegalArgumentException("not a PostgreSQL JDBC URL: " + url + " (it starts with " + POSTGRESQL_PREFIX + ")");
+        }
+        HikariConfig pooled = poolConfig(POSTGRESQL_POOL_SIZE);
+        pooled.setJdbcUrl(url);
+        String password = System.getenv("PGPASSWORD");
+        if (password != null && !url.contains("password=")) pooled.setPassword(password);
+        java.sql.Connection lock = lockTheStore(pooled); // first: it says plainly when the database cannot be reached
+        HikariDataSource pool = null;
+        try {
+            pool = new HikariDataSource(pooled);
+            migrate(pool, "postgresql");
+        } catch (RuntimeException e) {
+            if (pool != null) pool.close();
+            try {
+                lock.close();
+            } catch (SQLException ignored) {
+                // closing a session that failed
+            }
+            throw e;
+        }
+        Store store = new Store(pool, clock);
+        store.storeLock = lock;
+        return store;
+    }
+
+    /**
+     * One node per store, for now: a node holds a session-level advisory lock for as long as it runs
+     * (PostgreSQL drops it with the session when the node dies, however it dies). Until several nodes
+     * share a store safely (leases taken across nodes, one node firing each schedule slot, state
+     * updates locked per row), a second node on the same database is refused at start instead of
+     * running the same jobs and schedules twice.
+     */
+    private static java.sql.Connection lockTheStore(HikariConfig settings) {
+        try {
+            java.util.Properties props = new java.util.Properties();
+            if (settings.getPassword() != null) props.setProperty("password", settings.getPassword());
+            java.sql.Connection c = java.sql.DriverManager.getConnection(settings.getJdbcUrl(), props);
+            try (var statement = c.createStatement();
+                 ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + NODE_LOCK_KEY + ")")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    c.close();
+                    throw new IllegalStateException("another Gale node is using the store " + redacted(settings.getJdbcUrl())
+                            + "; one node per store for now: stop the other node, or give this one a database of its own");
+                }
+            }
+            return c;
+        } catch (SQLException e) {
+            throw new IllegalStateException("could not connect to the store " + redacted(settings.getJdbcUrl()) + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** A JDBC URL without its password, for messages. */
+    static String redacted(String url) {
+        return url.replaceAll("(?i)(password=)[^&]*", "$1***");
+    }
+
+    /**
+     * V1 differs by dialect (db/sqlite, db/postgresql); every later migration is in db/common and runs on both.
+     * Out of order: features land on separate branches, so a data dir at V8 may yet meet a V7 (each migration adds
+     * tables of its own); without it Flyway refuses to start with "resolved migration not applied".
+     */
+    private static void migrate(javax.sql.DataSource ds, String dialect) {
+        Flyway.configure().dataSource(ds).locations("classpath:db/" + dialect, "classpath:db/common")
+                .outOfOrder(true).load().migrate();
+    }
+
+    private static HikariConfig poolConfig(int size) {
+        HikariConfig pooled = new HikariConfig();
         pooled.setPoolName("gale-store");
-        pooled.setMaximumPoolSize(POOL_SIZE);
+        pooled.setMaximumPoolSize(size);
         pooled.setMinimumIdle(1);
         pooled.setConnectionTimeout(30_000);
-        HikariDataSource pool = new HikariDataSource(pooled);
-        return new Store(Jdbi.create(pool), pool, clock);
+        return pooled;
     }
 
     // ---- functions
@@ -262,6 +359,14 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> logEntry(rs)).list());
     }
 
+    /** The newest {@code limit} entries of one call, oldest first (the console's search by request id). */
+    public List<LogEntry> logsOfRequest(String function, String requestId, int limit) {
+        List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM logs WHERE function_name = :f AND request_id = :r ORDER BY seq DESC LIMIT :limit""")
+                .bind("f", function).bind("r", requestId).bind("limit", limit).map((rs, ctx) -> logEntry(rs)).list());
+        return newestFirst.reversed();
+    }
+
     /** The newest {@code limit} entries, oldest first (what `gale logs` shows by default). */
     public List<LogEntry> tailLogs(String function, int limit) {
         List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""
@@ -322,6 +427,13 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     @Override
     public void close() {
         pool.close();
+        if (storeLock != null) {
+            try {
+                storeLock.close(); // ends the session, and its advisory lock with it
+            } catch (SQLException ignored) {
+                // the server is gone already, and the lock with its session
+            }
+        }
     }
 
     // ---- row mapping

@@ -61,7 +61,8 @@ public final class AsyncQueue implements AutoCloseable {
     private final AsyncStore store;
     private final Registry registry;
     private final LogSink logs;
-    private final String owner = "worker-" + UUID.randomUUID();
+    /** Whose lease a row holds (lease_owner, 40 characters at most: PostgreSQL holds the column to its length). */
+    private final String owner = UUID.randomUUID().toString();
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
     private final Map<String, AtomicInteger> inFlightByFunction = new ConcurrentHashMap<>();

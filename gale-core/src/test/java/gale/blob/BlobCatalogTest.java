@@ -1,5 +1,6 @@
 package gale.blob;
 
+import gale.store.TestStores;
 import gale.store.Store;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -30,7 +31,7 @@ class BlobCatalogTest {
 
     @BeforeEach
     void open() {
-        store = Store.openSqlite(dir.resolve("gale.db"));
+        store = TestStores.open(dir);
         blobs = store.blobCatalog(new BlobStore(dir.resolve("blobs")));
     }
 

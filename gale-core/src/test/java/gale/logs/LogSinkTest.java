@@ -1,5 +1,6 @@
 package gale.logs;
 
+import gale.store.TestStores;
 import gale.store.LogEntry;
 import gale.store.Store;
 import org.junit.jupiter.api.Test;
@@ -19,7 +20,7 @@ class LogSinkTest {
 
     @Test
     void linesBeyondWhatMayWaitAreDroppedAndEachFunctionsLogsSayHowManyOfItsOwn() {
-        try (Store store = Store.openSqlite(tmp.resolve("gale.db"))) {
+        try (Store store = TestStores.open(tmp)) {
             LogSink sink = new LogSink(store); // not started: nothing is written until flush(), as when the writer falls behind
             String megabyte = "x".repeat(1 << 20);
             for (int i = 0; i < 70; i++) sink.log(line("chatty", megabyte));

@@ -1,5 +1,6 @@
 package gale.registry;
 
+import gale.store.TestStores;
 import gale.blob.BlobStore;
 import gale.logs.LogSink;
 import gale.runtime.DeployFailure;
@@ -58,7 +59,7 @@ class RegistryRestoreTest {
 
     @BeforeEach
     void storeWithAnActiveFunction() throws Exception {
-        store = Store.openSqlite(tmp.resolve("gale.db"));
+        store = TestStores.open(tmp);
         logs = new LogSink(store);
         logs.start();
         Instant now = Instant.now();

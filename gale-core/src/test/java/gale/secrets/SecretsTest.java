@@ -1,5 +1,6 @@
 package gale.secrets;
 
+import gale.store.TestStores;
 import gale.store.Store;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +19,7 @@ class SecretsTest {
 
     @Test
     void onlyTextThatAnEnvironmentVariableCanHoldIsTaken() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             Secrets secrets = new Secrets(store.secrets(), SecretBox.inDataDir(dir), name -> true, Clock.systemUTC());
 
             assertThat(secrets.set("api-key", "tök€n".getBytes(StandardCharsets.UTF_8))).isEqualTo(1);

@@ -1,5 +1,6 @@
 package gale.state;
 
+import gale.store.TestStores;
 import gale.util.ManualClock;
 import gale.store.Store;
 import net.jqwik.api.Example;
@@ -44,7 +45,7 @@ class SamplerPropertiesTest {
     static void open() throws Exception {
         dir = Files.createTempDirectory("gale-sampler-test");
         clock = new ManualClock();
-        store = Store.openSqlite(dir.resolve("gale.db"), clock);
+        store = TestStores.open(dir, clock);
     }
 
     @AfterContainer

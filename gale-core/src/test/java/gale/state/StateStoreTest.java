@@ -1,5 +1,6 @@
 package gale.state;
 
+import gale.store.TestStores;
 import gale.util.ManualClock;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -34,7 +35,7 @@ class StateStoreTest {
 
     @BeforeEach
     void open() {
-        store = Store.openSqlite(dir.resolve("gale.db"), clock);
+        store = TestStores.open(dir, clock);
         state = store.state();
     }
 

@@ -26,7 +26,7 @@ class AsyncStoreTest {
 
     @Test
     void aCallIsLeasedByOneClaimerOnlyUntilItsLeaseExpires() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             AsyncStore async = store.async();
             async.insert(call("a"));
 
@@ -51,7 +51,7 @@ class AsyncStoreTest {
 
     @Test
     void aRequeuedCallWaitsForItsNextAttemptAndADeadLetterIsRedrivenOrPurged() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             AsyncStore async = store.async();
             async.insert(call("a"));
             async.insert(call("b"));
@@ -87,7 +87,7 @@ class AsyncStoreTest {
 
     @Test
     void theSoleWorkerQueuesAgainWhatAKilledServerWasRunning() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             AsyncStore async = store.async();
             async.insert(call("a"));
             async.claim("a", "old-server", T0, T0.plusSeconds(3600));

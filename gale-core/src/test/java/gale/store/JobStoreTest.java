@@ -23,7 +23,7 @@ class JobStoreTest {
 
     @Test
     void aResultsStreamGetsTheFinishedInputsUpToTheFirstThatIsNot() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             JobStore jobs = store.jobs();
             jobs.create(job("job-1", Optional.empty(), 4), Optional.empty(), List.of("0", "1", "2", "3"));
             jobs.record(List.of(done("job-1", 0), done("job-1", 2), done("job-1", 3)));
@@ -40,7 +40,7 @@ class JobStoreTest {
 
     @Test
     void recordAndFinishStoresTheOutcomesAndTheEndTogetherAndNeverOverwritesAFinishedInput() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             JobStore jobs = store.jobs();
             jobs.create(job("job-1", Optional.empty(), 2), Optional.empty(), List.of("0", "1"));
             jobs.record(List.of(done("job-1", 0)));
@@ -59,8 +59,8 @@ class JobStoreTest {
     }
 
     @Test
-    void jobsWithTheSameContextStoreItOnceAndEachReadsIt() throws SQLException {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+    void jobsWithTheSameContextStoreItOnceAndEachReadsIt() {
+        try (Store store = TestStores.open(dir)) {
             JobStore jobs = store.jobs();
             jobs.create(job("job-a", Optional.of("key-1"), 1), Optional.of("{\"scale\":2}"), List.of("1"));
             jobs.create(job("job-b", Optional.of("key-1"), 1), Optional.of("{\"scale\":2}"), List.of("1"));
@@ -76,23 +76,16 @@ class JobStoreTest {
                 assertThat(j.state()).isEqualTo("RUNNING");
                 assertThat(j.contextKey()).contains("key-1");
             });
+            int contexts = store.jdbi().withHandle(h -> h.createQuery("SELECT COUNT(*) FROM job_contexts").mapTo(Integer.class).one());
+            assertThat(contexts).isEqualTo(2);
         }
-        assertThat(count(dir.resolve("gale.db"), "SELECT COUNT(*) FROM job_contexts")).isEqualTo(2);
     }
 
     @Test
     void aContextWithoutAKeyIsRefused() {
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             assertThatThrownBy(() -> store.jobs().create(job("job-x", Optional.empty(), 1), Optional.of("{}"), List.of("1")))
                     .hasMessageContaining("context key");
-        }
-    }
-
-    static int count(Path file, String sql) throws SQLException {
-        SQLiteDataSource ds = new SQLiteDataSource();
-        ds.setUrl("jdbc:sqlite:" + file);
-        try (Connection c = ds.getConnection(); ResultSet rs = c.createStatement().executeQuery(sql)) {
-            return rs.getInt(1);
         }
     }
 

@@ -22,7 +22,7 @@ class MigrationOrderTest {
         Files.createDirectories(older);
         for (String name : List.of("V1__functions_versions_logs.sql", "V2__jobs.sql", "V3__job_contexts.sql", "V4__state.sql",
                 "V5__schedules.sql", "V8__secrets.sql")) {
-            try (InputStream in = getClass().getResourceAsStream("/db/sqlite/" + name)) {
+            try (InputStream in = getClass().getResourceAsStream((getClass().getResource("/db/common/" + name) != null ? "/db/common/" : "/db/sqlite/") + name)) {
                 Files.copy(in, older.resolve(name));
             }
         }

@@ -1,5 +1,6 @@
 package gale.triggers;
 
+import gale.store.TestStores;
 import gale.util.ManualClock;
 import gale.store.FiringRow;
 import gale.store.Store;
@@ -43,7 +44,7 @@ class SchedulerTest {
 
     @BeforeEach
     void open() {
-        store = Store.openSqlite(dir.resolve("gale.db"));
+        store = TestStores.open(dir);
         store.createVersion("report", "{}", "sha256:x", 1, T0); // the function exists
         schedules = new Schedules(store.schedules(), clock, f -> store.findFunction(f).isPresent(), () -> { }, MIN);
     }

@@ -17,6 +17,8 @@ import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
 import gale.gateway.Auth;
+import gale.gateway.CallHistory;
+import gale.logs.LogLevel;
 import gale.gateway.RefusedBody;
 import gale.triggers.InvalidScheduleException;
 import gale.triggers.ScheduleSpec;
@@ -30,6 +32,7 @@ import io.javalin.http.UnauthorizedResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -51,10 +54,12 @@ public final class AdminApi {
     private final Supplier<String> baseUrl;
     private final Schedules schedules;
     private final AsyncApi async;
+    private final CallHistory history;
 
     public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules,
-                    AsyncApi async) {
+                    AsyncApi async, CallHistory history) {
         this.registry = registry;
+        this.history = history;
         this.async = async;
         this.schedules = schedules;
         this.store = store;
@@ -83,6 +88,8 @@ public final class AdminApi {
         routes.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
         routes.post("/v1/functions/{name}/rollback", this::rollback);
         routes.get("/v1/functions/{name}/logs", this::logs);
+        new LogStream(registry, store, logs).register(routes);
+        routes.get("/v1/functions/{name}/metrics", ctx -> ctx.json(metrics(existing(ctx))));
         routes.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
                 intParam(ctx, "limit", 100, 1, 10_000)).stream().map(AdminApi::invocation).toList()));
         routes.get("/v1/invocations/{id}", ctx -> { // an async call's status, else one call's record
@@ -211,7 +218,38 @@ public final class AdminApi {
         out.put("waiting", stats.waiting());
         out.put("createdAt", fn.createdAt().toString());
         out.put("updatedAt", fn.updatedAt().toString());
+        out.put("latestState", versions.isEmpty() ? null : versions.getFirst().state().name());
+        out.put("latestReason", versions.isEmpty() ? null : versions.getFirst().reason().orElse(null));
+        out.put("lastCall", history.lastCall(fn.name()).map(Object::toString).orElse(null));
+        CallHistory.Totals hour = history.lastHour(fn.name());
+        Map<String, Object> lastHour = new LinkedHashMap<>();
+        lastHour.put("calls", hour.calls());
+        lastHour.put("errors", hour.errors());
+        lastHour.put("functionErrors", hour.functionErrors());
+        lastHour.put("platformErrors", hour.platformErrors());
+        out.put("lastHour", lastHour);
         return out;
+    }
+
+    /** The last hour in 10-second buckets, as columns (what a chart library takes); a percentile without calls is null. */
+    private Map<String, Object> metrics(String name) {
+        CallHistory.Window w = history.window(name);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("function", name);
+        out.put("bucketSeconds", CallHistory.BUCKET.toSeconds());
+        out.put("time", Arrays.stream(w.startMillis()).map(ms -> ms / 1000).toArray());
+        out.put("calls", w.calls());
+        out.put("functionErrors", w.functionErrors());
+        out.put("platformErrors", w.platformErrors());
+        out.put("p50Ms", milliseconds(w.p50Ms()));
+        out.put("p99Ms", milliseconds(w.p99Ms()));
+        out.put("coldStarts", w.coldStarts());
+        out.put("instances", w.instances());
+        return out;
+    }
+
+    private static List<Double> milliseconds(double[] values) {
+        return Arrays.stream(values).mapToObj(v -> Double.isNaN(v) ? null : Math.round(v * 100) / 100.0).toList();
     }
 
     static Map<String, Object> version(VersionRow v) {
@@ -228,7 +266,7 @@ public final class AdminApi {
         return out;
     }
 
-    private static Map<String, Object> logEntry(LogEntry e) {
+    static Map<String, Object> logEntry(LogEntry e) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("seq", e.seq());
         out.put("time", e.time().toString());
@@ -237,6 +275,7 @@ public final class AdminApi {
         out.put("instance", e.instance().orElse(null));
         out.put("requestId", e.requestId().orElse(null));
         out.put("stream", e.stream());
+        out.put("level", LogLevel.of(e.stream(), e.message()).wire());
         out.put("message", e.message());
         return out;
     }

@@ -34,9 +34,13 @@ public final class JobsApi {
     public void register(RoutesConfig routes) {
         routes.post("/v1/jobs", this::submit);
         routes.get("/v1/jobs", ctx -> ctx.json(jobs.list(Optional.ofNullable(ctx.queryParam("function")),
-                limit(ctx)).stream().map(JobsApi::json).toList()));
+                limit(ctx, 50, 1000)).stream().map(JobsApi::json).toList()));
         routes.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
         routes.get("/v1/jobs/{id}/results", this::results);
+        routes.get("/v1/jobs/{id}/failures", ctx -> { // the console's list of failures with tracebacks
+            find(ctx);
+            ctx.json(jobs.failures(ctx.pathParam("id"), limit(ctx, 20, 100)).stream().map(JobsApi::failure).toList());
+        });
         routes.post("/v1/jobs/{id}/redrive", ctx -> {
             find(ctx);
             try {
@@ -169,9 +173,19 @@ public final class JobsApi {
         return jobs.view(ctx.pathParam("id")).orElseThrow(() -> new NotFoundResponse("no job " + ctx.pathParam("id")));
     }
 
-    private static int limit(Context ctx) {
+    /** One input that failed: its result line's fields and the start of its input. */
+    private static Map<String, Object> failure(JobItem item) {
+        Map<String, Object> out = result(item);
+        String input = item.inputJson();
+        out.put("input", input.length() <= MAX_INPUT_SHOWN ? input : input.substring(0, MAX_INPUT_SHOWN) + "...");
+        return out;
+    }
+
+    private static final int MAX_INPUT_SHOWN = 1000;
+
+    private static int limit(Context ctx, int fallback, int max) {
         try {
-            return Math.clamp(Integer.parseInt(Optional.ofNullable(ctx.queryParam("limit")).orElse("50")), 1, 1000);
+            return Math.clamp(Integer.parseInt(Optional.ofNullable(ctx.queryParam("limit")).orElse(Integer.toString(fallback))), 1, max);
         } catch (NumberFormatException e) {
             throw new BadRequestResponse("limit must be a number");
         }

@@ -145,6 +145,7 @@ public final class Gateway extends Handler.Wrapper {
         private final String requestId = newRequestId();
         private final String name;
         private final AtomicBoolean answered = new AtomicBoolean();
+        private CallHistory.Result ended = CallHistory.Result.OK; // who failed: set by fail(), which finish() calls before reading it
 
         Call(Request request, Response response, Callback callback) {
             this.request = request;
@@ -334,7 +335,7 @@ public final class Gateway extends Handler.Wrapper {
                         "gale", "call exceeded the timeout of " + Durations.format(fn.config().timeout()) + "; instance stopped"));
             }
             double durationMs = (System.nanoTime() - startNanos) / 1e6;
-            metrics.record(fn.name(), served.version, served.outcome, durationMs, served.coldStart,
+            metrics.record(fn.name(), served.version, served.outcome, ended, durationMs, served.coldStart,
                     served.coldStart ? (acquiredNanos - startNanos) / 1e6 : 0);
             logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, status,
                     served.outcome, durationMs, served.coldStart, served.memoryMb, arrival));
@@ -381,6 +382,7 @@ public final class Gateway extends Handler.Wrapper {
 
         /** Answers with a JSON error; returns its status. */
         private int fail(GatewayError error) {
+            ended = error.blame() == GatewayError.Blame.FUNCTION ? CallHistory.Result.FUNCTION_ERROR : CallHistory.Result.PLATFORM_ERROR;
             response.setStatus(error.status());
             response.getHeaders().put("X-Gale-Error", error.blame().header());
             Map<String, Object> body = new LinkedHashMap<>();

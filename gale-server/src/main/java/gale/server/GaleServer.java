@@ -17,6 +17,7 @@ import gale.admin.SamplerApi;
 import gale.admin.BlobsApi;
 import gale.admin.StateAccess;
 import gale.admin.StateApi;
+import gale.console.ConsoleAssets;
 import gale.jobs.JobService;
 import gale.blob.BlobCatalog;
 import gale.blob.BlobStore;
@@ -33,6 +34,7 @@ import gale.runtime.Isolation;
 import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
+import gale.store.FunctionRow;
 import gale.store.LogEntry;
 import gale.secrets.SecretBox;
 import gale.secrets.Secrets;
@@ -66,6 +68,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.stream.Collectors;
 
 /**
  * One Gale node: store, registry, runtimes and the HTTP server, wired together. Every
@@ -113,7 +116,8 @@ public final class GaleServer implements AutoCloseable {
     private void startComponents() {
         life.add("the data dir lock", lockDataDir(dataDir.root()));
         token = dataDir.adminToken();
-        store = life.add("the store", Store.openSqlite(dataDir.store()));
+        store = life.add("the store", config.store().map(url -> Store.openPostgresql(url, java.time.Clock.systemUTC()))
+                .orElseGet(() -> Store.openSqlite(dataDir.store())));
         logs = life.add("the log writer", new LogSink(store));
         logs.start();
         // Closed after the instances have stopped, before the store: its last sample and write come last.
@@ -157,6 +161,10 @@ public final class GaleServer implements AutoCloseable {
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value());
         metrics = new GatewayMetrics(prometheus);
+        metrics.history().seedLastCalls(store.lastCalls()); // the functions list's "last call" survives a restart
+        life.add("the call history sampler", metrics.history().startSampling(registry::activeFunctions,
+                () -> registry.functions().stream().map(FunctionRow::name).collect(Collectors.toSet())));
+        var console = ConsoleAssets.load();
         for (boolean done : new boolean[] {true, false}) {
             io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))
                     .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
@@ -170,7 +178,7 @@ public final class GaleServer implements AutoCloseable {
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
         schedules = new Schedules(store.schedules(), clock, name -> registry.function(name).isPresent(), scheduler::poke,
                 config.minScheduleInterval());
-        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
+        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway, console));
         app.start(config.host(), config.port());
         life.onClose("the HTTP server", app::stop);
         life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
@@ -289,7 +297,8 @@ public final class GaleServer implements AutoCloseable {
     }
 
     /** Javalin 7 takes every setting, route and handler up front, before it starts. */
-    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway) {
+    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway,
+                           ConsoleAssets console) {
         cfg.startup.showJavalinBanner = false;
         cfg.startup.showOldJavalinVersionWarning = false; // Gale pins its Javalin; the jar's age is not the user's concern
         cfg.startup.startupWatcherEnabled = false; // started right away; the watcher is a non-daemon thread sleeping 5 s
@@ -327,7 +336,7 @@ public final class GaleServer implements AutoCloseable {
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
+        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history()).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
         new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);
@@ -338,6 +347,7 @@ public final class GaleServer implements AutoCloseable {
         new StateApi(store.state(), stateAccess).register(routes);
         new SamplerApi(store.samplers(), stateAccess).register(routes);
         new BlobsApi(blobCatalog, stateAccess, config.maxBlobBytes()).register(routes);
+        console.register(routes); // the web console at / (docs/console.md)
     }
 
     /**

@@ -25,6 +25,8 @@ import java.util.Optional;
  * @param shutdownGrace how long calls in flight may take to finish when the server stops (SIGTERM); then instances are killed
  * @param minScheduleInterval the shortest {@code --every} a schedule may have (1m; tests lower it to fire within seconds)
  * @param maxBlobBytes  largest blob a put may store (413 above)
+ * @param store         where the durable state lives: a {@code jdbc:postgresql:} URL (several nodes share it), or
+ *                      empty for the SQLite file in the data dir (docs/postgresql.md)
  */
 public record ServerConfig(
         String host,
@@ -39,7 +41,8 @@ public record ServerConfig(
         ZygoteBudget zygotes,
         Duration shutdownGrace,
         Duration minScheduleInterval,
-        long maxBlobBytes) {
+        long maxBlobBytes,
+        Optional<String> store) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     /** Models of a few GB fit; the bytes stream to disk, so the limit guards the disk, not memory. */
@@ -65,6 +68,13 @@ public record ServerConfig(
             throw new IllegalArgumentException("minScheduleInterval must be 1s or more, got " + minScheduleInterval);
         }
         if (maxBlobBytes <= 0) throw new IllegalArgumentException("maxBlobBytes must be positive, got " + maxBlobBytes);
+        store = store == null ? Optional.empty() : store.filter(s -> !s.isBlank());
+        store.ifPresent(s -> {
+            if (!s.startsWith(gale.store.Store.POSTGRESQL_PREFIX)) {
+                throw new IllegalArgumentException("--store takes a PostgreSQL JDBC URL (" + gale.store.Store.POSTGRESQL_PREFIX
+                        + "//HOST:PORT/DB?user=NAME), got: " + s + "; leave it out for the SQLite file in the data dir");
+            }
+        });
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -75,43 +85,47 @@ public record ServerConfig(
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
                 Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL,
-                DEFAULT_MAX_BLOB_BYTES);
+                DEFAULT_MAX_BLOB_BYTES, Optional.empty());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withBundleLimits(BundleLimits limits) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes, store);
     }
 
     public ServerConfig withMinScheduleInterval(Duration interval) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes, store);
     }
 
     public ServerConfig withMaxBlobBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes, store);
+    }
+
+    public ServerConfig withStore(String url) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, Optional.ofNullable(url));
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */
