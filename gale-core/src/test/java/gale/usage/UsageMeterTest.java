@@ -11,6 +11,7 @@ import gale.runtime.InvokeResult;
 import gale.runtime.ProcessTree;
 import gale.runtime.UsageCounters;
 import gale.store.Store;
+import gale.store.TestStores;
 import gale.store.UsageRow;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,7 +79,7 @@ class UsageMeterTest {
         FunctionConfig config = ConfigResolver.fromMap("scorer", Map.of("memory", "512MB"));
         InstanceSpec spec = new InstanceSpec("scorer", 3, config, dir, Optional.empty());
         BurnerInstance instance = new BurnerInstance(spec);
-        try (Store store = Store.openSqlite(dir.resolve("gale.db"))) {
+        try (Store store = TestStores.open(dir)) {
             UsageMeter meter = new UsageMeter(store.usage(), Clock.systemUTC());
             InstancePool pool = new InstancePool(spec, s -> instance, meter);
             Instant deadline = Instant.now().plusSeconds(30);
