@@ -173,7 +173,8 @@ final class JobExecution {
         } finally {
             if (options.maxCpuSeconds().isPresent()) {
                 usage.unwatch(row.id());
-                usage.flush(); // what it used reaches the store soon, for gale cost --job; nobody waits for it
+                // What it used is in the store before the job is seen to end, so its cpuSeconds are whole from then on.
+                usage.flush().completeOnTimeout(null, 5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(error -> null).join();
             }
         }
         String state = cancelRequested ? "CANCELLED" : budgetSpent() && !suspended ? STOPPED_BUDGET
