@@ -379,14 +379,16 @@ class Client:
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,
                    retries=None, retry_backoff=None, stop_on_error=None, retry_function_errors=None,
-                   context_once=None, context_ref=None):
+                   context_once=None, context_ref=None, max_cpu_seconds=None):
         """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default.
         ``context_ref`` names the context of an earlier job (its ``contextId``) instead of sending it
-        again; a server that does not hold it answers 409 (ApiError with status 409)."""
+        again; a server that does not hold it answers 409 (ApiError with status 409).
+        ``max_cpu_seconds`` is the job's CPU budget (docs/cost.md): once its tasks used that much CPU
+        time it starts no more and ends STOPPED_BUDGET, its results so far kept."""
         spec = _job_spec(function, inputs, context=context, parallelism=parallelism, chunkSize=chunk_size,
                          taskTimeout=_duration(task_timeout), retries=retries, retryBackoff=_duration(retry_backoff),
                          stopOnError=stop_on_error, retryFunctionErrors=retry_function_errors,
-                         contextOnce=context_once, contextRef=context_ref)
+                         contextOnce=context_once, contextRef=context_ref, maxCpuSeconds=max_cpu_seconds)
         return self._json("POST", "/v1/jobs", body=spec, timeout=max(self.timeout, 120.0))
 
     def submit_job_and_follow(self, function, inputs, read_timeout=STREAM_READ_TIMEOUT, **options):
@@ -400,7 +402,8 @@ class Client:
                          retries=options.get("retries"), retryBackoff=_duration(options.get("retry_backoff")),
                          stopOnError=options.get("stop_on_error"),
                          retryFunctionErrors=options.get("retry_function_errors"),
-                         contextOnce=options.get("context_once"), contextRef=options.get("context_ref"))
+                         contextOnce=options.get("context_once"), contextRef=options.get("context_ref"),
+                         maxCpuSeconds=options.get("max_cpu_seconds"))
         answered = {}
         lines = self.stream_lines("/v1/jobs", {"wait": "true"}, read_timeout, method="POST", body=spec,
                                   on_answer=lambda answer: answered.update(complete=not answer.chunked))
@@ -424,6 +427,17 @@ class Client:
 
     def cancel(self, job_id):
         return self._json("DELETE", f"/v1/jobs/{_quote(job_id)}")
+
+    # ----------------------------------------------------------------- cost (docs/cost.md)
+
+    def cost(self, function=None, since=None, job=None, prices=None):
+        """The cost report: what functions (``function``, or all) used since ``since`` ("30d", "12h",
+        "2025-06-01"; the server's default is 30 days), or what map job ``job`` used, priced on each
+        platform of the server's price table, with ``prices`` (a dict of prices-file keys) laid over it."""
+        query = {"function": function, "since": since, "job": job}
+        if prices is None:
+            return self._json("GET", "/v1/cost", query=query)
+        return self._json("POST", "/v1/cost", body=prices, query=query)
 
 
 def _job_spec(function, inputs, **options):

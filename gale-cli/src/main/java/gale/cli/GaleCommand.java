@@ -24,10 +24,10 @@ import picocli.CommandLine.TypeConversionException;
 
         versionProvider = GaleCommand.JarVersion.class,
         description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, call functions "
-                + "on state changes and blob writes (triggers), and version models with aliases.",
+                + "on state changes and blob writes (triggers), version models with aliases, and see what it all cost.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, CostCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",

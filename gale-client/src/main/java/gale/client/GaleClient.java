@@ -343,6 +343,28 @@ public final class GaleClient implements AutoCloseable {
         return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
     }
 
+    /**
+     * The cost report (docs/cost.md): what functions (one, or all) used since {@code since} ({@code 30d}, {@code 2025-06-01}),
+     * or what map job {@code job} used, priced on each platform of the server's price table with {@code prices} (the
+     * keys of a prices file, as JSON) laid over it when given.
+     */
+    public JsonNode cost(Optional<String> function, Optional<String> since, Optional<String> job, Optional<JsonNode> prices) {
+        StringBuilder query = new StringBuilder();
+        function.ifPresent(name -> query.append("&function=").append(URLEncoder.encode(name, UTF_8)));
+        since.ifPresent(period -> query.append("&since=").append(URLEncoder.encode(period, UTF_8)));
+        job.ifPresent(id -> query.append("&job=").append(URLEncoder.encode(id, UTF_8)));
+        String path = "/v1/cost" + (query.isEmpty() ? "" : "?" + query.substring(1));
+        HttpRequest request = prices.isEmpty() ? admin(path, ADMIN_TIMEOUT).GET().build()
+                : admin(path, ADMIN_TIMEOUT).header("Content-Type", "application/json").POST(BodyPublishers.ofString(prices.get().toString())).build();
+        HttpResponse<byte[]> response = send(request);
+        if (!isSuccess(response)) throw apiError(response);
+        try {
+            return ApiJson.parseExact(response.body()); // prices as written, not as doubles
+        } catch (IOException e) {
+            throw new GaleApiException(response.statusCode(), "unexpected answer to " + describe(request) + ": " + e.getMessage());
+        }
+    }
+
     /** A state key with its value; empty when it does not exist (or has expired). */
     public Optional<StateEntry> stateGet(String namespace, String key) {
         HttpRequest request = admin(statePath(namespace, key), ADMIN_TIMEOUT).GET().build();

@@ -233,11 +233,11 @@ public final class JobStore {
         });
     }
 
-    /** Marks every input not yet finished as CANCELLED. */
-    public void cancelRemaining(String id) {
+    /** Marks every input not yet finished as CANCELLED, with {@code error} saying why when given. */
+    public void cancelRemaining(String id, Optional<String> error) {
         jdbi.useHandle(h -> h.createUpdate("""
-                        UPDATE job_items SET state = 'CANCELLED' WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING')""")
-                .bind("id", id).execute());
+                        UPDATE job_items SET state = 'CANCELLED', error = :error WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING')""")
+                .bind("id", id).bind("error", error.orElse(null)).execute());
     }
 
     private static JobRow job(ResultSet rs) throws SQLException {

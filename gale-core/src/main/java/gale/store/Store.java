@@ -23,7 +23,7 @@ import java.util.OptionalInt;
 
 /**
  * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
- * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters. The embedded
+ * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters, usage ({@link #usage()}). The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -50,6 +50,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final SamplerStore samplers;
     private final AsyncStore async;
     private final TriggerStore triggers;
+    private final UsageStore usage;
     private final HikariDataSource pool;
     private final Clock clock;
     /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
@@ -63,6 +64,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
         this.triggers = new TriggerStore(jdbi);
+        this.usage = new UsageStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -109,6 +111,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Trigger subscriptions and the outbox that stores their events, in the same database. */
     public TriggerStore triggers() {
         return triggers;
+    }
+
+    /** What functions used, per version per minute (docs/cost.md), in the same database. */
+    public UsageStore usage() {
+        return usage;
     }
 
     /** Async calls and dead letters, in the same database. */

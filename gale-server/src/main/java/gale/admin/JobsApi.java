@@ -207,6 +207,7 @@ public final class JobsApi {
         out.put("etaMs", j.etaMs().orElse(null));
         out.put("error", j.error().orElse(null));
         out.put("contextId", j.contextId().orElse(null));
+        out.put("cpuSeconds", j.cpuSeconds().isPresent() ? Math.round(j.cpuSeconds().getAsDouble() * 1000) / 1000.0 : null);
         return out;
     }
 }

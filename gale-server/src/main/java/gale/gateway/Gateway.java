@@ -305,7 +305,7 @@ public final class Gateway extends Handler.Wrapper {
         private void invokeOn(ActiveFunction fn, InstancePool.Lease lease, InvokeRequest call) {
             CompletableFuture<InvokeResult> result;
             try {
-                result = lease.instance().invokeAsync(call);
+                result = lease.invokeAsync(call);
             } catch (RuntimeException e) {
                 lease.close();
                 throw e;

@@ -3,11 +3,13 @@ package gale.server;
 import gale.admin.AdminApi;
 import gale.admin.AsyncApi;
 import gale.admin.DeployUpload;
+import gale.admin.CostApi;
 import gale.admin.JobsApi;
 import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
 import gale.triggers.AsyncQueue;
+import gale.usage.UsageMeter;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
 import gale.triggers.Triggers;
@@ -93,6 +95,7 @@ public final class GaleServer implements AutoCloseable {
     private DataDir.Token token;
     private Store store;
     private LogSink logs;
+    private UsageMeter usage;
     private Registry registry;
     private JobService jobs;
     private Schedules schedules;
@@ -119,6 +122,9 @@ public final class GaleServer implements AutoCloseable {
                 .orElseGet(() -> Store.openSqlite(dataDir.store())));
         logs = life.add("the log writer", new LogSink(store));
         logs.start();
+        // Closed after the instances have stopped, before the store: its last sample and write come last.
+        usage = life.add("the usage meter", new UsageMeter(store.usage(), Clock.systemUTC()));
+        usage.start();
         Path run = dataDir.root().resolve("run");
         String node = dataDir.node();
         var isolation = Isolation.probe(node);
@@ -146,9 +152,9 @@ public final class GaleServer implements AutoCloseable {
             life.add("the " + runtime.name() + " runtime", runtime);
         }
         registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
-                config.bundleLimits(), runtimes, logs, config.drainTimeout()));
+                config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
-        jobs = new JobService(registry, store.jobs());
+        jobs = new JobService(registry, store.jobs(), usage);
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
         blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
         life.add("the state sweeper", startStateSweeper(store.state()));
@@ -340,6 +346,7 @@ public final class GaleServer implements AutoCloseable {
         new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);
         asyncApi.register(routes);
         new SecretsApi(secrets).register(routes);
         var stateAccess = new StateAccess(stateTokens, registry, auth);
