@@ -44,6 +44,8 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final StateStore state;
     private final SamplerStore samplers;
     private final AsyncStore async;
+    private final KeyStore keys;
+    private final AuditStore audit;
     private final HikariDataSource pool;
     private final Clock clock;
 
@@ -54,6 +56,8 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
+        this.keys = new KeyStore(jdbi);
+        this.audit = new AuditStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -90,6 +94,16 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Schedules and their firings, in the same database. */
     public ScheduleStore schedules() {
         return schedules;
+    }
+
+    /** Access keys (their hashes), in the same database. */
+    public KeyStore keys() {
+        return keys;
+    }
+
+    /** The audit log of administrative actions, in the same database. */
+    public AuditStore audit() {
+        return audit;
     }
 
     /** Async calls and dead letters, in the same database. */
