@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# What checking a caller costs on the gateway: one Gale server, one function deployed twice (public and
+# private), loaded with wrk along each path in turn, printing req/s, p50 and p99 and each path's ratio
+# against the public path measured in the same run (docs/access.md, docs/performance.md#access-keys).
+#
+#   bench/access_paths.sh                                  # about 2 minutes
+#   GALE_BIN=/path/to/older/gale bench/access_paths.sh     # the same with another build (key rows then say "–")
+#   DURATION=5 ROUNDS=1 CONCURRENCIES="16" bench/access_paths.sh
+#
+# Paths: public (no credential; the baseline), private with the admin token, private with an access key
+# (invoke scope), and private with a key under a rate limit far above the load (the token bucket's cost).
+# Each round measures every path once, in turn, so drift in the machine's load hits all of them; a
+# path's figure is its mean over the rounds. Every request goes to 127.0.0.1.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$REPO/bench"
+readonly HOST=127.0.0.1  # deliberately not configurable
+
+DURATION=${DURATION:-8}                 # seconds measured per path, round and connection count
+WARMUP=${WARMUP:-2}                     # seconds of unmeasured load before each measurement
+ROUNDS=${ROUNDS:-2}                     # times each path is measured
+CONCURRENCIES=${CONCURRENCIES:-"1 16"}  # wrk connections
+INSTANCES=${INSTANCES:-2}               # warm Python instances of the function
+PORT=${PORT:-18490}
+GALE_BIN=${GALE_BIN:-$REPO/gale}
+WRK_THREADS=${WRK_THREADS:-2}
+RESULTS=${RESULTS:-$BENCH/results/access_paths.md}
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() { printf '[bench] error: %s\n' "$*" >&2; exit 1; }
+
+for value in "$DURATION" "$WARMUP" "$ROUNDS" "$INSTANCES" "$PORT" "$WRK_THREADS" $CONCURRENCIES; do
+  [[ $value =~ ^[0-9]+$ ]] || die "expected a whole number, got \"$value\" (DURATION, WARMUP, ROUNDS, INSTANCES, PORT, CONCURRENCIES)"
+done
+(( DURATION > 0 && ROUNDS > 0 && INSTANCES > 0 )) || die "DURATION, ROUNDS and INSTANCES must be positive"
+command -v wrk >/dev/null || die "wrk is not installed (apt-get install -y wrk)"
+command -v curl >/dev/null || die "curl is not installed (apt-get install -y curl)"
+[[ -x $GALE_BIN ]] || die "$GALE_BIN (the gale launcher) is missing"
+
+WORK=$(mktemp -d -t gale-access-bench.XXXXXX)
+GALE_PGID=
+cleanup() {
+  if [[ -n $GALE_PGID ]]; then
+    kill -TERM -- "-$GALE_PGID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 -- "-$GALE_PGID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$GALE_PGID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+(exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null && die "port $PORT is in use; choose another with PORT=..."
+export GALE_HOME=$WORK/gale GALE_URL="http://$HOST:$PORT"
+log "gale: starting $GALE_BIN on $HOST:$PORT"
+setsid "$GALE_BIN" server --port "$PORT" --data-dir "$GALE_HOME" >"$WORK/server.log" 2>&1 </dev/null &
+GALE_PGID=$!
+for _ in $(seq 1 600); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GALE_URL/healthz") == 200 ]] && break
+  kill -0 -- "-$GALE_PGID" 2>/dev/null || { tail -n 30 "$WORK/server.log" >&2; die "gale server exited"; }
+  sleep 0.2
+done
+export GALE_TOKEN=$(<"$GALE_HOME/admin-token")
+
+for visibility in public private; do
+  flags=(--min-instances "$INSTANCES" --max-instances "$INSTANCES" --concurrency 1 --max-queue 1000)
+  [[ $visibility == public ]] && flags+=(--allow-unauthenticated)
+  "$GALE_BIN" deploy "hello-$visibility" --source "$BENCH/functions/hello" --entry-point hello "${flags[@]}" >&2 \
+    || die "deploy of hello-$visibility failed (server log: $WORK/server.log)"
+done
+
+# Keys exist only on builds that have them: an older build measures the first two paths.
+KEY=$("$GALE_BIN" keys create bench --scope invoke:hello-private 2>/dev/null) || KEY=
+LIMITED=$("$GALE_BIN" keys create bench-limited --scope invoke:hello-private --rate 1000000/s 2>/dev/null) || LIMITED=
+[[ -n $KEY ]] || log "this build has no access keys (gale keys create failed): measuring the public and admin-token paths only"
+
+PATHS=(public admin-token key key-rate-limited)
+url_of() { [[ $1 == public ]] && echo "$GALE_URL/fn/hello-public" || echo "$GALE_URL/fn/hello-private"; }
+header_of() {
+  case $1 in
+    public) echo "X-Bench: public" ;;
+    admin-token) echo "Authorization: Bearer $GALE_TOKEN" ;;
+    key) echo "Authorization: Bearer $KEY" ;;
+    key-rate-limited) echo "Authorization: Bearer $LIMITED" ;;
+  esac
+}
+available() { [[ $1 == public || $1 == admin-token || ( $1 == key && -n $KEY ) || ( $1 == key-rate-limited && -n $LIMITED ) ]]; }
+
+for path in "${PATHS[@]}"; do
+  available "$path" || continue
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H "$(header_of "$path")" "$(url_of "$path")")
+  [[ $status == 200 ]] || die "the $path path answered $status, not 200"
+done
+
+declare -A SUM    # [path|conns|field] -> sum over rounds
+run_wrk() {  # PATH CONNS SECONDS -> the GALE_BENCH line
+  local url; url=$(url_of "$1")
+  [[ $url == "http://$HOST:"* ]] || die "refusing to load $url"
+  wrk -t"$(( $2 < WRK_THREADS ? $2 : WRK_THREADS ))" -c"$2" -d"${3}s" --timeout 10s -H "$(header_of "$1")" \
+      -s "$BENCH/wrk_report.lua" "$url" >"$WORK/wrk.out" 2>&1 || { cat "$WORK/wrk.out" >&2; die "wrk failed"; }
+  grep '^GALE_BENCH ' "$WORK/wrk.out" || { cat "$WORK/wrk.out" >&2; die "wrk printed no GALE_BENCH line"; }
+}
+for conns in $CONCURRENCIES; do
+  for round in $(seq 1 "$ROUNDS"); do
+    for path in "${PATHS[@]}"; do
+      available "$path" || continue
+      (( WARMUP > 0 )) && run_wrk "$path" "$conns" "$WARMUP" >/dev/null
+      line=$(run_wrk "$path" "$conns" "$DURATION")
+      for pair in ${line#GALE_BENCH }; do
+        key=${pair%%=*}; value=${pair#*=}
+        SUM[$path|$conns|$key]=$(awk -v a="${SUM[$path|$conns|$key]:-0}" -v b="$value" 'BEGIN { print a + b }')
+      done
+      log "round $round, $conns connections, $path: $(awk -v r="${line#*rps=}" 'BEGIN { split(r, a, " "); printf "%.0f", a[1] }') req/s"
+    done
+  done
+done
+
+mean() { awk -v s="${SUM[$1|$2|$3]:-}" -v n="$ROUNDS" 'BEGIN { if (s == "") printf "–"; else printf "%.0f", s / n }'; }
+ms() { awk -v s="${SUM[$1|$2|$3]:-}" -v n="$ROUNDS" 'BEGIN { if (s == "") printf "–"; else printf "%.3f", s / n / 1000 }'; }
+ratio() {
+  awk -v a="${SUM[$1|$3|$4]:-}" -v b="${SUM[$2|$3|$4]:-}" 'BEGIN { if (a == "" || b == "" || b == 0) printf "–"; else printf "%.2f", a / b }'
+}
+report() {
+  echo "# Access paths on the gateway"
+  echo
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, Linux $(uname -r); Gale $("$GALE_BIN" --version 2>/dev/null | head -n 1)" \
+       "($GALE_BIN, $(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown))."
+  echo
+  echo "\`bench/functions/hello\` with $INSTANCES warm instances, concurrency 1; wrk for ${DURATION}s after ${WARMUP}s warm-up," \
+       "mean of $ROUNDS rounds, paths in turn. Baseline: the public path in the same run. Latencies in ms."
+  echo
+  echo "| conns | path | req/s | req/s vs public | p50 | p50 vs public | p99 | failed |"
+  echo "|---:|---|---:|---:|---:|---:|---:|---:|"
+  for conns in $CONCURRENCIES; do
+    for path in "${PATHS[@]}"; do
+      local failed='–'
+      [[ -n ${SUM[$path|$conns|rps]:-} ]] && failed=$(awk -v a="${SUM[$path|$conns|socket_errors]}" -v b="${SUM[$path|$conns|non2xx]}" 'BEGIN { print a + b }')
+      echo "| $conns | $path | $(mean "$path" "$conns" rps) | $(ratio "$path" public "$conns" rps) | $(ms "$path" "$conns" p50_us)" \
+           "| $(ratio "$path" public "$conns" p50_us) | $(ms "$path" "$conns" p99_us) | $failed |"
+    done
+  done
+}
+mkdir -p "$(dirname "$RESULTS")"
+report | tee "$RESULTS"
+log "wrote $RESULTS"
