@@ -15,8 +15,9 @@ import picocli.CommandLine.Parameters;
 /** {@code gale keys}: named access keys with scopes, rate limits and expiry (docs/access.md). */
 @Command(name = "keys", description = "Create, list and revoke named access keys: scoped credentials for CI, notebooks and callers.",
         subcommands = {KeysCommand.Create.class, KeysCommand.ListKeys.class, KeysCommand.Revoke.class},
-        footer = {"", "Scopes: deploy, logs, admin, invoke:FUNCTION[,FUNCTION...] or invoke:*. A key goes where the admin token",
-                "goes: 'Authorization: Bearer KEY', or GALE_TOKEN=KEY for gale and the clients (docs/access.md)."})
+        footer = {"", "Scopes: deploy, logs, admin, invoke:FUNCTION[,FUNCTION...] or invoke:*.",
+                "A key goes where the admin token goes: 'Authorization: Bearer KEY', or",
+                "GALE_TOKEN=KEY for gale and the clients (docs/access.md)."})
 final class KeysCommand extends CommandGroup {
 
     /** What the server reads as a duration (30d, 12h); anything else is sent as a date or time. */

@@ -3,6 +3,7 @@ package gale.access;
 import gale.access.AuditEntry.Action;
 import gale.access.AuditEntry.Outcome;
 import gale.store.AuditStore;
+import gale.util.TimeOrderedIds;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -13,12 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.UUID;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -141,7 +140,7 @@ public final class AuditLog implements AutoCloseable {
 
     private AuditEntry entry(Action a, Outcome outcome, OptionalInt status, Optional<String> detail, Optional<Instant> finished) {
         Instant now = clock.instant();
-        return new AuditEntry(timeOrderedId(now), now, a.actor(), a.keyId(), a.action(), a.target(), a.function(), a.client(),
+        return new AuditEntry(TimeOrderedIds.next(now.toEpochMilli()), now, a.actor(), a.keyId(), a.action(), a.target(), a.function(), a.client(),
                 outcome, status, detail, finished);
     }
 
@@ -178,14 +177,6 @@ public final class AuditLog implements AutoCloseable {
             LOG.error("could not write {} audit entries and {} outcomes", entries.size(), finishes.size(), e);
             for (Write w : batch) if (w instanceof Insert i) i.committed().completeExceptionally(e);
         }
-    }
-
-    /** A version 7 UUID: ids sort by time, so the newest entries are the last pages of the table's key. */
-    private static String timeOrderedId(Instant at) {
-        var random = ThreadLocalRandom.current();
-        long high = (at.toEpochMilli() << 16) | 0x7000L | (random.nextInt() & 0x0FFFL);
-        long low = (random.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-        return new UUID(high, low).toString();
     }
 
     private static String shorten(String text) {

@@ -23,7 +23,8 @@ import java.util.OptionalInt;
 
 /**
  * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
- * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters. The embedded
+ * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, access keys ({@link #keys()}), the audit
+ * log ({@link #audit()}), queued async calls and dead letters. The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
