@@ -323,6 +323,29 @@ class Client:
         return self.request(method, f"/fn/{_quote(name)}{path}", body=body, headers=headers, query=query,
                             timeout=timeout, check=check)
 
+    # ----------------------------------------------------------------- access keys (docs/access.md)
+
+    def create_key(self, name, scopes, rate=None, burst=None, expires=None):
+        """Create an access key: ``scopes`` like ["deploy", "invoke:scorer"], ``rate`` like "10/s",
+        ``expires`` a duration ("30d") or a date. The answer's ``secret`` is the key, shown this once."""
+        body = {"name": name, "scopes": list(scopes), "rate": rate, "burst": burst}
+        if expires is not None:
+            duration = re.fullmatch(r"\d+(\.\d+)?\s*(ms|s|m|h|d)?", str(expires).strip(), re.IGNORECASE)
+            body["expiresIn" if duration else "expiresAt"] = str(expires)
+        return self._json("POST", "/v1/keys", body={k: v for k, v in body.items() if v is not None})
+
+    def keys(self, all=False):
+        """Keys (never the keys themselves): name, id, scopes, rate, state, created, last used, expiry."""
+        return self._json("GET", "/v1/keys", query={"all": "true" if all else None})
+
+    def revoke_key(self, name):
+        """Revoke the live key with this name or id: refused (401) from its next request on."""
+        return self._json("DELETE", f"/v1/keys/{_quote(name)}")
+
+    def audit(self, since=None, function=None, limit=None):
+        """Audit log entries, newest first: ``since`` "1d", "12h" or a date; ``function`` a name."""
+        return self._json("GET", "/v1/audit", query={"since": since, "function": function, "limit": limit})
+
     # ----------------------------------------------------------------- async calls (docs/async.md)
 
     def call_async(self, name, body=None, path="", method="POST", query=None, headers=None):

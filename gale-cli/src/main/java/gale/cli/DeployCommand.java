@@ -101,6 +101,11 @@ final class DeployCommand extends ClientCommand {
             description = "anyone may call the function without the token (default: no)")
     Optional<Boolean> allowUnauthenticated = Optional.empty();
 
+    @Option(names = "--require-key", negatable = true,
+            description = "callers need an access key with scope invoke:NAME (gale keys create), not the admin token; "
+                    + "a public-but-keyed endpoint, browser preflight included (default: no)")
+    Optional<Boolean> requireKey = Optional.empty();
+
     @Option(names = "--prewarm", negatable = true,
             description = "start a Python version's zygote (its dependencies imported) at deploy and restart, so the first call "
                     + "is a fast cold start; --no-prewarm leaves that to the first call (default: yes)")
@@ -207,6 +212,7 @@ final class DeployCommand extends ClientCommand {
         idleTimeout.ifPresent(value -> config.put("idleTimeout", value));
         if (!env.isEmpty()) config.put("env", env);
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
+        requireKey.ifPresent(value -> config.put("requireKey", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
         asyncMaxAttempts.ifPresent(value -> config.put("asyncMaxAttempts", value));

@@ -50,7 +50,7 @@ final class DescribeCommand extends ClientCommand {
         fields.put("active version", ListCommand.version(function.activeVersion()));
         fields.put("latest version", ListCommand.version(function.latestVersion()));
         fields.put("instances", function.instances());
-        fields.put("public", function.isPublic() ? "yes" : "no");
+        fields.put("public", ListCommand.publicness(function));
         fields.put("created", function.createdAt().truncatedTo(ChronoUnit.SECONDS));
         fields.put("updated", function.updatedAt().truncatedTo(ChronoUnit.SECONDS));
         printMap(fields, "", out);

@@ -179,6 +179,12 @@ class DeployCommandTest {
     }
 
     @Test
+    void requireKeyIsSentAsTheRequireKeySetting() {
+        assertThat(parse("deploy", "scorer", "--source", "src", "--require-key").config())
+                .containsExactly(Map.entry("requireKey", true));
+    }
+
+    @Test
     void sendsFalseWhenAFunctionIsMadePrivateAgain() {
         assertThat(parse("deploy", "scorer", "--source", "src", "--no-allow-unauthenticated").config())
                 .containsExactly(Map.entry("allowUnauthenticated", false));

@@ -68,13 +68,14 @@ public final class GaleClient implements AutoCloseable {
 
     /**
      * @param baseUrl the server, e.g. {@code http://127.0.0.1:8080}
-     * @param token   the admin token ({@code <data-dir>/admin-token})
+     * @param token   the admin token ({@code <data-dir>/admin-token}), or an access key ({@code gale keys create}),
+     *                which may do what its scopes allow (docs/access.md)
      */
     public GaleClient(URI baseUrl, String token) {
         if (!("http".equals(baseUrl.getScheme()) || "https".equals(baseUrl.getScheme())) || baseUrl.getHost() == null) {
             throw new IllegalArgumentException("a Gale URL looks like http://127.0.0.1:8080, got '" + baseUrl + "'");
         }
-        if (token.isBlank()) throw new IllegalArgumentException("the admin token is empty: set GALE_TOKEN");
+        if (token.isBlank()) throw new IllegalArgumentException("the token is empty: set GALE_TOKEN to the admin token or an access key");
         this.baseUrl = URI.create(baseUrl.toString().replaceAll("/+$", ""));
         this.token = token.strip();
         this.http = HttpClient.newBuilder()
@@ -480,6 +481,45 @@ public final class GaleClient implements AutoCloseable {
         if (response.statusCode() == 404) return false;
         if (!isSuccess(response)) throw apiError(response);
         return true;
+    }
+
+    // ---- access keys and the audit log (docs/access.md)
+
+    /**
+     * Creates an access key; the answer's {@code secret} is the key itself, shown this once.
+     *
+     * @param settings {@code name}, {@code scopes} (a list), and optionally {@code rate}, {@code burst},
+     *                 {@code expiresIn} or {@code expiresAt}
+     */
+    public JsonNode keyCreate(Map<String, Object> settings) {
+        return read(admin("/v1/keys", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(settings))).build(), json -> json);
+    }
+
+    /** Keys by name (never the keys themselves), revoked ones too when {@code all}. */
+    public JsonNode keys(boolean all) {
+        return get("/v1/keys" + (all ? "?all=true" : ""), json -> json);
+    }
+
+    /** Revokes the live key with this name or id; false when there is none. */
+    public boolean keyRevoke(String nameOrId) {
+        HttpResponse<byte[]> response = send(admin("/v1/keys/" + segment(nameOrId), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    /**
+     * Audit log entries, newest first.
+     *
+     * @param since    {@code 1d}, {@code 12h}, or a date or time; empty for all
+     * @param function entries about this function only
+     */
+    public JsonNode audit(Optional<String> since, Optional<String> function, int limit) {
+        StringBuilder query = new StringBuilder("?limit=").append(limit);
+        since.ifPresent(s -> query.append("&since=").append(URLEncoder.encode(s, UTF_8)));
+        function.ifPresent(f -> query.append("&function=").append(URLEncoder.encode(f, UTF_8)));
+        return get("/v1/audit" + query, json -> json);
     }
 
     private JsonNode samplerPost(String name, String action, String body) {

@@ -29,7 +29,7 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage",
+            "allowUnauthenticated", "requireKey", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage",
             "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure", "triggers");
 
     private static final ObjectMapper TOML = new TomlMapper();
@@ -152,6 +152,7 @@ public final class ConfigResolver {
                 duration(m, "idleTimeout", "300s"),
                 env(m.get("env")),
                 bool(m, "allowUnauthenticated"),
+                bool(m, "requireKey"),
                 list(m.get("cors")),
                 string(m, "command", ""),
                 number(m, "cpu", 1.0),

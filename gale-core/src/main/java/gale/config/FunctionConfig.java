@@ -22,6 +22,8 @@ import java.util.Map;
  * @param idleTimeout          an instance idle this long is stopped, down to minInstances
  * @param env                  environment variables for user code
  * @param allowUnauthenticated public (true) or admin-token only (false)
+ * @param requireKey           callable with an access key that has invoke scope for it (or the admin token), CORS
+ *                             preflight answered without one: a public-but-keyed endpoint (docs/access.md)
  * @param cors                 origins Gale answers preflight for; empty = the function handles CORS itself
  * @param command              for the process runtime: the command that serves HTTP on $PORT (empty otherwise)
  * @param cpu                  CPU share of an instance relative to others (1 = a normal share, 0.5 = half)
@@ -53,6 +55,7 @@ public record FunctionConfig(
         Duration idleTimeout,
         Map<String, String> env,
         boolean allowUnauthenticated,
+        boolean requireKey,
         List<String> cors,
         String command,
         double cpu,
@@ -105,6 +108,8 @@ public record FunctionConfig(
         check(cpu >= 0.01 && cpu <= 64, "cpu must be between 0.01 and 64, got " + cpu);
         check(SANDBOX_MODES.contains(sandbox), "sandbox must be one of " + SANDBOX_MODES + ", got '" + sandbox + "'");
         check(NETWORK_MODES.contains(network), "network must be one of " + NETWORK_MODES + ", got '" + network + "'");
+        check(!(allowUnauthenticated && requireKey), "allow-unauthenticated and require-key exclude each other: a public "
+                + "function takes calls without a key; keep one of them");
         check(!(network.equals("none") && sandbox.equals("off")), "network none needs the sandbox; drop --sandbox off");
         for (String ns : stateNamespaces) {
             check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
@@ -155,6 +160,7 @@ public record FunctionConfig(
         m.put("idleTimeout", Durations.format(idleTimeout));
         m.put("env", env);
         m.put("allowUnauthenticated", allowUnauthenticated);
+        m.put("requireKey", requireKey);
         m.put("cors", String.join(",", cors));
         m.put("command", command);
         m.put("cpu", cpu);

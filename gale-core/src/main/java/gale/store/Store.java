@@ -23,7 +23,8 @@ import java.util.OptionalInt;
 
 /**
  * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
- * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters, usage ({@link #usage()}). The embedded
+ * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, access keys ({@link #keys()}), the audit
+ * log ({@link #audit()}), queued async calls and dead letters, usage ({@link #usage()}). The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -51,6 +52,8 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final AsyncStore async;
     private final TriggerStore triggers;
     private final UsageStore usage;
+    private final KeyStore keys;
+    private final AuditStore audit;
     private final HikariDataSource pool;
     private final Clock clock;
     /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
@@ -65,6 +68,8 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.async = new AsyncStore(jdbi);
         this.triggers = new TriggerStore(jdbi);
         this.usage = new UsageStore(jdbi);
+        this.keys = new KeyStore(jdbi);
+        this.audit = new AuditStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -116,6 +121,16 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** What functions used, per version per minute (docs/cost.md), in the same database. */
     public UsageStore usage() {
         return usage;
+    }
+
+    /** Access keys (their hashes), in the same database. */
+    public KeyStore keys() {
+        return keys;
+    }
+
+    /** The audit log of administrative actions, in the same database. */
+    public AuditStore audit() {
+        return audit;
     }
 
     /** Async calls and dead letters, in the same database. */

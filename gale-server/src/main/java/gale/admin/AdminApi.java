@@ -16,7 +16,6 @@ import gale.store.InvocationRecord;
 import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
-import gale.gateway.Auth;
 import gale.gateway.CallHistory;
 import gale.logs.LogLevel;
 import gale.gateway.RefusedBody;
@@ -28,7 +27,6 @@ import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
-import io.javalin.http.UnauthorizedResponse;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -41,7 +39,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.Supplier;
 
-/** The admin REST API under /v1 (docs/api.md). Every route needs the admin token. */
+/** The admin REST API under /v1 (docs/api.md). {@link ApiAccess} guards every route: the admin token or a key's scopes. */
 public final class AdminApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -51,7 +49,6 @@ public final class AdminApi {
     private final Registry registry;
     private final Store store;
     private final LogSink logs;
-    private final Auth auth;
     private final Supplier<String> baseUrl;
     private final Schedules schedules;
     private final AsyncApi async;
@@ -59,7 +56,7 @@ public final class AdminApi {
     private final Triggers triggers;
     private final TriggersApi triggersApi;
 
-    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules,
+    public AdminApi(Registry registry, Store store, LogSink logs, Supplier<String> baseUrl, Schedules schedules,
                     AsyncApi async, CallHistory history, Triggers triggers) {
         this.registry = registry;
         this.history = history;
@@ -69,19 +66,11 @@ public final class AdminApi {
         this.schedules = schedules;
         this.store = store;
         this.logs = logs;
-        this.auth = auth;
         this.baseUrl = baseUrl;
     }
 
     /** Adds the routes; {@code baseUrl} is read per request, as the port is only known once the server listens. */
     public void register(RoutesConfig routes) {
-        routes.before("/v1/*", ctx -> {
-            if (!auth.isAdmin(ctx) && !StateAccess.handles(ctx)) { // state and samplers also take functions' tokens, and check them themselves
-                ctx.header("WWW-Authenticate", "Bearer");
-                throw new UnauthorizedResponse("the admin API needs 'Authorization: Bearer <token>'; the token is in "
-                        + "the data dir's admin-token file (export GALE_TOKEN=$(cat .gale/admin-token))");
-            }
-        });
         triggersApi.register(routes);
         routes.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
         routes.get("/v1/functions/{name}", this::describe);
@@ -101,13 +90,16 @@ public final class AdminApi {
         routes.get("/v1/invocations/{id}", ctx -> { // an async call's status, else one call's record
             String id = ctx.pathParam("id");
             Optional<Map<String, Object>> asyncCall = async.invocation(id);
-            if (asyncCall.isPresent()) {
+            if (asyncCall.isPresent()) { // its caller may read how it ended, as may a key for logs
+                ApiAccess.requireInvokeOrLogs(ctx, (String) asyncCall.get().get("function"), "read async call " + id);
                 ctx.json(asyncCall.get());
                 return;
             }
-            ctx.json(invocation(store.findInvocation(id).orElseThrow(() -> new NotFoundResponse("no invocation with id '"
+            InvocationRecord record = store.findInvocation(id).orElseThrow(() -> new NotFoundResponse("no invocation with id '"
                     + id + "': neither an async call's invocation id (from the 202 of Prefer: respond-async) nor a "
-                    + "call's X-Gale-Request-Id; gale logs NAME shows request ids"))));
+                    + "call's X-Gale-Request-Id; gale logs NAME shows request ids"));
+            ApiAccess.requireInvokeOrLogs(ctx, record.function(), "read invocation " + id);
+            ctx.json(invocation(record));
         });
     }
 
@@ -143,6 +135,7 @@ public final class AdminApi {
                     : Optional.of(SchedulesApi.deploySpec(name, scheduleConfig, schedules.minInterval()));
             try (InputStream in = upload.content()) {
                 VersionRow row = registry.deploy(name, in, config);
+                ApiAccess.auditDetail(ctx, "version " + row.version() + schedule.map(s -> " with schedule " + s.timing().describe()).orElse(""));
                 schedule.ifPresent(schedules::put);
                 triggers.ensure(name, Registry.configOf(row).triggers()); // the config checked them (grants included)
                 ctx.status(202).json(version(row));
@@ -178,7 +171,9 @@ public final class AdminApi {
         }
         try {
             registry.rollback(name, target);
-            ctx.json(summary(registry.function(name).orElseThrow()));
+            FunctionRow rolledBack = registry.function(name).orElseThrow();
+            rolledBack.activeVersion().ifPresent(v -> ApiAccess.auditDetail(ctx, "active version " + v));
+            ctx.json(summary(rolledBack));
         } catch (NotFoundException e) {
             throw new NotFoundResponse(e.getMessage());
         } catch (DeployRejected e) {

@@ -27,7 +27,7 @@ import java.util.Optional;
 /**
  * Async calls' status and dead letters (docs/async.md): {@code GET /v1/invocations/{id}} for a call
  * accepted with {@code Prefer: respond-async}, and {@code /v1/functions/{name}/dead-letters} to list,
- * redrive and purge. The token check comes from {@link AdminApi}.
+ * redrive and purge. {@link ApiAccess} guards them.
  */
 public final class AsyncApi {
 

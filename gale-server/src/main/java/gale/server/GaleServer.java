@@ -1,6 +1,10 @@
 package gale.server;
 
+import gale.access.AccessKeys;
+import gale.access.AuditLog;
 import gale.admin.AdminApi;
+import gale.admin.ApiAccess;
+import gale.admin.KeysApi;
 import gale.admin.AsyncApi;
 import gale.admin.DeployUpload;
 import gale.admin.CostApi;
@@ -109,6 +113,8 @@ public final class GaleServer implements AutoCloseable {
     private StateTokens stateTokens;
     private BlobCatalog blobCatalog;
     private CompletableFuture<Void> restored;
+    private AccessKeys keys;
+    private AuditLog audit;
 
     private GaleServer(ServerConfig config) {
         this.config = config;
@@ -120,6 +126,11 @@ public final class GaleServer implements AutoCloseable {
         token = dataDir.adminToken();
         store = life.add("the store", config.store().map(url -> Store.openPostgresql(url, java.time.Clock.systemUTC()))
                 .orElseGet(() -> Store.openSqlite(dataDir.store())));
+        keys = life.add("the access keys", new AccessKeys(store.keys(), Clock.systemUTC())); // closed: last uses written
+        keys.start();
+        // Closed after the HTTP server: admin calls in flight get their outcomes written.
+        audit = life.add("the audit log", new AuditLog(store.audit(), Clock.systemUTC()));
+        audit.start();
         logs = life.add("the log writer", new LogSink(store));
         logs.start();
         // Closed after the instances have stopped, before the store: its last sample and write come last.
@@ -161,7 +172,7 @@ public final class GaleServer implements AutoCloseable {
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        var auth = new Auth(token.value());
+        var auth = new Auth(token.value(), keys);
         metrics = new GatewayMetrics(prometheus);
         metrics.history().seedLastCalls(store.lastCalls()); // the functions list's "last call" survives a restart
         life.add("the call history sampler", metrics.history().startSampling(registry::activeFunctions,
@@ -342,14 +353,16 @@ public final class GaleServer implements AutoCloseable {
             metrics.refreshPools(registry.activeFunctions());
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
+        new ApiAccess(auth, audit).register(routes); // guards every /v1 route below
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
+        new AdminApi(registry, store, logs, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
         new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);
         asyncApi.register(routes);
         new SecretsApi(secrets).register(routes);
-        var stateAccess = new StateAccess(stateTokens, registry, auth);
+        new KeysApi(keys, audit, Clock.systemUTC()).register(routes);
+        var stateAccess = new StateAccess(stateTokens, registry);
         StateAccess.registerErrors(routes);
         new StateApi(store.state(), stateAccess).register(routes);
         new SamplerApi(store.samplers(), stateAccess).register(routes);

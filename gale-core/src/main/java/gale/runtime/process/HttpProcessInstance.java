@@ -203,7 +203,7 @@ final class HttpProcessInstance implements Instance {
             if (life.current() != null) return new InvokeResult.InstanceDied(life.current()); // fail() may have missed it
             exchange.connect(port, left);
             exchange.send(request.method(), ForwardedRequest.target(request), ForwardedRequest.headers(request,
-                    spec.config().isPublic(), ProcessRuntime.urlPrefix(spec), port), request.body());
+                    spec.config().isPublic() || spec.config().requireKey(), ProcessRuntime.urlPrefix(spec), port), request.body());
             var response = exchange.receive("HEAD".equals(request.method()));
             return outOfMemory().orElse(new InvokeResult.Response(response.status(), response.headers(), response.body()));
         } catch (IOException e) {
