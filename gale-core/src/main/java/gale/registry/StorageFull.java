@@ -18,6 +18,13 @@ public final class StorageFull extends DeployRejected {
                 + "--data-dir on a bigger one, then deploy again");
     }
 
+    /** What to say when a full disk refused an action other than a deploy: nothing was done, and how to make room. */
+    public static String nothingDone(Path dataDir, String doing, Throwable cause) {
+        return "no space left on the disk of Gale's data dir " + dataDir + " (" + doing + ": " + rootMessage(cause)
+                + "); nothing was done. Free space on that disk (df -h " + dataDir + "), or start the server with "
+                + "--data-dir on a bigger one, then try again";
+    }
+
     /** True when {@code error}, or what caused it, says a file system or the SQLite file on it is full. */
     public static boolean isDiskFull(Throwable error) {
         for (Throwable e = error; e != null; e = e.getCause() == e ? null : e.getCause()) {

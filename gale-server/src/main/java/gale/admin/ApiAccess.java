@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.access.AuditEntry;
 import gale.access.AuditLog;
 import gale.access.Scope;
+import gale.registry.StorageFull;
 import gale.gateway.Auth;
 import gale.gateway.Caller;
 import io.javalin.config.RoutesConfig;
@@ -35,10 +36,13 @@ public final class ApiAccess {
 
     private final Auth auth;
     private final AuditLog audit;
+    private final java.nio.file.Path dataDir;
 
-    public ApiAccess(Auth auth, AuditLog audit) {
+    /** @param dataDir named when a full disk keeps the audit log from recording an action (507) */
+    public ApiAccess(Auth auth, AuditLog audit, java.nio.file.Path dataDir) {
         this.auth = auth;
         this.audit = audit;
+        this.dataDir = dataDir;
     }
 
     public void register(RoutesConfig routes) {
@@ -112,6 +116,11 @@ public final class ApiAccess {
         try {
             ctx.attribute(AUDIT_ID, audit.begin(audited));
         } catch (IllegalStateException e) {
+            if (StorageFull.isDiskFull(e)) { // the same 507 the action itself would meet, not a 503 to retry at once
+                String doing = "recording " + audited.action() + " in the audit log";
+                throw new HttpResponseException(507, audited.action().equals("function.deploy")
+                        ? new StorageFull(dataDir, doing, e).getMessage() : StorageFull.nothingDone(dataDir, doing, e));
+            }
             ctx.header("Retry-After", "5");
             throw new HttpResponseException(503, e.getMessage() + "; nothing was done: an action is not taken unrecorded. "
                     + "Retry in a moment; the server log says more");

@@ -353,7 +353,7 @@ public final class GaleServer implements AutoCloseable {
             metrics.refreshPools(registry.activeFunctions());
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
-        new ApiAccess(auth, audit).register(routes); // guards every /v1 route below
+        new ApiAccess(auth, audit, dataDir.root()).register(routes); // guards every /v1 route below
         var asyncApi = new AsyncApi(asyncQueue, registry);
         new AdminApi(registry, store, logs, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
