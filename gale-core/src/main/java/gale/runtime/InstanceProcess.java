@@ -36,4 +36,13 @@ public interface InstanceProcess {
 
     /** How logs and errors name it: "pid 4242", "pod gale-hello-3-1a2b". */
     String describe();
+
+    /** What a local process that closed its connection but runs on did, most likely. */
+    String CLOSED_ITS_CONNECTION = "the instance closed its connection to Gale but kept running (did the function close a file "
+            + "descriptor it did not open?); instance killed";
+
+    /** Why its connection closed while it still runs, as far as Gale can tell; the instance is then killed. */
+    default String connectionClosedWhileRunning() {
+        return CLOSED_ITS_CONNECTION;
+    }
 }

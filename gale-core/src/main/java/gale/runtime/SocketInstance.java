@@ -27,9 +27,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * An instance that speaks the instance protocol (docs/protocol.md) over a socket: the Python
  * bootstrap or the Java one (gale-api). Its {@link InstanceProcess} is a local process, a child
- * of the JVM or forked by a Python zygote (on Gale's UNIX socket), or a pod (over TCP); it may
- * still be on its way when the instance is made, and the instance is ready once it is there and
- * its user code has loaded.
+ * of the JVM or forked by a Python zygote (on Gale's UNIX socket), or a pod (over TCP), and may
+ * still be on its way when the instance is made.
  * The first failure recorded is the one every later call sees; a process exit and a
  * broken socket both end up here.
  */
@@ -413,12 +412,8 @@ public final class SocketInstance implements Instance {
     private void handle(Frame frame) {
         switch (frame.type()) {
             case READY -> {
-                String signature = frame.text("signature");
-                // Ready once launched too: a pod counts once the cluster says it runs, not on its word alone.
-                launching.thenRun(() -> {
-                    readyNanos = System.nanoTime();
-                    life.ready().complete(signature);
-                });
+                readyNanos = System.nanoTime();
+                life.ready().complete(frame.text("signature"));
             }
             case LOAD_FAILED -> {
                 logLines(Optional.empty(), "stderr", frame.text("traceback"));
@@ -520,8 +515,8 @@ public final class SocketInstance implements Instance {
                         : new InstanceFailure(InstanceFailure.Kind.CRASHED, "instance ended: " + messageOf(cause));
             }).join();
         }
-        return new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
-                + "Gale but kept running (did the function close a file descriptor it did not open?); instance killed");
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED,
+                p != null ? p.connectionClosedWhileRunning() : InstanceProcess.CLOSED_ITS_CONNECTION);
     }
 
     @Override
