@@ -42,7 +42,7 @@ class ServerOptionsTest {
                 1L << 30, new BundleLimits(DataSize.ofMegabytes(200), DataSize.ofMegabytes(2048), 50_000),
                 Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
                 new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5), 300L << 20,
-                Optional.of("jdbc:postgresql://db:5432/gale?user=g")));
+                Optional.of("jdbc:postgresql://db:5432/gale?user=g"), Optional.empty()));
     }
 
     @Test

@@ -70,7 +70,7 @@ public record KubernetesSettings(String namespace, String image, String advertis
     }
 
     /** True when pods reach this node on the loopback interface: only tests, where the "pods" are local processes. */
-    boolean advertisesLoopback() {
+    public boolean advertisesLoopback() {
         try {
             return advertisesAnIp() && InetAddress.getByName(advertiseHost.replace("[", "").replace("]", "")).isLoopbackAddress();
         } catch (java.net.UnknownHostException e) {
@@ -79,7 +79,7 @@ public record KubernetesSettings(String namespace, String image, String advertis
     }
 
     /** {@code host:port} as a pod dials it, with brackets around an IPv6 address. */
-    String address(int port) {
+    public String address(int port) {
         boolean v6 = advertiseHost.contains(":") && !advertiseHost.startsWith("[");
         return (v6 ? "[" + advertiseHost + "]" : advertiseHost) + ":" + port;
     }
