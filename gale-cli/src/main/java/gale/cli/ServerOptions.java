@@ -162,7 +162,7 @@ final class ServerOptions {
                 advertiseAddress.or(() -> variable(env, "GALE_K8S_ADVERTISE_ADDRESS")).orElse(""),
                 instancePort.orElseGet(() -> variable(env, "GALE_K8S_INSTANCE_PORT").map(ServerOptions::port)
                         .orElse(KubernetesSettings.DEFAULT_INSTANCE_PORT)),
-                podName.orElseGet(() -> new gale.server.DataDir(dataDir).node()),
+                podName.orElseGet(() -> gale.server.DataDir.node(dataDir)),
                 owner,
                 podStartTimeout.or(() -> variable(env, "GALE_K8S_POD_START_TIMEOUT").map(gale.config.Durations::parse))
                         .orElse(KubernetesSettings.DEFAULT_POD_START_TIMEOUT)));
