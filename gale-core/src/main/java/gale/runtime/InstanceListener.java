@@ -24,6 +24,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.function.BiConsumer;
+import java.util.function.Predicate;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
@@ -167,13 +168,8 @@ public final class InstanceListener implements AutoCloseable {
             Frame hello = Frame.readFrom(in);
             greeted.complete(null);
             String id = hello.text("instance");
-            Expected exp = expected.get(id);
-            if (hello.type() != Frame.Type.HELLO || exp == null || !constantTimeEquals(proof(exp.nonce(), challenge, id), hello.text("proof"))) {
-                LOG.warn("dropped a TCP connection from {} that did not prove it was an expected instance", remoteOf(channel));
-                closeQuietly(channel);
-                return;
-            }
-            if (!exp.connection().complete(new Connection(channel, in, hello))) closeQuietly(channel);
+            admit(channel, in, hello, nonce -> constantTimeEquals(proof(nonce, challenge, id), hello.text("proof")),
+                    "a TCP connection from " + remoteOf(channel) + " that did not prove it was an expected instance");
         } catch (IOException e) {
             greeted.complete(null);
             closeQuietly(channel);
@@ -220,17 +216,26 @@ public final class InstanceListener implements AutoCloseable {
                 acceptOutput(channel, in, id, hello);
                 return;
             }
-            Expected exp = expected.get(id);
-            if (hello.type() != Frame.Type.HELLO || exp == null || !constantTimeEquals(exp.nonce(), hello.text("nonce"))) {
-                LOG.warn("dropped a connection on the instance socket that did not identify as an expected instance");
-                closeQuietly(channel);
-                return;
-            }
-            if (!exp.connection().complete(new Connection(channel, in, hello))) closeQuietly(channel);
+            admit(channel, in, hello, nonce -> constantTimeEquals(nonce, hello.text("nonce")),
+                    "a connection on the instance socket that did not identify as an expected instance");
         } catch (IOException e) {
             greeted.complete(null);
             closeQuietly(channel);
         }
+    }
+
+    /**
+     * Hands the connection to the expected instance its HELLO names, if {@code proves} its nonce, and
+     * else drops it, logging {@code what} was dropped.
+     */
+    private void admit(SocketChannel channel, Connection.FrameInput in, Frame hello, Predicate<String> proves, String what) {
+        Expected exp = expected.get(hello.text("instance"));
+        if (hello.type() != Frame.Type.HELLO || exp == null || !proves.test(exp.nonce())) {
+            LOG.warn("dropped {}", what);
+            closeQuietly(channel);
+            return;
+        }
+        if (!exp.connection().complete(new Connection(channel, in, hello))) closeQuietly(channel);
     }
 
     private void acceptOutput(SocketChannel channel, InputStream in, String id, Frame hello) {

@@ -5,6 +5,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -49,7 +51,7 @@ class InstanceListenerTcpTest {
             assertThat(challenge.type()).isEqualTo(Frame.Type.CHALLENGE);
             assertThat(challenge.header().path("protocol").asInt()).isEqualTo(InstanceListener.TCP_PROTOCOL);
             String proof = InstanceListener.proof(NONCE, challenge.text("challenge"), ID);
-            hello(channel, ID, proof);
+            Frame.of(Frame.Type.HELLO, hello(ID, proof)).writeTo(channel);
             Connection connection = connecting.get(10, TimeUnit.SECONDS);
             assertThat(connection.hello().text("instance")).isEqualTo(ID);
             assertThat(connection.hello().toString()).doesNotContain(NONCE);
@@ -58,45 +60,22 @@ class InstanceListenerTcpTest {
 
     @Test
     void aWrongSecretIsRefusedAndTheInstanceStaysExpected() throws Exception {
-        CompletableFuture<Connection> connecting = listener.expect(ID, NONCE);
-        try (SocketChannel channel = SocketChannel.open(address)) {
-            Frame challenge = read(channel);
-            hello(channel, ID, InstanceListener.proof("not-the-nonce", challenge.text("challenge"), ID));
-            assertThatThrownBy(() -> read(channel)).isInstanceOf(EOFException.class);
-        }
-        assertThat(connecting).isNotDone();
+        assertDropped(challenge -> hello(ID, InstanceListener.proof("not-the-nonce", challenge, ID)));
     }
 
     @Test
     void sendingTheNonceItselfIsNoProofOverTcp() throws Exception {
-        CompletableFuture<Connection> connecting = listener.expect(ID, NONCE);
-        try (SocketChannel channel = SocketChannel.open(address)) {
-            read(channel);
-            var header = Frame.newHeader().put("instance", ID).put("nonce", NONCE);
-            Frame.of(Frame.Type.HELLO, header).writeTo(channel);
-            assertThatThrownBy(() -> read(channel)).isInstanceOf(EOFException.class);
-        }
-        assertThat(connecting).isNotDone();
+        assertDropped(challenge -> Frame.newHeader().put("instance", ID).put("nonce", NONCE));
     }
 
     @Test
     void aProofForAnotherChallengeIsRefused() throws Exception {
-        CompletableFuture<Connection> connecting = listener.expect(ID, NONCE);
-        try (SocketChannel channel = SocketChannel.open(address)) {
-            read(channel);
-            hello(channel, ID, InstanceListener.proof(NONCE, "a challenge seen on another connection", ID));
-            assertThatThrownBy(() -> read(channel)).isInstanceOf(EOFException.class);
-        }
-        assertThat(connecting).isNotDone();
+        assertDropped(challenge -> hello(ID, InstanceListener.proof(NONCE, "a challenge seen on another connection", ID)));
     }
 
     @Test
     void anInstanceNobodyExpectsIsRefused() throws Exception {
-        try (SocketChannel channel = SocketChannel.open(address)) {
-            Frame challenge = read(channel);
-            hello(channel, "someone-else", InstanceListener.proof(NONCE, challenge.text("challenge"), "someone-else"));
-            assertThatThrownBy(() -> read(channel)).isInstanceOf(EOFException.class);
-        }
+        assertDropped(challenge -> hello("someone-else", InstanceListener.proof(NONCE, challenge, "someone-else")));
     }
 
     @Test
@@ -106,11 +85,23 @@ class InstanceListenerTcpTest {
                 .isEqualTo("eb7708f07fbedc4047df3aa1706f86d20813117b2a95f4d7278d0b2102d951ec");
     }
 
+    /** Answers the challenge with the HELLO {@code answer} makes of it: Gale closes the connection and still waits for the instance. */
+    private void assertDropped(java.util.function.Function<String, ObjectNode> answer) throws Exception {
+        CompletableFuture<Connection> connecting = listener.expect(ID, NONCE);
+        try (SocketChannel channel = SocketChannel.open(address)) {
+            Frame challenge = read(channel);
+            Frame.of(Frame.Type.HELLO, answer.apply(challenge.text("challenge"))).writeTo(channel);
+            assertThatThrownBy(() -> read(channel)).isInstanceOf(EOFException.class);
+        }
+        assertThat(connecting).isNotDone();
+    }
+
+    private static ObjectNode hello(String id, String proof) {
+        return Frame.newHeader().put("instance", id).put("proof", proof);
+    }
+
     private static Frame read(SocketChannel channel) throws IOException {
         return Frame.readFrom(new DataInputStream(Channels.newInputStream(channel)));
     }
 
-    private static void hello(SocketChannel channel, String id, String proof) throws IOException {
-        Frame.of(Frame.Type.HELLO, Frame.newHeader().put("instance", id).put("proof", proof)).writeTo(channel);
-    }
 }

@@ -91,7 +91,7 @@ public final class KubernetesRuntime implements Runtime {
             pods.reapLeftovers();
             pods.start();
         } catch (KubernetesClientException e) {
-            throw new IllegalStateException("cannot manage pods in namespace " + settings.namespace() + ": " + e.getMessage()
+            throw new IllegalStateException("cannot manage pods in namespace " + settings.namespace() + ": " + pods.describe(e)
                     + "; check the cluster's address and that Gale's service account may manage pods there (deploy/kubernetes/rbac.yaml)", e);
         }
         // Pods on the loopback address are tests' local processes: nothing else need reach the port then.
@@ -141,7 +141,7 @@ public final class KubernetesRuntime implements Runtime {
         } catch (KubernetesClientException e) {
             connecting.cancel(false);
             throw new IllegalStateException("cannot create a pod for " + spec.label() + " in namespace " + settings.namespace() + ": "
-                    + e.getMessage(), e);
+                    + pods.describe(e), e);
         }
         // The instance reads frames once the pod runs and has its environment and files; its READY comes after them.
         Map<String, String> env = python.remoteEnvironment(spec, "/tmp", PodManifests.PACKAGE_ROOT);
@@ -178,9 +178,10 @@ public final class KubernetesRuntime implements Runtime {
         try {
             noNetworkPolicy.get().join(); // every --network none pod waits for it: none runs unfenced
         } catch (RuntimeException e) {
+            String why = e.getCause() instanceof KubernetesClientException k ? pods.describe(k) : e.getMessage();
             throw new IllegalStateException("cannot create NetworkPolicy " + PodManifests.noNetworkPolicyName(settings) + " that keeps "
-                    + "--network none pods off the network: " + e.getMessage() + "; Gale's service account needs to manage "
-                    + "networkpolicies in namespace " + settings.namespace(), e);
+                    + "--network none pods off the network: " + why + "; Gale's service account needs to manage networkpolicies "
+                    + "in namespace " + settings.namespace(), e);
         }
     }
 

@@ -113,6 +113,15 @@ final class Pods implements AutoCloseable {
         client.network().v1().networkPolicies().inNamespace(settings.namespace()).resource(policy).createOr(existing -> existing.update());
     }
 
+    /** The API server's answer, or why there was none (fabric8's own message names neither). */
+    String describe(KubernetesClientException e) {
+        if (e.getStatus() != null && e.getStatus().getMessage() != null) return e.getCode() + " " + e.getStatus().getMessage();
+        Throwable cause = e;
+        while (cause.getCause() != null) cause = cause.getCause();
+        return "no answer from the cluster's API at " + client.getMasterUrl() + " (" + cause.getClass().getSimpleName()
+                + (cause.getMessage() == null ? "" : ": " + cause.getMessage()) + ")";
+    }
+
     @Override
     public void close() {
         try {

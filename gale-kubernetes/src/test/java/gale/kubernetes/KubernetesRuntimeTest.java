@@ -293,6 +293,20 @@ class KubernetesRuntimeTest {
     }
 
     @Test
+    void aPodTheClusterRefusesFailsTheStartWithTheClustersReason() throws Exception {
+        startRuntime();
+        InstanceSpec spec = deploy("hello");
+        server.expect().post().withPath("/api/v1/namespaces/" + NAMESPACE + "/pods")
+                .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                        .withMessage("pods is forbidden: User \"system:serviceaccount:gale-fns:gale\" cannot create resource \"pods\"")
+                        .build()).once();
+
+        assertThatThrownBy(() -> runtime.start(spec)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("cannot create a pod for hello v1 in namespace gale-fns: 403 pods is forbidden: User "
+                        + "\"system:serviceaccount:gale-fns:gale\" cannot create resource \"pods\"");
+    }
+
+    @Test
     void stoppingAnInstanceDeletesItsPod() throws Exception {
         startRuntime();
         Instance instance = runtime.start(deploy("hello"));

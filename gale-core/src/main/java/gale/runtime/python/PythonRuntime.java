@@ -136,7 +136,7 @@ public final class PythonRuntime implements Runtime {
     public void start() {
         packageDir = unpackPackage(context.runtimeDir());
         requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
-        if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
+        if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0, or instances run as pods): every instance starts a fresh interpreter");
         if (baseWanted) startBase();
     }
 
