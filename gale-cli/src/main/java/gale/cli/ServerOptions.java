@@ -152,12 +152,15 @@ final class ServerOptions {
         if (!where.equals("kubernetes")) {
             throw new IllegalArgumentException("--instances takes local or kubernetes, got '" + where + "'");
         }
-        // In a pod (the downward API): the node is its pod, which owns the function pods and names them across restarts.
+        String podsNamespace = namespace.or(() -> variable(env, "GALE_K8S_NAMESPACE")).or(ServerOptions::podNamespace).orElse("");
+        // In a pod (the downward API): the node is its pod, which names the function pods across restarts and owns them,
+        // unless they go to another namespace, where the cluster takes an owner for absent and deletes what it owns.
         Optional<String> podName = variable(env, "GALE_K8S_POD_NAME");
         Optional<KubernetesSettings.OwnerPod> owner = podName.flatMap(name -> variable(env, "GALE_K8S_POD_UID")
-                .map(uid -> new KubernetesSettings.OwnerPod(name, uid)));
+                .map(uid -> new KubernetesSettings.OwnerPod(name, uid)))
+                .filter(pod -> podNamespace().map(podsNamespace::equals).orElse(true));
         return Optional.of(new KubernetesSettings(
-                namespace.or(() -> variable(env, "GALE_K8S_NAMESPACE")).or(ServerOptions::podNamespace).orElse(""),
+                podsNamespace,
                 image.or(() -> variable(env, "GALE_K8S_IMAGE")).orElse(""),
                 advertiseAddress.or(() -> variable(env, "GALE_K8S_ADVERTISE_ADDRESS")).orElse(""),
                 instancePort.orElseGet(() -> variable(env, "GALE_K8S_INSTANCE_PORT").map(ServerOptions::port)
