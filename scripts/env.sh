@@ -16,8 +16,11 @@ GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-c
 # What only ./run-tests needs: R with plumber and ggplot2 for the process runtime's R example
 # (RPlumberTest runs examples/r-plumber), tqdm and packaging, which the Python client and the
 # requirements checker use when present, so the tests cover both paths; PostgreSQL, on which the
-# store's tests run a second time (gale-core's PostgresCluster starts a throwaway cluster).
-GALE_APT_PACKAGES_TEST=(r-base-core r-cran-plumber r-cran-ggplot2 python3-tqdm python3-packaging postgresql)
+# store's tests run a second time (gale-core's PostgresCluster starts a throwaway cluster); Chromium
+# and its driver for the web console's browser test (ConsoleBrowserTest drives them through
+# Selenium), with the fonts its screenshots are drawn in.
+GALE_APT_PACKAGES_TEST=(r-base-core r-cran-plumber r-cran-ggplot2 python3-tqdm python3-packaging postgresql
+  chromium chromium-driver fonts-liberation)
 
 # What the benchmarks need besides GALE_APT_PACKAGES (bench/install-packages installs them):
 # gunicorn and Dask, the baselines Gale is measured against, wrk for load, curl for checks.

@@ -43,7 +43,7 @@ _READ_BUFFER_BYTES = 64 * 1024
 _LONGEST_PARTIAL_LINE = 64 * 1024  # an endless line (a progress bar) is logged in pieces
 _LOG_FRAME_CHARS = 64 * 1024  # output goes out in LOG frames of at most this, so a huge print costs no huge copies
 
-SIGNATURES = ("http", "event", "wsgi")
+SIGNATURES = ("http", "event", "wsgi", "background")
 HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 SECRET_VARIABLES = ("GALE_TOKEN", "GALE_ADMIN_TOKEN", "GALE_INSTANCE_NONCE")
 FLASK_MISSING = ("Cloud Functions-style functions need Flask: apt-get install "
@@ -261,9 +261,13 @@ def load_function(settings, bundle_root):
     signature = detect_signature(function, settings.signature)
     if signature == "event":
         return signature, EventAdapter(function, settings)
-    if signature == "http":
-        function = build_flask_app(function, module.__name__)
-    return signature, WsgiAdapter(function, settings)
+    if signature == "background":
+        return signature, BackgroundAdapter(function, settings)
+    adapter = WsgiAdapter(build_flask_app(function, module.__name__) if signature == "http" else function, settings)
+    if signature == "http" and settings.signature == "auto":
+        # def f(cloud_event): a trigger's event comes as a CloudEvent; an explicit http signature gets the request.
+        adapter = CloudEventAdapter(function, adapter)
+    return signature, adapter
 
 
 def import_entry_module(bundle_root, module_file):
@@ -357,7 +361,7 @@ def detect_signature(function, requested):
     if requested in SIGNATURES:
         return requested
     if requested != "auto":
-        raise LoadFailure("error", f"GALE_SIGNATURE must be auto, http, event or wsgi, not '{requested}'")
+        raise LoadFailure("error", f"GALE_SIGNATURE must be auto, http, event, wsgi or background, not '{requested}'")
     flask = sys.modules.get("flask")
     if flask is not None and isinstance(function, flask.Flask):
         return "wsgi"
@@ -562,6 +566,10 @@ class EventAdapter:
         return lambda_response(self.handler(event, context))
 
     def build_event(self, header, body):
+        triggered = _trigger_event(header, body)
+        if triggered is not None:
+            from gale import _events
+            return _events.lambda_event(triggered)
         scheduled = scheduled_event(header, body)
         if scheduled is not None:
             return scheduled
@@ -601,6 +609,61 @@ class EventAdapter:
             "body": event_body,
             "isBase64Encoded": is_base64,
         }
+
+
+def _trigger_event(header, body):
+    """The CloudEvent of a trigger's delivery (docs/triggers.md), or None; cheap for every other call."""
+    for name, _ in header.get("headers") or ():
+        if name.lower() == "x-gale-trigger":
+            from gale import _events  # only functions that get events pay for the module
+            return _events.from_request(header, body)
+    return None
+
+
+class CloudEventAdapter:
+    """A one-argument function: its HTTP calls get a Flask request; a trigger's event gets a CloudEvent,
+    as the Functions Framework passes one to ``def f(cloud_event)``."""
+
+    def __init__(self, function, http_adapter):
+        self.function = function
+        self.http_adapter = http_adapter
+
+    def __call__(self, header, body):
+        event = _trigger_event(header, body)
+        if event is None:
+            return self.http_adapter(header, body)
+        return lambda_response(self.function(event))
+
+
+class BackgroundAdapter:
+    """A Cloud Functions background function, ``def f(data, context)`` (signature "background"): a trigger's
+    event arrives as Cloud Storage's object (or the state change) and a context; an HTTP call's JSON body is
+    the data, or ``{"data": ..., "context": {...}}`` as the Functions Framework accepts it."""
+
+    def __init__(self, function, settings):
+        self.function = function
+        self.settings = settings
+
+    def __call__(self, header, body):
+        from gale import _events
+        event = _trigger_event(header, body)
+        if event is not None:
+            data, context = _events.background(event)
+        else:
+            data, context = self.from_http(header, body, _events)
+        return lambda_response(self.function(data, context))
+
+    @staticmethod
+    def from_http(header, body, events):
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = body.decode("utf-8", "replace")
+        context = {}
+        if isinstance(data, dict) and "data" in data and isinstance(data.get("context"), dict):
+            data, context = data["data"], data["context"]
+        return data, events.BackgroundContext(context.get("eventId", header.get("id")), context.get("timestamp"),
+                                              context.get("eventType", ""), context.get("resource", ""))
 
 
 def scheduled_event(header, body):

@@ -323,6 +323,29 @@ class Client:
         return self.request(method, f"/fn/{_quote(name)}{path}", body=body, headers=headers, query=query,
                             timeout=timeout, check=check)
 
+    # ----------------------------------------------------------------- access keys (docs/access.md)
+
+    def create_key(self, name, scopes, rate=None, burst=None, expires=None):
+        """Create an access key: ``scopes`` like ["deploy", "invoke:scorer"], ``rate`` like "10/s",
+        ``expires`` a duration ("30d") or a date. The answer's ``secret`` is the key, shown this once."""
+        body = {"name": name, "scopes": list(scopes), "rate": rate, "burst": burst}
+        if expires is not None:
+            duration = re.fullmatch(r"\d+(\.\d+)?\s*(ms|s|m|h|d)?", str(expires).strip(), re.IGNORECASE)
+            body["expiresIn" if duration else "expiresAt"] = str(expires)
+        return self._json("POST", "/v1/keys", body={k: v for k, v in body.items() if v is not None})
+
+    def keys(self, all=False):
+        """Keys (never the keys themselves): name, id, scopes, rate, state, created, last used, expiry."""
+        return self._json("GET", "/v1/keys", query={"all": "true" if all else None})
+
+    def revoke_key(self, name):
+        """Revoke the live key with this name or id: refused (401) from its next request on."""
+        return self._json("DELETE", f"/v1/keys/{_quote(name)}")
+
+    def audit(self, since=None, function=None, limit=None):
+        """Audit log entries, newest first: ``since`` "1d", "12h" or a date; ``function`` a name."""
+        return self._json("GET", "/v1/audit", query={"since": since, "function": function, "limit": limit})
+
     # ----------------------------------------------------------------- async calls (docs/async.md)
 
     def call_async(self, name, body=None, path="", method="POST", query=None, headers=None):
@@ -359,18 +382,36 @@ class Client:
     def purge_dead_letters(self, name):
         return self._json("DELETE", f"/v1/functions/{_quote(name)}/dead-letters")
 
+    # ----------------------------------------------------------------- triggers (docs/triggers.md)
+
+    def triggers(self, name):
+        """The function's triggers, each with its events' counts: pending, delivered, dead."""
+        return _items(self._json("GET", f"/v1/functions/{_quote(name)}/triggers"))
+
+    def add_trigger(self, name, source, events=None):
+        """Call the function with each change under ``source`` (``state:NS/PREFIX`` or ``blob:BUCKET/PREFIX``)."""
+        body = {"source": source}
+        if events:
+            body["events"] = list(events)
+        return self._json("POST", f"/v1/functions/{_quote(name)}/triggers", body=body)
+
+    def remove_trigger(self, name, trigger_id):
+        return self.request("DELETE", f"/v1/functions/{_quote(name)}/triggers/{_quote(trigger_id)}")
+
     # ----------------------------------------------------------------- jobs
 
     def submit_job(self, function, inputs, context=None, parallelism=None, chunk_size=None, task_timeout=None,
                    retries=None, retry_backoff=None, stop_on_error=None, retry_function_errors=None,
-                   context_once=None, context_ref=None):
+                   context_once=None, context_ref=None, max_cpu_seconds=None):
         """POST /v1/jobs; returns the job (docs/jobs.md). Options left at None take the server's default.
         ``context_ref`` names the context of an earlier job (its ``contextId``) instead of sending it
-        again; a server that does not hold it answers 409 (ApiError with status 409)."""
+        again; a server that does not hold it answers 409 (ApiError with status 409).
+        ``max_cpu_seconds`` is the job's CPU budget (docs/cost.md): once its tasks used that much CPU
+        time it starts no more and ends STOPPED_BUDGET, its results so far kept."""
         spec = _job_spec(function, inputs, context=context, parallelism=parallelism, chunkSize=chunk_size,
                          taskTimeout=_duration(task_timeout), retries=retries, retryBackoff=_duration(retry_backoff),
                          stopOnError=stop_on_error, retryFunctionErrors=retry_function_errors,
-                         contextOnce=context_once, contextRef=context_ref)
+                         contextOnce=context_once, contextRef=context_ref, maxCpuSeconds=max_cpu_seconds)
         return self._json("POST", "/v1/jobs", body=spec, timeout=max(self.timeout, 120.0))
 
     def submit_job_and_follow(self, function, inputs, read_timeout=STREAM_READ_TIMEOUT, **options):
@@ -384,7 +425,8 @@ class Client:
                          retries=options.get("retries"), retryBackoff=_duration(options.get("retry_backoff")),
                          stopOnError=options.get("stop_on_error"),
                          retryFunctionErrors=options.get("retry_function_errors"),
-                         contextOnce=options.get("context_once"), contextRef=options.get("context_ref"))
+                         contextOnce=options.get("context_once"), contextRef=options.get("context_ref"),
+                         maxCpuSeconds=options.get("max_cpu_seconds"))
         answered = {}
         lines = self.stream_lines("/v1/jobs", {"wait": "true"}, read_timeout, method="POST", body=spec,
                                   on_answer=lambda answer: answered.update(complete=not answer.chunked))
@@ -408,6 +450,17 @@ class Client:
 
     def cancel(self, job_id):
         return self._json("DELETE", f"/v1/jobs/{_quote(job_id)}")
+
+    # ----------------------------------------------------------------- cost (docs/cost.md)
+
+    def cost(self, function=None, since=None, job=None, prices=None):
+        """The cost report: what functions (``function``, or all) used since ``since`` ("30d", "12h",
+        "2025-06-01"; the server's default is 30 days), or what map job ``job`` used, priced on each
+        platform of the server's price table, with ``prices`` (a dict of prices-file keys) laid over it."""
+        query = {"function": function, "since": since, "job": job}
+        if prices is None:
+            return self._json("GET", "/v1/cost", query=query)
+        return self._json("POST", "/v1/cost", body=prices, query=query)
 
 
 def _job_spec(function, inputs, **options):

@@ -41,7 +41,7 @@ RUNNER_CONFIG = {"runtime": "python3", "entryPoint": "run", "signature": "event"
 RUNNER_ENV_KEYS = ("RUNNER_VERSION", "RUNNER_CONFIG_DIGEST")  # what the runner was deployed with
 PROGRESS_POLL_SECONDS = 0.25
 STREAM_RETRIES = 8
-TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED"})
+TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "STOPPED_BUDGET"})
 
 
 class TaskFuture(concurrent.futures.Future):
@@ -67,11 +67,14 @@ class Executor(concurrent.futures.Executor):
     ``function`` names the function that runs Python callables (default ``gale-runner``),
     ``max_workers`` caps each job's parallelism (and raises the runner's max-instances to
     match), ``runner_config`` and ``requirements`` shape the runner the executor deploys.
+    ``max_cpu_seconds`` gives each job a CPU budget (docs/cost.md): once its calls used that much
+    CPU time the job starts no more of them, the results so far are kept, and the futures of the
+    inputs that did not run raise a RemoteError saying the budget was spent.
     """
 
     def __init__(self, url=None, token=None, function=None, *, client=None, max_workers=None,
                  task_timeout=None, retries=None, runner_config=None, requirements=(), progress=None,
-                 max_result_bytes=_runner.DEFAULT_MAX_RESULT_BYTES, linger=0.0):
+                 max_result_bytes=_runner.DEFAULT_MAX_RESULT_BYTES, linger=0.0, max_cpu_seconds=None):
         self._owns_client = client is None
         self.client = client or Client(url, token)
         self.function = function or RUNNER_FUNCTION
@@ -83,6 +86,7 @@ class Executor(concurrent.futures.Executor):
         self.progress = progress
         self.max_result_bytes = max_result_bytes
         self.linger = linger
+        self.max_cpu_seconds = max_cpu_seconds
         self._lock = threading.Lock()
         self._submitted = threading.Condition(self._lock)  # a submit left a batch for the sender
         self._runner_lock = threading.Lock()
@@ -318,7 +322,7 @@ class Executor(concurrent.futures.Executor):
         function = fn if isinstance(fn, str) else self.function
         options = dict(parallelism=self.max_workers, chunk_size=chunksize if chunksize != 1 else None,
                        task_timeout=self.task_timeout, retries=self.retries,
-                       context_once=True if context is not None else None)
+                       context_once=True if context is not None else None, max_cpu_seconds=self.max_cpu_seconds)
         info, lines, complete = self._submit(function, calls, context, options)
         job = _Job(self, info, futures, pickled=context is not None, progress=progress, lines=lines)
         if complete and not progress:

@@ -651,6 +651,65 @@ class WsgiTest(BootstrapTestCase):
 
 # --------------------------------------------------------------------------- instance behaviour
 
+class TriggerEventTest(BootstrapTestCase):
+    """A trigger's event (docs/triggers.md) in each calling convention."""
+
+    PACKAGE = {"PYTHONPATH": str(PYTHON_DIR)}  # as Gale sets it: the bootstrap imports gale._events for events
+    EVENT_HEADERS = [("Content-Type", "application/json"), ("ce-specversion", "1.0"), ("ce-id", "ev-9"),
+                     ("ce-source", "//gale/blobs/buckets/models"), ("ce-type", "google.cloud.storage.object.v1.finalized"),
+                     ("ce-subject", "objects/m.pkl"), ("ce-time", "2026-12-06T02:17:50Z"), ("ce-sequence", "3"),
+                     ("X-Gale-Trigger", "tr-abc")]
+    DATA = json.dumps({"bucket": "models", "name": "m.pkl", "generation": "2", "size": "10", "etag": "sha256:ff"}).encode()
+
+    def test_a_one_argument_function_gets_a_cloudevent_and_a_request_otherwise(self):
+        gale = self.start_ready("""
+            def handler(arg):
+                if hasattr(arg, "args"):
+                    return {"request": arg.args.get("q")}
+                return {"type": arg["type"], "subject": arg["subject"], "data": arg.data}
+        """, signature="http", env=self.PACKAGE)
+        event = self.assertResponse(gale.invoke("POST", "/", headers=self.EVENT_HEADERS, body=self.DATA)).json()
+        self.assertEqual(event, {"type": "google.cloud.storage.object.v1.finalized", "subject": "objects/m.pkl",
+                                 "data": json.loads(self.DATA)})
+        self.assertEqual(self.assertResponse(gale.invoke("GET", "/", query="q=1")).json(), {"request": "1"})
+
+    def test_an_explicit_http_signature_gets_the_event_as_the_http_request_eventarc_sends(self):
+        gale = self.start_ready("""
+            def handler(request):
+                return {"type": request.headers["ce-type"], "name": request.get_json()["name"]}
+        """, signature="http", env={**self.PACKAGE, "GALE_SIGNATURE": "http"})
+        answer = self.assertResponse(gale.invoke("POST", "/", headers=self.EVENT_HEADERS, body=self.DATA)).json()
+        self.assertEqual(answer, {"type": "google.cloud.storage.object.v1.finalized", "name": "m.pkl"})
+
+    def test_a_lambda_handler_gets_s3_records(self):
+        gale = self.start_ready("""
+            def lambda_handler(event, context):
+                record = event["Records"][0]
+                return {"source": record["eventSource"], "name": record["eventName"], "key": record["s3"]["object"]["key"]}
+        """, entry_point="lambda_handler", signature="event", env=self.PACKAGE)
+        answer = self.assertResponse(gale.invoke("POST", "/", headers=self.EVENT_HEADERS, body=self.DATA)).json()
+        self.assertEqual(answer, {"source": "aws:s3", "name": "ObjectCreated:Put", "key": "m.pkl"})
+
+    def test_a_background_function_gets_the_object_and_a_context(self):
+        gale = self.start_ready("""
+            def on_change(event, context):
+                return {"name": event["name"], "id": context.event_id, "type": context.event_type}
+        """, entry_point="on_change", signature="background", env={**self.PACKAGE, "GALE_SIGNATURE": "background"})
+        answer = self.assertResponse(gale.invoke("POST", "/", headers=self.EVENT_HEADERS, body=self.DATA)).json()
+        self.assertEqual(answer, {"name": "m.pkl", "id": "ev-9", "type": "google.storage.object.finalize"})
+
+    def test_a_background_function_called_over_http_gets_the_json_body_or_the_functions_framework_envelope(self):
+        gale = self.start_ready("""
+            def on_change(event, context):
+                return {"data": event, "id": context.event_id, "type": context.event_type}
+        """, entry_point="on_change", signature="background", env={**self.PACKAGE, "GALE_SIGNATURE": "background"})
+        plain = self.assertResponse(gale.invoke("POST", "/", request_id="req-bg", body=b'{"name": "x"}')).json()
+        self.assertEqual(plain, {"data": {"name": "x"}, "id": "req-bg", "type": ""})
+        envelope = self.assertResponse(gale.invoke("POST", "/", body=json.dumps(
+            {"data": {"name": "y"}, "context": {"eventId": "e-1", "eventType": "google.storage.object.finalize"}}).encode())).json()
+        self.assertEqual(envelope, {"data": {"name": "y"}, "id": "e-1", "type": "google.storage.object.finalize"})
+
+
 class InstanceBehaviourTest(BootstrapTestCase):
 
     def test_module_globals_persist_between_calls(self):

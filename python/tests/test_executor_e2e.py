@@ -186,6 +186,33 @@ class ExecutorE2ETest(E2ETestCase):
         errors = [f.exception() for f in futures if not f.cancelled()]
         self.assertTrue(any(isinstance(e, RemoteError) and "cancelled before it ran" in str(e) for e in errors))
 
+    def test_a_cpu_budget_stops_the_map_and_keeps_the_results_so_far(self):
+        def burn(seconds):
+            start = time.process_time()
+            while time.process_time() - start < seconds:
+                pass
+            return seconds
+        executor = make_executor(max_cpu_seconds=1)
+        self.addCleanup(executor.shutdown)
+
+        futures = executor.map_futures(burn, [0.25] * 40)
+
+        self.assertEqual(len(concurrent.futures.wait(futures, timeout=120).not_done), 0)
+        ran = [f for f in futures if f.exception() is None]
+        self.assertGreaterEqual(len(ran), 1)
+        self.assertLess(len(ran), 40)
+        self.assertEqual([f.result() for f in ran], [0.25] * len(ran))
+        not_run = [f.exception() for f in futures if f.exception() is not None]
+        for error in not_run:
+            self.assertIsInstance(error, RemoteError)
+            self.assertIn("its CPU budget of 1 CPU-seconds was spent", str(error))
+        job = self.client.job(futures[0].job_id)
+        self.assertEqual(job["state"], "STOPPED_BUDGET")
+        self.assertGreaterEqual(job["cpuSeconds"], 1)
+        report = self.client.cost(job=job["id"])
+        self.assertEqual(report["rows"][0]["calls"], len(ran))
+        self.assertGreater(report["rows"][0]["cpuSeconds"], 0)
+
     def test_map_shows_a_progress_bar_from_the_jobs_counts(self):
         err = io.StringIO()
         with mock.patch("sys.stderr", err):

@@ -14,7 +14,7 @@ final class ClientOptions {
     Optional<String> url = Optional.empty();
 
     @Option(names = "--token", paramLabel = "TOKEN",
-            description = "admin token (default: $GALE_TOKEN, else admin-token in the data dir)")
+            description = "admin token or access key (default: $GALE_TOKEN, else admin-token in the data dir)")
     Optional<String> token = Optional.empty();
 
     /** These options, each one that is unset taken from {@code fallback}. */

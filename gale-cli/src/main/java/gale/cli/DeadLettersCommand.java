@@ -10,8 +10,9 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "dead-letters",
-        description = "List a function's dead letters: async calls (gale call --async) that failed their last attempt, "
-                + "with their error; `redrive` queues them again (all, or the IDs given), `purge` deletes them.",
+        description = "List a function's dead letters: async calls (gale call --async) and trigger events (gale triggers) "
+                + "that failed their last attempt, with their error; `redrive` queues them again (all, or the IDs given), "
+                + "`purge` deletes them.",
         footer = {"", "  gale dead-letters scorer", "  gale dead-letters scorer redrive", "  gale dead-letters scorer redrive ID ID",
                 "  gale dead-letters scorer purge"})
 final class DeadLettersCommand extends ClientCommand {
@@ -59,9 +60,9 @@ final class DeadLettersCommand extends ClientCommand {
             terminal.out().println(name + " has no dead letters.");
             return ExitCode.OK;
         }
-        Table table = new Table("ID", "ATTEMPTS", "FAILED AT", "ERROR");
+        Table table = new Table("ID", "TRIGGER", "ATTEMPTS", "FAILED AT", "ERROR");
         for (JsonNode letter : letters) {
-            table.row(letter.path("invocationId").asText(), letter.path("attempts").asInt(),
+            table.row(letter.path("invocationId").asText(), letter.path("trigger").asText("-"), letter.path("attempts").asInt(),
                     letter.path("finishedAt").asText("-"), firstLine(letter.path("error").asText("")));
         }
         table.print(terminal.out(), terminal.colour());

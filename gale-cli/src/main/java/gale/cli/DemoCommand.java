@@ -145,7 +145,7 @@ final class DemoCommand implements Callable<Integer> {
         if (outcomes.stream().allMatch(outcome -> outcome.summary().isEmpty())) return;
         out.println("Try them:");
         for (Outcome outcome : outcomes) {
-            if (outcome.summary().isEmpty()) continue;
+            if (outcome.summary().isEmpty() || isCompanion(outcome.folder())) continue; // a companion is called by Gale (a trigger)
             FunctionSummary function = outcome.summary().get();
             out.println("  " + DemoCall.read(outcome.folder()).curl(function.url(), function.isPublic()));
         }
@@ -180,16 +180,34 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** Sub-folders holding a gale.toml, by name. */
+    /**
+     * Sub-folders holding a gale.toml, by name, each followed by its companions: its own sub-folders with a
+     * gale.toml, further functions of the same example (active-learning/retrain is active-learning-retrain).
+     */
     static List<Path> exampleFolders(Path dir) throws IOException {
+        List<Path> out = new ArrayList<>();
+        for (Path example : functionFolders(dir)) {
+            out.add(example);
+            out.addAll(functionFolders(example));
+        }
+        return out;
+    }
+
+    private static List<Path> functionFolders(Path dir) throws IOException {
         try (Stream<Path> children = Files.list(dir)) {
             return children.filter(child -> Files.isRegularFile(child.resolve("gale.toml")))
-                    .sorted(Comparator.comparing(DemoCommand::name))
+                    .sorted(Comparator.comparing(child -> child.getFileName().toString()))
                     .toList();
         }
     }
 
-    private static String name(Path folder) {
-        return folder.getFileName().toString();
+    private static boolean isCompanion(Path folder) {
+        return Files.isRegularFile(folder.getParent().resolve("gale.toml"));
+    }
+
+    /** The function an example folder deploys as: its name, or a companion's EXAMPLE-FOLDER. */
+    static String name(Path folder) {
+        String own = folder.getFileName().toString();
+        return isCompanion(folder) ? folder.getParent().getFileName() + "-" + own : own;
     }
 }

@@ -29,7 +29,7 @@ final class DeployCommand extends ClientCommand {
     /** Installing requirements can take minutes; past this, `gale versions` tells the rest. */
     private static final Duration DEPLOY_WAIT = Duration.ofMinutes(15);
 
-    enum Signature { AUTO, HTTP, EVENT, WSGI }
+    enum Signature { AUTO, HTTP, EVENT, WSGI, BACKGROUND }
 
     enum Sandbox { AUTO, ON, OFF }
 
@@ -55,7 +55,7 @@ final class DeployCommand extends ClientCommand {
                     + "timeout_seconds, memory_size); needed when it has several")
     Optional<String> zappaStage = Optional.empty();
 
-    @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event or wsgi (default: auto)")
+    @Option(names = "--signature", paramLabel = "KIND", description = "auto, http, event (Lambda), wsgi or background (Cloud Functions' def f(data, context) for triggers) (default: auto)")
     Optional<Signature> signature = Optional.empty();
 
     @Option(names = "--command", paramLabel = "CMD",
@@ -100,6 +100,11 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--allow-unauthenticated", negatable = true,
             description = "anyone may call the function without the token (default: no)")
     Optional<Boolean> allowUnauthenticated = Optional.empty();
+
+    @Option(names = "--require-key", negatable = true,
+            description = "callers need an access key with scope invoke:NAME (gale keys create), not the admin token; "
+                    + "a public-but-keyed endpoint, browser preflight included (default: no)")
+    Optional<Boolean> requireKey = Optional.empty();
 
     @Option(names = "--prewarm", negatable = true,
             description = "start a Python version's zygote (its dependencies imported) at deploy and restart, so the first call "
@@ -157,6 +162,17 @@ final class DeployCommand extends ClientCommand {
             description = "a blob bucket the function may use besides its own (its name); repeatable")
     List<String> blobBuckets = new ArrayList<>();
 
+    @Option(names = "--trigger", paramLabel = "SOURCE",
+            description = "also call the function with each change under a prefix: state:NAMESPACE/PREFIX or blob:BUCKET/PREFIX "
+                    + "(its own namespace or bucket, or one granted with --state-namespace / --blob-bucket); repeatable; "
+                    + "see `gale triggers`")
+    List<String> triggers = new ArrayList<>();
+
+    @Option(names = "--trigger-events", paramLabel = "KINDS", split = ",",
+            description = "the kinds of change the --trigger sources follow: put,delete for state, finalize,delete for blobs "
+                    + "(default: all)")
+    List<String> triggerEvents = new ArrayList<>();
+
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
@@ -196,6 +212,7 @@ final class DeployCommand extends ClientCommand {
         idleTimeout.ifPresent(value -> config.put("idleTimeout", value));
         if (!env.isEmpty()) config.put("env", env);
         allowUnauthenticated.ifPresent(value -> config.put("allowUnauthenticated", value));
+        requireKey.ifPresent(value -> config.put("requireKey", value));
         prewarm.ifPresent(value -> config.put("prewarm", value));
         cors.ifPresent(value -> config.put("cors", value));
         asyncMaxAttempts.ifPresent(value -> config.put("asyncMaxAttempts", value));
@@ -206,6 +223,12 @@ final class DeployCommand extends ClientCommand {
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
         if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         if (!blobBuckets.isEmpty()) config.put("blobBuckets", List.copyOf(blobBuckets));
+        if (!triggers.isEmpty()) {
+            config.put("triggers", triggers.stream().map(source -> triggerEvents.isEmpty() ? (Object) source
+                    : Map.of("source", source, "events", List.copyOf(triggerEvents))).toList());
+        } else if (!triggerEvents.isEmpty()) {
+            throw new ParameterException(spec.commandLine(), "--trigger-events goes with --trigger SOURCE");
+        }
         return config;
     }
 

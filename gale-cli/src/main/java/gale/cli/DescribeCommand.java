@@ -33,6 +33,12 @@ final class DescribeCommand extends ClientCommand {
         printFields(function, out);
         out.println();
         VersionsCommand.table(function.versions()).print(out, terminal.colour());
+        com.fasterxml.jackson.databind.JsonNode triggers = JSON.readTree(client.functionJson(name)).path("triggers");
+        if (!triggers.isEmpty()) {
+            out.println();
+            out.println("triggers:");
+            TriggersCommand.table(triggers).print(out, terminal.colour());
+        }
         return ExitCode.OK;
     }
 
@@ -44,12 +50,23 @@ final class DescribeCommand extends ClientCommand {
         fields.put("active version", ListCommand.version(function.activeVersion()));
         fields.put("latest version", ListCommand.version(function.latestVersion()));
         fields.put("instances", function.instances());
-        fields.put("public", function.isPublic() ? "yes" : "no");
+        fields.put("public", ListCommand.publicness(function));
         fields.put("created", function.createdAt().truncatedTo(ChronoUnit.SECONDS));
         fields.put("updated", function.updatedAt().truncatedTo(ChronoUnit.SECONDS));
         printMap(fields, "", out);
         out.println("config:");
         printMap(function.config(), "  ", out);
+    }
+
+    /** A config value on one line: a list of triggers as "state:ns/prefix (put, delete)", comma-separated. */
+    private static Object shown(Object value) {
+        if (value instanceof Map) return "none";
+        if (value instanceof java.util.List<?> list) {
+            return list.isEmpty() ? "none" : String.join(", ", list.stream().map(item -> item instanceof Map<?, ?> m && m.containsKey("source")
+                    ? m.get("source") + " (" + String.join(", ", ((java.util.List<?>) m.get("events")).stream().map(String::valueOf).toList()) + ")"
+                    : String.valueOf(item)).toList());
+        }
+        return value;
     }
 
     /** Aligned "key: value" lines; nested maps (such as env) indented below their key. */
@@ -60,7 +77,7 @@ final class DescribeCommand extends ClientCommand {
                 out.println(indent + key + ":");
                 printMap(nested, indent + "  ", out);
             } else {
-                out.println(indent + String.format("%-" + width + "s", key + ":") + (value instanceof Map ? "none" : value));
+                out.println(indent + String.format("%-" + width + "s", key + ":") + shown(value));
             }
         });
     }

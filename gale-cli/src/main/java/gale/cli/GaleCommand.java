@@ -23,16 +23,17 @@ import picocli.CommandLine.TypeConversionException;
         scope = ScopeType.INHERIT, // every command answers --help
 
         versionProvider = GaleCommand.JarVersion.class,
-        description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, and version models with aliases.",
+        description = "Deploy Python functions, serve them over HTTP, map them over many inputs, keep shared state, call functions "
+                + "on state changes and blob writes (triggers), version models with aliases, and see what it all cost.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, SchedulesCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, CostCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, KeysCommand.class, AuditCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",
                 "Client commands find the server through --url and --token, else GALE_URL",
                 "and GALE_TOKEN, else the data dir of a local `gale server` ($GALE_HOME,",
-                "else ./.gale).",
+                "else ./.gale). The token is the admin token or an access key (gale keys).",
                 "",
                 "Exit codes: 0 ok, 1 the operation failed, 2 usage error, 3 no server."})
 final class GaleCommand implements Callable<Integer> {

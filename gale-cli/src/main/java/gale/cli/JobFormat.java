@@ -20,6 +20,11 @@ final class JobFormat {
         return seconds / 3_600 + " h " + seconds % 3_600 / 60 + " min";
     }
 
+    /** 41.2, 2000, 0.125: at most three decimals, no trailing zeros. */
+    static String number(double value) {
+        return java.math.BigDecimal.valueOf(value).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
+    }
+
     /** Inputs per second: whole numbers from 10/s up, one decimal below. */
     static String rate(double perSecond) {
         return perSecond >= 10 ? Math.round(perSecond) + "/s" : String.format(Locale.ROOT, "%.1f/s", perSecond);

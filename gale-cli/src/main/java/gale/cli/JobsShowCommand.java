@@ -41,6 +41,10 @@ final class JobsShowCommand extends ClientCommand {
         fields.put("elapsed", JobFormat.duration(job.elapsed()));
         fields.put("rate", JobFormat.rate(job.throughputPerSec()));
         fields.put("eta", job.eta().map(JobFormat::duration).orElse("-"));
+        if (job.maxCpuSeconds().isPresent()) {
+            fields.put("cpu budget", JobFormat.number(job.maxCpuSeconds().getAsDouble()) + " CPU-s, "
+                    + (job.cpuSeconds().isPresent() ? JobFormat.number(job.cpuSeconds().getAsDouble()) : "?") + " used");
+        }
         fields.put("error", job.error().orElse("-"));
         return fields;
     }

@@ -19,10 +19,15 @@ final class ListCommand extends ClientCommand {
         Table table = new Table("NAME", "VERSION", "STATE", "INSTANCES", "URL", "PUBLIC");
         for (FunctionSummary function : functions) {
             table.row(function.name(), version(function.activeVersion()), function.state(), function.instances(), function.url(),
-                    function.isPublic() ? "yes" : "no");
+                    publicness(function));
         }
         table.print(terminal.out(), terminal.colour());
         return ExitCode.OK;
+    }
+
+    /** "yes" (--allow-unauthenticated), "key" (--require-key) or "no" (private). */
+    static String publicness(FunctionSummary function) {
+        return function.isPublic() ? "yes" : function.requiresKey() ? "key" : "no";
     }
 
     /** A version number, or "-" when there is none (no ACTIVE version, or nothing deployed yet). */

@@ -37,6 +37,7 @@ final class LocalServer {
         out.println("  export GALE_URL=" + server.url() + " GALE_TOKEN=$(cat " + Shell.quote(tokenFile) + ")");
         out.println("  curl -H \"Authorization: Bearer $GALE_TOKEN\" " + server.url() + "/v1/functions");
         out.println("  gale deploy NAME --source DIR");
+        out.println("Or open the console at " + server.url() + "/ and sign in with the admin token.");
         if (config.dataDir().equals(GaleHome.resolve(env).dir())) {
             out.println("(`gale` commands run with this GALE_HOME or from this folder find the server without the exports.)");
         }

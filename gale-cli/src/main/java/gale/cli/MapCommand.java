@@ -35,8 +35,8 @@ import picocli.CommandLine.Parameters;
         footer = {
                 "",
                 "Exit codes: 0 every input succeeded; 1 some input failed (the first ones are",
-                "listed with their input index), the job was cancelled or the server refused",
-                "it; 2 usage error; 3 no server."})
+                "listed with their input index), the job was cancelled, stopped at its CPU",
+                "budget, or the server refused it; 2 usage error; 3 no server."})
 final class MapCommand extends ClientCommand {
 
     /** How many failed inputs the summary lists. */
@@ -80,6 +80,11 @@ final class MapCommand extends ClientCommand {
     @Option(names = "--stop-on-error", description = "cancel the rest of the job at the first input that fails for good")
     boolean stopOnError;
 
+    @Option(names = "--max-cpu-seconds", paramLabel = "N",
+            description = "the job's CPU budget: once its tasks used N CPU-seconds it starts no more, and ends STOPPED_BUDGET"
+                    + " with the results so far (the rest are null)")
+    Optional<Double> maxCpuSeconds = Optional.empty();
+
     /** What came down the results stream: how many results, and the first inputs that failed. */
     private static final class Tally {
         int results;
@@ -121,6 +126,7 @@ final class MapCommand extends ClientCommand {
         if (taskTimeout.isPresent()) options = options.withTaskTimeout(taskTimeout.get());
         if (retries.isPresent()) options = options.withRetries(retries.get());
         if (retryBackoff.isPresent()) options = options.withRetryBackoff(retryBackoff.get());
+        if (maxCpuSeconds.isPresent()) options = options.withMaxCpuSeconds(maxCpuSeconds.get());
         return options;
     }
 
@@ -190,7 +196,7 @@ final class MapCommand extends ClientCommand {
         if (unlisted > 0) {
             err.println("... and " + unlisted + " more failed inputs" + (full ? "" : "; --full writes every error"));
         }
-        if (tally.firstFailures.isEmpty() && job.state() != JobState.SUCCEEDED) {
+        if ((tally.firstFailures.isEmpty() || job.state() == JobState.STOPPED_BUDGET) && job.state() != JobState.SUCCEEDED) {
             job.error().ifPresent(error -> err.println("ERROR: " + error));
         }
         err.println(JobFormat.summary(job));

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
-@Command(name = "server", description = "Run a Gale server in the foreground until Ctrl-C.")
+@Command(name = "server", description = "Run a Gale server in the foreground until Ctrl-C; its web console is at / (docs/console.md).")
 final class ServerCommand implements Callable<Integer> {
 
     @ParentCommand

@@ -71,8 +71,8 @@ class AsyncCommandsTest {
 
         GaleCli.Result list = GaleCli.run(api.env(), "dead-letters", "scorer", "--traceback");
         assertThat(list.out()).startsWith("""
-                ID     ATTEMPTS  FAILED AT             ERROR
-                inv-1  3         2026-12-06T01:00:00Z  function 'scorer' v2 raised ValueError: bad (attempt 3 of 3)
+                ID     TRIGGER  ATTEMPTS  FAILED AT             ERROR
+                inv-1  -        3         2026-12-06T01:00:00Z  function 'scorer' v2 raised ValueError: bad (attempt 3 of 3)
                 """).contains("inv-1 input (utf-8): {\"k\": 1}").contains("Traceback (most recent call last)");
 
         GaleCli.Result redrive = GaleCli.run(api.env(), "dead-letters", "scorer", "redrive", "a", "b");

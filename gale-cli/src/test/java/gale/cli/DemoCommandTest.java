@@ -36,6 +36,17 @@ class DemoCommandTest {
     }
 
     @Test
+    void anExamplesSubFolderWithAGaleTomlIsASecondFunctionNamedAfterBoth() throws IOException {
+        List<Path> examples = DemoCommand.exampleFolders(EXAMPLES);
+
+        Path retrain = EXAMPLES.resolve("active-learning").resolve("retrain");
+        assertThat(examples).contains(retrain);
+        assertThat(examples.indexOf(retrain)).isEqualTo(examples.indexOf(EXAMPLES.resolve("active-learning")) + 1);
+        assertThat(DemoCommand.name(retrain)).isEqualTo("active-learning-retrain");
+        assertThat(DemoCommand.name(EXAMPLES.resolve("active-learning"))).isEqualTo("active-learning");
+    }
+
+    @Test
     void withRAndItsPackagesTheDemoDeploysEveryExample() throws IOException {
         Path rscript = Files.writeString(bin.resolve("Rscript"), "#!/bin/sh\nexit 0\n"); // every package loads
         rscript.toFile().setExecutable(true);

@@ -78,6 +78,23 @@ class DeployCommandTest {
     }
 
     @Test
+    void triggersAreSentAsSourcesOrWithTheirKindsWhenTriggerEventsIsGiven() {
+        assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("triggers");
+        assertThat(parse("deploy", "scorer", "--source", "src", "--trigger", "state:scorer/in/", "--trigger", "blob:scorer/").config())
+                .containsEntry("triggers", java.util.List.of("state:scorer/in/", "blob:scorer/"));
+        assertThat(parse("deploy", "scorer", "--source", "src", "--trigger", "state:scorer/in/", "--trigger-events", "put,delete")
+                .config()).containsEntry("triggers", java.util.List.of(Map.of("source", "state:scorer/in/", "events",
+                java.util.List.of("put", "delete"))));
+    }
+
+    @Test
+    void triggerEventsWithoutATriggerIsAUsageError() {
+        DeployCommand deploy = parse("deploy", "scorer", "--source", "src", "--trigger-events", "put");
+        org.assertj.core.api.Assertions.assertThatThrownBy(deploy::config).isInstanceOf(CommandLine.ParameterException.class)
+                .hasMessageContaining("--trigger-events goes with --trigger SOURCE");
+    }
+
+    @Test
     void stateNamespacesAreSentAsAListWhenGranted() {
         assertThat(parse("deploy", "scorer", "--source", "src").config()).doesNotContainKey("stateNamespaces");
         assertThat(parse("deploy", "scorer", "--source", "src", "--state-namespace", "survey", "--state-namespace", "votes").config())
@@ -159,6 +176,12 @@ class DeployCommandTest {
 
         assertThat(result.out()).contains("--command=CMD", "--cpu=N", "--sandbox=MODE", "--network=MODE")
                 .contains("bubblewrap");
+    }
+
+    @Test
+    void requireKeyIsSentAsTheRequireKeySetting() {
+        assertThat(parse("deploy", "scorer", "--source", "src", "--require-key").config())
+                .containsExactly(Map.entry("requireKey", true));
     }
 
     @Test

@@ -118,6 +118,12 @@ class GaleBinaryIT {
         String sampled = get("http://127.0.0.1:" + port + "/fn/survey-sampler"
                 + Files.readAllLines(ROOT.resolve("examples/survey-sampler/demo-call.txt")).getFirst());
         assertThat(sampled).contains("\"respondent\": \"R_demo\"").contains("\"items\": [{");
+        // two functions and a trigger: the retrain function published the seed model (v1) as it started
+        List<String> learn = Files.readAllLines(ROOT.resolve("examples/active-learning/demo-call.txt"));
+        String learned = GaleServers.postJson("http://127.0.0.1:" + port + "/fn/active-learning" + learn.get(0).replaceFirst("^/$", ""),
+                learn.get(1));
+        assertThat(learned).startsWith("200 ").containsPattern("\"model\":\\s*1\\b").containsPattern("\"response\":\\s*1\\b");
+        assertThat(gale(data, "triggers", "active-learning-retrain").out()).contains("state:active-learning/responses/");
         assertThat(gale(data, "ls").out()).doesNotContain("FAILED");
     }
 

@@ -66,6 +66,16 @@ final class GaleServers {
         }
     }
 
+    /** POSTs a JSON body; answers the status and the body, as "200 {...}". */
+    static String postJson(String url, String json) throws IOException, InterruptedException {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            HttpResponse<String> answer = http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            return answer.statusCode() + " " + answer.body();
+        }
+    }
+
     static String javaBin() {
         return ProcessHandle.current().info().command().orElse("java");
     }

@@ -110,6 +110,22 @@ class MapCommandTest {
     }
 
     @Test
+    void aCpuBudgetGoesWithTheJobAndAJobStoppedAtItExitsOneSayingSo() {
+        String error = "stopped: the CPU budget of 0.5 CPU-seconds was spent (0.61 used); 2 of 3 inputs did not run";
+        String notRun = "not run: job job-7f3a9c stopped when its CPU budget of 0.5 CPU-seconds was spent; its results so far are kept";
+        api.on("GET /v1/jobs/" + ID + "/results", 200, ok(0, "0") + cancelled(1).replace("cancelled before it ran", notRun)
+                + cancelled(2).replace("cancelled before it ran", notRun), "Content-Type", "application/x-ndjson");
+        api.on("GET /v1/jobs/" + ID, 200, job("STOPPED_BUDGET", 3, 1, 0, 2).replace("\"error\": null", "\"error\": \"" + error + "\""));
+
+        GaleCli.Result result = GaleCli.run(api.env(), "map", "square", "--input", inputs.toString(), "--max-cpu-seconds", "0.5");
+
+        assertThat(api.requests().getFirst().uri()).isEqualTo("/v1/jobs?function=square&maxCpuSeconds=0.5");
+        assertThat(result.exitCode()).isEqualTo(ExitCode.FAILED);
+        assertThat(result.out()).isEqualTo("0\nnull\nnull\n");
+        assertThat(result.err()).isEqualTo("ERROR: " + error + "\njob job-7f3a9c STOPPED_BUDGET: 3 inputs in 4.2 s (95/s), 0 failed, 2 cancelled\n");
+    }
+
+    @Test
     void writesTheWholeResultObjectsWithFull() {
         answers("FAILED", 0, 1, 0, failed(0, "ValueError: bad"));
 

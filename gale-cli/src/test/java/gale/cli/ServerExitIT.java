@@ -120,7 +120,8 @@ class ServerExitIT {
                 .digest(data.toAbsolutePath().normalize().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
         String node = "gale-" + java.util.HexFormat.of().formatHex(hash, 0, 6);
         Path root = Path.of("/sys/fs/cgroup");
-        return List.of(root.resolve("gale").resolve(node), root.resolve("memory/gale").resolve(node), root.resolve("cpu/gale").resolve(node));
+        return List.of(root.resolve("gale").resolve(node), root.resolve("memory/gale").resolve(node), root.resolve("cpu/gale").resolve(node),
+                root.resolve("cpuacct/gale").resolve(node));
     }
 
     @Test

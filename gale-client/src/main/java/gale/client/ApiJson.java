@@ -35,6 +35,13 @@ final class ApiJson {
         return MAPPER.readTree(body);
     }
 
+    /** Numbers with a fraction kept as written (prices such as 0.0000166667), not as doubles. */
+    private static final ObjectMapper EXACT = new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.USE_BIG_DECIMAL_FOR_FLOATS);
+
+    static JsonNode parseExact(byte[] body) throws IOException {
+        return EXACT.readTree(body);
+    }
+
     static byte[] write(Object value) {
         try {
             return MAPPER.writeValueAsBytes(value);

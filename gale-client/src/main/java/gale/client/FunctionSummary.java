@@ -42,6 +42,11 @@ public record FunctionSummary(
         return Boolean.TRUE.equals(config.get("allowUnauthenticated"));
     }
 
+    /** True when the function was deployed with {@code --require-key}: callable with an access key for it. */
+    public boolean requiresKey() {
+        return Boolean.TRUE.equals(config.get("requireKey"));
+    }
+
     static FunctionSummary fromJson(JsonNode json) {
         return new FunctionSummary(
                 text(json, "name"),

@@ -68,13 +68,14 @@ public final class GaleClient implements AutoCloseable {
 
     /**
      * @param baseUrl the server, e.g. {@code http://127.0.0.1:8080}
-     * @param token   the admin token ({@code <data-dir>/admin-token})
+     * @param token   the admin token ({@code <data-dir>/admin-token}), or an access key ({@code gale keys create}),
+     *                which may do what its scopes allow (docs/access.md)
      */
     public GaleClient(URI baseUrl, String token) {
         if (!("http".equals(baseUrl.getScheme()) || "https".equals(baseUrl.getScheme())) || baseUrl.getHost() == null) {
             throw new IllegalArgumentException("a Gale URL looks like http://127.0.0.1:8080, got '" + baseUrl + "'");
         }
-        if (token.isBlank()) throw new IllegalArgumentException("the admin token is empty: set GALE_TOKEN");
+        if (token.isBlank()) throw new IllegalArgumentException("the token is empty: set GALE_TOKEN to the admin token or an access key");
         this.baseUrl = URI.create(baseUrl.toString().replaceAll("/+$", ""));
         this.token = token.strip();
         this.http = HttpClient.newBuilder()
@@ -239,6 +240,28 @@ public final class GaleClient implements AutoCloseable {
         return read(admin(functionPath(name) + "/dead-letters", ADMIN_TIMEOUT).DELETE().build(), json -> json);
     }
 
+    /**
+     * The function's triggers (docs/triggers.md), each with {@code id}, {@code source}, {@code events} and its events'
+     * counts: {@code pending}, {@code delivered}, {@code dead}.
+     */
+    public JsonNode triggers(String name) {
+        return get(functionPath(name) + "/triggers", json -> json);
+    }
+
+    /** Subscribes the function to {@code source} ({@code state:NS/PREFIX} or {@code blob:BUCKET/PREFIX}); no events: all kinds. */
+    public JsonNode addTrigger(String name, String source, List<String> events) {
+        Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("source", source);
+        if (!events.isEmpty()) body.put("events", events);
+        return read(admin(functionPath(name) + "/triggers", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(body))).build(), json -> json);
+    }
+
+    public void deleteTrigger(String name, String id) {
+        HttpResponse<byte[]> response = send(admin(functionPath(name) + "/triggers/" + segment(id), ADMIN_TIMEOUT).DELETE().build());
+        if (!isSuccess(response)) throw apiError(response);
+    }
+
     /** Every schedule by name, or only those of {@code function}. */
     public List<Schedule> schedules(Optional<String> function) {
         String query = function.map(name -> "?function=" + URLEncoder.encode(name, UTF_8)).orElse("");
@@ -319,6 +342,28 @@ public final class GaleClient implements AutoCloseable {
 
     public Job cancelJob(String id) {
         return read(admin(jobPath(id), ADMIN_TIMEOUT).DELETE().build(), Job::fromJson);
+    }
+
+    /**
+     * The cost report (docs/cost.md): what functions (one, or all) used since {@code since} ({@code 30d}, {@code 2025-06-01}),
+     * or what map job {@code job} used, priced on each platform of the server's price table with {@code prices} (the
+     * keys of a prices file, as JSON) laid over it when given.
+     */
+    public JsonNode cost(Optional<String> function, Optional<String> since, Optional<String> job, Optional<JsonNode> prices) {
+        StringBuilder query = new StringBuilder();
+        function.ifPresent(name -> query.append("&function=").append(URLEncoder.encode(name, UTF_8)));
+        since.ifPresent(period -> query.append("&since=").append(URLEncoder.encode(period, UTF_8)));
+        job.ifPresent(id -> query.append("&job=").append(URLEncoder.encode(id, UTF_8)));
+        String path = "/v1/cost" + (query.isEmpty() ? "" : "?" + query.substring(1));
+        HttpRequest request = prices.isEmpty() ? admin(path, ADMIN_TIMEOUT).GET().build()
+                : admin(path, ADMIN_TIMEOUT).header("Content-Type", "application/json").POST(BodyPublishers.ofString(prices.get().toString())).build();
+        HttpResponse<byte[]> response = send(request);
+        if (!isSuccess(response)) throw apiError(response);
+        try {
+            return ApiJson.parseExact(response.body()); // prices as written, not as doubles
+        } catch (IOException e) {
+            throw new GaleApiException(response.statusCode(), "unexpected answer to " + describe(request) + ": " + e.getMessage());
+        }
     }
 
     /** A state key with its value; empty when it does not exist (or has expired). */
@@ -436,6 +481,45 @@ public final class GaleClient implements AutoCloseable {
         if (response.statusCode() == 404) return false;
         if (!isSuccess(response)) throw apiError(response);
         return true;
+    }
+
+    // ---- access keys and the audit log (docs/access.md)
+
+    /**
+     * Creates an access key; the answer's {@code secret} is the key itself, shown this once.
+     *
+     * @param settings {@code name}, {@code scopes} (a list), and optionally {@code rate}, {@code burst},
+     *                 {@code expiresIn} or {@code expiresAt}
+     */
+    public JsonNode keyCreate(Map<String, Object> settings) {
+        return read(admin("/v1/keys", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(settings))).build(), json -> json);
+    }
+
+    /** Keys by name (never the keys themselves), revoked ones too when {@code all}. */
+    public JsonNode keys(boolean all) {
+        return get("/v1/keys" + (all ? "?all=true" : ""), json -> json);
+    }
+
+    /** Revokes the live key with this name or id; false when there is none. */
+    public boolean keyRevoke(String nameOrId) {
+        HttpResponse<byte[]> response = send(admin("/v1/keys/" + segment(nameOrId), ADMIN_TIMEOUT).DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
+    /**
+     * Audit log entries, newest first.
+     *
+     * @param since    {@code 1d}, {@code 12h}, or a date or time; empty for all
+     * @param function entries about this function only
+     */
+    public JsonNode audit(Optional<String> since, Optional<String> function, int limit) {
+        StringBuilder query = new StringBuilder("?limit=").append(limit);
+        since.ifPresent(s -> query.append("&since=").append(URLEncoder.encode(s, UTF_8)));
+        function.ifPresent(f -> query.append("&function=").append(URLEncoder.encode(f, UTF_8)));
+        return get("/v1/audit" + query, json -> json);
     }
 
     private JsonNode samplerPost(String name, String action, String body) {

@@ -5,6 +5,7 @@ import static gale.client.ApiJson.instant;
 import static gale.client.ApiJson.integer;
 import static gale.client.ApiJson.longInteger;
 import static gale.client.ApiJson.optionalInstant;
+import static gale.client.ApiJson.optionalDecimal;
 import static gale.client.ApiJson.optionalLong;
 import static gale.client.ApiJson.optionalText;
 import static gale.client.ApiJson.required;
@@ -14,6 +15,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * A map job as {@code GET /v1/jobs/{id}} describes it (docs/jobs.md).
@@ -24,7 +26,9 @@ import java.util.Optional;
  * @param elapsed          since it started; up to now while it runs
  * @param throughputPerSec finished inputs per second so far
  * @param eta              the time left at the current rate; empty once it ended or before the first result
- * @param error            why it FAILED (the first input that failed for good), or was cancelled
+ * @param error            why it FAILED (the first input that failed for good), was cancelled, or STOPPED_BUDGET
+ * @param maxCpuSeconds    its CPU budget, if it has one (docs/cost.md)
+ * @param cpuSeconds       CPU time its tasks used so far, for a job with a budget
  */
 public record Job(
         String id,
@@ -40,7 +44,9 @@ public record Job(
         Duration elapsed,
         double throughputPerSec,
         Optional<Duration> eta,
-        Optional<String> error) {
+        Optional<String> error,
+        OptionalDouble maxCpuSeconds,
+        OptionalDouble cpuSeconds) {
 
     static Job fromJson(JsonNode json) {
         return new Job(
@@ -57,6 +63,8 @@ public record Job(
                 Duration.ofMillis(longInteger(json, "elapsedMs")),
                 decimal(json, "throughputPerSec"),
                 optionalLong(json, "etaMs").stream().mapToObj(Duration::ofMillis).findFirst(),
-                optionalText(json, "error"));
+                optionalText(json, "error"),
+                optionalDecimal(json, "maxCpuSeconds"),
+                optionalDecimal(json, "cpuSeconds"));
     }
 }

@@ -5,6 +5,7 @@ import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 
 /**
@@ -19,6 +20,8 @@ import java.util.OptionalInt;
  * @param retryBackoff        first wait before a retry, doubling per attempt (default 500ms)
  * @param stopOnError         cancel the rest at the first input that failed for good
  * @param retryFunctionErrors also retry calls whose function raised or answered 4xx
+ * @param maxCpuSeconds       the job's CPU budget: once its tasks used this much CPU time it takes no new task and
+ *                            ends {@link JobState#STOPPED_BUDGET}, with its results so far (docs/cost.md)
  */
 public record JobOptions(
         Optional<JsonNode> context,
@@ -28,10 +31,11 @@ public record JobOptions(
         OptionalInt retries,
         Optional<Duration> retryBackoff,
         boolean stopOnError,
-        boolean retryFunctionErrors) {
+        boolean retryFunctionErrors,
+        OptionalDouble maxCpuSeconds) {
 
     private static final JobOptions DEFAULTS = new JobOptions(Optional.empty(), OptionalInt.empty(), OptionalInt.empty(),
-            Optional.empty(), OptionalInt.empty(), Optional.empty(), false, false);
+            Optional.empty(), OptionalInt.empty(), Optional.empty(), false, false, OptionalDouble.empty());
 
     /** Every option at the server's default. */
     public static JobOptions defaults() {
@@ -42,42 +46,47 @@ public record JobOptions(
     public JobOptions withContext(Object context) {
         JsonNode json = ApiJson.MAPPER.valueToTree(context);
         return new JobOptions(Optional.ofNullable(json), parallelism, chunkSize, taskTimeout, retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withParallelism(int parallelism) {
         return new JobOptions(context, OptionalInt.of(parallelism), chunkSize, taskTimeout, retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withChunkSize(int chunkSize) {
         return new JobOptions(context, parallelism, OptionalInt.of(chunkSize), taskTimeout, retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withTaskTimeout(Duration taskTimeout) {
         return new JobOptions(context, parallelism, chunkSize, Optional.of(taskTimeout), retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withRetries(int retries) {
         return new JobOptions(context, parallelism, chunkSize, taskTimeout, OptionalInt.of(retries), retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withRetryBackoff(Duration retryBackoff) {
         return new JobOptions(context, parallelism, chunkSize, taskTimeout, retries, Optional.of(retryBackoff),
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withStopOnError(boolean stopOnError) {
         return new JobOptions(context, parallelism, chunkSize, taskTimeout, retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
     }
 
     public JobOptions withRetryFunctionErrors(boolean retryFunctionErrors) {
         return new JobOptions(context, parallelism, chunkSize, taskTimeout, retries, retryBackoff,
-                stopOnError, retryFunctionErrors);
+                stopOnError, retryFunctionErrors, maxCpuSeconds);
+    }
+
+    public JobOptions withMaxCpuSeconds(double maxCpuSeconds) {
+        return new JobOptions(context, parallelism, chunkSize, taskTimeout, retries, retryBackoff,
+                stopOnError, retryFunctionErrors, OptionalDouble.of(maxCpuSeconds));
     }
 
     /**
@@ -94,6 +103,7 @@ public record JobOptions(
         retryBackoff.ifPresent(value -> fields.put("retryBackoff", value.toMillis() + "ms"));
         if (stopOnError) fields.put("stopOnError", true);
         if (retryFunctionErrors) fields.put("retryFunctionErrors", true);
+        maxCpuSeconds.ifPresent(value -> fields.put("maxCpuSeconds", value));
         return fields;
     }
 }

@@ -1,5 +1,7 @@
 package gale.blob;
 
+import gale.triggers.Change;
+import gale.triggers.Outbox;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.Jdbi;
 import org.slf4j.Logger;
@@ -47,11 +49,29 @@ public final class BlobCatalog {
     private final Clock clock;
     /** One writer: a put, a delete or an alias change at a time, so the digest's file and its rows agree. */
     private final ReentrantLock writes = new ReentrantLock();
+    private volatile Outbox outbox = Outbox.NONE;
 
     public BlobCatalog(Jdbi jdbi, BlobStore bytes, Clock clock) {
         this.jdbi = jdbi;
         this.bytes = bytes;
         this.clock = clock;
+    }
+
+    /** From now on every new version and delete reports itself to {@code outbox} in its own transaction (triggers). */
+    public void reportTo(Outbox outbox) {
+        this.outbox = outbox;
+    }
+
+    /** Records the change in the write's transaction when a trigger follows its bucket; true when it did. */
+    private boolean report(Handle h, BlobVersion v, String kind, long now) {
+        if (!outbox.follows("blob", v.bucket())) return false;
+        try {
+            outbox.record(h.getConnection(), List.of(new Change.Blob(v.bucket(), v.key(), kind, v.version(), v.digest(), v.bytes(),
+                    v.contentType(), v.metadata(), v.createdAt().toEpochMilli())), now);
+        } catch (SQLException e) { // the write's transaction rolls back with it: no write without its events
+            throw new IllegalStateException("could not store the trigger events of " + v.bucket() + "/" + v.key() + ": " + e.getMessage(), e);
+        }
+        return true;
     }
 
     /** What a put did: the version now latest, and whether it is new (the same bytes again make none). */
@@ -81,6 +101,7 @@ public final class BlobCatalog {
                 if (latest.isPresent() && latest.get().digest().equals(blob.digest())) return new Put(latest.get(), false);
                 incoming.keep();
                 long now = clock.millis();
+                boolean[] reported = {false};
                 BlobVersion created = jdbi.inTransaction(h -> {
                     int last = h.createQuery("SELECT last_version FROM blob_keys WHERE bucket = :b AND blob_key = :k")
                             .bind("b", bucket).bind("k", key).mapTo(Integer.class).findOne().orElse(0);
@@ -94,8 +115,11 @@ public final class BlobCatalog {
                                     VALUES (:b, :k, :v, :d, :n, :t, :m, :at)""")
                             .bind("b", bucket).bind("k", key).bind("v", version).bind("d", blob.digest()).bind("n", blob.bytes())
                             .bind("t", type).bind("m", metadata.orElse(null)).bind("at", now).execute();
-                    return new BlobVersion(bucket, key, version, blob.digest(), blob.bytes(), type, metadata, Instant.ofEpochMilli(now));
+                    BlobVersion v = new BlobVersion(bucket, key, version, blob.digest(), blob.bytes(), type, metadata, Instant.ofEpochMilli(now));
+                    reported[0] = report(h, v, "finalize", now);
+                    return v;
                 });
+                if (reported[0]) outbox.committed();
                 return new Put(created, true);
             } finally {
                 writes.unlock();
@@ -303,8 +327,12 @@ public final class BlobCatalog {
                         + "; point them at another version first (gale blobs alias " + bucket + "/" + key + " " + naming.getFirst()
                         + " VERSION)");
             }
-            jdbi.useHandle(h -> h.createUpdate("DELETE FROM blob_versions WHERE bucket = :b AND blob_key = :k AND version = :v")
-                    .bind("b", bucket).bind("k", key).bind("v", version).execute());
+            boolean reported = jdbi.inTransaction(h -> {
+                h.createUpdate("DELETE FROM blob_versions WHERE bucket = :b AND blob_key = :k AND version = :v")
+                        .bind("b", bucket).bind("k", key).bind("v", version).execute();
+                return report(h, v.get(), "delete", clock.millis());
+            });
+            if (reported) outbox.committed();
             deleteBytesIfUnused(v.get().digest());
             return true;
         } finally {
@@ -318,11 +346,13 @@ public final class BlobCatalog {
         try {
             List<BlobVersion> versions = versions(bucket, key);
             if (versions.isEmpty()) return false;
-            jdbi.useTransaction(h -> {
+            boolean reported = jdbi.inTransaction(h -> {
                 for (String table : List.of("blob_versions", "blob_aliases", "blob_alias_counts")) {
                     h.createUpdate("DELETE FROM " + table + " WHERE bucket = :b AND blob_key = :k").bind("b", bucket).bind("k", key).execute();
                 }
+                return report(h, versions.getFirst(), "delete", clock.millis()); // one event for the key, naming its latest version
             });
+            if (reported) outbox.committed();
             versions.stream().map(BlobVersion::digest).distinct().forEach(this::deleteBytesIfUnused);
             return true;
         } finally {

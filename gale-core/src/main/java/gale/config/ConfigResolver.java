@@ -29,8 +29,8 @@ public final class ConfigResolver {
 
     private static final List<String> KEYS = List.of("runtime", "entryPoint", "entryModule", "signature", "memory",
             "timeout", "concurrency", "minInstances", "maxInstances", "maxQueue", "idleTimeout", "env",
-            "allowUnauthenticated", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage",
-            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure");
+            "allowUnauthenticated", "requireKey", "cors", "command", "cpu", "sandbox", "network", "prewarm", "stateNamespaces", "blobBuckets", "zappaStage",
+            "asyncMaxAttempts", "asyncBackoff", "asyncMaxAge", "asyncOnSuccess", "asyncOnFailure", "triggers");
 
     private static final ObjectMapper TOML = new TomlMapper();
 
@@ -138,7 +138,7 @@ public final class ConfigResolver {
     }
 
     private static FunctionConfig build(String name, Map<String, Object> m) {
-        return new FunctionConfig(
+        FunctionConfig config = new FunctionConfig(
                 string(m, "runtime", "python3"),
                 string(m, "entryPoint", name.replace('-', '_')),
                 string(m, "entryModule", "main.py"),
@@ -152,6 +152,7 @@ public final class ConfigResolver {
                 duration(m, "idleTimeout", "300s"),
                 env(m.get("env")),
                 bool(m, "allowUnauthenticated"),
+                bool(m, "requireKey"),
                 list(m.get("cors")),
                 string(m, "command", ""),
                 number(m, "cpu", 1.0),
@@ -164,7 +165,28 @@ public final class ConfigResolver {
                 duration(m, "asyncBackoff", "1s"),
                 duration(m, "asyncMaxAge", "6h"),
                 string(m, "asyncOnSuccess", ""),
-                string(m, "asyncOnFailure", ""));
+                string(m, "asyncOnFailure", ""),
+                TriggerSpec.listOf(m.get("triggers")));
+        for (TriggerSpec t : config.triggers()) checkGranted(name, config, t);
+        return config;
+    }
+
+    /**
+     * A function may follow its own namespace and bucket (its name) and those it was granted.
+     *
+     * @throws InvalidConfigException naming the trigger and how to grant its source
+     */
+    public static void checkGranted(String name, FunctionConfig config, TriggerSpec trigger) {
+        boolean state = trigger.source().equals("state");
+        List<String> granted = state ? config.stateNamespaces() : config.blobBuckets();
+        if (trigger.name().equals(name) || granted.contains(trigger.name())) return;
+        String what = state ? "state namespace" : "blob bucket";
+        String flag = state ? "--state-namespace" : "--blob-bucket";
+        String key = state ? "state-namespaces" : "blob-buckets";
+        throw new InvalidConfigException("trigger " + trigger.sourceText() + ": function '" + name + "' may not read " + what
+                + " '" + trigger.name() + "'; it may use " + String.join(", ", java.util.stream.Stream.concat(java.util.stream.Stream.of(name),
+                granted.stream()).toList()) + ". Grant it: gale deploy " + name + " " + flag + " " + trigger.name()
+                + " (or " + key + " = [\"" + trigger.name() + "\"] in gale.toml)");
     }
 
     private static String string(Map<String, Object> m, String key, String fallback) {

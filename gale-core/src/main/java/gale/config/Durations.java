@@ -5,10 +5,10 @@ import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** Durations the way gcloud writes them: "500ms", "60s", "5m", "1h", or a bare number of seconds. */
+/** Durations the way gcloud writes them: "500ms", "60s", "5m", "1h", "30d", or a bare number of seconds. */
 public final class Durations {
 
-    private static final Pattern FORMAT = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)?", Pattern.CASE_INSENSITIVE);
+    private static final Pattern FORMAT = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?", Pattern.CASE_INSENSITIVE);
 
     private Durations() {
     }
@@ -25,6 +25,7 @@ public final class Durations {
             case "s" -> value * 1_000;
             case "m" -> value * 60_000;
             case "h" -> value * 3_600_000;
+            case "d" -> value * 86_400_000;
             default -> throw new IllegalArgumentException("'" + text + "' has an unknown unit");
         };
         return Duration.ofMillis(Math.round(millis));

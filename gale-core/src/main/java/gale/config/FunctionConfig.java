@@ -12,7 +12,7 @@ import java.util.Map;
  * @param runtime              "python3"
  * @param entryPoint           callable in the entry module ("prediction", "lambda_handler", "app")
  * @param entryModule          file holding it, relative to the bundle root
- * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi
+ * @param signature            calling convention: auto, http (GCF), event (Lambda), wsgi, background (GCF's (data, context))
  * @param memory               limit per instance; an instance above it is killed
  * @param timeout              limit for one call, from arrival to response, queueing and cold start included
  * @param concurrency          calls one instance serves at once
@@ -22,6 +22,8 @@ import java.util.Map;
  * @param idleTimeout          an instance idle this long is stopped, down to minInstances
  * @param env                  environment variables for user code
  * @param allowUnauthenticated public (true) or admin-token only (false)
+ * @param requireKey           callable with an access key that has invoke scope for it (or the admin token), CORS
+ *                             preflight answered without one: a public-but-keyed endpoint (docs/access.md)
  * @param cors                 origins Gale answers preflight for; empty = the function handles CORS itself
  * @param command              for the process runtime: the command that serves HTTP on $PORT (empty otherwise)
  * @param cpu                  CPU share of an instance relative to others (1 = a normal share, 0.5 = half)
@@ -36,6 +38,8 @@ import java.util.Map;
  * @param asyncMaxAge          an async call not succeeded this long after it was accepted is a dead letter
  * @param asyncOnSuccess       function sent a record of each async call that succeeded ("" for none)
  * @param asyncOnFailure       function sent a record of each async call that became a dead letter ("" for none)
+ * @param triggers             state and blob changes the deploy subscribed the function to (docs/triggers.md); each must
+ *                             be on the function's own namespace or bucket, or on one it was granted
  */
 public record FunctionConfig(
         String runtime,
@@ -51,6 +55,7 @@ public record FunctionConfig(
         Duration idleTimeout,
         Map<String, String> env,
         boolean allowUnauthenticated,
+        boolean requireKey,
         List<String> cors,
         String command,
         double cpu,
@@ -63,10 +68,11 @@ public record FunctionConfig(
         Duration asyncBackoff,
         Duration asyncMaxAge,
         String asyncOnSuccess,
-        String asyncOnFailure) {
+        String asyncOnFailure,
+        List<TriggerSpec> triggers) {
 
     public static final List<String> RUNTIMES = List.of("python3", "java21", "process");
-    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi");
+    public static final List<String> SIGNATURES = List.of("auto", "http", "event", "wsgi", "background");
     public static final List<String> SANDBOX_MODES = List.of("auto", "on", "off");
     public static final List<String> NETWORK_MODES = List.of("all", "none");
     /** As gale.registry.FunctionName's rule, which this package cannot see. */
@@ -77,6 +83,7 @@ public record FunctionConfig(
         cors = List.copyOf(cors);
         stateNamespaces = List.copyOf(stateNamespaces);
         blobBuckets = List.copyOf(blobBuckets);
+        triggers = List.copyOf(triggers);
         check(RUNTIMES.contains(runtime), "runtime must be one of " + RUNTIMES + ", got '" + runtime + "'");
         check(SIGNATURES.contains(signature), "signature must be one of " + SIGNATURES + ", got '" + signature + "'");
         switch (runtime) {
@@ -101,6 +108,8 @@ public record FunctionConfig(
         check(cpu >= 0.01 && cpu <= 64, "cpu must be between 0.01 and 64, got " + cpu);
         check(SANDBOX_MODES.contains(sandbox), "sandbox must be one of " + SANDBOX_MODES + ", got '" + sandbox + "'");
         check(NETWORK_MODES.contains(network), "network must be one of " + NETWORK_MODES + ", got '" + network + "'");
+        check(!(allowUnauthenticated && requireKey), "allow-unauthenticated and require-key exclude each other: a public "
+                + "function takes calls without a key; keep one of them");
         check(!(network.equals("none") && sandbox.equals("off")), "network none needs the sandbox; drop --sandbox off");
         for (String ns : stateNamespaces) {
             check(ns.matches("[a-z0-9][a-z0-9._-]{0,62}"), "state-namespaces: '" + ns + "' is not a namespace: "
@@ -151,6 +160,7 @@ public record FunctionConfig(
         m.put("idleTimeout", Durations.format(idleTimeout));
         m.put("env", env);
         m.put("allowUnauthenticated", allowUnauthenticated);
+        m.put("requireKey", requireKey);
         m.put("cors", String.join(",", cors));
         m.put("command", command);
         m.put("cpu", cpu);
@@ -164,6 +174,7 @@ public record FunctionConfig(
         m.put("asyncMaxAge", Durations.format(asyncMaxAge));
         m.put("asyncOnSuccess", asyncOnSuccess);
         m.put("asyncOnFailure", asyncOnFailure);
+        m.put("triggers", triggers.stream().map(TriggerSpec::toMap).toList());
         return m;
     }
 }

@@ -15,6 +15,7 @@ import gale.store.JobItem;
 import gale.store.JobRow;
 import gale.store.JobStore;
 import gale.store.JobStore.ItemState;
+import gale.usage.UsageMeter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +41,8 @@ import java.util.function.Consumer;
  * Runs one job: forms tasks (chunks of queued inputs, in input order), keeps at most
  * {@code parallelism} inputs in flight, runs each task's inputs one after another on
  * one borrowed instance, retries what the platform failed (crash, timeout, 429) with
- * backoff, and hands each final outcome to the writer. Logs carry the job id.
+ * backoff, and hands each final outcome to the writer. Logs carry the job id. A job with a CPU budget
+ * ({@code maxCpuSeconds}) takes no new task once the {@link UsageMeter} says its tasks used that much.
  */
 final class JobExecution {
 
@@ -55,6 +57,7 @@ final class JobExecution {
     final JobOptions options;
     private final Registry registry;
     private final JobStore store;
+    private final UsageMeter usage;
     private final Consumer<JobItem> writer;
     private final Optional<List<String>> submitted;
     private final CallBodies bodies;
@@ -70,18 +73,21 @@ final class JobExecution {
     private volatile boolean stopRequested;
     /** The server is stopping: no new calls, nothing recorded as failed; a restart resumes the job. */
     private volatile boolean suspended;
+    /** CPU-seconds used when the budget was found spent; NaN until then. */
+    private volatile double budgetSpentAt = Double.NaN;
 
     /**
      * @param submitted a new job's inputs as submitted, so its first page is not read back from the
      *                  store; empty for a job resumed after a restart (its queued inputs are in the store)
      */
     JobExecution(JobRow row, Optional<JobContext> context, JobOptions options, Registry registry, JobStore store,
-                 Consumer<JobItem> writer, Optional<List<String>> submitted) {
+                 UsageMeter usage, Consumer<JobItem> writer, Optional<List<String>> submitted) {
         this.row = row;
         this.submitted = submitted.map(inputs -> List.copyOf(inputs.subList(0, Math.min(inputs.size(), PAGE))));
         this.options = options;
         this.registry = registry;
         this.store = store;
+        this.usage = usage;
         this.writer = writer;
         this.bodies = CallBodies.of(context, options.contextOnce());
     }
@@ -125,7 +131,24 @@ final class JobExecution {
     }
 
     private boolean halted() {
-        return cancelRequested || stopRequested || suspended;
+        return cancelRequested || stopRequested || suspended || budgetSpent();
+    }
+
+    /** The job's tasks used its CPU budget: no task starts any more; those running finish and are kept. */
+    private void budgetReached(double cpuSeconds) {
+        budgetSpentAt = cpuSeconds;
+        LOG.info("JobID {}: CPU budget of {} CPU-seconds spent ({} used); no new tasks", row.id(),
+                options.maxCpuSeconds().getAsDouble(), String.format(java.util.Locale.ROOT, "%.2f", cpuSeconds));
+    }
+
+    boolean budgetSpent() {
+        return !Double.isNaN(budgetSpentAt);
+    }
+
+    /** What an input that did not run because of the budget says. */
+    String notRunForBudget() {
+        return "not run: job " + row.id() + " stopped when its CPU budget of " + cpuSeconds(options.maxCpuSeconds().getAsDouble())
+                + " CPU-seconds was spent; its results so far are kept";
     }
 
     /**
@@ -136,16 +159,26 @@ final class JobExecution {
     String run(Map<ItemState, Integer> countsAtStart) {
         done.set(countsAtStart.get(ItemState.DONE));
         failed.set(countsAtStart.get(ItemState.FAILED));
-        Tasks tasks = new Tasks();
-        int workers = Math.min(options.parallelism(), Math.ceilDiv(row.inputs(), options.chunkSize()));
-        if (workers <= 1) {
-            work(tasks);
-        } else {
-            try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
-                for (int i = 0; i < workers; i++) threads.submit(() -> work(tasks));
+        options.maxCpuSeconds().ifPresent(max -> usage.watchBudget(row.id(), max, this::budgetReached));
+        try {
+            Tasks tasks = new Tasks();
+            int workers = Math.min(options.parallelism(), Math.ceilDiv(row.inputs(), options.chunkSize()));
+            if (workers <= 1) {
+                work(tasks);
+            } else {
+                try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+                    for (int i = 0; i < workers; i++) threads.submit(() -> work(tasks));
+                }
+            }
+        } finally {
+            if (options.maxCpuSeconds().isPresent()) {
+                usage.unwatch(row.id());
+                // What it used is in the store before the job is seen to end, so its cpuSeconds are whole from then on.
+                usage.flush().completeOnTimeout(null, 5, java.util.concurrent.TimeUnit.SECONDS).exceptionally(error -> null).join();
             }
         }
-        String state = cancelRequested ? "CANCELLED" : failed.get() > 0 ? "FAILED" : stopRequested ? "CANCELLED" : "SUCCEEDED";
+        String state = cancelRequested ? "CANCELLED" : budgetSpent() && !suspended ? STOPPED_BUDGET
+                : failed.get() > 0 ? "FAILED" : stopRequested ? "CANCELLED" : "SUCCEEDED";
         finished.complete(state);
         return state;
     }
@@ -191,9 +224,18 @@ final class JobExecution {
         }
     }
 
+    /** The state of a job that stopped at its CPU budget: its results so far are kept, the rest did not run. */
+    static final String STOPPED_BUDGET = "STOPPED_BUDGET";
+
     Optional<String> error() {
         int f = failed.get();
         if (cancelRequested) return Optional.of("cancelled");
+        if (budgetSpent() && !suspended) {
+            int notRun = row.inputs() - done.get() - f;
+            return Optional.of("stopped: the CPU budget of " + cpuSeconds(options.maxCpuSeconds().getAsDouble())
+                    + " CPU-seconds was spent (" + cpuSeconds(budgetSpentAt) + " used); " + notRun + " of " + row.inputs()
+                    + " inputs did not run" + (f > 0 ? "; " + f + " failed, first: " + firstError.get() : ""));
+        }
         if (f == 0) return Optional.empty();
         return Optional.of(f + " of " + row.inputs() + " inputs failed; first: " + firstError.get()
                 + (stopRequested ? " (stopOnError: the rest were cancelled)" : ""));
@@ -223,7 +265,7 @@ final class JobExecution {
         Instant deadline = Instant.now().plus(options.taskTimeout());
         InstancePool.Lease lease;
         try {
-            lease = pool.acquire(deadline, InstancePool.Priority.BACKGROUND);
+            lease = pool.acquireForJob(deadline, row.id());
         } catch (PoolRejection e) {
             JobItem head = remaining.peek();
             attempts.merge(head.index(), 1, Integer::sum);
@@ -243,7 +285,7 @@ final class JobExecution {
                     long started = System.nanoTime();
                     InvokeResult result;
                     try {
-                        result = call(instance, item);
+                        result = call(lease, item);
                     } finally {
                         running.decrementAndGet();
                     }
@@ -260,18 +302,18 @@ final class JobExecution {
 
     /**
      * One call of an input. An instance that lacks the job's context (contextOnce) gets it at once,
-     * on the same lease: that is the protocol, not a failure, so it is no attempt and waits no backoff.
+     * on the same lease: that is the protocol, not a failure, so it is no attempt, waits no backoff,
+     * and counts as one call in the job's usage.
      */
-    private InvokeResult call(Instance instance, JobItem item) {
-        InvokeResult result = instance.invoke(request(item, bodies.body(item.inputJson())));
-        if (result instanceof InvokeResult.Response r) {
+    private InvokeResult call(InstancePool.Lease lease, JobItem item) {
+        return lease.invoke(request(item, bodies.body(item.inputJson())), first -> {
+            if (!(first instanceof InvokeResult.Response r)) return Optional.empty();
             Optional<byte[]> again = bodies.bodyWithContext(item.inputJson(), r.status(), r.headers());
             if (again.isPresent()) {
-                LOG.debug("JobID {} input {}: instance {} lacks the context; sending it", row.id(), item.index(), instance.id());
-                return instance.invoke(request(item, again.get()));
+                LOG.debug("JobID {} input {}: instance {} lacks the context; sending it", row.id(), item.index(), lease.instance().id());
             }
-        }
-        return result;
+            return again.map(body -> request(item, body));
+        });
     }
 
     /**
@@ -382,6 +424,11 @@ final class JobExecution {
     private static String snippet(byte[] body) {
         String s = new String(body, 0, Math.min(body.length, 500), StandardCharsets.UTF_8).strip();
         return s.isEmpty() ? "(empty body)" : s;
+    }
+
+    /** CPU-seconds as messages write them: 5, 2.5, 0.25 (at most three decimals). */
+    static String cpuSeconds(double seconds) {
+        return java.math.BigDecimal.valueOf(seconds).setScale(3, java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString();
     }
 
     private static void sleep(Duration d) {

@@ -6,6 +6,7 @@ import gale.config.FunctionConfig;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.OptionalDouble;
 
 /**
  * How a job runs (docs/jobs.md). Unset options take the function's settings.
@@ -18,9 +19,14 @@ import java.util.Map;
  * @param stopOnError         cancel the rest at the first input that failed for good
  * @param retryFunctionErrors also retry calls whose function raised or answered 5xx itself
  * @param contextOnce         send the context to each instance once, by id ({@link CallBodies})
+ * @param maxCpuSeconds       the job's CPU budget: it takes no new task once its tasks used this much CPU time
+ *                            (docs/cost.md), and ends STOPPED_BUDGET with the results so far
  */
 public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, int retries, Duration retryBackoff,
-                         boolean stopOnError, boolean retryFunctionErrors, boolean contextOnce) {
+                         boolean stopOnError, boolean retryFunctionErrors, boolean contextOnce, OptionalDouble maxCpuSeconds) {
+
+    /** The largest CPU budget a job may have: about 30 CPU-years, beyond any job and any rounding. */
+    static final double MAX_CPU_SECONDS = 1e9;
 
     public JobOptions {
         require(parallelism >= 1 && parallelism <= 10_000, "parallelism must be between 1 and 10000, got " + parallelism);
@@ -30,6 +36,8 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
                 "taskTimeout must be between 1ms and 1h, got " + Durations.format(taskTimeout));
         require(!retryBackoff.isNegative() && retryBackoff.compareTo(Duration.ofMinutes(5)) <= 0,
                 "retryBackoff must be between 0 and 5m, got " + Durations.format(retryBackoff));
+        maxCpuSeconds.ifPresent(max -> require(max > 0 && max <= MAX_CPU_SECONDS,
+                "maxCpuSeconds must be a number of CPU-seconds above 0 and at most 1e9, got " + max));
     }
 
     /** Reads options given as JSON fields or query parameters; missing ones come from the function. */
@@ -43,7 +51,8 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
                     duration(given, "retryBackoff", Duration.ofMillis(500)),
                     bool(given, "stopOnError"),
                     bool(given, "retryFunctionErrors"),
-                    bool(given, "contextOnce"));
+                    bool(given, "contextOnce"),
+                    cpuSeconds(given, "maxCpuSeconds"));
         } catch (IllegalArgumentException e) {
             throw new InvalidJobException(e.getMessage());
         }
@@ -59,6 +68,7 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
         m.put("stopOnError", stopOnError);
         m.put("retryFunctionErrors", retryFunctionErrors);
         m.put("contextOnce", contextOnce);
+        m.put("maxCpuSeconds", maxCpuSeconds.isPresent() ? maxCpuSeconds.getAsDouble() : null);
         return m;
     }
 
@@ -81,6 +91,23 @@ public record JobOptions(int parallelism, int chunkSize, Duration taskTimeout, i
         } catch (IllegalArgumentException e) {
             throw new InvalidJobException(key + ": " + e.getMessage());
         }
+    }
+
+    private static OptionalDouble cpuSeconds(Map<String, ?> m, String key) {
+        Object v = m.get(key);
+        if (v == null) return OptionalDouble.empty();
+        double value;
+        if (v instanceof Number n) {
+            value = n.doubleValue();
+        } else {
+            try {
+                value = Double.parseDouble(v.toString().trim());
+            } catch (NumberFormatException e) {
+                throw new InvalidJobException(key + " must be a number of CPU-seconds, e.g. 30 or 2.5, got '" + v + "'");
+            }
+        }
+        if (!Double.isFinite(value)) throw new InvalidJobException(key + " must be a finite number of CPU-seconds, got '" + v + "'");
+        return OptionalDouble.of(value);
     }
 
     private static boolean bool(Map<String, ?> m, String key) {

@@ -10,6 +10,7 @@ import gale.store.JobItem;
 import gale.store.JobRow;
 import gale.store.JobStore;
 import gale.store.JobStore.ItemState;
+import gale.usage.UsageMeter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +55,7 @@ public final class JobService implements AutoCloseable {
 
     private final Registry registry;
     private final JobStore store;
+    private final UsageMeter usage;
     private final Map<String, JobExecution> running = new ConcurrentHashMap<>();
     private final BlockingQueue<JobItem> outcomes = new ArrayBlockingQueue<>(100_000);
     private final Signal written = new Signal();
@@ -69,9 +71,11 @@ public final class JobService implements AutoCloseable {
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
 
-    public JobService(Registry registry, JobStore store) {
+    /** @param usage measures what jobs' tasks use, and stops a job at its CPU budget */
+    public JobService(Registry registry, JobStore store, UsageMeter usage) {
         this.registry = registry;
         this.store = store;
+        this.usage = usage;
     }
 
     /** Starts the thread that writes task outcomes to the store in batches. */
@@ -204,7 +208,7 @@ public final class JobService implements AutoCloseable {
             (outcome.state().equals("DONE") ? tasksDone : tasksFailed).increment();
             writer.accept(outcome);
         };
-        var execution = new JobExecution(row, context, options, registry, store, counted, submitted);
+        var execution = new JobExecution(row, context, options, registry, store, usage, counted, submitted);
         running.put(row.id(), execution);
         return execution;
     }
@@ -244,9 +248,10 @@ public final class JobService implements AutoCloseable {
     private JobRow finish(JobExecution execution, String state, Optional<String> error, List<JobItem> unwritten, boolean ranHere) {
         JobRow row = execution.row;
         Instant now = Instant.now();
-        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED"))) {
+        boolean budget = state.equals(JobExecution.STOPPED_BUDGET);
+        if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED") || budget)) {
             recordAtOnce(unwritten);
-            store.cancelRemaining(row.id());
+            store.cancelRemaining(row.id(), budget ? Optional.of(execution.notRunForBudget()) : Optional.empty());
             store.markFinished(row.id(), state, error, now);
         } else {
             store.recordAndFinish(unwritten, row.id(), state, error, now);
@@ -291,8 +296,10 @@ public final class JobService implements AutoCloseable {
         double throughput = elapsedMs > 0 ? (done + failed) * 1000.0 / elapsedMs : 0;
         int left = row.inputs() - done - failed - cancelled;
         Optional<Long> eta = execution != null && throughput > 0 ? Optional.of((long) (left / throughput * 1000)) : Optional.empty();
-        return new JobView(row.id(), row.function(), state, row.inputs(), counts, readOptions(row),
-                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey());
+        Map<String, Object> options = readOptions(row);
+        return new JobView(row.id(), row.function(), state, row.inputs(), counts, options,
+                row.createdAt(), row.startedAt(), row.finishedAt(), elapsedMs, throughput, eta, row.error(), row.contextKey(),
+                options.get("maxCpuSeconds") == null ? java.util.OptionalDouble.empty() : usage.cpuSecondsOf(row.id()));
     }
 
     private static Map<ItemState, Integer> countsOf(Map<ItemState, Integer> some) {
@@ -325,6 +332,11 @@ public final class JobService implements AutoCloseable {
             if (!follow || ended) return;
             nextBatch.await(Duration.ofMillis(500));
         }
+    }
+
+    /** The first {@code limit} inputs of a job that failed for good, by index, with their errors and tracebacks. */
+    public List<JobItem> failures(String id, int limit) {
+        return store.failedItems(id, limit);
     }
 
     /** Cancels a running job; waits briefly for it to wind down. */

@@ -92,6 +92,11 @@ public final class LogSink implements AutoCloseable {
         return dropped.get();
     }
 
+    /** The next batch written from now on: taken before reading the store, waited on after it, misses none. */
+    public Signal.Next nextWrite() {
+        return written.next();
+    }
+
     /** Blocks until the next batch is written or {@code timeout} passes. */
     public void awaitWrite(Duration timeout) throws InterruptedException {
         written.await(timeout);

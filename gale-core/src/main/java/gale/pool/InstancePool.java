@@ -4,6 +4,10 @@ import gale.config.FunctionConfig;
 import gale.runtime.Instance;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InstanceSpec;
+import gale.runtime.InvokeRequest;
+import gale.runtime.InvokeResult;
+import gale.usage.InstanceUsage;
+import gale.usage.UsageMeter;
 import gale.util.Deadlines;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -38,6 +42,9 @@ import java.util.function.Function;
  * HikariCP's way: a slot is reserved under the lock, the runtime starts the instance on a
  * starter thread, and the slot takes the instance once it exists, so a slow start never
  * holds up releases, hand-offs or upkeep of the pool.
+ *
+ * <p>Each instance is tracked by the {@link UsageMeter} from the moment it exists, and calls made
+ * through a lease ({@link Lease#invoke}) are counted for it, and for the map job that borrowed it.
  */
 public final class InstancePool implements AutoCloseable {
 
@@ -50,6 +57,7 @@ public final class InstancePool implements AutoCloseable {
     private final InstanceSpec spec;
     private final FunctionConfig config;
     private final Function<InstanceSpec, Instance> starter;
+    private final UsageMeter usage;
     private final ReentrantLock lock = new ReentrantLock();
     private final List<Slot> slots = new ArrayList<>();
     private final ArrayDeque<Waiter> waiters = new ArrayDeque<>();
@@ -59,10 +67,16 @@ public final class InstancePool implements AutoCloseable {
     private boolean draining;
     private Optional<InstanceFailure> lastStartFailure = Optional.empty();
 
-    public InstancePool(InstanceSpec spec, Function<InstanceSpec, Instance> starter) {
+    public InstancePool(InstanceSpec spec, Function<InstanceSpec, Instance> starter, UsageMeter usage) {
         this.spec = spec;
         this.config = spec.config();
         this.starter = starter;
+        this.usage = usage;
+    }
+
+    /** A pool whose instances' usage is not measured. */
+    public InstancePool(InstanceSpec spec, Function<InstanceSpec, Instance> starter) {
+        this(spec, starter, UsageMeter.DISABLED);
     }
 
     public InstanceSpec spec() {
@@ -75,6 +89,8 @@ public final class InstancePool implements AutoCloseable {
      */
     private static final class Slot {
         Instance instance;
+        /** Set with {@code instance}. */
+        InstanceUsage usage;
         /** Completes with the instance once started; fails when it could not be started. */
         final CompletableFuture<Instance> started = new CompletableFuture<>();
         boolean ready;
@@ -84,22 +100,63 @@ public final class InstancePool implements AutoCloseable {
         long idleSinceNanos = System.nanoTime();
     }
 
-    private record Waiter(CompletableFuture<Lease> future, long arrivalNanos) {
+    /** @param owner whose calls the lease makes: {@link InstanceUsage#FUNCTION} or a map job's id */
+    private record Waiter(CompletableFuture<Lease> future, long arrivalNanos, String owner) {
+
+        Waiter(String owner) {
+            this(new CompletableFuture<>(), System.nanoTime(), owner);
+        }
     }
 
     /** A borrowed slot on an instance. Close it exactly once when the call is over. */
     public final class Lease implements AutoCloseable {
         private final Slot slot;
         private final boolean coldStart;
+        private final String owner;
         private boolean closed;
 
-        private Lease(Slot slot, boolean coldStart) {
+        private Lease(Slot slot, boolean coldStart, String owner) {
             this.slot = slot;
             this.coldStart = coldStart;
+            this.owner = owner;
         }
 
         public Instance instance() {
             return slot.instance;
+        }
+
+        /** Runs one call on the instance ({@link Instance#invoke}), counted in its usage. */
+        public InvokeResult invoke(InvokeRequest request) {
+            return invoke(request, answer -> Optional.empty());
+        }
+
+        /**
+         * Runs one call that may take a second request on the same instance: {@code followUp} looks at the first
+         * answer and gives the request to send next, if any (a map job's input whose context the instance lacked).
+         * Counted in the instance's usage as one call.
+         */
+        public InvokeResult invoke(InvokeRequest request, Function<InvokeResult, Optional<InvokeRequest>> followUp) {
+            long started = slot.usage.callStarted(owner);
+            try {
+                InvokeResult answer = slot.instance.invoke(request);
+                Optional<InvokeRequest> again = followUp.apply(answer);
+                return again.isPresent() ? slot.instance.invoke(again.get()) : answer;
+            } finally {
+                slot.usage.callEnded(owner, started);
+            }
+        }
+
+        /** Runs one call on the instance without blocking ({@link Instance#invokeAsync}), counted in its usage. */
+        public CompletableFuture<InvokeResult> invokeAsync(InvokeRequest request) {
+            long started = slot.usage.callStarted(owner);
+            CompletableFuture<InvokeResult> result;
+            try {
+                result = slot.instance.invokeAsync(request);
+            } catch (RuntimeException e) {
+                slot.usage.callEnded(owner, started);
+                throw e;
+            }
+            return result.whenComplete((outcome, error) -> slot.usage.callEnded(owner, started));
         }
 
         /** True when this call waited for its instance to start (it paid for a cold start). */
@@ -129,7 +186,16 @@ public final class InstancePool implements AutoCloseable {
 
     /** Borrows a slot; background callers wait behind every interactive one. */
     public Lease acquire(Instant deadline, Priority priority) {
-        Waiter waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
+        return acquire(deadline, priority, InstanceUsage.FUNCTION);
+    }
+
+    /** Borrows a slot for a map job's task: a background call whose usage counts for the job too. */
+    public Lease acquireForJob(Instant deadline, String jobId) {
+        return acquire(deadline, Priority.BACKGROUND, jobId);
+    }
+
+    private Lease acquire(Instant deadline, Priority priority, String owner) {
+        Waiter waiter = new Waiter(owner);
         Lease now = lendOrEnqueue(waiter, priority);
         return now != null ? now : await(waiter, deadline);
     }
@@ -141,7 +207,7 @@ public final class InstancePool implements AutoCloseable {
      * as {@link #acquire} throws one, e.g. on the deadline thread.
      */
     public CompletableFuture<Lease> acquireAsync(Instant deadline) {
-        Waiter waiter = new Waiter(new CompletableFuture<>(), System.nanoTime());
+        Waiter waiter = new Waiter(InstanceUsage.FUNCTION);
         try {
             Lease now = lendOrEnqueue(waiter, Priority.INTERACTIVE);
             if (now != null) return CompletableFuture.completedFuture(now);
@@ -160,7 +226,7 @@ public final class InstancePool implements AutoCloseable {
             boolean interactive = priority == Priority.INTERACTIVE;
             if (waiters.isEmpty() && (interactive || background.isEmpty())) {
                 Slot free = freeSlot();
-                if (free != null) return lend(free, false);
+                if (free != null) return lend(free, false, waiter.owner());
             }
             if (interactive) {
                 // Waiting for an instance that is starting, or that may still be started, is not queueing.
@@ -240,16 +306,21 @@ public final class InstancePool implements AutoCloseable {
             onStartFailed(slot, new InstanceFailure(InstanceFailure.Kind.CRASHED, e.getMessage()));
             return;
         }
+        InstanceUsage counted = usage.track(instance);
         lock.lock();
         try {
             slot.instance = instance;
+            slot.usage = counted;
         } finally {
             lock.unlock();
         }
         instance.ready().whenComplete((signature, error) -> {
             if (error == null) onReady(slot);
         });
-        instance.terminated().thenAccept(failure -> onTerminated(slot, failure));
+        instance.terminated().thenAccept(failure -> {
+            counted.ended();
+            onTerminated(slot, failure);
+        });
         slot.started.complete(instance); // a drain or close waiting for it acts now
     }
 
@@ -337,7 +408,7 @@ public final class InstancePool implements AutoCloseable {
             Waiter w = waiters.isEmpty() ? background.poll() : waiters.poll();
             boolean cold = free.served == 0 && free.inFlight == 0 && free.readyNanos > w.arrivalNanos();
             if (handed.isEmpty()) handed = new ArrayList<>(2);
-            handed.add(new Handed(w, lend(free, cold)));
+            handed.add(new Handed(w, lend(free, cold, w.owner())));
         }
         return handed;
     }
@@ -348,9 +419,9 @@ public final class InstancePool implements AutoCloseable {
         }
     }
 
-    private Lease lend(Slot slot, boolean coldStart) {
+    private Lease lend(Slot slot, boolean coldStart, String owner) {
         slot.inFlight++;
-        return new Lease(slot, coldStart);
+        return new Lease(slot, coldStart, owner);
     }
 
     /** The most recently used ready slot with room, so surplus instances stay idle and can be reaped. */

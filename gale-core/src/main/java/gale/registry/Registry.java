@@ -17,6 +17,7 @@ import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
 import gale.store.VersionState;
+import gale.usage.UsageMeter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,6 +71,7 @@ public final class Registry implements AutoCloseable {
     private final Map<String, Runtime> runtimes;
     private final LogSink logs;
     private final Duration drainTimeout;
+    private final UsageMeter usage;
     private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
     private final Map<String, ReentrantLock> deployLocks = new ConcurrentHashMap<>();
     private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
@@ -78,8 +80,9 @@ public final class Registry implements AutoCloseable {
     private ScheduledExecutorService maintenance;
     private volatile boolean stopping;
 
+    /** @param usage measures what each version's instances use (docs/cost.md) */
     public Registry(Store store, BlobStore blobs, Path versionsRoot, BundleLimits bundleLimits, List<Runtime> runtimes,
-                    LogSink logs, Duration drainTimeout) {
+                    LogSink logs, Duration drainTimeout, UsageMeter usage) {
         this.store = store;
         this.blobs = blobs;
         this.versionsRoot = versionsRoot;
@@ -87,6 +90,7 @@ public final class Registry implements AutoCloseable {
         this.runtimes = runtimes.stream().collect(java.util.stream.Collectors.toUnmodifiableMap(Runtime::name, r -> r));
         this.logs = logs;
         this.drainTimeout = drainTimeout;
+        this.usage = usage;
     }
 
     /** Starts the upkeep of pools and runtimes (idle instances, memory limits, idle zygotes), a few times a second. */
@@ -247,7 +251,7 @@ public final class Registry implements AutoCloseable {
             Runtime runtime = runtimeFor(config);
             runtime.checkIsolation(config);
             Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
-            var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
+            var pool = new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start, usage);
             Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT.compareTo(config.timeout()) > 0 ? LOAD_TIMEOUT : config.timeout());
             if (failure.isPresent()) {
                 discard(pool);
@@ -524,7 +528,7 @@ public final class Registry implements AutoCloseable {
         Runtime runtime = runtimeFor(config);
         Path bundleDir = bundleDir(name, version);
         Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
-        return new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start);
+        return new InstancePool(new InstanceSpec(name, version, config, bundleDir, environment), runtime::start, usage);
     }
 
     private Runtime runtimeFor(FunctionConfig config) throws DeployFailure {

@@ -62,4 +62,9 @@ public interface Instance {
     default boolean memoryLimitEnforced() {
         return false;
     }
+
+    /** The kernel's count of this instance's CPU time and memory (docs/cost.md); read on a platform thread only. */
+    default UsageCounters usageCounters() {
+        return UsageCounters.NONE;
+    }
 }

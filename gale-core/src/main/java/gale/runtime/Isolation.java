@@ -32,6 +32,8 @@ public final class Isolation implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Isolation.class);
     private static final Path CGROUP_ROOT = Path.of("/sys/fs/cgroup");
+    /** Where cgroup v1 counts a cgroup's CPU time, in nanoseconds (the cpuacct controller). */
+    private static final String CPUACCT_USAGE = "cpuacct.usage";
     /** cpu.shares of one normal instance (cgroup v1); v2's cpu.weight default is 100. */
     private static final int V1_SHARES = 1024;
 
@@ -39,7 +41,10 @@ public final class Isolation implements AutoCloseable {
     public enum CgroupMode { V2, V1, NONE }
 
     private final CgroupMode mode;
-    /** This server's parent cgroups: one on v2; the memory one, then the cpu one if writable, on v1. */
+    /**
+     * This server's parent cgroups: one on v2; on v1 the memory one, then the cpu one and the cpuacct one
+     * (which counts CPU time) where writable and mounted apart.
+     */
     private final List<Path> roots;
     private final boolean bubblewrap;
 
@@ -58,9 +63,7 @@ public final class Isolation implements AutoCloseable {
         CgroupMode mode = probeCgroups();
         List<Path> roots = switch (mode) {
             case V2 -> createRoots(List.of(CGROUP_ROOT.resolve("gale").resolve(node)), true);
-            case V1 -> createRoots(Files.isWritable(CGROUP_ROOT.resolve("cpu").resolve("gale"))
-                    ? List.of(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(node), CGROUP_ROOT.resolve("cpu").resolve("gale").resolve(node))
-                    : List.of(CGROUP_ROOT.resolve("memory").resolve("gale").resolve(node)), false);
+            case V1 -> createRoots(v1Roots(node), false);
             case NONE -> List.of();
         };
         if (roots.isEmpty()) mode = CgroupMode.NONE;
@@ -73,6 +76,26 @@ public final class Isolation implements AutoCloseable {
     /** No cgroups, no sandbox: for tests and hosts that allow neither. */
     public static Isolation none() {
         return new Isolation(CgroupMode.NONE, List.of(), false);
+    }
+
+    /** v1: memory, then cpu and cpuacct where Gale may write them; cpuacct only where it is not the cpu hierarchy itself. */
+    private static List<Path> v1Roots(String node) {
+        List<Path> roots = new ArrayList<>(List.of(v1Parent("memory").resolve(node)));
+        boolean cpu = Files.isWritable(v1Parent("cpu"));
+        if (cpu) roots.add(v1Parent("cpu").resolve(node));
+        boolean cpuacctApart = !(cpu && Files.exists(CGROUP_ROOT.resolve("cpu").resolve(CPUACCT_USAGE)));
+        if (cpuacctApart && Files.isWritable(v1Parent("cpuacct"))) roots.add(v1Parent("cpuacct").resolve(node));
+        return roots;
+    }
+
+    /** {@code /sys/fs/cgroup/CONTROLLER/gale}: where every server's parent cgroup of that v1 controller lies. */
+    private static Path v1Parent(String controller) {
+        return CGROUP_ROOT.resolve(controller).resolve("gale");
+    }
+
+    /** This server's parent cgroup of a v1 controller, if it has one. */
+    private Optional<Path> v1Root(String controller) {
+        return roots.stream().filter(root -> root.getParent().equals(v1Parent(controller))).findFirst();
     }
 
     private static List<Path> createRoots(List<Path> roots, boolean v2) {
@@ -255,6 +278,62 @@ public final class Isolation implements AutoCloseable {
             return failure;
         }
 
+        /**
+         * CPU time the kernel has counted for this cgroup's processes since it was made, in nanoseconds
+         * (v2: {@code cpu.stat} usage_usec; v1: {@code cpuacct.usage}); -1 where it cannot be read (v1
+         * without the cpuacct controller, or once the cgroup is gone). It keeps what exited processes used.
+         */
+        public long cpuNanos() {
+            if (mode == CgroupMode.V2) {
+                for (String line : readLines(dirs.getFirst().resolve("cpu.stat"))) {
+                    if (line.startsWith("usage_usec ")) return parseOr(line.substring(11), -1) * 1_000;
+                }
+                return -1;
+            }
+            for (Path dir : dirs) {
+                Path usage = dir.resolve(CPUACCT_USAGE);
+                if (Files.exists(usage)) return readLong(usage);
+            }
+            return -1;
+        }
+
+        /** Memory charged to the cgroup now, in bytes (memory.current, memory.usage_in_bytes); -1 once gone. */
+        public long memoryBytes() {
+            return readLong(dirs.getFirst().resolve(mode == CgroupMode.V2 ? "memory.current" : "memory.usage_in_bytes"));
+        }
+
+        /**
+         * The most memory ever charged to the cgroup, in bytes (memory.peak on v2 from Linux 5.19,
+         * memory.max_usage_in_bytes on v1); -1 where the kernel does not keep it.
+         */
+        public long peakMemoryBytes() {
+            return readLong(dirs.getFirst().resolve(mode == CgroupMode.V2 ? "memory.peak" : "memory.max_usage_in_bytes"));
+        }
+
+        private static List<String> readLines(Path file) {
+            try {
+                return Files.readAllLines(file);
+            } catch (IOException | RuntimeException gone) {
+                return List.of();
+            }
+        }
+
+        private static long readLong(Path file) {
+            try {
+                return parseOr(Files.readString(file), -1);
+            } catch (IOException | RuntimeException gone) {
+                return -1;
+            }
+        }
+
+        private static long parseOr(String text, long fallback) {
+            try {
+                return Long.parseLong(text.strip());
+            } catch (NumberFormatException e) {
+                return fallback;
+            }
+        }
+
         /** Removes the cgroup once its processes are gone (retrying briefly while the kernel reaps them). */
         public void remove() {
             for (Path dir : dirs) {
@@ -286,11 +365,14 @@ public final class Isolation implements AutoCloseable {
                     Files.writeString(memory.resolve("memory.limit_in_bytes"), Long.toString(config.memory().bytes()));
                     writeIfPresent(memory.resolve("memory.memsw.limit_in_bytes"), Long.toString(config.memory().bytes()));
                     List<Path> dirs = new ArrayList<>(List.of(memory));
-                    if (roots.size() > 1) {
-                        Path cpu = Files.createDirectories(roots.get(1).resolve(instanceId));
+                    Optional<Path> cpuRoot = v1Root("cpu");
+                    if (cpuRoot.isPresent()) {
+                        Path cpu = Files.createDirectories(cpuRoot.get().resolve(instanceId));
                         Files.writeString(cpu.resolve("cpu.shares"), Long.toString(cpuShares(config.cpu())));
                         dirs.add(cpu);
                     }
+                    Optional<Path> cpuacctRoot = v1Root("cpuacct");
+                    if (cpuacctRoot.isPresent()) dirs.add(Files.createDirectories(cpuacctRoot.get().resolve(instanceId)));
                     yield Optional.of(new Cgroup(dirs, mode, megabytes));
                 }
                 case NONE -> Optional.empty();
@@ -445,7 +527,9 @@ public final class Isolation implements AutoCloseable {
             if (Files.isDirectory(memory) && Files.exists(memory.resolve("memory.limit_in_bytes"))) {
                 Path probe = Files.createDirectories(memory.resolve("gale"));
                 if (Files.isWritable(probe)) {
-                    if (Files.isWritable(CGROUP_ROOT.resolve("cpu"))) Files.createDirectories(CGROUP_ROOT.resolve("cpu").resolve("gale"));
+                    for (String controller : List.of("cpu", "cpuacct")) {
+                        if (Files.isWritable(CGROUP_ROOT.resolve(controller))) Files.createDirectories(v1Parent(controller));
+                    }
                     return CgroupMode.V1;
                 }
             }

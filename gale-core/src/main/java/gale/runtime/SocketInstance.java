@@ -112,6 +112,7 @@ public final class SocketInstance implements Instance {
     private final CompletableFuture<Connection> connecting;
     private final InstanceObserver observer;
     private final FirstFailure life;
+    private final UsageCounters usage;
     private final Map<String, CompletableFuture<InvokeResult>> pending = new ConcurrentHashMap<>();
     /** Bytes of requests sent, or being sent, and not answered yet: see {@link #INLINE_BUDGET_BYTES}. */
     private final AtomicLong unanswered = new AtomicLong();
@@ -156,12 +157,14 @@ public final class SocketInstance implements Instance {
         this.connecting = connecting;
         this.observer = observer;
         this.life = new FirstFailure(id, spec, cgroup);
+        this.usage = new UsageCounters(cgroup, this::pid);
     }
 
     private void start() {
-        // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count.
-        life.cgroup().ifPresent(c -> CompletableFuture.allOf(launching.thenCompose(InstanceProcess::exit).handle((exit, error) -> null),
-                life.terminated()).thenRunAsync(c::remove, Thread::startVirtualThread));
+        // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count
+        // and the usage counters their last reading.
+        usage.retireAfter(CompletableFuture.allOf(launching.thenCompose(InstanceProcess::exit).handle((exit, error) -> null),
+                life.terminated()));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
         launching.whenComplete((launched, error) -> {
@@ -366,6 +369,11 @@ public final class SocketInstance implements Instance {
     public boolean memoryLimitEnforced() {
         InstanceProcess p = process;
         return life.memoryLimitEnforced() || (p != null && p.limitsMemory());
+    }
+
+    @Override
+    public UsageCounters usageCounters() {
+        return usage;
     }
 
     private void fail(InstanceFailure given) {

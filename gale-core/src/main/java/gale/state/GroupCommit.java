@@ -31,6 +31,10 @@ final class GroupCommit<B extends GroupCommit.Batch> {
     /** The tasks' shared view of one transaction; {@link #flush} runs after the last task, before the commit. */
     interface Batch {
         void flush() throws SQLException;
+
+        /** Runs once the batch's transaction committed (what it wrote is durable and visible). */
+        default void committed() {
+        }
     }
 
     interface Opener<B> {
@@ -73,12 +77,16 @@ final class GroupCommit<B extends GroupCommit.Batch> {
         writer.lock();
         try {
             long now = clock.millis();
-            return jdbi.inTransaction(h -> {
+            List<B> opened = new ArrayList<>(1);
+            T result = jdbi.inTransaction(h -> {
                 B batch = opener.open(h.getConnection(), now);
-                T result = task.run(batch);
+                opened.add(batch);
+                T r = task.run(batch);
                 batch.flush();
-                return result;
+                return r;
             });
+            opened.forEach(Batch::committed);
+            return result;
         } catch (SQLException e) {
             throw new IllegalStateException("could not write to the store: " + e.getMessage(), e);
         } finally {
@@ -91,11 +99,14 @@ final class GroupCommit<B extends GroupCommit.Batch> {
         for (Pending<B, ?> p; batch.size() < MAX_BATCH && (p = pending.poll()) != null; ) batch.add(p);
         long now = clock.millis();
         try {
+            List<B> opened = new ArrayList<>(1);
             jdbi.useTransaction(h -> {
                 B shared = opener.open(h.getConnection(), now);
+                opened.add(shared);
                 for (Pending<B, ?> p : batch) p.run(shared);
                 shared.flush();
             });
+            opened.forEach(Batch::committed);
         } catch (RuntimeException | SQLException e) {
             for (Pending<B, ?> p : batch) p.fail(e);
         }

@@ -3,6 +3,8 @@ package gale.state;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.triggers.Change;
+import gale.triggers.Outbox;
 import org.jdbi.v3.core.Jdbi;
 
 import java.nio.charset.StandardCharsets;
@@ -40,11 +42,18 @@ public final class StateStore {
     private final Jdbi jdbi;
     private final Clock clock;
     private final GroupCommit<Batch> writer;
+    private volatile Outbox outbox = Outbox.NONE;
 
     public StateStore(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
         this.clock = clock;
-        this.writer = new GroupCommit<>(jdbi, clock, (connection, now) -> new Batch(connection, now, readRevision(connection)));
+        this.writer = new GroupCommit<>(jdbi, clock,
+                (connection, now) -> new Batch(connection, now, readRevision(connection), outbox));
+    }
+
+    /** From now on every write reports its changes to {@code outbox} in its own transaction (triggers). */
+    public void reportTo(Outbox outbox) {
+        this.outbox = outbox;
     }
 
     // ---- reads
@@ -141,9 +150,10 @@ public final class StateStore {
         return transact(namespace, List.of(), List.of(new StateOp.Delete(key))).getFirst().existed();
     }
 
-    /** Deletes the keys whose TTL has passed (reads already skip them); returns how many. */
+    /** Deletes the keys whose TTL has passed (reads already skip them); returns how many. Triggers see each as a delete. */
     public int sweepExpired() {
         return writer.alone(batch -> {
+            batch.expiredChanges();
             try (PreparedStatement ps = batch.connection.prepareStatement(
                     "DELETE FROM state_entries WHERE expires_at IS NOT NULL AND expires_at <= ?")) {
                 ps.setLong(1, batch.now);
@@ -201,11 +211,33 @@ public final class StateStore {
         /** Keys read or written in this batch; empty = absent. */
         private final Map<NsKey, Optional<Row>> seen = new HashMap<>();
         private final Map<NsKey, Optional<Row>> dirty = new LinkedHashMap<>();
+        private final Outbox outbox;
+        /** Every write of the batch that a trigger follows, in order: each op is an event, not only each key's last. */
+        private final List<Change.State> changes = new ArrayList<>();
 
-        Batch(Connection connection, long now, long revision) {
+        Batch(Connection connection, long now, long revision, Outbox outbox) {
             this.connection = connection;
             this.now = now;
             this.revision = revision;
+            this.outbox = outbox;
+        }
+
+        /** The keys the TTL sweep is about to delete, as deletes, when a trigger follows their namespace. */
+        void expiredChanges() throws SQLException {
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "SELECT namespace, state_key, value, version FROM state_entries "
+                            + "WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY namespace, state_key")) {
+                ps.setLong(1, now);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        String namespace = rs.getString("namespace");
+                        if (!outbox.follows("state", namespace)) continue;
+                        changes.add(new Change.State(namespace, rs.getString("state_key"), Optional.of(rs.getString("value")),
+                                Optional.of(rs.getLong("version")), Optional.empty(), Optional.empty(), Optional.empty(), true));
+                    }
+                }
+            }
+            if (!changes.isEmpty()) outbox.record(connection, changes, now);
         }
 
         /** Checks, then ops, against what the batch sees; merged into the batch only when all of them hold. */
@@ -218,9 +250,11 @@ public final class StateStore {
                 if (actual != check.version()) throw StateRefused.checkFailed(i, check, actual);
             }
             List<OpResult> results = new ArrayList<>(ops.size());
+            List<Optional<Row>> befores = new ArrayList<>(ops.size());
             for (int i = 0; i < ops.size(); i++) {
                 StateOp op = ops.get(i);
                 Optional<Row> before = read(namespace, op.key(), local);
+                befores.add(before);
                 Optional<Row> after = switch (op) {
                     case StateOp.Put p -> Optional.of(new Row(values.get(i), ++next, expiry(p.ttl(), null)));
                     case StateOp.Delete d -> Optional.empty();
@@ -231,12 +265,25 @@ public final class StateStore {
                 results.add(new OpResult(op.key(), after.map(r -> r.entry(namespace, op.key())), before.isPresent()));
             }
             revision = next;
+            if (outbox.follows("state", namespace)) {
+                for (int i = 0; i < ops.size(); i++) {
+                    if (ops.get(i) instanceof StateOp.Delete && befores.get(i).isEmpty()) continue; // nothing was deleted
+                    changes.add(change(namespace, results.get(i), befores.get(i)));
+                }
+            }
             local.forEach((key, row) -> {
                 NsKey k = new NsKey(namespace, key);
                 seen.put(k, row);
                 dirty.put(k, row);
             });
             return List.copyOf(results);
+        }
+
+        /** What one op did, for triggers. */
+        private static Change.State change(String namespace, OpResult result, Optional<Row> before) {
+            return new Change.State(namespace, result.key(), before.map(Row::valueJson), before.map(Row::version),
+                    result.entry().map(StateEntry::valueJson), result.entry().map(StateEntry::version),
+                    result.entry().flatMap(StateEntry::expiresAt).map(Instant::toEpochMilli), false);
         }
 
         private Optional<Row> read(String namespace, String key, Map<String, Optional<Row>> local) throws SQLException {
@@ -279,6 +326,7 @@ public final class StateStore {
         /** Writes every key the batch changed, and the revision. */
         @Override
         public void flush() throws SQLException {
+            if (!changes.isEmpty() && !dirty.isEmpty()) outbox.record(connection, changes, now);
             if (dirty.isEmpty()) return;
             try (PreparedStatement upsert = connection.prepareStatement("""
                          INSERT INTO state_entries (namespace, state_key, value, version, expires_at, updated_at)
@@ -315,6 +363,11 @@ public final class StateStore {
                 ps.setLong(1, revision);
                 ps.executeUpdate();
             }
+        }
+
+        @Override
+        public void committed() {
+            if (!changes.isEmpty()) outbox.committed();
         }
     }
 

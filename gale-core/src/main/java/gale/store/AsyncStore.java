@@ -183,9 +183,23 @@ public final class AsyncStore {
                     .bind("status", status.orElse(null)).bind("headers", headersJson.orElse(null)).bind("body", body.orElse(null))
                     .bind("error", error.orElse(null)).bind("traceback", traceback.orElse(null)).bind("now", now.toEpochMilli())
                     .bind("id", id).bind("owner", owner).execute() == 1;
+            if (ended) promoteNext(h, id, now);
             if (ended && followUp.isPresent()) insert(h, followUp.get());
             return ended;
         }
+    }
+
+    /**
+     * A trigger event ended (delivered or dead): the next WAITING event of its key, if any, is QUEUED, so a key's
+     * events are delivered one at a time, in order. Nothing for a call that is no trigger event (no order key).
+     */
+    private static void promoteNext(Handle h, String endedId, Instant now) {
+        h.createUpdate("""
+                        UPDATE async_invocations SET state = 'QUEUED', next_attempt_ms = :now, updated_ms = :now
+                        WHERE id = (SELECT w.id FROM async_invocations w
+                                    WHERE w.order_key = (SELECT e.order_key FROM async_invocations e WHERE e.id = :id)
+                                      AND w.state = 'WAITING' ORDER BY w.order_seq LIMIT 1)""")
+                .bind("now", now.toEpochMilli()).bind("id", endedId).execute();
     }
 
     /** The writes one transaction of {@link #writeAll} offers; each as the method of the same name. */
@@ -236,10 +250,21 @@ public final class AsyncStore {
      * again at once instead of when their leases expire. Returns how many.
      */
     public int releaseAllLeases(Instant now) {
-        return jdbi.withHandle(h -> h.createUpdate("""
-                        UPDATE async_invocations SET state = 'QUEUED', lease_owner = NULL, lease_until_ms = NULL,
-                            next_attempt_ms = :now, updated_ms = :now
-                        WHERE state = 'RUNNING'""").bind("now", now.toEpochMilli()).execute());
+        return jdbi.inTransaction(h -> {
+            int released = h.createUpdate("""
+                            UPDATE async_invocations SET state = 'QUEUED', lease_owner = NULL, lease_until_ms = NULL,
+                                next_attempt_ms = :now, updated_ms = :now
+                            WHERE state = 'RUNNING'""").bind("now", now.toEpochMilli()).execute();
+            // A key's first WAITING event with nothing ahead of it (none should be) is queued, so no key stalls.
+            h.createUpdate("""
+                            UPDATE async_invocations SET state = 'QUEUED', next_attempt_ms = :now, updated_ms = :now
+                            WHERE state = 'WAITING'
+                              AND order_seq = (SELECT MIN(w.order_seq) FROM async_invocations w
+                                               WHERE w.order_key = async_invocations.order_key AND w.state = 'WAITING')
+                              AND NOT EXISTS (SELECT 1 FROM async_invocations p WHERE p.order_key = async_invocations.order_key
+                                              AND p.state IN ('QUEUED', 'RUNNING'))""").bind("now", now.toEpochMilli()).execute();
+            return released;
+        });
     }
 
     /** The function's dead letters, newest first. */
@@ -266,10 +291,19 @@ public final class AsyncStore {
             List<String> unknown = wanted.stream().filter(id -> !dead.contains(id)).distinct().toList();
             if (!unknown.isEmpty()) return new Redriven(List.of(), unknown);
             List<String> queued = wanted.stream().distinct().toList();
-            for (String id : queued) {
+            // A trigger event waits behind its key's pending event (one of its key at a time); oldest first, so the
+            // earliest of several redriven events of a key goes first.
+            List<String> inOrder = h.createQuery("""
+                            SELECT id FROM async_invocations WHERE function_name = :f AND state = 'DEAD'
+                            ORDER BY COALESCE(order_seq, 0), created_ms""")
+                    .bind("f", function).mapTo(String.class).list().stream().filter(queued::contains).toList();
+            for (String id : inOrder) {
                 h.createUpdate("""
-                                UPDATE async_invocations SET state = 'QUEUED', attempts = 0, next_attempt_ms = :now,
-                                    created_ms = :now, finished_ms = NULL, updated_ms = :now
+                                UPDATE async_invocations SET attempts = 0, next_attempt_ms = :now, created_ms = :now,
+                                    finished_ms = NULL, updated_ms = :now,
+                                    state = CASE WHEN order_key IS NOT NULL AND EXISTS (SELECT 1 FROM async_invocations p
+                                        WHERE p.order_key = async_invocations.order_key AND p.state IN ('QUEUED', 'RUNNING', 'WAITING'))
+                                        THEN 'WAITING' ELSE 'QUEUED' END
                                 WHERE id = :id AND state = 'DEAD'""")
                         .bind("now", now.toEpochMilli()).bind("id", id).execute();
             }
@@ -297,7 +331,7 @@ public final class AsyncStore {
                 optionalLong(rs, "finished_ms").map(Instant::ofEpochMilli), optionalInt(rs, "version"),
                 optionalInt(rs, "result_status"), Optional.ofNullable(rs.getString("result_headers")),
                 Optional.ofNullable(rs.getBytes("result_body")), Optional.ofNullable(rs.getString("error")),
-                Optional.ofNullable(rs.getString("traceback")));
+                Optional.ofNullable(rs.getString("traceback")), Optional.ofNullable(rs.getString("trigger_id")));
     }
 
     private static Optional<Long> optionalLong(ResultSet rs, String column) throws SQLException {

@@ -144,6 +144,13 @@ public final class JobStore {
                 .bind("id", id).bind("from", from).bind("to", to).map((rs, ctx) -> item(rs)).list());
     }
 
+    /** The first {@code limit} inputs that failed for good, by index (with error and traceback). */
+    public List<JobItem> failedItems(String id, int limit) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM job_items WHERE job_id = :id AND state = 'FAILED' ORDER BY idx LIMIT :limit""")
+                .bind("id", id).bind("limit", limit).map((rs, ctx) -> item(rs)).list());
+    }
+
     public Map<ItemState, Integer> counts(String id) {
         Map<ItemState, Integer> counts = new EnumMap<>(ItemState.class);
         for (ItemState s : ItemState.values()) counts.put(s, 0);
@@ -226,11 +233,11 @@ public final class JobStore {
         });
     }
 
-    /** Marks every input not yet finished as CANCELLED. */
-    public void cancelRemaining(String id) {
+    /** Marks every input not yet finished as CANCELLED, with {@code error} saying why when given. */
+    public void cancelRemaining(String id, Optional<String> error) {
         jdbi.useHandle(h -> h.createUpdate("""
-                        UPDATE job_items SET state = 'CANCELLED' WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING')""")
-                .bind("id", id).execute());
+                        UPDATE job_items SET state = 'CANCELLED', error = :error WHERE job_id = :id AND state IN ('QUEUED', 'RUNNING')""")
+                .bind("id", id).bind("error", error.orElse(null)).execute());
     }
 
     private static JobRow job(ResultSet rs) throws SQLException {

@@ -23,7 +23,8 @@ import java.util.OptionalInt;
 
 /**
  * All durable state: functions, versions, logs and invocation records; map jobs ({@link #jobs()}),
- * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, queued async calls and dead letters. The embedded
+ * schedules ({@link #schedules()}), shared state ({@link #state()}), secrets, access keys ({@link #keys()}), the audit
+ * log ({@link #audit()}), queued async calls and dead letters, usage ({@link #usage()}). The embedded
  * default is one SQLite file in the data dir (WAL mode, so readers never block the
  * writer). Nothing on the request hot path reads from here: the registry keeps what
  * serving needs in memory, and logs and invocations arrive in batches.
@@ -49,6 +50,10 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final StateStore state;
     private final SamplerStore samplers;
     private final AsyncStore async;
+    private final TriggerStore triggers;
+    private final UsageStore usage;
+    private final KeyStore keys;
+    private final AuditStore audit;
     private final HikariDataSource pool;
     private final Clock clock;
     /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
@@ -61,6 +66,10 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.jobs = new JobStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
+        this.triggers = new TriggerStore(jdbi);
+        this.usage = new UsageStore(jdbi);
+        this.keys = new KeyStore(jdbi);
+        this.audit = new AuditStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -102,6 +111,26 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Schedules and their firings, in the same database. */
     public ScheduleStore schedules() {
         return schedules;
+    }
+
+    /** Trigger subscriptions and the outbox that stores their events, in the same database. */
+    public TriggerStore triggers() {
+        return triggers;
+    }
+
+    /** What functions used, per version per minute (docs/cost.md), in the same database. */
+    public UsageStore usage() {
+        return usage;
+    }
+
+    /** Access keys (their hashes), in the same database. */
+    public KeyStore keys() {
+        return keys;
+    }
+
+    /** The audit log of administrative actions, in the same database. */
+    public AuditStore audit() {
+        return audit;
     }
 
     /** Async calls and dead letters, in the same database. */
@@ -235,12 +264,13 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 .map((rs, ctx) -> functionRow(rs)).list());
     }
 
-    /** Removes the function with its versions, logs, invocation records, jobs, schedules, queued async calls and dead letters. */
+    /** Removes the function with its versions, logs, invocation records, jobs, schedules, triggers, queued async calls and dead letters. */
     public void deleteFunction(String name) {
         jdbi.useTransaction(h -> {
             ScheduleStore.deleteOfFunction(h, name);
             SecretStore.deleteOfFunction(h, name); // a function of that name made later gets none of them
             AsyncStore.deleteOfFunction(h, name);
+            TriggerStore.deleteOfFunction(h, name); // committed with it: no later write gives the function an event
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {
@@ -350,6 +380,14 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                         SELECT * FROM logs WHERE function_name = :f AND seq > :after ORDER BY seq LIMIT :limit""")
                 .bind("f", function).bind("after", after).bind("limit", limit)
                 .map((rs, ctx) -> logEntry(rs)).list());
+    }
+
+    /** The newest {@code limit} entries of one call, oldest first (the console's search by request id). */
+    public List<LogEntry> logsOfRequest(String function, String requestId, int limit) {
+        List<LogEntry> newestFirst = jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM logs WHERE function_name = :f AND request_id = :r ORDER BY seq DESC LIMIT :limit""")
+                .bind("f", function).bind("r", requestId).bind("limit", limit).map((rs, ctx) -> logEntry(rs)).list());
+        return newestFirst.reversed();
     }
 
     /** The newest {@code limit} entries, oldest first (what `gale logs` shows by default). */

@@ -74,7 +74,7 @@ final class AsyncAttempt {
         boolean cold = lease.coldStart();
         String instance = lease.instance().id();
         try (lease) {
-            result = lease.instance().invoke(request);
+            result = lease.invoke(request);
         }
         String label = "function '" + fn.name() + "' v" + fn.version();
         return switch (result) {

@@ -74,6 +74,12 @@ public final class AsyncQueue implements AutoCloseable {
     private Thread writer;
     private volatile boolean writerStopped;
     private final LinkedBlockingQueue<Pending> toStore = new LinkedBlockingQueue<>();
+    private volatile Guard guard = (call, fn) -> Optional.empty();
+
+    /** Why a stored call may no longer run on the function's active version; empty when it may. */
+    public interface Guard {
+        Optional<String> refusal(AsyncInvocationRow call, ActiveFunction fn);
+    }
 
     public AsyncQueue(AsyncStore store, Registry registry, LogSink logs) {
         this.store = store;
@@ -183,6 +189,16 @@ public final class AsyncQueue implements AutoCloseable {
 
     public static String headersJson(List<Map.Entry<String, String>> headers) {
         return AsyncAttempt.toJson(headers);
+    }
+
+    /** From now on each call is checked by {@code guard} before it runs; a refused one is a dead letter with the reason. */
+    public void guardWith(Guard guard) {
+        this.guard = guard;
+    }
+
+    /** Looks for due calls now: trigger events were just stored (docs/triggers.md). */
+    public void wake() {
+        poke();
     }
 
     private void poke() {
@@ -296,6 +312,12 @@ public final class AsyncQueue implements AutoCloseable {
             dead(call, call.attempts(), Optional.empty(), "not run within its async-max-age of "
                     + Durations.format(config.asyncMaxAge()) + call.error().map(e -> "; last error: " + e).orElse(""),
                     call.traceback(), Optional.empty(), config.asyncOnFailure());
+            return;
+        }
+        Optional<String> refused = guard.refusal(call, found.get());
+        if (refused.isPresent()) {
+            dead(call, call.attempts(), Optional.of(found.get().version()), refused.get(), Optional.empty(), Optional.empty(),
+                    config.asyncOnFailure());
             return;
         }
         int attempt = call.attempts() + 1;

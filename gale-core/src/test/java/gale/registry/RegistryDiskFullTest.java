@@ -56,7 +56,8 @@ class RegistryDiskFullTest {
         store = Store.openSqlite(mount.resolve("gale.db"));
         logs = new LogSink(store);
         BlobStore blobs = new BlobStore(tmp.resolve("blobs"));
-        registry = new Registry(store, blobs, tmp.resolve("functions"), BundleLimits.DEFAULT, List.of(), logs, Duration.ofSeconds(5));
+        registry = new Registry(store, blobs, tmp.resolve("functions"), BundleLimits.DEFAULT, List.of(), logs, Duration.ofSeconds(5),
+                gale.usage.UsageMeter.DISABLED);
         fill(mount);
 
         StorageFull full = catchThrowableOfType(StorageFull.class, () -> registry.deploy("hello", zipOfMain(), Map.of()));

@@ -16,20 +16,22 @@ import gale.store.InvocationRecord;
 import gale.store.LogEntry;
 import gale.store.Store;
 import gale.store.VersionRow;
-import gale.gateway.Auth;
+import gale.gateway.CallHistory;
+import gale.logs.LogLevel;
 import gale.gateway.RefusedBody;
 import gale.triggers.InvalidScheduleException;
 import gale.triggers.ScheduleSpec;
 import gale.triggers.Schedules;
+import gale.triggers.Triggers;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.BadRequestResponse;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
-import io.javalin.http.UnauthorizedResponse;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +39,7 @@ import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.function.Supplier;
 
-/** The admin REST API under /v1 (docs/api.md). Every route needs the admin token. */
+/** The admin REST API under /v1 (docs/api.md). {@link ApiAccess} guards every route: the admin token or a key's scopes. */
 public final class AdminApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -47,31 +49,29 @@ public final class AdminApi {
     private final Registry registry;
     private final Store store;
     private final LogSink logs;
-    private final Auth auth;
     private final Supplier<String> baseUrl;
     private final Schedules schedules;
     private final AsyncApi async;
+    private final CallHistory history;
+    private final Triggers triggers;
+    private final TriggersApi triggersApi;
 
-    public AdminApi(Registry registry, Store store, LogSink logs, Auth auth, Supplier<String> baseUrl, Schedules schedules,
-                    AsyncApi async) {
+    public AdminApi(Registry registry, Store store, LogSink logs, Supplier<String> baseUrl, Schedules schedules,
+                    AsyncApi async, CallHistory history, Triggers triggers) {
         this.registry = registry;
+        this.history = history;
+        this.triggers = triggers;
+        this.triggersApi = new TriggersApi(triggers, registry);
         this.async = async;
         this.schedules = schedules;
         this.store = store;
         this.logs = logs;
-        this.auth = auth;
         this.baseUrl = baseUrl;
     }
 
     /** Adds the routes; {@code baseUrl} is read per request, as the port is only known once the server listens. */
     public void register(RoutesConfig routes) {
-        routes.before("/v1/*", ctx -> {
-            if (!auth.isAdmin(ctx) && !StateAccess.handles(ctx)) { // state and samplers also take functions' tokens, and check them themselves
-                ctx.header("WWW-Authenticate", "Bearer");
-                throw new UnauthorizedResponse("the admin API needs 'Authorization: Bearer <token>'; the token is in "
-                        + "the data dir's admin-token file (export GALE_TOKEN=$(cat .gale/admin-token))");
-            }
-        });
+        triggersApi.register(routes);
         routes.get("/v1/functions", ctx -> ctx.json(registry.functions().stream().map(this::summary).toList()));
         routes.get("/v1/functions/{name}", this::describe);
         routes.delete("/v1/functions/{name}", this::delete);
@@ -83,18 +83,23 @@ public final class AdminApi {
         routes.get("/v1/functions/{name}/versions/{version}", this::oneVersion);
         routes.post("/v1/functions/{name}/rollback", this::rollback);
         routes.get("/v1/functions/{name}/logs", this::logs);
+        new LogStream(registry, store, logs).register(routes);
+        routes.get("/v1/functions/{name}/metrics", ctx -> ctx.json(metrics(existing(ctx))));
         routes.get("/v1/functions/{name}/invocations", ctx -> ctx.json(store.listInvocations(existing(ctx),
                 intParam(ctx, "limit", 100, 1, 10_000)).stream().map(AdminApi::invocation).toList()));
         routes.get("/v1/invocations/{id}", ctx -> { // an async call's status, else one call's record
             String id = ctx.pathParam("id");
             Optional<Map<String, Object>> asyncCall = async.invocation(id);
-            if (asyncCall.isPresent()) {
+            if (asyncCall.isPresent()) { // its caller may read how it ended, as may a key for logs
+                ApiAccess.requireInvokeOrLogs(ctx, (String) asyncCall.get().get("function"), "read async call " + id);
                 ctx.json(asyncCall.get());
                 return;
             }
-            ctx.json(invocation(store.findInvocation(id).orElseThrow(() -> new NotFoundResponse("no invocation with id '"
+            InvocationRecord record = store.findInvocation(id).orElseThrow(() -> new NotFoundResponse("no invocation with id '"
                     + id + "': neither an async call's invocation id (from the 202 of Prefer: respond-async) nor a "
-                    + "call's X-Gale-Request-Id; gale logs NAME shows request ids"))));
+                    + "call's X-Gale-Request-Id; gale logs NAME shows request ids"));
+            ApiAccess.requireInvokeOrLogs(ctx, record.function(), "read invocation " + id);
+            ctx.json(invocation(record));
         });
     }
 
@@ -108,11 +113,13 @@ public final class AdminApi {
         String name = existing(ctx);
         Map<String, Object> out = summary(registry.function(name).orElseThrow());
         out.put("versions", registry.versions(name).stream().map(AdminApi::version).toList());
+        out.put("triggers", triggersApi.list(name));
         ctx.json(out);
     }
 
     private void delete(Context ctx) {
         if (!registry.delete(ctx.pathParam("name"))) throw new NotFoundResponse("function '" + ctx.pathParam("name") + "' not found");
+        triggers.functionDeleted(ctx.pathParam("name"));
         ctx.status(204);
     }
 
@@ -128,7 +135,9 @@ public final class AdminApi {
                     : Optional.of(SchedulesApi.deploySpec(name, scheduleConfig, schedules.minInterval()));
             try (InputStream in = upload.content()) {
                 VersionRow row = registry.deploy(name, in, config);
+                ApiAccess.auditDetail(ctx, "version " + row.version() + schedule.map(s -> " with schedule " + s.timing().describe()).orElse(""));
                 schedule.ifPresent(schedules::put);
+                triggers.ensure(name, Registry.configOf(row).triggers()); // the config checked them (grants included)
                 ctx.status(202).json(version(row));
             }
         } catch (BundleTooLarge e) {
@@ -162,7 +171,9 @@ public final class AdminApi {
         }
         try {
             registry.rollback(name, target);
-            ctx.json(summary(registry.function(name).orElseThrow()));
+            FunctionRow rolledBack = registry.function(name).orElseThrow();
+            rolledBack.activeVersion().ifPresent(v -> ApiAccess.auditDetail(ctx, "active version " + v));
+            ctx.json(summary(rolledBack));
         } catch (NotFoundException e) {
             throw new NotFoundResponse(e.getMessage());
         } catch (DeployRejected e) {
@@ -211,7 +222,38 @@ public final class AdminApi {
         out.put("waiting", stats.waiting());
         out.put("createdAt", fn.createdAt().toString());
         out.put("updatedAt", fn.updatedAt().toString());
+        out.put("latestState", versions.isEmpty() ? null : versions.getFirst().state().name());
+        out.put("latestReason", versions.isEmpty() ? null : versions.getFirst().reason().orElse(null));
+        out.put("lastCall", history.lastCall(fn.name()).map(Object::toString).orElse(null));
+        CallHistory.Totals hour = history.lastHour(fn.name());
+        Map<String, Object> lastHour = new LinkedHashMap<>();
+        lastHour.put("calls", hour.calls());
+        lastHour.put("errors", hour.errors());
+        lastHour.put("functionErrors", hour.functionErrors());
+        lastHour.put("platformErrors", hour.platformErrors());
+        out.put("lastHour", lastHour);
         return out;
+    }
+
+    /** The last hour in 10-second buckets, as columns (what a chart library takes); a percentile without calls is null. */
+    private Map<String, Object> metrics(String name) {
+        CallHistory.Window w = history.window(name);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("function", name);
+        out.put("bucketSeconds", CallHistory.BUCKET.toSeconds());
+        out.put("time", Arrays.stream(w.startMillis()).map(ms -> ms / 1000).toArray());
+        out.put("calls", w.calls());
+        out.put("functionErrors", w.functionErrors());
+        out.put("platformErrors", w.platformErrors());
+        out.put("p50Ms", milliseconds(w.p50Ms()));
+        out.put("p99Ms", milliseconds(w.p99Ms()));
+        out.put("coldStarts", w.coldStarts());
+        out.put("instances", w.instances());
+        return out;
+    }
+
+    private static List<Double> milliseconds(double[] values) {
+        return Arrays.stream(values).mapToObj(v -> Double.isNaN(v) ? null : Math.round(v * 100) / 100.0).toList();
     }
 
     static Map<String, Object> version(VersionRow v) {
@@ -228,7 +270,7 @@ public final class AdminApi {
         return out;
     }
 
-    private static Map<String, Object> logEntry(LogEntry e) {
+    static Map<String, Object> logEntry(LogEntry e) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("seq", e.seq());
         out.put("time", e.time().toString());
@@ -237,6 +279,7 @@ public final class AdminApi {
         out.put("instance", e.instance().orElse(null));
         out.put("requestId", e.requestId().orElse(null));
         out.put("stream", e.stream());
+        out.put("level", LogLevel.of(e.stream(), e.message()).wire());
         out.put("message", e.message());
         return out;
     }

@@ -27,7 +27,7 @@ import java.util.Optional;
 /**
  * Async calls' status and dead letters (docs/async.md): {@code GET /v1/invocations/{id}} for a call
  * accepted with {@code Prefer: respond-async}, and {@code /v1/functions/{name}/dead-letters} to list,
- * redrive and purge. The token check comes from {@link AdminApi}.
+ * redrive and purge. {@link ApiAccess} guards them.
  */
 public final class AsyncApi {
 
@@ -131,6 +131,7 @@ public final class AsyncApi {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("invocationId", r.id());
         m.put("function", r.function());
+        m.put("trigger", r.triggerId().orElse(null)); // a trigger event's delivery (docs/triggers.md)
         m.put("status", r.state());
         m.put("attempts", r.attempts());
         m.put("version", r.version().orElse(null));

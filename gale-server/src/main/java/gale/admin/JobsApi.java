@@ -20,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-/** The map-job API under /v1/jobs (docs/jobs.md); the admin token check comes from {@link AdminApi}. */
+/** The map-job API under /v1/jobs (docs/jobs.md); a key needs invoke scope for the job's function (docs/access.md). */
 public final class JobsApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -34,9 +34,15 @@ public final class JobsApi {
     public void register(RoutesConfig routes) {
         routes.post("/v1/jobs", this::submit);
         routes.get("/v1/jobs", ctx -> ctx.json(jobs.list(Optional.ofNullable(ctx.queryParam("function")),
-                limit(ctx)).stream().map(JobsApi::json).toList()));
+                limit(ctx, 50, 1000)).stream()
+                .filter(job -> ApiAccess.caller(ctx).mayInvoke(job.function())) // a key sees the jobs of functions it may call
+                .map(JobsApi::json).toList()));
         routes.get("/v1/jobs/{id}", ctx -> ctx.json(json(find(ctx))));
         routes.get("/v1/jobs/{id}/results", this::results);
+        routes.get("/v1/jobs/{id}/failures", ctx -> { // the console's list of failures with tracebacks
+            find(ctx);
+            ctx.json(jobs.failures(ctx.pathParam("id"), limit(ctx, 20, 100)).stream().map(JobsApi::failure).toList());
+        });
         routes.post("/v1/jobs/{id}/redrive", ctx -> {
             find(ctx);
             try {
@@ -60,8 +66,9 @@ public final class JobsApi {
                 Map<String, Object> options = new LinkedHashMap<>();
                 ctx.queryParamMap().forEach((k, v) -> options.put(k, v.getFirst()));
                 options.remove("wait"); // how to answer, not a job option
-                submitted = jobs.submitNdjson(ctx.queryParam("function") == null ? "" : ctx.queryParam("function"),
-                        ctx.req().getInputStream(), options, waiting);
+                String function = ctx.queryParam("function") == null ? "" : ctx.queryParam("function");
+                ApiAccess.requireInvoke(ctx, function, "run a map job of function '" + function + "'");
+                submitted = jobs.submitNdjson(function, ctx.req().getInputStream(), options, waiting);
             } else {
                 JsonNode body;
                 try {
@@ -69,6 +76,8 @@ public final class JobsApi {
                 } catch (IOException e) {
                     throw new InvalidJobException("the job is not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
                 }
+                String function = body == null ? "" : body.path("function").asText("");
+                ApiAccess.requireInvoke(ctx, function, "run a map job of function '" + function + "'");
                 submitted = jobs.submit(body, waiting);
             }
             JobView job = submitted.job();
@@ -165,13 +174,27 @@ public final class JobsApi {
         return out;
     }
 
+    /** The job of the path; 403 for a key that may not call its function (a job is calls of it). */
     private JobView find(Context ctx) {
-        return jobs.view(ctx.pathParam("id")).orElseThrow(() -> new NotFoundResponse("no job " + ctx.pathParam("id")));
+        JobView job = jobs.view(ctx.pathParam("id")).orElseThrow(() -> new NotFoundResponse("no job " + ctx.pathParam("id")));
+        ApiAccess.auditFunction(ctx, job.function());
+        ApiAccess.requireInvoke(ctx, job.function(), "use map job " + job.id() + " of function '" + job.function() + "'");
+        return job;
     }
 
-    private static int limit(Context ctx) {
+    /** One input that failed: its result line's fields and the start of its input. */
+    private static Map<String, Object> failure(JobItem item) {
+        Map<String, Object> out = result(item);
+        String input = item.inputJson();
+        out.put("input", input.length() <= MAX_INPUT_SHOWN ? input : input.substring(0, MAX_INPUT_SHOWN) + "...");
+        return out;
+    }
+
+    private static final int MAX_INPUT_SHOWN = 1000;
+
+    private static int limit(Context ctx, int fallback, int max) {
         try {
-            return Math.clamp(Integer.parseInt(Optional.ofNullable(ctx.queryParam("limit")).orElse("50")), 1, 1000);
+            return Math.clamp(Integer.parseInt(Optional.ofNullable(ctx.queryParam("limit")).orElse(Integer.toString(fallback))), 1, max);
         } catch (NumberFormatException e) {
             throw new BadRequestResponse("limit must be a number");
         }
@@ -193,6 +216,7 @@ public final class JobsApi {
         out.put("etaMs", j.etaMs().orElse(null));
         out.put("error", j.error().orElse(null));
         out.put("contextId", j.contextId().orElse(null));
+        out.put("cpuSeconds", j.cpuSeconds().isPresent() ? Math.round(j.cpuSeconds().getAsDouble() * 1000) / 1000.0 : null);
         return out;
     }
 }

@@ -24,7 +24,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
-/** Schedules under /v1/schedules and /v1/functions/{name}/schedules (docs/schedules.md); the token check comes from {@link AdminApi}. */
+/** Schedules under /v1/schedules and /v1/functions/{name}/schedules (docs/schedules.md); {@link ApiAccess} guards them. */
 public final class SchedulesApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -73,6 +73,8 @@ public final class SchedulesApi {
         }
         if (body == null || !body.isObject()) throw new BadRequestResponse("the body must be a JSON object like {\"function\": \"NAME\", \"every\": \"5m\"}");
         ScheduleSpec spec = spec(ctx.pathParam("name"), text(body, "function").orElse(""), body, KEYS, schedules.minInterval());
+        ApiAccess.auditFunction(ctx, spec.function());
+        ApiAccess.auditDetail(ctx, "calls " + spec.function() + " " + spec.timing().describe());
         try {
             boolean existed = schedules.find(spec.name()).isPresent();
             ctx.status(existed ? 200 : 201).json(json(schedules.put(spec)));

@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * Secrets under /v1/secrets and their grants under /v1/functions/{name}/secrets (docs/secrets.md),
- * for the admin token only (the check comes from {@link AdminApi}). No answer ever carries a value.
+ * for the admin token and keys with admin scope only ({@link ApiAccess}). No answer ever carries a value.
  */
 public final class SecretsApi {
 

@@ -6,7 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.config.Durations;
 import gale.config.FunctionConfig;
-import gale.gateway.Auth;
+import gale.gateway.Caller;
 import gale.registry.ActiveFunction;
 import gale.registry.Registry;
 import gale.state.StateRefused;
@@ -27,9 +27,10 @@ import java.util.Set;
 
 /**
  * Who may use a state namespace, a sampler or a blob bucket, for {@link StateApi}, {@link SamplerApi}
- * and {@link BlobsApi}: the admin (all of them), or a function's instance with its GALE_STATE_TOKEN
- * (the one named after the function and those its config grants with state-namespaces or blob-buckets). These APIs check callers
- * themselves, which is why {@link AdminApi}'s admin-only filter lets them through. Also what
+ * and {@link BlobsApi}: the admin token or an access key with the scope {@link ApiRoutes} asks (all of
+ * them), or a function's instance with its GALE_STATE_TOKEN (the one named after the function and those
+ * its config grants with state-namespaces or blob-buckets). These APIs check function tokens
+ * themselves, which is why {@link ApiAccess} lets requests without an admin credential through to them. Also what
  * both answer a refusal with, and how they read JSON bodies.
  */
 public final class StateAccess {
@@ -39,12 +40,10 @@ public final class StateAccess {
 
     private final StateTokens tokens;
     private final Registry registry;
-    private final Auth auth;
 
-    public StateAccess(StateTokens tokens, Registry registry, Auth auth) {
+    public StateAccess(StateTokens tokens, Registry registry) {
         this.tokens = tokens;
         this.registry = registry;
-        this.auth = auth;
     }
 
     /** True for the requests of the APIs that authenticate callers themselves. */
@@ -80,8 +79,8 @@ public final class StateAccess {
 
     private void allow(Context ctx, String namespace, String what, java.util.function.Function<FunctionConfig, List<String>> granted,
                        String flag, String tomlKey) {
+        if (!(ApiAccess.caller(ctx) instanceof Caller.Anonymous)) return; // the admin token, or a key ApiAccess let through
         String header = ctx.header("Authorization");
-        if (auth.isAdmin(header)) return;
         String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7).trim() : null;
         Optional<StateTokens.Holder> holder = tokens.verify(token);
         Optional<FunctionConfig> config = holder.flatMap(this::configOf);

@@ -19,11 +19,17 @@ final class Cors {
     private Cors() {
     }
 
+    /** True for a CORS preflight to a function that asked Gale to answer them. */
+    static boolean isPreflight(Request request, FunctionConfig config) {
+        return !config.cors().isEmpty() && "OPTIONS".equals(request.getMethod())
+                && request.getHeaders().get(HttpHeader.ORIGIN) != null
+                && request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_METHOD) != null;
+    }
+
     /** Answers a preflight for a function that asked Gale to; true when the response is written. */
     static boolean handlePreflight(Request request, Response response, Callback callback, FunctionConfig config) {
-        if (config.cors().isEmpty() || !"OPTIONS".equals(request.getMethod())) return false;
+        if (!isPreflight(request, config)) return false;
         String origin = request.getHeaders().get(HttpHeader.ORIGIN);
-        if (origin == null || request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_METHOD) == null) return false;
         var headers = response.getHeaders();
         if (!allowed(config, origin)) {
             response.setStatus(403);

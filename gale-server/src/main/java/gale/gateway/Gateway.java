@@ -18,6 +18,7 @@ import gale.store.AsyncInvocationRow;
 import gale.store.InvocationRecord;
 import gale.store.InvocationRecord.Outcome;
 import gale.store.LogEntry;
+import gale.util.TimeOrderedIds;
 import org.eclipse.jetty.http.HttpField;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
@@ -42,7 +43,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -57,8 +57,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * not on a thread. That is the whole serving path: no hand-off to a thread that then parks.
  *
  * <p>Status codes: 503 with Retry-After while Gale restores the function after a restart or is
- * stopping, 400 body cut off (the function is not called), 401 private function without
- * token, 404 unknown function or not a function name, 413 body too large, 429 queue full,
+ * stopping, 400 body cut off (the function is not called), 401 private or key-requiring function
+ * without a valid credential, 403 an access key without invoke scope for the function, 404 unknown
+ * function or not a function name, 413 body too large, 429 queue full or the key over its rate limit,
  * 500 the handler raised, 502 the instance died, 504 the call ran past the function's
  * timeout. Every error says who failed in {@code X-Gale-Error: platform|function}.
  */
@@ -66,6 +67,8 @@ public final class Gateway extends Handler.Wrapper {
 
     private static final Logger LOG = LoggerFactory.getLogger(Gateway.class);
     public static final String PREFIX = "/fn/";
+    /** What marks a trigger's event (gale.triggers.TriggerEvents): only Gale and admin callers may send it. */
+    private static final String TRIGGER_HEADER = "X-Gale-Trigger";
     private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -121,17 +124,9 @@ public final class Gateway extends Handler.Wrapper {
         return true;
     }
 
-    /**
-     * A version 7 UUID: the time in milliseconds, then random bits from a fast generator. Ids only
-     * need to be unique, not unguessable (so no /dev/urandom read per call), and ids that grow
-     * with time keep the invocation records' primary key appending to one page of the store
-     * instead of touching a random page per call.
-     */
+    /** A call's request id: time-ordered, so invocation records append to one page of the store ({@link TimeOrderedIds}). */
     static String newRequestId() {
-        var random = ThreadLocalRandom.current();
-        long high = (System.currentTimeMillis() << 16) | 0x7000L | (random.nextInt() & 0x0FFFL);
-        long low = (random.nextLong() & 0x3FFFFFFFFFFFFFFFL) | 0x8000000000000000L;
-        return new java.util.UUID(high, low).toString();
+        return TimeOrderedIds.next(System.currentTimeMillis());
     }
 
     /** One call through the gateway, from arrival to the invocation record. */
@@ -145,6 +140,7 @@ public final class Gateway extends Handler.Wrapper {
         private final String requestId = newRequestId();
         private final String name;
         private final AtomicBoolean answered = new AtomicBoolean();
+        private CallHistory.Result ended = CallHistory.Result.OK; // who failed: set by fail(), which finish() calls before reading it
 
         Call(Request request, Response response, Callback callback) {
             this.request = request;
@@ -183,12 +179,16 @@ public final class Gateway extends Handler.Wrapper {
             }
             ActiveFunction fn = found.get();
             FunctionConfig config = fn.config();
-            boolean admin = auth.isAdmin(request.getHeaders().get(HttpHeader.AUTHORIZATION));
-            if (!config.isPublic() && !admin) {
-                response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
-                fail(GatewayError.platform(401, "function '" + name + "' is private: send "
-                        + "'Authorization: Bearer <admin token>', or redeploy it with --allow-unauthenticated"));
-                return;
+            String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+            boolean admin = auth.isAdmin(authorization);
+            // A browser's preflight never carries a key: a key-requiring function's is answered without one.
+            if (!config.isPublic() && !admin && !(config.requireKey() && Cors.isPreflight(request, config))) {
+                Optional<Auth.Refusal> refused = auth.refuseCall(name, config.requireKey(),
+                        auth.caller(authorization, request.getHeaders().get(Auth.KEY_HEADER)));
+                if (refused.isPresent()) {
+                    refuse(refused.get());
+                    return;
+                }
             }
             if (Cors.handlePreflight(request, response, callback, config)) return;
             Cors.allowOrigin(request, response, config);
@@ -227,6 +227,13 @@ public final class Gateway extends Handler.Wrapper {
                             + "' was not called, send the whole body again"));
                 }
             }));
+        }
+
+        /** 401 (with WWW-Authenticate), 403, or 429 (with Retry-After) before anything else happens. */
+        private void refuse(Auth.Refusal refusal) {
+            if (refusal.status() == 401) response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+            if (refusal.status() == 429) response.getHeaders().put(HttpHeader.RETRY_AFTER, refusal.retryAfterSeconds());
+            fail(GatewayError.platform(refusal.status(), refusal.message()));
         }
 
         /** 413 once what the client still sends is read and dropped (on a virtual thread: that waits for the client). */
@@ -302,7 +309,7 @@ public final class Gateway extends Handler.Wrapper {
         private void invokeOn(ActiveFunction fn, InstancePool.Lease lease, InvokeRequest call) {
             CompletableFuture<InvokeResult> result;
             try {
-                result = lease.instance().invokeAsync(call);
+                result = lease.invokeAsync(call);
             } catch (RuntimeException e) {
                 lease.close();
                 throw e;
@@ -334,7 +341,7 @@ public final class Gateway extends Handler.Wrapper {
                         "gale", "call exceeded the timeout of " + Durations.format(fn.config().timeout()) + "; instance stopped"));
             }
             double durationMs = (System.nanoTime() - startNanos) / 1e6;
-            metrics.record(fn.name(), served.version, served.outcome, durationMs, served.coldStart,
+            metrics.record(fn.name(), served.version, served.outcome, ended, durationMs, served.coldStart,
                     served.coldStart ? (acquiredNanos - startNanos) / 1e6 : 0);
             logs.record(new InvocationRecord(requestId, fn.name(), served.version, served.instanceId, status,
                     served.outcome, durationMs, served.coldStart, served.memoryMb, arrival));
@@ -381,6 +388,7 @@ public final class Gateway extends Handler.Wrapper {
 
         /** Answers with a JSON error; returns its status. */
         private int fail(GatewayError error) {
+            ended = error.blame() == GatewayError.Blame.FUNCTION ? CallHistory.Result.FUNCTION_ERROR : CallHistory.Result.PLATFORM_ERROR;
             response.setStatus(error.status());
             response.getHeaders().put("X-Gale-Error", error.blame().header());
             Map<String, Object> body = new LinkedHashMap<>();
@@ -484,16 +492,20 @@ public final class Gateway extends Handler.Wrapper {
     }
 
     /**
-     * The request's headers for the function, in arrival order, minus the admin token: user code never
-     * sees it. {@code X-Gale-Schedule*} is only passed on from a caller with the token (Gale's scheduler),
-     * so no one else can make a call look scheduled to the function.
+     * The request's headers for the function, in arrival order, minus Gale's credentials: user code never
+     * sees the admin token or an access key (in Authorization or X-Gale-Key, valid or not). A public
+     * function's own Authorization passes. {@code X-Gale-Schedule*} and {@code X-Gale-Trigger*} are only passed
+     * on from a caller with the token (Gale's scheduler, a test), so no one else can make a call look scheduled
+     * or like a trigger's event.
      */
     private static List<Map.Entry<String, String>> headers(Request request, boolean carriesAdminToken) {
         List<Map.Entry<String, String>> list = new ArrayList<>(request.getHeaders().size());
         for (HttpField field : request.getHeaders()) {
-            if (carriesAdminToken && field.getHeader() == HttpHeader.AUTHORIZATION) continue;
-            if (!carriesAdminToken && field.getName().regionMatches(true, 0, ScheduledCalls.SCHEDULE_HEADER, 0,
-                    ScheduledCalls.SCHEDULE_HEADER.length())) continue;
+            if (field.getHeader() == HttpHeader.AUTHORIZATION && (carriesAdminToken || Auth.carriesKey(field.getValue()))) continue;
+            if (field.getName().equalsIgnoreCase(Auth.KEY_HEADER)) continue;
+            if (!carriesAdminToken && (field.getName().regionMatches(true, 0, ScheduledCalls.SCHEDULE_HEADER, 0,
+                    ScheduledCalls.SCHEDULE_HEADER.length()) || field.getName().regionMatches(true, 0, TRIGGER_HEADER, 0,
+                    TRIGGER_HEADER.length()))) continue;
             list.add(Map.entry(field.getName(), Objects.requireNonNullElse(field.getValue(), "")));
         }
         return list;

@@ -22,7 +22,8 @@ import java.util.concurrent.TimeUnit;
  * (a histogram), {@code gale_function_cold_starts_total}, {@code gale_function_cold_start_seconds}
  * (the wait of a call for its instance to start), and, read from the pools at each scrape,
  * {@code gale_function_instances} and {@code gale_function_queue_depth}. Meters are cached: no
- * lookup per call beyond one map read.
+ * lookup per call beyond one map read. Each call also goes into the {@link CallHistory} the console
+ * charts, with the same outcome, duration and histogram bounds.
  */
 public final class GatewayMetrics {
 
@@ -42,6 +43,7 @@ public final class GatewayMetrics {
     private final Map<Key, Meters> meters = new ConcurrentHashMap<>();
     private final MultiGauge instances;
     private final MultiGauge queueDepth;
+    private final CallHistory history = new CallHistory(BUCKETS, System::currentTimeMillis);
 
     public GatewayMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -51,8 +53,18 @@ public final class GatewayMetrics {
                 .description("calls of a version waiting for a free instance").register(registry);
     }
 
-    /** @param coldStartWaitMs how long the call waited for its instance to start (only for a cold start) */
-    void record(String function, int version, Outcome outcome, double durationMs, boolean coldStart, double coldStartWaitMs) {
+    /** The last hour of calls per function, in 10-second buckets (the console's charts). */
+    public CallHistory history() {
+        return history;
+    }
+
+    /**
+     * @param result          who failed, if anyone (the response's X-Gale-Error)
+     * @param coldStartWaitMs how long the call waited for its instance to start (only for a cold start)
+     */
+    void record(String function, int version, Outcome outcome, CallHistory.Result result, double durationMs, boolean coldStart,
+                double coldStartWaitMs) {
+        history.record(function, result, durationMs, coldStart);
         Meters m = meters.computeIfAbsent(new Key(function, version), this::meters);
         m.calls().get(outcome).increment();
         m.duration().record((long) (durationMs * 1_000_000), TimeUnit.NANOSECONDS);

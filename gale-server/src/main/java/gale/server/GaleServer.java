@@ -1,20 +1,28 @@
 package gale.server;
 
+import gale.access.AccessKeys;
+import gale.access.AuditLog;
 import gale.admin.AdminApi;
+import gale.admin.ApiAccess;
+import gale.admin.KeysApi;
 import gale.admin.AsyncApi;
 import gale.admin.DeployUpload;
+import gale.admin.CostApi;
 import gale.admin.JobsApi;
 import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
 import gale.gateway.ScheduledCalls;
 import gale.triggers.AsyncQueue;
+import gale.usage.UsageMeter;
 import gale.triggers.Scheduler;
 import gale.triggers.Schedules;
+import gale.triggers.Triggers;
 import java.time.Clock;
 import gale.admin.SamplerApi;
 import gale.admin.BlobsApi;
 import gale.admin.StateAccess;
 import gale.admin.StateApi;
+import gale.console.ConsoleAssets;
 import gale.jobs.JobService;
 import gale.kubernetes.KubernetesRuntime;
 import gale.kubernetes.KubernetesSettings;
@@ -35,6 +43,7 @@ import gale.runtime.Isolation;
 import gale.runtime.python.PythonRuntime;
 import gale.runtime.java.JavaRuntime;
 import gale.runtime.process.ProcessRuntime;
+import gale.store.FunctionRow;
 import gale.store.LogEntry;
 import gale.secrets.SecretBox;
 import gale.secrets.Secrets;
@@ -68,6 +77,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.stream.Collectors;
 
 /**
  * One Gale node: store, registry, runtimes and the HTTP server, wired together. Every
@@ -93,18 +103,22 @@ public final class GaleServer implements AutoCloseable {
     private DataDir.Token token;
     private Store store;
     private LogSink logs;
+    private UsageMeter usage;
     private Registry registry;
     private JobService jobs;
     private Schedules schedules;
     private GatewayMetrics metrics;
     private Secrets secrets;
     private AsyncQueue asyncQueue;
+    private Triggers triggers;
     private Javalin app;
     private String url;
     private volatile String boundUrl;
     private StateTokens stateTokens;
     private BlobCatalog blobCatalog;
     private CompletableFuture<Void> restored;
+    private AccessKeys keys;
+    private AuditLog audit;
 
     private GaleServer(ServerConfig config) {
         this.config = config;
@@ -116,8 +130,16 @@ public final class GaleServer implements AutoCloseable {
         token = dataDir.adminToken();
         store = life.add("the store", config.store().map(url -> Store.openPostgresql(url, java.time.Clock.systemUTC()))
                 .orElseGet(() -> Store.openSqlite(dataDir.store())));
+        keys = life.add("the access keys", new AccessKeys(store.keys(), Clock.systemUTC())); // closed: last uses written
+        keys.start();
+        // Closed after the HTTP server: admin calls in flight get their outcomes written.
+        audit = life.add("the audit log", new AuditLog(store.audit(), Clock.systemUTC()));
+        audit.start();
         logs = life.add("the log writer", new LogSink(store));
         logs.start();
+        // Closed after the instances have stopped, before the store: its last sample and write come last.
+        usage = life.add("the usage meter", new UsageMeter(store.usage(), Clock.systemUTC()));
+        usage.start();
         Path run = dataDir.root().resolve("run");
         String node = dataDir.node();
         var isolation = Isolation.probe(node);
@@ -146,17 +168,21 @@ public final class GaleServer implements AutoCloseable {
             life.add("the " + runtime.name() + " runtime", runtime);
         }
         registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
-                config.bundleLimits(), runtimes, logs, config.drainTimeout()));
+                config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
-        jobs = new JobService(registry, store.jobs());
+        jobs = new JobService(registry, store.jobs(), usage);
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
         blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        var auth = new Auth(token.value());
+        var auth = new Auth(token.value(), keys);
         metrics = new GatewayMetrics(prometheus);
+        metrics.history().seedLastCalls(store.lastCalls()); // the functions list's "last call" survives a restart
+        life.add("the call history sampler", metrics.history().startSampling(registry::activeFunctions,
+                () -> registry.functions().stream().map(FunctionRow::name).collect(Collectors.toSet())));
+        var console = ConsoleAssets.load();
         for (boolean done : new boolean[] {true, false}) {
             io.micrometer.core.instrument.FunctionCounter.builder("gale.job.tasks", jobs, j -> j.tasksEnded(done))
                     .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
@@ -164,13 +190,18 @@ public final class GaleServer implements AutoCloseable {
         }
         asyncQueue = new AsyncQueue(store.async(), registry, logs);
         asyncQueue.open();
+        triggers = new Triggers(store.triggers(), registry, asyncQueue::wake, java.time.Clock.systemUTC());
+        triggers.start();
+        asyncQueue.guardWith(triggers); // an event runs only while its function may read its source
+        store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
+        blobCatalog.reportTo(triggers);
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
         schedules = new Schedules(store.schedules(), clock, name -> registry.function(name).isPresent(), scheduler::poke,
                 config.minScheduleInterval());
-        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway));
+        app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway, console));
         app.start(config.host(), config.port());
         life.onClose("the HTTP server", app::stop);
         life.add("the scheduled calls", scheduledCalls); // after the drain: scheduled calls in flight may finish
@@ -303,7 +334,8 @@ public final class GaleServer implements AutoCloseable {
     }
 
     /** Javalin 7 takes every setting, route and handler up front, before it starts. */
-    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway) {
+    private void configure(JavalinConfig cfg, Path run, PrometheusMeterRegistry prometheus, Auth auth, Gateway gateway,
+                           ConsoleAssets console) {
         cfg.startup.showJavalinBanner = false;
         cfg.startup.showOldJavalinVersionWarning = false; // Gale pins its Javalin; the jar's age is not the user's concern
         cfg.startup.startupWatcherEnabled = false; // started right away; the watcher is a non-daemon thread sleeping 5 s
@@ -340,17 +372,21 @@ public final class GaleServer implements AutoCloseable {
             metrics.refreshPools(registry.activeFunctions());
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
+        new ApiAccess(auth, audit).register(routes); // guards every /v1 route below
         var asyncApi = new AsyncApi(asyncQueue, registry);
-        new AdminApi(registry, store, logs, auth, this::listeningUrl, schedules, asyncApi).register(routes);
+        new AdminApi(registry, store, logs, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);
         asyncApi.register(routes);
         new SecretsApi(secrets).register(routes);
-        var stateAccess = new StateAccess(stateTokens, registry, auth);
+        new KeysApi(keys, audit, Clock.systemUTC()).register(routes);
+        var stateAccess = new StateAccess(stateTokens, registry);
         StateAccess.registerErrors(routes);
         new StateApi(store.state(), stateAccess).register(routes);
         new SamplerApi(store.samplers(), stateAccess).register(routes);
         new BlobsApi(blobCatalog, stateAccess, config.maxBlobBytes()).register(routes);
+        console.register(routes); // the web console at / (docs/console.md)
     }
 
     /**

@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
+import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -15,25 +16,43 @@ import java.util.List;
 
 import static org.awaitility.Awaitility.await;
 
-/** The /v1/jobs API spoken over plain HTTP, as docs/jobs.md describes it. */
+/** The /v1/jobs API (and any other) spoken over plain HTTP, as docs/jobs.md describes it. */
 final class JobsHttp {
 
     static final ObjectMapper JSON = new ObjectMapper();
     private final HttpClient http = HttpClient.newHttpClient();
     private final GaleHarness gale;
+    private final String token; // null: the admin token
 
     JobsHttp(GaleHarness gale) {
-        this.gale = gale;
+        this(gale, null);
     }
 
-    record Answer(int status, JsonNode json, String text) {
+    private JobsHttp(GaleHarness gale, String token) {
+        this.gale = gale;
+        this.token = token;
+    }
+
+    /** The same API spoken with another credential (an access key), or none when {@code token} is empty. */
+    JobsHttp as(String token) {
+        return new JobsHttp(gale, token);
+    }
+
+    record Answer(int status, JsonNode json, String text, HttpHeaders headers) {
     }
 
     Answer send(String method, String path, String contentType, String body) {
+        return send(method, path, contentType, body, java.util.Map.of());
+    }
+
+    /** Any path, /fn/ calls too, with extra headers. */
+    Answer send(String method, String path, String contentType, String body, java.util.Map<String, String> headers) {
         var builder = HttpRequest.newBuilder(URI.create(gale.server.url() + path))
-                .header("Authorization", "Bearer " + gale.server.adminToken())
                 .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        String credential = token == null ? gale.server.adminToken() : token;
+        if (!credential.isEmpty()) builder.header("Authorization", "Bearer " + credential);
         if (contentType != null) builder.header("Content-Type", contentType);
+        headers.forEach(builder::header);
         try {
             HttpResponse<String> r = http.send(builder.build(), HttpResponse.BodyHandlers.ofString());
             JsonNode json = null;
@@ -42,7 +61,7 @@ final class JobsHttp {
             } catch (IOException notJson) {
                 // NDJSON or text
             }
-            return new Answer(r.statusCode(), json, r.body());
+            return new Answer(r.statusCode(), json, r.body(), r.headers());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {

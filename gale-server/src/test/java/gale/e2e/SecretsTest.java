@@ -82,7 +82,8 @@ class SecretsTest extends GaleE2E {
         assertThat(answer.text()).contains(message);
     }
 
-    private static java.util.List<Path> filesHolding(Path root, String value) throws IOException {
+    /** Files under {@code root} whose bytes hold {@code value}. */
+    static java.util.List<Path> filesHolding(Path root, String value) throws IOException {
         byte[] needle = value.getBytes(StandardCharsets.UTF_8);
         try (Stream<Path> files = Files.walk(root)) {
             return files.filter(Files::isRegularFile).filter(f -> {

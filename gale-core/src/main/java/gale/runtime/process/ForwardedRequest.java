@@ -39,16 +39,17 @@ final class ForwardedRequest {
     }
 
     /**
-     * The headers to send. A private function's Authorization header can only be Gale's
-     * admin token (the gateway let the call through), so it never reaches user code.
+     * The headers to send. A private function's Authorization header can only hold Gale's
+     * admin token or an access key (the gateway let the call through), so it never reaches user
+     * code; the gateway has taken Gale's credentials out of a public or key-requiring function's call.
      *
      * @param urlPrefix the function's public path prefix, sent as X-Forwarded-Prefix
      * @param port      the instance's port, the Host when the client sent none
      */
-    static List<Map.Entry<String, String>> headers(InvokeRequest request, boolean publicFunction, String urlPrefix,
+    static List<Map.Entry<String, String>> headers(InvokeRequest request, boolean passAuthorization, String urlPrefix,
                                                    int port) {
         Set<String> dropped = new HashSet<>(NOT_FORWARDED);
-        if (!publicFunction) dropped.add("authorization");
+        if (!passAuthorization) dropped.add("authorization");
         String forwardedFor = null;
         for (var h : request.headers()) {
             if (h.getKey().equalsIgnoreCase("connection")) {

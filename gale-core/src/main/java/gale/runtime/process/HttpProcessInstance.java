@@ -11,6 +11,7 @@ import gale.runtime.InvokeResult;
 import gale.runtime.Isolation;
 import gale.runtime.OutputTail;
 import gale.runtime.ProcessOutput;
+import gale.runtime.UsageCounters;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -68,6 +69,7 @@ final class HttpProcessInstance implements Instance {
     private CompletableFuture<Void> outputDrained = CompletableFuture.completedFuture(null);
     private final Set<Http1Exchange> inFlight = ConcurrentHashMap.newKeySet();
     private volatile long lastRssBytes;
+    private final UsageCounters usage;
 
     /**
      * @param process        {@code setsid /bin/sh -c COMMAND}, just started, maybe in bubblewrap
@@ -84,6 +86,7 @@ final class HttpProcessInstance implements Instance {
         this.group = new ProcessGroup(process.toHandle(), sandboxed);
         this.sandboxed = sandboxed;
         this.life = new FirstFailure(id, spec, cgroup);
+        this.usage = new UsageCounters(cgroup, process::pid);
         this.port = port;
         this.startupTimeout = startupTimeout;
         this.observer = observer;
@@ -96,7 +99,7 @@ final class HttpProcessInstance implements Instance {
         Thread.ofVirtual().name("gale-probe-" + id).start(this::probeUntilReady);
         process.onExit().thenRun(this::onProcessExit);
         // fail() has killed every member by then; the kernel may take a moment to let the cgroup go.
-        life.cgroup().ifPresent(c -> life.terminated().thenRunAsync(c::remove, Thread::startVirtualThread));
+        usage.retireAfter(life.terminated());
     }
 
     private CompletableFuture<Void> logOutput(java.io.InputStream pipe, String stream) {
@@ -104,6 +107,11 @@ final class HttpProcessInstance implements Instance {
             lastOutput.add(line);
             observer.log(this, Optional.empty(), stream, line);
         }).drained();
+    }
+
+    @Override
+    public UsageCounters usageCounters() {
+        return usage;
     }
 
     @Override
@@ -195,7 +203,7 @@ final class HttpProcessInstance implements Instance {
             if (life.current() != null) return new InvokeResult.InstanceDied(life.current()); // fail() may have missed it
             exchange.connect(port, left);
             exchange.send(request.method(), ForwardedRequest.target(request), ForwardedRequest.headers(request,
-                    spec.config().isPublic(), ProcessRuntime.urlPrefix(spec), port), request.body());
+                    spec.config().isPublic() || spec.config().requireKey(), ProcessRuntime.urlPrefix(spec), port), request.body());
             var response = exchange.receive("HEAD".equals(request.method()));
             return outOfMemory().orElse(new InvokeResult.Response(response.status(), response.headers(), response.body()));
         } catch (IOException e) {

@@ -64,7 +64,7 @@ public final class PythonRuntime implements Runtime {
     /** Files of the python/gale package shipped inside the jar. */
     /** The bootstrap, and what `from gale import state, blobs` needs inside a function (stdlib-only). */
     private static final List<String> PACKAGE_FILES = List.of("__init__.py", "_bootstrap.py", "_requirements.py", "_zygote.py",
-            "state.py", "blobs.py", "client.py", "errors.py");
+            "state.py", "blobs.py", "client.py", "errors.py", "_events.py");
     /** Where callbacks run that start processes (a start parks a virtual thread while the launcher spawns). */
     private static final Executor VIRTUAL_TASKS = Thread::startVirtualThread;
     /** What the base zygote imports (those installed): what most data-science functions use. */
