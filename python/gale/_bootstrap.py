@@ -780,11 +780,11 @@ def _guess_content_type(body, is_base64):
 class Instance:
     """One function instance: connect, load, serve, exit."""
 
-    def __init__(self, settings, bundle_root, after_load=None):
+    def __init__(self, settings, bundle_root, after_load=None, channel=None):
         self.settings = settings
         self.bundle_root = bundle_root
         self.after_load = after_load  # the zygote's hook (gale/_zygote.py); called once READY is sent
-        self.channel = None
+        self.channel = channel  # connected and greeted already when the instance joined over TCP (gale/_remote.py)
         self.adapter = None
         self.log_streams = ()
         self.stopping = False
@@ -792,13 +792,14 @@ class Instance:
 
     def run(self):
         signal.signal(signal.SIGTERM, self._on_sigterm)
-        self.channel = Channel.connect(self.settings.socket_path)
-        self.channel.send(HELLO, {
-            "instance": self.settings.instance_id,
-            "nonce": self.settings.nonce,
-            "pid": os.getpid(),
-            "python": "%d.%d.%d" % sys.version_info[:3],
-        })
+        if self.channel is None:
+            self.channel = Channel.connect(self.settings.socket_path)
+            self.channel.send(HELLO, {
+                "instance": self.settings.instance_id,
+                "nonce": self.settings.nonce,
+                "pid": os.getpid(),
+                "python": "%d.%d.%d" % sys.version_info[:3],
+            })
         self._capture_output()
         if not self._load():
             self.exit(1)
@@ -919,16 +920,17 @@ def _occupy_standard_fds():
             os.open(os.devnull, os.O_RDWR)  # takes the lowest free descriptor, i.e. fd
 
 
-def main(after_load=None):
+def main(after_load=None, channel=None):
     """Run the instance; never returns. A zygote's forked child calls this too, with
-    ``after_load`` to hear when user code has loaded."""
+    ``after_load`` to hear when user code has loaded; an instance that joined over TCP
+    (gale/_remote.py) with its ``channel``, HELLO sent."""
     _forget_script_directory()
     settings = Settings(os.environ)
     _scrub_secrets(os.environ)
-    if not settings.socket_path:
+    if channel is None and not settings.socket_path:
         sys.exit("gale bootstrap: GALE_SOCKET is not set; this program is started by Gale")
     _occupy_standard_fds()
-    instance = Instance(settings, os.getcwd(), after_load)
+    instance = Instance(settings, os.getcwd(), after_load, channel)
     try:
         instance.run()
     except ProtocolError as exc:

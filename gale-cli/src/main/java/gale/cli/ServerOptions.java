@@ -2,6 +2,7 @@ package gale.cli;
 
 import gale.client.GaleHome;
 import gale.config.DataSize;
+import gale.kubernetes.KubernetesSettings;
 import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 import gale.server.ServerConfig;
@@ -15,6 +16,7 @@ import picocli.CommandLine.Option;
 final class ServerOptions {
 
     private static final String DEFAULT_LOG_LEVEL = "org.slf4j.simpleLogger.defaultLogLevel";
+    private static final Path SERVICE_ACCOUNT_NAMESPACE = Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
 
     @Option(names = "--host", paramLabel = "HOST", defaultValue = "127.0.0.1",
             description = "interface to listen on (default: ${DEFAULT-VALUE}; 0.0.0.0 for all)")
@@ -32,6 +34,34 @@ final class ServerOptions {
             description = "Keep functions, jobs, state and the rest in PostgreSQL, e.g. jdbc:postgresql://db:5432/gale?user=gale "
                     + "(the password in the URL or in PGPASSWORD; env: GALE_STORE). Default: a SQLite file in the data dir.")
     Optional<String> store = Optional.empty();
+
+    @Option(names = "--instances", paramLabel = "local|kubernetes",
+            description = "Where function instances run: local processes (the default), or pods in a Kubernetes namespace, "
+                    + "see docs/kubernetes.md (env: GALE_INSTANCES)")
+    Optional<String> instances = Optional.empty();
+
+    @Option(names = "--namespace", paramLabel = "NS",
+            description = "With --instances kubernetes: the namespace of the pods (env: GALE_K8S_NAMESPACE; default: the namespace "
+                    + "Gale's own pod runs in)")
+    Optional<String> namespace = Optional.empty();
+
+    @Option(names = "--image", paramLabel = "IMAGE",
+            description = "With --instances kubernetes: the function image pods run, Debian's python3 with Gale's Python package "
+                    + "(env: GALE_K8S_IMAGE; deploy/kubernetes/function-image)")
+    Optional<String> image = Optional.empty();
+
+    @Option(names = "--advertise-address", paramLabel = "HOST",
+            description = "With --instances kubernetes: where pods reach this node, its pod IP (env: GALE_K8S_ADVERTISE_ADDRESS)")
+    Optional<String> advertiseAddress = Optional.empty();
+
+    @Option(names = "--instance-port", paramLabel = "PORT",
+            description = "With --instances kubernetes: the TCP port pods connect back to (env: GALE_K8S_INSTANCE_PORT; default: 7070)")
+    Optional<Integer> instancePort = Optional.empty();
+
+    @Option(names = "--pod-start-timeout", paramLabel = "DURATION",
+            description = "With --instances kubernetes: how long a pod may take to be scheduled, pull its image and connect "
+                    + "before its instance fails (env: GALE_K8S_POD_START_TIMEOUT; default: 2m)")
+    Optional<Duration> podStartTimeout = Optional.empty();
 
     @Option(names = "--python", paramLabel = "PATH",
             description = "Python for functions (default: $GALE_PYTHON, else /usr/bin/python3, else python3)")
@@ -106,10 +136,59 @@ final class ServerOptions {
                 .withMaxBlobBytes(maxBlob.bytes())
                 .withStore(store.orElse(env.get("GALE_STORE")));
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
+        config = config.withKubernetes(kubernetes(env, config.dataDir()).orElse(null));
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
                 config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
-                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes(), config.store());
+                config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes(),
+                config.store(), config.kubernetes());
+    }
+
+    /** The pods' settings with --instances kubernetes (or GALE_INSTANCES=kubernetes), flags before GALE_K8S_* variables. */
+    private Optional<KubernetesSettings> kubernetes(Map<String, String> env, Path dataDir) {
+        String where = instances.or(() -> Optional.ofNullable(env.get("GALE_INSTANCES"))).orElse("local").strip();
+        if (where.equals("local")) return Optional.empty();
+        if (!where.equals("kubernetes")) {
+            throw new IllegalArgumentException("--instances takes local or kubernetes, got '" + where + "'");
+        }
+        String podsNamespace = namespace.or(() -> variable(env, "GALE_K8S_NAMESPACE")).or(ServerOptions::podNamespace).orElse("");
+        // In a pod (the downward API): the node is its pod, which names the function pods across restarts and owns them,
+        // unless they go to another namespace, where the cluster takes an owner for absent and deletes what it owns.
+        Optional<String> podName = variable(env, "GALE_K8S_POD_NAME");
+        Optional<KubernetesSettings.OwnerPod> owner = podName.flatMap(name -> variable(env, "GALE_K8S_POD_UID")
+                .map(uid -> new KubernetesSettings.OwnerPod(name, uid)))
+                .filter(pod -> podNamespace().map(podsNamespace::equals).orElse(true));
+        return Optional.of(new KubernetesSettings(
+                podsNamespace,
+                image.or(() -> variable(env, "GALE_K8S_IMAGE")).orElse(""),
+                advertiseAddress.or(() -> variable(env, "GALE_K8S_ADVERTISE_ADDRESS")).orElse(""),
+                instancePort.orElseGet(() -> variable(env, "GALE_K8S_INSTANCE_PORT").map(ServerOptions::port)
+                        .orElse(KubernetesSettings.DEFAULT_INSTANCE_PORT)),
+                podName.orElseGet(() -> gale.server.DataDir.node(dataDir)),
+                owner,
+                podStartTimeout.or(() -> variable(env, "GALE_K8S_POD_START_TIMEOUT").map(gale.config.Durations::parse))
+                        .orElse(KubernetesSettings.DEFAULT_POD_START_TIMEOUT)));
+    }
+
+    private static Optional<String> variable(Map<String, String> env, String name) {
+        return Optional.ofNullable(env.get(name)).map(String::strip).filter(v -> !v.isEmpty());
+    }
+
+    private static int port(String text) {
+        try {
+            return Integer.parseInt(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("GALE_K8S_INSTANCE_PORT must be a port number, got '" + text + "'");
+        }
+    }
+
+    /** The namespace of the pod Gale runs in, as its service account's files say; empty outside a cluster. */
+    private static Optional<String> podNamespace() {
+        try {
+            return Optional.of(java.nio.file.Files.readString(SERVICE_ACCOUNT_NAMESPACE).strip()).filter(n -> !n.isEmpty());
+        } catch (java.io.IOException e) {
+            return Optional.empty();
+        }
     }
 }

@@ -24,7 +24,13 @@ public record Frame(Type type, ObjectNode header, byte[] body) {
     public enum Type {
         HELLO('H'), READY('R'), LOAD_FAILED('F'), INVOKE('I'), RESPONSE('r'), ERROR('E'), LOG('L'), SHUTDOWN('S'),
         /** A zygote's control message, both ways: the header is the message (docs/protocol.md). */
-        CONTROL('C');
+        CONTROL('C'),
+        /** Over TCP, Gale's first frame: what the instance proves it holds its secret with (docs/protocol.md, "Over TCP"). */
+        CHALLENGE('K'),
+        /** Over TCP, after HELLO: the instance's environment and the archives (bundle, packages) that follow. */
+        SETUP('U'),
+        /** Over TCP, after SETUP: the next bytes of the archives SETUP announced. */
+        ARCHIVE('A');
 
         final byte code;
 

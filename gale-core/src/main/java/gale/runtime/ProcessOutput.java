@@ -3,6 +3,7 @@ package gale.runtime;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 
@@ -53,17 +54,39 @@ public final class ProcessOutput {
         return drained;
     }
 
+    /**
+     * An output stream that passes on what is written to it line by line, as a pipe's reader
+     * does; for output that arrives by other means (a pod's log, which the cluster's API pushes).
+     * Closing it passes on a last unfinished line. Writers must not write concurrently.
+     */
+    public static OutputStream lines(LineSink sink) {
+        var output = new ProcessOutput(sink);
+        var line = new ByteArrayOutputStream(256);
+        return new OutputStream() {
+            @Override
+            public void write(int b) {
+                output.take(line, (byte) b);
+            }
+
+            @Override
+            public void write(byte[] bytes, int offset, int length) {
+                for (int i = offset; i < offset + length; i++) output.take(line, bytes[i]);
+            }
+
+            @Override
+            public void close() {
+                if (line.size() > 0) output.emit(line);
+            }
+        };
+    }
+
     private void readAll(InputStream stream) {
         var line = new ByteArrayOutputStream(256);
         byte[] buffer = new byte[8192];
         try (stream) {
             int n;
             while ((n = stream.read(buffer)) != -1) {
-                for (int i = 0; i < n; i++) {
-                    byte b = buffer[i];
-                    if (b != '\n') line.write(b);
-                    if (b == '\n' || line.size() >= MAX_LINE_BYTES) emit(line);
-                }
+                for (int i = 0; i < n; i++) take(line, buffer[i]);
             }
         } catch (IOException ignored) {
             // the process is gone, or the stream was closed to stop reading
@@ -71,6 +94,12 @@ public final class ProcessOutput {
             if (line.size() > 0) emit(line);
             drained.complete(null);
         }
+    }
+
+    /** Adds one byte to the line being collected, passing the line on at its end or at {@link #MAX_LINE_BYTES}. */
+    private void take(ByteArrayOutputStream line, byte b) {
+        if (b != '\n') line.write(b);
+        if (b == '\n' || line.size() >= MAX_LINE_BYTES) emit(line);
     }
 
     private void emit(ByteArrayOutputStream buffer) {

@@ -36,11 +36,20 @@ public record RuntimeContext(String node, Path runtimeDir, Path scratchRoot, Ins
 
     /**
      * The environment a function version's instances and zygote start from: {@link #instanceEnvironment()}
-     * plus the version's {@link InstanceCredentials}. The one place an instance's credentials are added.
+     * plus the version's {@link InstanceCredentials}. With {@link #remoteEnvironment}, the one place an
+     * instance's credentials are added.
      */
     public Map<String, String> instanceEnvironment(InstanceSpec spec) {
         Map<String, String> env = instanceEnvironment();
         env.putAll(credentials.environment(spec));
         return env;
+    }
+
+    /**
+     * The environment a version's instances on another machine (pods) start from: the version's
+     * {@link InstanceCredentials} and nothing of this server's own environment, which belongs to this machine.
+     */
+    public Map<String, String> remoteEnvironment(InstanceSpec spec) {
+        return new java.util.LinkedHashMap<>(credentials.environment(spec));
     }
 }

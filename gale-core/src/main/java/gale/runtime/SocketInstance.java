@@ -25,10 +25,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * An instance that is a local process speaking the instance protocol (docs/protocol.md) over
- * Gale's UNIX socket: the Python bootstrap or the Java one (gale-api). The process is a child
- * of the JVM, or was forked by a Python zygote and may still be on its way when the instance
- * is made.
+ * An instance that speaks the instance protocol (docs/protocol.md) over a socket: the Python
+ * bootstrap or the Java one (gale-api). Its {@link InstanceProcess} is a local process, a child
+ * of the JVM or forked by a Python zygote (on Gale's UNIX socket), or a pod (over TCP), and may
+ * still be on its way when the instance is made.
  * The first failure recorded is the one every later call sees; a process exit and a
  * broken socket both end up here.
  */
@@ -60,7 +60,7 @@ public final class SocketInstance implements Instance {
      * @param exit   completes once it has exited, saying how, e.g. "instance exited with code 3"; fails with
      *               {@link InstanceFailedException} when something else took it down (its zygote died), saying what
      */
-    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) {
+    public record OsProcess(long pid, Optional<ProcessHandle> handle, CompletableFuture<String> exit) implements InstanceProcess {
 
         /** A child of the JVM, which reports its exit status. */
         public static OsProcess of(Process process) {
@@ -69,12 +69,30 @@ public final class SocketInstance implements Instance {
         }
 
         /** Kills the process and what it started; nothing once it has exited. */
+        @Override
         public void destroy() {
             if (exit.isDone()) return;
             handle.ifPresent(h -> {
                 ProcessTree.descendants(pid).forEach(child -> ProcessHandle.of(child).ifPresent(ProcessHandle::destroyForcibly));
                 h.destroyForcibly();
             });
+        }
+
+        /** The resident memory of the process and its children. */
+        @Override
+        public long rssBytes() {
+            return handle.isEmpty() ? 0 : ProcessTree.rssBytes(pid);
+        }
+
+        /** Gone from the process table while its exit is not known: its zygote, which reports it, may be busy. */
+        @Override
+        public boolean mayReportExitLate() {
+            return !exit.isDone() && !ProcessTree.isRunning(pid);
+        }
+
+        @Override
+        public String describe() {
+            return "pid " + pid;
         }
     }
 
@@ -90,7 +108,7 @@ public final class SocketInstance implements Instance {
 
     private final String id;
     private final InstanceSpec spec;
-    private final CompletableFuture<OsProcess> launching;
+    private final CompletableFuture<? extends InstanceProcess> launching;
     private final CompletableFuture<Connection> connecting;
     private final InstanceObserver observer;
     private final FirstFailure life;
@@ -100,7 +118,7 @@ public final class SocketInstance implements Instance {
     private final AtomicLong unanswered = new AtomicLong();
     private final long startNanos = System.nanoTime();
     private volatile Connection connection;
-    private volatile OsProcess process;
+    private volatile InstanceProcess process;
     private volatile long readyNanos;
     private volatile long lastRssBytes;
 
@@ -123,7 +141,7 @@ public final class SocketInstance implements Instance {
      * completes {@code launching}, and hands its output to {@link #logPipe} or
      * {@link #logSocket}; failing {@code launching} fails the instance.
      */
-    public static SocketInstance launching(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
+    public static SocketInstance launching(String id, InstanceSpec spec, CompletableFuture<? extends InstanceProcess> launching,
                                            CompletableFuture<Connection> connecting, InstanceObserver observer,
                                            Optional<Isolation.Cgroup> cgroup) {
         var instance = new SocketInstance(id, spec, launching, connecting, observer, cgroup);
@@ -131,7 +149,7 @@ public final class SocketInstance implements Instance {
         return instance;
     }
 
-    private SocketInstance(String id, InstanceSpec spec, CompletableFuture<OsProcess> launching,
+    private SocketInstance(String id, InstanceSpec spec, CompletableFuture<? extends InstanceProcess> launching,
                            CompletableFuture<Connection> connecting, InstanceObserver observer, Optional<Isolation.Cgroup> cgroup) {
         this.id = id;
         this.spec = spec;
@@ -145,7 +163,7 @@ public final class SocketInstance implements Instance {
     private void start() {
         // The cgroup goes when the process has, whether it started or not, and once fail() has read its OOM count
         // and the usage counters their last reading.
-        usage.retireAfter(CompletableFuture.allOf(launching.thenCompose(OsProcess::exit).handle((exit, error) -> null),
+        usage.retireAfter(CompletableFuture.allOf(launching.thenCompose(InstanceProcess::exit).handle((exit, error) -> null),
                 life.terminated()));
         // A platform thread blocks in read(2) directly; a virtual one would go through the poller on every frame.
         Thread.ofPlatform().daemon().name("gale-instance-" + id).start(this::readLoop);
@@ -174,10 +192,9 @@ public final class SocketInstance implements Instance {
         return spec;
     }
 
-    /** The process id, or -1 while the process is still being made. */
+    /** The process id, or -1 while the process is still being made (or when it is not a local process). */
     public long pid() {
-        OsProcess p = process;
-        return p == null ? -1 : p.pid();
+        return process instanceof OsProcess p ? p.pid() : -1;
     }
 
     /** Completes with the detected calling convention when user code has loaded; fails with {@link InstanceFailedException}. */
@@ -334,9 +351,9 @@ public final class SocketInstance implements Instance {
     /** Measures the resident memory of the instance and its children, in bytes; 0 once it is gone. */
     @Override
     public long rssBytes() {
-        OsProcess p = process;
-        if (p == null || p.handle().isEmpty()) return 0;
-        long total = ProcessTree.rssBytes(p.pid());
+        InstanceProcess p = process;
+        if (p == null) return 0;
+        long total = p.rssBytes();
         lastRssBytes = total;
         return total;
     }
@@ -347,10 +364,11 @@ public final class SocketInstance implements Instance {
         return lastRssBytes;
     }
 
-    /** True when the instance runs in a cgroup: the kernel enforces its memory limit, so the pool's watchdog need not. */
+    /** True when the instance runs in a cgroup (its own, or its container's): the kernel enforces its memory limit, so the pool's watchdog need not. */
     @Override
     public boolean memoryLimitEnforced() {
-        return life.memoryLimitEnforced();
+        InstanceProcess p = process;
+        return life.memoryLimitEnforced() || (p != null && p.limitsMemory());
     }
 
     @Override
@@ -362,7 +380,7 @@ public final class SocketInstance implements Instance {
         Optional<InstanceFailure> recorded = life.record(given);
         if (recorded.isEmpty()) return;
         InstanceFailure reason = recorded.get();
-        launching.thenAccept(OsProcess::destroy); // now, or as soon as a zygote has forked it
+        launching.thenAccept(InstanceProcess::destroy); // now, or as soon as a zygote has forked it (or the pod exists)
         connecting.completeExceptionally(new InstanceFailedException(reason));
         Connection c = connection;
         if (c != null) c.close();
@@ -391,8 +409,8 @@ public final class SocketInstance implements Instance {
                 // The socket closed first; give the process a moment to report its exit status. A forked
                 // instance's exit is reported by its zygote, which may be busy: wait longer once it is surely gone.
                 awaitExit(Duration.ofSeconds(1));
-                OsProcess p = process;
-                if (p != null && !p.exit().isDone() && !ProcessTree.isRunning(p.pid())) awaitExit(Duration.ofSeconds(5));
+                InstanceProcess p = process;
+                if (p != null && p.mayReportExitLate()) awaitExit(Duration.ofSeconds(5));
                 InstanceFailure exit = exitFailure();
                 fail(e instanceof Frame.CutOff cut ? new InstanceFailure(exit.kind(), exit.message() + "; " + cut.getMessage()) : exit);
             }
@@ -460,7 +478,7 @@ public final class SocketInstance implements Instance {
 
     /** Waits up to {@code limit} for the process to exit. */
     private void awaitExit(Duration limit) {
-        launching.thenCompose(OsProcess::exit)
+        launching.thenCompose(InstanceProcess::exit)
                 .completeOnTimeout(null, limit.toMillis(), TimeUnit.MILLISECONDS)
                 .exceptionally(error -> null)
                 .join();
@@ -496,7 +514,7 @@ public final class SocketInstance implements Instance {
 
     /** How the process ended (CRASHED, or LOST with its zygote); while it still runs, that it closed its connection. */
     private InstanceFailure exitFailure() {
-        OsProcess p = process;
+        InstanceProcess p = process;
         if (p != null && p.exit().isDone()) {
             return p.exit().handle((how, error) -> {
                 if (error == null) return new InstanceFailure(InstanceFailure.Kind.CRASHED, how);
@@ -505,12 +523,13 @@ public final class SocketInstance implements Instance {
                         : new InstanceFailure(InstanceFailure.Kind.CRASHED, "instance ended: " + messageOf(cause));
             }).join();
         }
-        return new InstanceFailure(InstanceFailure.Kind.CRASHED, "the instance closed its connection to "
-                + "Gale but kept running (did the function close a file descriptor it did not open?); instance killed");
+        return new InstanceFailure(InstanceFailure.Kind.CRASHED,
+                p != null ? p.connectionClosedWhileRunning() : InstanceProcess.CLOSED_ITS_CONNECTION);
     }
 
     @Override
     public String toString() {
-        return "Instance[" + id + " " + spec.label() + " pid " + pid() + "]";
+        InstanceProcess p = process;
+        return "Instance[" + id + " " + spec.label() + " " + (p == null ? "starting" : p.describe()) + "]";
     }
 }

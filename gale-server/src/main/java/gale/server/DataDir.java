@@ -42,6 +42,11 @@ public final class DataDir {
      * every data dir on the machine.
      */
     public String node() {
+        return node(root);
+    }
+
+    /** {@link #node()} of the data dir at {@code root}, without creating it. */
+    public static String node(Path root) {
         try {
             byte[] hash = java.security.MessageDigest.getInstance("SHA-256")
                     .digest(root.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8));

@@ -24,6 +24,10 @@ import gale.admin.StateAccess;
 import gale.admin.StateApi;
 import gale.console.ConsoleAssets;
 import gale.jobs.JobService;
+import gale.kubernetes.KubernetesRuntime;
+import gale.kubernetes.KubernetesSettings;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import gale.blob.BlobCatalog;
 import gale.blob.BlobStore;
 import gale.gateway.Auth;
@@ -154,10 +158,11 @@ public final class GaleServer implements AutoCloseable {
         };
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
                 credentials);
-        List<gale.runtime.Runtime> runtimes = List.of(
-                new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
-                new ProcessRuntime(context),
-                new JavaRuntime(context, JavaRuntime.currentJava()));
+        List<gale.runtime.Runtime> runtimes = config.kubernetes().isPresent()
+                ? List.of(kubernetesRuntime(context, config.kubernetes().get()))
+                : List.of(new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes()),
+                        new ProcessRuntime(context),
+                        new JavaRuntime(context, JavaRuntime.currentJava()));
         for (var runtime : runtimes) {
             runtime.start();
             life.add("the " + runtime.name() + " runtime", runtime);
@@ -217,6 +222,20 @@ public final class GaleServer implements AutoCloseable {
         restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler))
                 .thenRun(() -> asyncQueue.start(true)); // the data dir's lock: this is the store's only server
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
+    }
+
+    /**
+     * Python instances as pods (docs/kubernetes.md). The client configures itself as kubectl would: in a pod from its
+     * service account, elsewhere from KUBECONFIG or ~/.kube/config. Only python3 runs there for now.
+     */
+    private gale.runtime.Runtime kubernetesRuntime(RuntimeContext context, KubernetesSettings settings) {
+        if (!settings.advertisesLoopback() && (config.host().equals("127.0.0.1") || config.host().equals("localhost"))) {
+            LOG.warn("instances run as pods but Gale listens on {} only: functions cannot reach gale.state and gale.blobs; "
+                    + "start it with --host 0.0.0.0", config.host());
+        }
+        KubernetesClient client = life.add("the Kubernetes client", new KubernetesClientBuilder().build());
+        var python = new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes(), false, false);
+        return new KubernetesRuntime(context, python, client, settings);
     }
 
     private static void startScheduler(Scheduler scheduler) {
@@ -375,9 +394,11 @@ public final class GaleServer implements AutoCloseable {
      * once bound (an instance started before that gets no URL).
      */
     private Optional<String> instanceUrl() {
-        if (boundUrl != null) return Optional.of(boundUrl);
-        if (config.port() == 0) return Optional.empty();
-        return Optional.of("http://" + displayHost(config.host()) + ":" + config.port());
+        int port = boundUrl != null ? app.port() : config.port();
+        if (port == 0) return Optional.empty();
+        // Pods reach this node at the address they connect back to.
+        String hostAndPort = config.kubernetes().map(k -> k.address(port)).orElse(displayHost(config.host()) + ":" + port);
+        return Optional.of("http://" + hostAndPort);
     }
 
     /** Deletes expired state keys once a minute (reads skip them before that). */

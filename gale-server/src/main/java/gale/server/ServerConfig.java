@@ -1,5 +1,6 @@
 package gale.server;
 
+import gale.kubernetes.KubernetesSettings;
 import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 import gale.triggers.ScheduleSpec;
@@ -27,6 +28,8 @@ import java.util.Optional;
  * @param maxBlobBytes  largest blob a put may store (413 above)
  * @param store         where the durable state lives: a {@code jdbc:postgresql:} URL (several nodes share it), or
  *                      empty for the SQLite file in the data dir (docs/postgresql.md)
+ * @param kubernetes    run function instances as pods in this namespace with this image (docs/kubernetes.md), or empty
+ *                      for local processes
  */
 public record ServerConfig(
         String host,
@@ -42,7 +45,8 @@ public record ServerConfig(
         Duration shutdownGrace,
         Duration minScheduleInterval,
         long maxBlobBytes,
-        Optional<String> store) {
+        Optional<String> store,
+        Optional<KubernetesSettings> kubernetes) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     /** Models of a few GB fit; the bytes stream to disk, so the limit guards the disk, not memory. */
@@ -75,6 +79,7 @@ public record ServerConfig(
                         + "//HOST:PORT/DB?user=NAME), got: " + s + "; leave it out for the SQLite file in the data dir");
             }
         });
+        kubernetes = kubernetes == null ? Optional.empty() : kubernetes;
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -85,47 +90,51 @@ public record ServerConfig(
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
                 Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL,
-                DEFAULT_MAX_BLOB_BYTES, Optional.empty());
+                DEFAULT_MAX_BLOB_BYTES, Optional.empty(), Optional.empty());
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withBundleLimits(BundleLimits limits) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withMinScheduleInterval(Duration interval) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes, store, kubernetes);
     }
 
     public ServerConfig withMaxBlobBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes, store);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes, store, kubernetes);
     }
 
     public ServerConfig withStore(String url) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, Optional.ofNullable(url));
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, Optional.ofNullable(url), kubernetes);
+    }
+
+    public ServerConfig withKubernetes(KubernetesSettings settings) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, Optional.ofNullable(settings));
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */

@@ -136,7 +136,7 @@ public final class PythonRuntime implements Runtime {
     public void start() {
         packageDir = unpackPackage(context.runtimeDir());
         requirements = new PythonRequirements(python, packageDir.resolve("_requirements.py"), indexUrl, wheelDir);
-        if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0): every instance starts a fresh interpreter");
+        if (!zygotesOn) LOG.info("python zygotes are off (GALE_ZYGOTE=0, or instances run as pods): every instance starts a fresh interpreter");
         if (baseWanted) startBase();
     }
 
@@ -353,12 +353,30 @@ public final class PythonRuntime implements Runtime {
     /** The environment of the version's instances, without the per-instance id and nonce. */
     private Map<String, String> environment(InstanceSpec spec, Path scratch) {
         Map<String, String> env = context.instanceEnvironment(spec);
-        env.put("HOME", scratch.toString());
-        env.put("TMPDIR", scratch.toString());
+        addFunctionVariables(env, spec, scratch.toString(), packageRoot().toString());
+        env.put("GALE_SOCKET", listener.socketPath().toString());
+        return env;
+    }
+
+    /**
+     * The environment of an instance of {@code spec} that runs on another machine (a pod): its
+     * credentials ({@link RuntimeContext#remoteEnvironment}) and the variables of docs/protocol.md
+     * naming the function, with HOME and TMPDIR at {@code home} and Gale's Python package under
+     * {@code packageRoot} on that machine; without the way to reach Gale and the per-instance id and nonce.
+     */
+    public Map<String, String> remoteEnvironment(InstanceSpec spec, String home, String packageRoot) {
+        Map<String, String> env = context.remoteEnvironment(spec);
+        addFunctionVariables(env, spec, home, packageRoot);
+        return env;
+    }
+
+    /** The variables every instance of the version gets wherever it runs; the function's own env cannot shadow Gale's. */
+    private static void addFunctionVariables(Map<String, String> env, InstanceSpec spec, String home, String packageRoot) {
+        env.put("HOME", home);
+        env.put("TMPDIR", home);
         env.putAll(PYTHON_VARIABLES);
         env.putAll(spec.config().env());
-        env.put("PYTHONPATH", packageRoot().toString()); // `import gale` works in user code
-        env.put("GALE_SOCKET", listener.socketPath().toString());
+        env.put("PYTHONPATH", packageRoot); // `import gale` works in user code
         env.put("GALE_FUNCTION", spec.function());
         env.put("GALE_VERSION", Integer.toString(spec.version()));
         env.put("GALE_ENTRY_POINT", spec.config().entryPoint());
@@ -367,7 +385,6 @@ public final class PythonRuntime implements Runtime {
         env.put("GALE_MEMORY_MB", Long.toString(spec.config().memory().megabytes()));
         env.put("GALE_CONCURRENCY", Integer.toString(spec.config().concurrency()));
         env.put("GALE_URL_PREFIX", "/fn/" + spec.function());
-        return env;
     }
 
     private Path interpreter(InstanceSpec spec) {
