@@ -118,7 +118,7 @@ class KubernetesRuntimeTest {
     }
 
     private Pod onlyPod() {
-        await().atMost(Duration.ofSeconds(10)).until(() -> kubelet.pods().size() == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> kubelet.pods().size() == 1);
         return kubelet.pods().getFirst();
     }
 
@@ -157,7 +157,7 @@ class KubernetesRuntimeTest {
         kubelet.run(pod);
         instance.ready().get(30, TimeUnit.SECONDS);
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> logs.containsAll(List.of(instance.id() + " pod: a C library wrote this",
+        await().atMost(Duration.ofSeconds(30)).until(() -> logs.containsAll(List.of(instance.id() + " pod: a C library wrote this",
                 instance.id() + " pod: and a subprocess this")));
     }
 
@@ -210,7 +210,7 @@ class KubernetesRuntimeTest {
                 + "available: 3 Insufficient memory.); see kubectl describe pod " + pod + " -n " + NAMESPACE);
         assertThatThrownBy(() -> instance.ready().get()).isInstanceOf(ExecutionException.class).cause()
                 .isInstanceOf(InstanceFailedException.class);
-        await().atMost(Duration.ofSeconds(10)).until(() -> kubelet.pods().isEmpty());
+        await().atMost(Duration.ofSeconds(30)).until(() -> kubelet.pods().isEmpty());
     }
 
     @Test
@@ -316,8 +316,8 @@ class KubernetesRuntimeTest {
         instance.stop(Duration.ofSeconds(5));
 
         assertThat(failureOf(instance).kind()).isEqualTo(InstanceFailure.Kind.STOPPED);
-        await().atMost(Duration.ofSeconds(10)).until(() -> kubelet.pods().isEmpty());
-        await().atMost(Duration.ofSeconds(10)).until(() -> !kubelet.isRunning(pod));
+        await().atMost(Duration.ofSeconds(30)).until(() -> kubelet.pods().isEmpty());
+        await().atMost(Duration.ofSeconds(30)).until(() -> !kubelet.isRunning(pod));
     }
 
     @Test
