@@ -212,19 +212,31 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
             java.util.Properties props = new java.util.Properties();
             if (settings.getPassword() != null) props.setProperty("password", settings.getPassword());
             java.sql.Connection c = java.sql.DriverManager.getConnection(settings.getJdbcUrl(), props);
-            try (var statement = c.createStatement();
-                 ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + NODE_LOCK_KEY + ")")) {
-                rs.next();
-                if (!rs.getBoolean(1)) {
+            // A node that just stopped may still hold it: its backend lets go a moment after the session closes.
+            long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
+            while (!tryAdvisoryLock(c)) {
+                if (System.nanoTime() > deadline) {
                     c.close();
                     throw new IllegalStateException("another Gale node is using the store " + redacted(settings.getJdbcUrl())
                             + "; one node per store for now: stop the other node, or give this one a database of its own");
                 }
+                java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100));
             }
             return c;
         } catch (SQLException e) {
             throw new IllegalStateException("could not connect to the store " + redacted(settings.getJdbcUrl()) + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /** How long a starting node waits for the store's lock before it says another node holds it. */
+    static final java.time.Duration LOCK_WAIT = java.time.Duration.ofSeconds(5);
+
+    private static boolean tryAdvisoryLock(java.sql.Connection c) throws SQLException {
+        try (var statement = c.createStatement();
+             ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + NODE_LOCK_KEY + ")")) {
+            rs.next();
+            return rs.getBoolean(1);
         }
     }
 
@@ -451,8 +463,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     public void close() {
         pool.close();
         if (storeLock != null) {
-            try {
-                storeLock.close(); // ends the session, and its advisory lock with it
+            try (var session = storeLock; var statement = session.createStatement()) {
+                // Let go before the session ends: a backend drops its locks only once it has wound down.
+                statement.execute("SELECT pg_advisory_unlock(" + NODE_LOCK_KEY + ")");
             } catch (SQLException ignored) {
                 // the server is gone already, and the lock with its session
             }
