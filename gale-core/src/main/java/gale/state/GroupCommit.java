@@ -21,6 +21,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link RuntimeException} must have written nothing (check first, then write): its caller gets
  * the exception and the batch goes on. An {@link SQLException} fails the whole batch.
  *
+ * <p>Nodes that share a PostgreSQL store each have their own writer, so each batch first takes a
+ * transaction-scoped advisory lock ({@code pg_advisory_xact_lock}, released by the commit): one
+ * batch at a time across every node, and each reads the rows only after the last holder's commit
+ * (READ COMMITTED takes each statement's snapshot when it starts). On SQLite one node is the only
+ * writer and its IMMEDIATE transactions serialise the rest.
+ *
  * @param <B> what the tasks of one batch share (see {@link Batch}), opened per transaction
  */
 final class GroupCommit<B extends GroupCommit.Batch> {
@@ -48,13 +54,31 @@ final class GroupCommit<B extends GroupCommit.Batch> {
     private final Jdbi jdbi;
     private final Clock clock;
     private final Opener<B> opener;
+    /** The advisory lock key that serialises this writer's batches across nodes on PostgreSQL. */
+    private final long crossNodeLock;
     private final ReentrantLock writer = new ReentrantLock();
+    /** Whether the store is PostgreSQL; learnt from the first connection (null until then). */
+    private volatile Boolean postgresql;
     private final ConcurrentLinkedQueue<Pending<B, ?>> pending = new ConcurrentLinkedQueue<>();
 
-    GroupCommit(Jdbi jdbi, Clock clock, Opener<B> opener) {
+    GroupCommit(Jdbi jdbi, Clock clock, long crossNodeLock, Opener<B> opener) {
         this.jdbi = jdbi;
         this.clock = clock;
+        this.crossNodeLock = crossNodeLock;
         this.opener = opener;
+    }
+
+    /** Opens a batch on the transaction's connection, once every other node's writer has let go (PostgreSQL). */
+    private B open(Connection connection, long now) throws SQLException {
+        Boolean shared = postgresql;
+        if (shared == null) postgresql = shared = connection.getMetaData().getDatabaseProductName().equals("PostgreSQL");
+        if (shared) {
+            try (var lock = connection.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
+                lock.setLong(1, crossNodeLock);
+                lock.execute();
+            }
+        }
+        return opener.open(connection, now);
     }
 
     /** Runs {@code task} in the next batch; returns once that batch has committed. */
@@ -79,7 +103,7 @@ final class GroupCommit<B extends GroupCommit.Batch> {
             long now = clock.millis();
             List<B> opened = new ArrayList<>(1);
             T result = jdbi.inTransaction(h -> {
-                B batch = opener.open(h.getConnection(), now);
+                B batch = open(h.getConnection(), now);
                 opened.add(batch);
                 T r = task.run(batch);
                 batch.flush();
@@ -101,7 +125,7 @@ final class GroupCommit<B extends GroupCommit.Batch> {
         try {
             List<B> opened = new ArrayList<>(1);
             jdbi.useTransaction(h -> {
-                B shared = opener.open(h.getConnection(), now);
+                B shared = open(h.getConnection(), now);
                 opened.add(shared);
                 for (Pending<B, ?> p : batch) p.run(shared);
                 shared.flush();

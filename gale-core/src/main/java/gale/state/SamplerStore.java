@@ -42,10 +42,13 @@ public final class SamplerStore {
     public static final Duration DEFAULT_LEASE = Duration.ofMinutes(10);
     public static final Duration MAX_LEASE = Duration.ofDays(1);
 
+    /** The advisory lock the sampler writers of every node take in turn on PostgreSQL ("galesamp"). */
+    private static final long CROSS_NODE_LOCK = 0x67616c6573616d70L;
+
     private final GroupCommit<Tx> writer;
 
     public SamplerStore(Jdbi jdbi, Clock clock) {
-        this.writer = new GroupCommit<>(jdbi, clock, Tx::new);
+        this.writer = new GroupCommit<>(jdbi, clock, CROSS_NODE_LOCK, Tx::new);
     }
 
     /** The connection and time one batch of sampler operations runs with, and the samplers whose leases it returned. */

@@ -32,12 +32,14 @@ import java.util.Optional;
  * incrementing one key cost a commit per batch, not one per increment, and a batch writes each
  * key it changed once. Reads go to the database and see every write that has returned.
  *
- * <p>On PostgreSQL the same statements run; the lock then serialises one node's writers, and
- * the rows a batch reads would be taken {@code FOR UPDATE}.
+ * <p>On PostgreSQL the same statements run, and every node's batches take one advisory lock in
+ * turn ({@link GroupCommit}): linearizable across nodes too, still a commit per batch.
  */
 public final class StateStore {
 
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The advisory lock the state writers of every node take in turn on PostgreSQL ("galestat"). */
+    private static final long CROSS_NODE_LOCK = 0x67616c6573746174L;
 
     private final Jdbi jdbi;
     private final Clock clock;
@@ -47,7 +49,7 @@ public final class StateStore {
     public StateStore(Jdbi jdbi, Clock clock) {
         this.jdbi = jdbi;
         this.clock = clock;
-        this.writer = new GroupCommit<>(jdbi, clock,
+        this.writer = new GroupCommit<>(jdbi, clock, CROSS_NODE_LOCK,
                 (connection, now) -> new Batch(connection, now, readRevision(connection), outbox));
     }
 
