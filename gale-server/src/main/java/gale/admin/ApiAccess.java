@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.access.AuditEntry;
 import gale.access.AuditLog;
 import gale.access.Scope;
+import gale.registry.FunctionName;
 import gale.registry.StorageFull;
 import gale.gateway.Auth;
 import gale.gateway.Caller;
@@ -133,7 +134,7 @@ public final class ApiAccess {
         int status = ctx.statusCode();
         Optional<String> detail = Optional.ofNullable(ctx.<String>attribute(DETAIL));
         if (status >= 400) detail = errorOf(ctx).or(() -> Optional.ofNullable(ctx.<String>attribute(DETAIL)));
-        audit.end(id, status, detail, Optional.ofNullable(ctx.<String>attribute(FUNCTION)));
+        audit.end(id, status, detail, Optional.ofNullable(ctx.<String>attribute(FUNCTION)).filter(FunctionName::isValid));
     }
 
     private static Optional<String> errorOf(Context ctx) {
@@ -145,11 +146,15 @@ public final class ApiAccess {
         }
     }
 
-    /** The function a route under /v1/functions/{name} acts on. */
+    /**
+     * The function a route under /v1/functions/{name} acts on; none when the name is not a valid one (the
+     * request is refused with 400 and its target still records the path), since audit_log.function_name
+     * holds at most 63 characters and PostgreSQL refuses a longer value where SQLite would keep it.
+     */
     private static Optional<String> functionOf(Context ctx, String template) {
         if (!template.startsWith("/v1/functions/{name}")) return Optional.empty();
         String[] parts = ctx.path().split("/", 5);
-        return parts.length > 3 && !parts[3].isEmpty() ? Optional.of(gale.registry.FunctionName.shown(parts[3])) : Optional.empty();
+        return parts.length > 3 && FunctionName.isValid(parts[3]) ? Optional.of(parts[3]) : Optional.empty();
     }
 
     private static String target(Context ctx) {

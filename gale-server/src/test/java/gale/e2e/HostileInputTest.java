@@ -1,5 +1,6 @@
 package gale.e2e;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import gale.client.GaleApiException;
 import gale.client.LogEntry;
 import gale.config.DataSize;
@@ -25,8 +26,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
 import java.util.zip.ZipEntry;
 import java.util.zip.ZipOutputStream;
 
@@ -352,6 +355,21 @@ class HostileInputTest {
             assertThat(r.error()).contains("is not allowed", NAME_RULE);
         }
         assertNothingChanged(before);
+    }
+
+    @Test
+    void aRefusedNameIsAuditedByItsPathWithoutAFunction() {
+        String tooLong = "x" + "2".repeat(63); // 64 characters: over audit_log.function_name's 63 on PostgreSQL
+        byte[] body = validDeployBody();
+
+        RawHttp.Response r = http.send(deployHead(tooLong, "multipart/form-data; boundary=B", "Content-Length: " + body.length), body);
+
+        assertThat(r.status()).isEqualTo(400);
+        JsonNode entry = StreamSupport.stream(gale.client.audit(Optional.empty(), Optional.empty(), 50).spliterator(), false)
+                .filter(e -> e.path("target").asText().equals("functions/" + tooLong + "/versions"))
+                .findFirst().orElseThrow();
+        assertThat(entry.path("status").asInt()).isEqualTo(400);
+        assertThat(entry.path("function").isNull()).as("function of %s", entry).isTrue();
     }
 
     @Test
