@@ -38,6 +38,36 @@ class SecretsCommandTest {
     }
 
     @Test
+    void grantWithFileMountsTheSecretAsAFileOfTheFunction() {
+        api.on("POST /v1/functions/scorer/secret-files", 200, "{}");
+
+        GaleCli.Result result = GaleCli.run(api.env(), "secrets", "grant", "api-key", "--function", "scorer", "--file", "key.json");
+
+        assertThat(result.exitCode()).as(result.err()).isEqualTo(ExitCode.OK);
+        assertThat(api.requests().getFirst().body()).contains("\"secret\":\"api-key\"", "\"file\":\"key.json\"");
+        assertThat(result.out()).contains("started from now on find api-key in $GALE_SECRETS_DIR/key.json");
+    }
+
+    @Test
+    void grantWithBothEnvAndFileIsAUsageError() {
+        GaleCli.Result result = GaleCli.run(api.env(), "secrets", "grant", "api-key", "scorer", "--env", "KEY", "--file", "key.json");
+
+        assertThat(result.exitCode()).isEqualTo(ExitCode.USAGE);
+        assertThat(result.err()).contains("one of --env VARIABLE or --file FILE");
+        assertThat(api.requests()).isEmpty();
+    }
+
+    @Test
+    void revokeWithFileTakesTheFileAway() {
+        api.on("DELETE /v1/functions/scorer/secret-files/key.json", 204, "");
+
+        GaleCli.Result result = GaleCli.run(api.env(), "secrets", "revoke", "scorer", "--file", "key.json");
+
+        assertThat(result.exitCode()).as(result.err()).isEqualTo(ExitCode.OK);
+        assertThat(result.out()).contains("do not get $GALE_SECRETS_DIR/key.json");
+    }
+
+    @Test
     void lsShowsGrantsAndNoValues() {
         api.on("GET /v1/secrets", 200, "[{\"name\": \"db-password\", \"version\": 2, \"bytes\": 7, \"updatedAt\": \"2026-12-06T02:00:00Z\","
                 + " \"grants\": [{\"function\": \"scorer\", \"env\": \"DB_PASSWORD\"}]}]");

@@ -474,6 +474,22 @@ public final class GaleClient implements AutoCloseable {
                 .PUT(BodyPublishers.ofByteArray(ApiJson.write(Map.of("secret", name)))).build(), json -> json);
     }
 
+    /** Function {@code function}'s instances started from now on find secret {@code name} in $GALE_SECRETS_DIR/{@code file}. */
+    public JsonNode secretGrantFile(String name, String function, String file) {
+        return read(admin("/v1/functions/" + segment(function) + "/secret-files", ADMIN_TIMEOUT)
+                .header("Content-Type", "application/json")
+                .POST(BodyPublishers.ofByteArray(ApiJson.write(Map.of("secret", name, "file", file)))).build(), json -> json);
+    }
+
+    /** Takes secret file {@code file} away from the function's future instances; false when it had none. */
+    public boolean secretRevokeFile(String function, String file) {
+        HttpResponse<byte[]> response = send(admin("/v1/functions/" + segment(function) + "/secret-files/" + segment(file), ADMIN_TIMEOUT)
+                .DELETE().build());
+        if (response.statusCode() == 404) return false;
+        if (!isSuccess(response)) throw apiError(response);
+        return true;
+    }
+
     /** Takes variable {@code env} away from the function's future instances; false when it had none. */
     public boolean secretRevoke(String function, String env) {
         HttpResponse<byte[]> response = send(admin("/v1/functions/" + segment(function) + "/secrets/" + segment(env), ADMIN_TIMEOUT)

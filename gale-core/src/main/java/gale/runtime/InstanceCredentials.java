@@ -4,7 +4,8 @@ import java.util.Map;
 
 /**
  * The variables that let an instance reach Gale's own services as its function, never as the
- * admin: today the state API's URL and a token scoped to the function ({@code gale.state.StateCredentials}).
+ * admin: the state API's URL and a token scoped to the function ({@code gale.state.StateCredentials}), and the
+ * secrets granted to it ({@code gale.secrets.Secrets}).
  */
 @FunctionalInterface
 public interface InstanceCredentials {
@@ -13,4 +14,12 @@ public interface InstanceCredentials {
 
     /** Variables for every instance (and zygote) of {@code spec}. */
     Map<String, String> environment(InstanceSpec spec);
+
+    /**
+     * Files for each instance of {@code spec}, by file name, written into a folder of its own
+     * ({@link SecretFiles}); none by default.
+     */
+    default Map<String, byte[]> files(InstanceSpec spec) {
+        return Map.of();
+    }
 }

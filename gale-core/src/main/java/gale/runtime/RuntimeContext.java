@@ -46,6 +46,14 @@ public record RuntimeContext(String node, Path runtimeDir, Path scratchRoot, Ins
     }
 
     /**
+     * Writes the secret files of one instance of {@code spec} into its {@code scratch} folder
+     * ({@link SecretFiles}) and names them in {@code env}: called once per instance, never for a zygote.
+     */
+    public void addSecretFiles(InstanceSpec spec, Path scratch, Map<String, String> env) {
+        SecretFiles.write(scratch, credentials.files(spec), env);
+    }
+
+    /**
      * The environment a version's instances on another machine (pods) start from: the version's
      * {@link InstanceCredentials} and nothing of this server's own environment, which belongs to this machine.
      */

@@ -35,8 +35,13 @@ public final class Secrets implements InstanceCredentials {
         }
     }
 
+    public static final int MAX_FILE_NAME_CHARS = 128;
+    public static final String FILE_RULE = "a file name is 1-" + MAX_FILE_NAME_CHARS + " letters, digits, '.', '_' and '-', "
+            + "not starting with '.', with no '/' (the file lies directly in $GALE_SECRETS_DIR), like api-key.json";
+
     /** A secret without its value. */
-    public record Listed(String name, int version, int bytes, java.time.Instant updatedAt, List<SecretStore.Grant> grants) {
+    public record Listed(String name, int version, int bytes, java.time.Instant updatedAt, List<SecretStore.Grant> grants,
+                         List<SecretStore.FileGrant> fileGrants) {
     }
 
     private final SecretStore store;
@@ -69,8 +74,10 @@ public final class Secrets implements InstanceCredentials {
 
     public List<Listed> list() {
         List<SecretStore.Grant> grants = store.grants(Optional.empty());
+        List<SecretStore.FileGrant> fileGrants = store.fileGrants(Optional.empty());
         return store.list().stream().map(s -> new Listed(s.name(), s.version(), s.bytes(), s.updatedAt(),
-                grants.stream().filter(g -> g.secret().equals(s.name())).toList())).toList();
+                grants.stream().filter(g -> g.secret().equals(s.name())).toList(),
+                fileGrants.stream().filter(g -> g.secret().equals(s.name())).toList())).toList();
     }
 
     public boolean delete(String name) {
@@ -94,6 +101,46 @@ public final class Secrets implements InstanceCredentials {
 
     public List<SecretStore.Grant> grants(String function) {
         return store.grants(Optional.of(function));
+    }
+
+    /** Function {@code function}'s instances started from now on find secret {@code name} in $GALE_SECRETS_DIR/{@code file}. */
+    public void grantFile(String name, String function, String file) {
+        checkFileName(file);
+        if (store.find(name).isEmpty()) throw new Refused(404, "no secret " + name + "; set it first with `gale secrets set " + name + "`");
+        if (!functionExists.test(function)) throw new Refused(404, "function '" + function + "' not found; deploy it first");
+        store.grantFile(function, file, name, clock.instant());
+    }
+
+    public boolean revokeFile(String function, String file) {
+        return store.revokeFile(function, file);
+    }
+
+    public List<SecretStore.FileGrant> fileGrants(String function) {
+        return store.fileGrants(Optional.of(function));
+    }
+
+    /** Refuses a file name that could leave the secrets folder or cannot be a file name, saying which rule it breaks. */
+    static void checkFileName(String file) {
+        String why = null;
+        if (file == null || file.isEmpty()) why = "is empty";
+        else if (file.indexOf('\0') >= 0) why = "holds a NUL byte";
+        else if (file.length() > MAX_FILE_NAME_CHARS) why = "is " + file.length() + " characters long";
+        else if (file.startsWith("/")) why = "is an absolute path";
+        else if (file.equals("..") || file.startsWith("../") || file.endsWith("/..") || file.contains("/../")) why = "climbs out with '..'";
+        else if (file.contains("/")) why = "has a '/'";
+        else if (file.startsWith(".")) why = "starts with '.'";
+        else if (!file.matches("[A-Za-z0-9._-]+")) why = "has a character other than letters, digits, '.', '_' and '-'";
+        if (why != null) throw new Refused(400, "secret file name '" + gale.registry.FunctionName.shown(file) + "' " + why + ": " + FILE_RULE);
+    }
+
+    /** The file-granted secrets of the instance's function, opened: read at each instance start, as {@link #environment}. */
+    @Override
+    public Map<String, byte[]> files(InstanceSpec spec) {
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        for (SecretStore.FileGrant g : store.fileGrants(Optional.of(spec.function()))) {
+            store.find(g.secret()).ifPresent(s -> files.put(g.file(), box.open(s.name(), s.sealed())));
+        }
+        return files;
     }
 
     /** The granted secrets of the instance's function, opened: read at each instance start, so a new value reaches new instances. */

@@ -18,6 +18,10 @@ public final class SecretStore {
     public record Grant(String function, String env, String secret, Instant grantedAt) {
     }
 
+    /** Function {@code function}'s instances find secret {@code secret} in file {@code file} of their $GALE_SECRETS_DIR. */
+    public record FileGrant(String function, String file, String secret, Instant grantedAt) {
+    }
+
     private final Jdbi jdbi;
 
     SecretStore(Jdbi jdbi) {
@@ -54,6 +58,7 @@ public final class SecretStore {
     public boolean delete(String name) {
         return jdbi.inTransaction(h -> {
             h.createUpdate("DELETE FROM secret_grants WHERE secret_name = :n").bind("n", name).execute();
+            h.createUpdate("DELETE FROM secret_file_grants WHERE secret_name = :n").bind("n", name).execute();
             return h.createUpdate("DELETE FROM secrets WHERE name = :n").bind("n", name).execute() > 0;
         });
     }
@@ -81,7 +86,31 @@ public final class SecretStore {
                         Instant.parse(rs.getString("granted_at")))).list());
     }
 
+    /** Grants (or re-points) file {@code file} of {@code function}'s secrets dir to {@code secret}. */
+    public void grantFile(String function, String file, String secret, Instant now) {
+        jdbi.useHandle(h -> h.createUpdate("""
+                        INSERT INTO secret_file_grants (function_name, file_name, secret_name, granted_at) VALUES (:f, :n, :s, :t)
+                        ON CONFLICT (function_name, file_name) DO UPDATE SET secret_name = excluded.secret_name,
+                            granted_at = excluded.granted_at""")
+                .bind("f", function).bind("n", file).bind("s", secret).bind("t", now.toString()).execute());
+    }
+
+    public boolean revokeFile(String function, String file) {
+        return jdbi.withHandle(h -> h.createUpdate("DELETE FROM secret_file_grants WHERE function_name = :f AND file_name = :n")
+                .bind("f", function).bind("n", file).execute() > 0);
+    }
+
+    /** The file grants of one function, or of all when {@code function} is empty, by function and file. */
+    public List<FileGrant> fileGrants(Optional<String> function) {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT * FROM secret_file_grants WHERE (:f IS NULL OR function_name = :f) ORDER BY function_name, file_name""")
+                .bind("f", function.orElse(null))
+                .map((rs, ctx) -> new FileGrant(rs.getString("function_name"), rs.getString("file_name"), rs.getString("secret_name"),
+                        Instant.parse(rs.getString("granted_at")))).list());
+    }
+
     static void deleteOfFunction(Handle h, String function) {
         h.createUpdate("DELETE FROM secret_grants WHERE function_name = :f").bind("f", function).execute();
+        h.createUpdate("DELETE FROM secret_file_grants WHERE function_name = :f").bind("f", function).execute();
     }
 }

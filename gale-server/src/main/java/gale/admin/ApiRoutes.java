@@ -87,6 +87,8 @@ final class ApiRoutes {
         scoped("GET /v1/functions/{name}/secrets", ADMIN);
         audited("PUT /v1/functions/{name}/secrets/{env}", "secret.grant", ADMIN);
         audited("DELETE /v1/functions/{name}/secrets/{env}", "secret.revoke", ADMIN);
+        audited("POST /v1/functions/{name}/secret-files", "secret.grant", ADMIN);
+        audited("DELETE /v1/functions/{name}/secret-files/{file}", "secret.revoke", ADMIN);
 
         scoped("GET /v1/keys", ADMIN);
         audited("POST /v1/keys", "key.create", ADMIN);

@@ -39,8 +39,17 @@ public final class SecretsApi {
             if (!secrets.delete(ctx.pathParam("name"))) throw new NotFoundResponse("no secret " + ctx.pathParam("name"));
             ctx.status(204);
         });
-        routes.get("/v1/functions/{name}/secrets", ctx -> ctx.json(secrets.grants(ctx.pathParam("name")).stream()
-                .map(SecretsApi::grant).toList()));
+        routes.get("/v1/functions/{name}/secrets", ctx -> ctx.json(java.util.stream.Stream.concat(
+                secrets.grants(ctx.pathParam("name")).stream().map(SecretsApi::grant),
+                secrets.fileGrants(ctx.pathParam("name")).stream().map(SecretsApi::fileGrant)).toList()));
+        // The file name travels in the body: a '/' or '..' in a path segment would be refused before it is read.
+        routes.post("/v1/functions/{name}/secret-files", this::grantFile);
+        routes.delete("/v1/functions/{name}/secret-files/{file}", ctx -> {
+            if (!secrets.revokeFile(ctx.pathParam("name"), ctx.pathParam("file"))) {
+                throw new NotFoundResponse("function '" + ctx.pathParam("name") + "' has no secret file " + ctx.pathParam("file"));
+            }
+            ctx.status(204);
+        });
         routes.put("/v1/functions/{name}/secrets/{env}", this::grant);
         routes.delete("/v1/functions/{name}/secrets/{env}", ctx -> {
             if (!secrets.revoke(ctx.pathParam("name"), ctx.pathParam("env"))) {
@@ -67,6 +76,24 @@ public final class SecretsApi {
                 "note", "instances started from now on get it; running ones keep theirs until they stop"));
     }
 
+    private void grantFile(Context ctx) {
+        JsonNode body;
+        try {
+            body = JSON.readTree(ctx.body());
+        } catch (IOException e) {
+            body = null;
+        }
+        if (body == null || !body.path("secret").isTextual() || !body.path("file").isTextual()) {
+            throw new BadRequestResponse("send {\"secret\": \"NAME\", \"file\": \"FILE\"}: the secret whose value the file "
+                    + "FILE of $GALE_SECRETS_DIR holds");
+        }
+        String secret = body.path("secret").asText();
+        String file = body.path("file").asText();
+        refusing(() -> secrets.grantFile(secret, ctx.pathParam("name"), file));
+        ctx.json(Map.of("function", ctx.pathParam("name"), "file", file, "secret", secret,
+                "note", "instances started from now on find it in $GALE_SECRETS_DIR/" + file + "; running ones do not"));
+    }
+
     private static void refusing(Runnable action) {
         try {
             action.run();
@@ -81,11 +108,16 @@ public final class SecretsApi {
         out.put("version", s.version());
         out.put("bytes", s.bytes());
         out.put("updatedAt", s.updatedAt().toString());
-        out.put("grants", s.grants().stream().map(SecretsApi::grant).toList());
+        out.put("grants", java.util.stream.Stream.concat(s.grants().stream().map(SecretsApi::grant),
+                s.fileGrants().stream().map(SecretsApi::fileGrant)).toList());
         return out;
     }
 
     private static Map<String, Object> grant(SecretStore.Grant g) {
         return Map.of("function", g.function(), "env", g.env(), "secret", g.secret(), "grantedAt", g.grantedAt().toString());
+    }
+
+    private static Map<String, Object> fileGrant(SecretStore.FileGrant g) {
+        return Map.of("function", g.function(), "file", g.file(), "secret", g.secret(), "grantedAt", g.grantedAt().toString());
     }
 }

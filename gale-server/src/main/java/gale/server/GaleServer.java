@@ -151,10 +151,19 @@ public final class GaleServer implements AutoCloseable {
         var stateCredentials = new StateCredentials(stateTokens, this::instanceUrl);
         secrets = new Secrets(store.secrets(), SecretBox.inDataDir(dataDir.root()),
                 name -> registry.function(name).isPresent(), java.time.Clock.systemUTC());
-        gale.runtime.InstanceCredentials credentials = spec -> {
-            var env = new java.util.LinkedHashMap<>(stateCredentials.environment(spec));
-            env.putAll(secrets.environment(spec)); // GALE_* names are refused for secrets: they cannot shadow Gale's
-            return env;
+        Secrets granted = secrets;
+        gale.runtime.InstanceCredentials credentials = new gale.runtime.InstanceCredentials() {
+            @Override
+            public Map<String, String> environment(gale.runtime.InstanceSpec spec) {
+                var env = new java.util.LinkedHashMap<>(stateCredentials.environment(spec));
+                env.putAll(granted.environment(spec)); // GALE_* names are refused for secrets: they cannot shadow Gale's
+                return env;
+            }
+
+            @Override
+            public Map<String, byte[]> files(gale.runtime.InstanceSpec spec) {
+                return granted.files(spec);
+            }
         };
         var context = new RuntimeContext(node, dataDir.runtime(), run.resolve("instances"), listener, this::onInstanceLog, isolation,
                 credentials);

@@ -1,6 +1,11 @@
 package gale.e2e;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import gale.runtime.Isolation;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,10 +16,15 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
 import java.util.stream.Stream;
 
 import static gale.e2e.GaleHarness.text;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** Secrets reach the instances of the functions they are granted to, and nothing else: not the API, not the disk. */
 class SecretsTest extends GaleE2E {
@@ -53,6 +63,93 @@ class SecretsTest extends GaleE2E {
         assertThat(text(gale.get("reader", "/"))).contains("\"db\":null");
     }
 
+    private static final String FILE_VALUE = "sk-live-4b1d9e77-file-never-in-clear";
+    private static final String KEYED = """
+            import hashlib, os, stat
+            def keyed(request):
+                d = os.environ.get("GALE_SECRETS_DIR")
+                peek = request.args.get("peek")
+                if peek:  # another function's secret file, by its path on the host
+                    try:
+                        return {"peeked": open(peek).read() == "", "dir": d}
+                    except OSError as e:
+                        return {"peeked": type(e).__name__, "dir": d}
+                if d is None:
+                    return {"dir": None}
+                path = os.path.join(d, "api-key")
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                return {"dir": d, "home": os.environ["HOME"], "sha256": digest,
+                        "dirMode": oct(stat.S_IMODE(os.stat(d).st_mode)), "fileMode": oct(stat.S_IMODE(os.stat(path).st_mode))}
+            """;
+
+    @Test
+    void aSecretGrantedAsAFileIsReadableByNewInstancesOfThatFunctionOnly() throws Exception {
+        assumeTrue(Isolation.probe("gale-test").sandboxAvailable(), "bubblewrap is not installed (apt-get install bubblewrap)");
+        var api = new JobsHttp(gale);
+        assertThat(api.send("PUT", "/v1/secrets/api-key", "text/plain", FILE_VALUE).status()).isEqualTo(201);
+        gale.deployActive("keyed", gale.bundle("keyed", "main.py", KEYED), "sandbox", "on");
+        gale.deployActive("peeker", gale.bundle("peeker", "main.py", KEYED.replace("def keyed", "def peeker")), "sandbox", "on");
+        assertThat(json(gale.get("keyed", "/")).path("dir").isNull()).isTrue();
+
+        var granted = api.send("POST", "/v1/functions/keyed/secret-files", "application/json",
+                "{\"secret\": \"api-key\", \"file\": \"api-key\"}");
+        assertThat(granted.status()).as(granted.text()).isEqualTo(200);
+        assertThat(json(gale.get("keyed", "/")).path("dir").isNull()).as("the instance started before the grant").isTrue();
+        gale.deployActive("keyed", gale.bundle("keyed", "main.py", KEYED), "sandbox", "on"); // a new version: new instances
+
+        JsonNode seen = json(gale.get("keyed", "/"));
+        assertThat(seen.path("sha256").asText()).isEqualTo(sha256(FILE_VALUE));
+        assertThat(seen.path("dir").asText()).startsWith(seen.path("home").asText() + "/"); // inside its own scratch folder
+        assertThat(seen.path("dirMode").asText()).isEqualTo("0o700");
+        assertThat(seen.path("fileMode").asText()).isEqualTo("0o400");
+        Path file = Path.of(seen.path("dir").asText(), "api-key");
+        assertThat(file).hasContent(FILE_VALUE); // on the host, where the test runs as the server's user
+        assertThat(file.toString()).doesNotContain(gale.bundleFile("keyed", "main.py").getParent().toString());
+
+        JsonNode peeked = json(gale.get("peeker", "/?peek=" + file));
+        assertThat(peeked.path("dir").isNull()).as("the other function has no secrets dir").isTrue();
+        assertThat(peeked.path("peeked").asText()).isEqualTo("FileNotFoundError"); // its sandbox does not show that folder
+        String listed = api.send("GET", "/v1/secrets", null, null).text();
+        assertThat(listed).contains("\"file\":\"api-key\"").doesNotContain(FILE_VALUE);
+        assertThat(api.send("GET", "/v1/functions/keyed/secrets", null, null).text()).contains("\"file\":\"api-key\"")
+                .doesNotContain(FILE_VALUE);
+        assertThat(api.send("GET", "/v1/functions/keyed", null, null).text()).doesNotContain(FILE_VALUE);
+        assertThat(filesHolding(gale.dataDir, FILE_VALUE)).as("files of the data dir holding the value in clear")
+                .allSatisfy(f -> assertThat(f.getParent().getFileName()).hasToString(".gale-secrets"));
+
+        assertThat(api.send("DELETE", "/v1/functions/keyed/secret-files/api-key", null, null).status()).isEqualTo(204);
+        gale.deployActive("keyed", gale.bundle("keyed", "main.py", KEYED), "sandbox", "on");
+        assertThat(json(gale.get("keyed", "/")).path("dir").isNull()).isTrue();
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(file.getParent()).doesNotExist());
+        assertThat(filesHolding(gale.dataDir, FILE_VALUE)).as("files holding the value once its instances stopped").isEmpty();
+    }
+
+    @ParameterizedTest(name = "file name ''{0}''")
+    @CsvSource(delimiter = '|', value = {
+            "/etc/key        | is an absolute path",
+            "../key          | climbs out with '..'",
+            "..              | climbs out with '..'",
+            "keys/key        | has a '/'",
+            ".hidden         | starts with '.'",
+            "''              | is empty",
+            "NUL             | holds a NUL byte",
+            "LONG            | is 129 characters long",
+            "a b             | has a character other than"})
+    void aBadSecretFileNameIsRefusedWithTheRule(String file, String message) {
+        var api = new JobsHttp(gale);
+        gale.deployActive("reader", gale.bundle("reader", "main.py", READER));
+        api.send("PUT", "/v1/secrets/token", "text/plain", "t");
+        String name = switch (file) {
+            case "NUL" -> "a\\u0000b";
+            case "LONG" -> "k".repeat(129);
+            default -> file;
+        };
+        assertRefused(api.send("POST", "/v1/functions/reader/secret-files", "application/json",
+                "{\"secret\": \"token\", \"file\": \"" + name + "\"}"), 400, message);
+        assertThat(api.send("GET", "/v1/functions/reader/secrets", null, null).text()).isEqualTo("[]");
+    }
+
     @Test
     void secretsNeedTheAdminTokenAndEveryBadRequestSaysWhatToDo() throws Exception {
         var api = new JobsHttp(gale);
@@ -75,11 +172,24 @@ class SecretsTest extends GaleE2E {
                 "not an environment variable name");
         assertRefused(api.send("PUT", "/v1/functions/reader/secrets/DB", "application/json", "token"), 400, "the secret whose value the variable DB gets");
         assertRefused(api.send("DELETE", "/v1/secrets/missing", null, null), 404, "no secret missing");
+        assertRefused(api.send("POST", "/v1/functions/reader/secret-files", "application/json", "{\"secret\": \"token\"}"), 400,
+                "the secret whose value the file FILE of $GALE_SECRETS_DIR holds");
+        assertRefused(api.send("POST", "/v1/functions/reader/secret-files", "application/json",
+                "{\"secret\": \"missing\", \"file\": \"k\"}"), 404, "no secret missing; set it first");
+        assertRefused(api.send("DELETE", "/v1/functions/reader/secret-files/k", null, null), 404, "has no secret file k");
     }
 
     private static void assertRefused(JobsHttp.Answer answer, int status, String message) {
         assertThat(answer.status()).as(answer.text()).isEqualTo(status);
         assertThat(answer.text()).contains(message);
+    }
+
+    private static JsonNode json(HttpResponse<byte[]> response) throws IOException {
+        return new ObjectMapper().readTree(response.body());
+    }
+
+    private static String sha256(String value) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(value.getBytes(StandardCharsets.UTF_8)));
     }
 
     /** Files under {@code root} whose bytes hold {@code value}. */

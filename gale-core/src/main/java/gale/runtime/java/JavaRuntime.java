@@ -257,6 +257,7 @@ public final class JavaRuntime implements Runtime {
             pb.environment().put("GALE_INSTANCE_ID", id);
             pb.environment().put("GALE_INSTANCE_NONCE", nonce);
             if (spare) pb.environment().put("GALE_WARM_UP", "1");
+            context.addSecretFiles(spec, scratch, pb.environment());
             Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close();
             process.onExit().thenRun(() -> FileTrees.deleteQuietly(scratch));

@@ -144,6 +144,7 @@ public final class ProcessRuntime implements Runtime {
             argv.addAll(List.of(SHELL.toString(), "-c", SHELL_TRAP + spec.config().command()));
             ProcessBuilder pb = new ProcessBuilder(argv).directory(spec.bundleDir().toFile());
             environment(pb.environment(), context.instanceEnvironment(spec), spec, id, port, scratch);
+            context.addSecretFiles(spec, scratch, pb.environment());
             Process process = ProcessLauncher.start(pb);
             process.getOutputStream().close(); // stdin is empty, as in a container started without -i
             var instance = new HttpProcessInstance(id, spec, process, sandboxed, cgroup, port, startupTimeout(spec), observer,

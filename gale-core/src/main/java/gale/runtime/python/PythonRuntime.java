@@ -266,6 +266,13 @@ public final class PythonRuntime implements Runtime {
         Map<String, String> env = environment(spec, scratch);
         env.put("GALE_INSTANCE_ID", id);
         env.put("GALE_INSTANCE_NONCE", nonce);
+        try {
+            context.addSecretFiles(spec, scratch, env);
+        } catch (RuntimeException e) {
+            connecting.cancel(false);
+            FileTrees.deleteQuietly(scratch);
+            throw e;
+        }
         Optional<Isolation.Cgroup> cgroup = isolation.createCgroup(id, spec.config());
         if (zygote.isEmpty()) {
             try {
