@@ -463,7 +463,22 @@ class WsgiAdapter:
         }
 
     def __call__(self, header, body):
+        if is_keep_warm(header):
+            return 204, [("X-Gale-Keep-Warm", "1")], b""
         return run_wsgi(self.app, build_environ(header, body, self.base_environ))
+
+
+KEEP_WARM_PREFIX = "keep-warm-"
+
+
+def is_keep_warm(header):
+    """A keep-warm schedule's firing (a Zappa project's keep_warm, docs/schedules.md): like Zappa's handler,
+    the instance answers it without running a request through the app. The gateway drops X-Gale-Schedule
+    from callers without the admin token, so only a schedule can send it."""
+    for name, value in header.get("headers") or ():
+        if name.lower() == "x-gale-schedule" and value.startswith(KEEP_WARM_PREFIX):
+            return True
+    return False
 
 
 def build_environ(header, body, base_environ):

@@ -38,7 +38,7 @@ public final class ConfigResolver {
     }
 
     /** A resolved config and what the deploy should tell about how it was read (a Zappa project's settings). */
-    public record Resolved(FunctionConfig config, List<String> notes) {
+    public record Resolved(FunctionConfig config, List<String> notes, Optional<KeepWarm> keepWarm) {
     }
 
     /** Resolves the config of function {@code name} from its bundle folder and the flags given at deploy. */
@@ -66,7 +66,8 @@ public final class ConfigResolver {
         merged.putAll(fromFlags);
         merged.remove("zappaStage"); // how to read the bundle, not a setting of the version
         splitEntryPoint(merged, bundleRoot);
-        return new Resolved(build(name, merged), project.map(ProjectSettings::notes).orElse(List.of()));
+        return new Resolved(build(name, merged), project.map(ProjectSettings::notes).orElse(List.of()),
+                project.flatMap(ProjectSettings::keepWarm));
     }
 
     private static final java.util.regex.Pattern DOTTED_ENTRY_POINT =

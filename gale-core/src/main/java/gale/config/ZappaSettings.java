@@ -129,14 +129,32 @@ public final class ZappaSettings {
         if (!env.isEmpty()) config.put("env", env);
         List<String> notes = new ArrayList<>();
         notes.add("read " + FILE + " stage '" + stage + "': " + (used.isEmpty() ? "nothing Gale uses" : String.join(", ", used)));
-        if (!s.has("keep_warm") || s.get("keep_warm").asBoolean(false)) { // Zappa keeps warm unless told not to
-            notes.add("keep_warm: not needed to stay warm on Gale (an instance stays up for idle-timeout after a call); "
-                    + "--min-instances 1 keeps one always up");
-            ignored.remove("keep_warm");
-            ignored.remove("keep_warm_expression");
+        KeepWarm keepWarm = keepWarm(s);
+        ignored.remove("keep_warm");
+        ignored.remove("keep_warm_expression");
+        notes.add(keepWarm.on()
+                ? "keep_warm: a schedule calls the app " + keepWarm.describe() + " (" + keepWarm.expression() + "), warming an "
+                        + "instance without running a request through the app; --min-instances 1 keeps one always up instead"
+                : "keep_warm false: no keep-warm schedule (one an earlier deploy made is removed)");
+        if (s.has("events")) {
+            ignored.remove("events");
+            notes.add("events: not scheduled by Gale yet; give each its own schedule with the API (docs/schedules.md)");
         }
         if (!ignored.isEmpty()) notes.add("ignored (AWS settings with nothing to steer here): " + String.join(", ", ignored));
-        return new ProjectSettings(stage, config, notes);
+        return new ProjectSettings(stage, config, notes, Optional.of(keepWarm));
+    }
+
+    /** Zappa keeps warm unless told not to, every 4 minutes unless keep_warm_expression says otherwise. */
+    private static KeepWarm keepWarm(ObjectNode s) {
+        JsonNode flag = s.get("keep_warm");
+        if (flag != null && !flag.isBoolean()) throw new InvalidConfigException(FILE + ": keep_warm must be true or false, got " + flag);
+        if (flag != null && !flag.asBoolean()) return KeepWarm.off();
+        JsonNode expression = s.get("keep_warm_expression");
+        if (expression == null) return KeepWarm.on(KeepWarm.DEFAULT_EXPRESSION);
+        if (!expression.isTextual()) {
+            throw new InvalidConfigException(FILE + ": keep_warm_expression must be a string like \"rate(4 minutes)\", got " + expression);
+        }
+        return KeepWarm.on(expression.asText());
     }
 
     private static void requireText(String key, JsonNode v) {

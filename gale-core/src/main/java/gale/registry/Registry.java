@@ -3,6 +3,7 @@ package gale.registry;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.blob.BlobStore;
+import gale.config.KeepWarm;
 import gale.config.ConfigResolver;
 import gale.config.FunctionConfig;
 import gale.config.InvalidConfigException;
@@ -196,11 +197,21 @@ public final class Registry implements AutoCloseable {
      *                         stored then: no blob, no version, no folder
      */
     public VersionRow deploy(String name, InputStream bundle, Map<String, ?> flags) throws DeployRejected {
+        return deployProject(name, bundle, flags).row();
+    }
+
+    /** A stored version and what its bundle's project file asks of the function beyond the version (a Zappa keep_warm). */
+    public record Deployed(VersionRow row, Optional<KeepWarm> keepWarm) {
+    }
+
+    /** As {@link #deploy}, answering also the bundle's keep_warm, which the caller turns into a schedule. */
+    public Deployed deployProject(String name, InputStream bundle, Map<String, ?> flags) throws DeployRejected {
         FunctionName.check(name);
         // Beside the function folders, not in one: a refused deploy of a new name leaves no folder behind.
         Path staging = versionsRoot.resolve(".staging-" + UUID.randomUUID());
         FunctionConfig config;
         List<String> notes;
+        Optional<KeepWarm> keepWarm;
         BlobStore.Blob blob;
         VersionRow created = null;
         try (BlobStore.Incoming upload = blobs.receive(bundle, bundleLimits.upload().bytes())) {
@@ -208,6 +219,7 @@ public final class Registry implements AutoCloseable {
             ConfigResolver.Resolved resolved = ConfigResolver.resolveWithNotes(name, staging, flags);
             config = resolved.config();
             notes = resolved.notes();
+            keepWarm = resolved.keepWarm();
             blob = upload.blob();
             // The version before the blob is kept: when the store cannot take it (its disk is full), the upload is deleted.
             created = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), Instant.now());
@@ -233,13 +245,13 @@ public final class Registry implements AutoCloseable {
         } catch (IOException e) {
             store.failVersion(name, row.version(), "could not unpack the bundle: " + e.getMessage());
             deleteTree(staging);
-            return store.findVersion(name, row.version()).orElseThrow();
+            return new Deployed(store.findVersion(name, row.version()).orElseThrow(), Optional.empty());
         }
         platformLog(name, row.version(), "deploying version " + row.version() + " (" + blob.bytes() + " bytes, "
                 + blob.digest().substring(0, 19) + ")");
         notes.forEach(note -> platformLog(name, row.version(), note));
         deployer.submit(() -> finishDeploy(name, row.version(), config));
-        return row;
+        return new Deployed(row, keepWarm);
     }
 
     private void finishDeploy(String name, int version, FunctionConfig config) {
@@ -575,6 +587,11 @@ public final class Registry implements AutoCloseable {
 
     private Path bundleDir(String name, int version) {
         return versionsRoot.resolve(name).resolve(Integer.toString(version)).resolve("bundle");
+    }
+
+    /** A line in the version's log from Gale itself (what a deploy did beside the version, say). */
+    public void note(String name, int version, String message) {
+        platformLog(name, version, message);
     }
 
     private void platformLog(String name, int version, String message) {

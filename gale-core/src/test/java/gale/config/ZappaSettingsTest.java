@@ -2,12 +2,15 @@ package gale.config;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -32,11 +35,52 @@ class ZappaSettingsTest {
         assertThat(r.config().env()).containsEntry("MODEL", "churn").containsEntry("THRESHOLD", "0.5");
         assertThat(r.config().timeout()).isEqualTo(Duration.ofSeconds(120));
         assertThat(r.config().memory().megabytes()).isEqualTo(1024);
+        assertThat(r.keepWarm()).contains(new KeepWarm(true, Optional.empty(), Optional.of("4m"), "rate(4 minutes)"));
         assertThat(r.notes()).containsExactly(
                 "read zappa_settings.json stage 'dev': app_function, environment_variables, timeout_seconds, memory_size",
-                "keep_warm: not needed to stay warm on Gale (an instance stays up for idle-timeout after a call); "
-                        + "--min-instances 1 keeps one always up",
+                "keep_warm: a schedule calls the app every 4m (rate(4 minutes)), warming an instance without running a "
+                        + "request through the app; --min-instances 1 keeps one always up instead",
                 "ignored (AWS settings with nothing to steer here): aws_region, s3_bucket");
+    }
+
+    @ParameterizedTest(name = "{0} -> {1}")
+    @CsvSource(delimiter = '|', value = {
+            "rate(4 minutes)             | every 4m",
+            "rate(1 minute)              | every 1m",
+            "rate(2 hours)               | every 2h",
+            "rate(1 day)                 | every 1d",
+            "cron(0 9 ? * MON-FRI *)     | cron \"0 9 * * MON-FRI\" (UTC)",
+            "cron(15 10 ? * 2-6 *)       | cron \"15 10 * * 1-5\" (UTC)",
+            "cron(0/10 * * * ? *)        | cron \"0/10 * * * *\" (UTC)",
+            "cron(0 0 1 * ? *)           | cron \"0 0 1 * *\" (UTC)"})
+    void awsScheduleExpressionsBecomeGaleTimings(String expression, String timing) {
+        assertThat(KeepWarm.on(expression).describe()).isEqualTo(timing);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "every 4 minutes        | 'write it as rate(N minutes|hours|days) or cron('",
+            "rate(0 minutes)        | a rate is at least 1",
+            "rate(5 seconds)        | 'write it as rate(N minutes|hours|days)'",
+            "cron(0 9 * * *)        | has 6 fields",
+            "cron(0 9 ? * MON 2027) | a year other than *",
+            "cron(0 9 L * ? *)      | L, W and # are not supported",
+            "cron(0 9 ? * 8 *)      | day-of-week numbers run 1-7"})
+    void anExpressionThatCannotBeAScheduleIsRefusedSayingWhy(String expression, String message) {
+        assertThatThrownBy(() -> KeepWarm.on(expression)).isInstanceOf(InvalidConfigException.class)
+                .hasMessageContaining("keep_warm_expression '" + expression + "' cannot become a schedule").hasMessageContaining(message);
+    }
+
+    @Test
+    void keepWarmFalseAsksForNoScheduleAndAnyNameGetsAValidScheduleName() throws IOException {
+        settings("""
+                {"dev": {"app_function": "app.app", "keep_warm": false, "keep_warm_expression": "rate(9 minutes)"}}""");
+
+        assertThat(ConfigResolver.resolveWithNotes("survey", bundle, Map.of()).keepWarm()).contains(KeepWarm.off());
+        assertThat(KeepWarm.scheduleName("survey")).isEqualTo("keep-warm-survey");
+        String longest = "a".repeat(62) + "b";
+        assertThat(gale.registry.FunctionName.isValid(KeepWarm.scheduleName(longest))).isTrue();
+        assertThat(KeepWarm.scheduleName(longest)).startsWith("keep-warm-");
     }
 
     @Test

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import gale.logs.LogSink;
 import gale.pool.PoolStats;
+import gale.config.KeepWarm;
 import gale.registry.ActiveFunction;
 import gale.registry.BundleTooLarge;
 import gale.registry.DeployRejected;
@@ -134,11 +135,14 @@ public final class AdminApi {
             Optional<ScheduleSpec> schedule = scheduleConfig == null ? Optional.empty()
                     : Optional.of(SchedulesApi.deploySpec(name, scheduleConfig, schedules.minInterval()));
             try (InputStream in = upload.content()) {
-                VersionRow row = registry.deploy(name, in, config);
+                Registry.Deployed deployed = registry.deployProject(name, in, config);
+                VersionRow row = deployed.row();
                 ApiAccess.auditDetail(ctx, "version " + row.version() + schedule.map(s -> " with schedule " + s.timing().describe()).orElse(""));
                 schedule.ifPresent(schedules::put);
                 triggers.ensure(name, Registry.configOf(row).triggers()); // the config checked them (grants included)
-                ctx.status(202).json(version(row));
+                Map<String, Object> answer = version(row);
+                deployed.keepWarm().ifPresent(k -> answer.put("keepWarm", keepWarm(name, row.version(), k)));
+                ctx.status(202).json(answer);
             }
         } catch (BundleTooLarge e) {
             long max = DeployUpload.maxRequestBytes(registry.bundleLimits());
@@ -150,6 +154,37 @@ public final class AdminApi {
         } catch (DeployRejected | InvalidScheduleException e) {
             throw new BadRequestResponse(e.getMessage());
         }
+    }
+
+    /**
+     * Makes (or updates) the keep-warm schedule a Zappa project's keep_warm asks for, or removes it for keep_warm
+     * false (docs/schedules.md); answers what became of it, which the version's log says too.
+     */
+    private Map<String, Object> keepWarm(String function, int version, KeepWarm keepWarm) {
+        String name = KeepWarm.scheduleName(function);
+        Optional<Schedules.View> existing = schedules.find(name);
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("schedule", name);
+        String note;
+        if (existing.isPresent() && !existing.get().row().function().equals(function)) {
+            note = "keep_warm: schedule " + name + " belongs to function " + existing.get().row().function() + "; left as it is";
+        } else if (!keepWarm.on()) {
+            note = existing.isPresent() && schedules.delete(name) ? "keep_warm false: schedule " + name + " removed"
+                    : "keep_warm false: no keep-warm schedule";
+            out.put("schedule", null);
+        } else {
+            try {
+                schedules.put(ScheduleSpec.of(name, function, keepWarm.cron(), keepWarm.every(), Optional.empty(),
+                        Optional.of("none"), Optional.empty(), schedules.minInterval()));
+                note = "keep_warm: schedule " + name + " warms it " + keepWarm.describe() + " (" + keepWarm.expression() + ")";
+            } catch (InvalidScheduleException e) {
+                note = "keep_warm: no schedule: " + e.getMessage();
+                out.put("schedule", null);
+            }
+        }
+        out.put("note", note);
+        registry.note(function, version, note);
+        return out;
     }
 
     private void oneVersion(Context ctx) {

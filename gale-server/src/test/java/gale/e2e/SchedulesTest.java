@@ -66,6 +66,59 @@ class SchedulesTest {
         return messages(function).stream().filter(m -> m.startsWith("event ")).toList();
     }
 
+    private static final String ZAPPA_APP = """
+            from flask import Flask
+            app = Flask(__name__)
+
+            @app.route("/", methods=["GET", "POST"])
+            def index():
+                print("the app ran", flush=True)  # a keep-warm firing must not get here
+                return "index"
+            """;
+
+    private static Path zappaProject(String settings) {
+        return gale.bundle("warm-zappa", "app.py", ZAPPA_APP, "zappa_settings.json", settings);
+    }
+
+    @Test
+    void aZappaProjectsKeepWarmBecomesAScheduleThatWarmsWithoutCallingTheAppAndKeepWarmFalseRemovesIt() {
+        String name = "keep-warm-warm-zappa";
+        gale.deployActive("warm-zappa", zappaProject("""
+                {"dev": {"app_function": "app.app", "keep_warm_expression": "rate(1 minute)"}}"""));
+
+        Schedule schedule = gale.client.schedule(name);
+        assertThat(schedule.function()).isEqualTo("warm-zappa");
+        assertThat(schedule.description()).isEqualTo("every 1m");
+        assertThat(messages("warm-zappa")).contains("keep_warm: schedule " + name + " warms it every 1m (rate(1 minute))");
+
+        // The same schedule, faster, to see firings within the test: each warms an instance, the app never runs.
+        gale.client.putSchedule(name, Map.of("function", "warm-zappa", "every", "1s"));
+        await().atMost(Duration.ofSeconds(30)).until(() -> firings(name).stream().filter(f -> f.outcome().equals("ok")).count() >= 2);
+        assertThat(firings(name).getLast().status()).contains(204);
+        assertThat(messages("warm-zappa")).doesNotContain("the app ran");
+        assertThat(GaleHarness.text(gale.get("warm-zappa", "/"))).isEqualTo("index"); // an ordinary call still reaches it
+
+        // Redeployed with Zappa's default (keep_warm true, no expression): rate(4 minutes).
+        gale.deployActive("warm-zappa", zappaProject("""
+                {"dev": {"app_function": "app.app"}}"""));
+        assertThat(gale.client.schedule(name).description()).isEqualTo("every 4m");
+
+        gale.deployActive("warm-zappa", zappaProject("""
+                {"dev": {"app_function": "app.app", "keep_warm": false}}"""));
+        assertThat(gale.client.schedules(Optional.of("warm-zappa"))).isEmpty();
+        assertThat(messages("warm-zappa")).contains("keep_warm false: schedule " + name + " removed");
+    }
+
+    @Test
+    void aZappaKeepWarmExpressionThatIsNotAnAwsScheduleIsRefusedAtDeploy() {
+        assertThatThrownBy(() -> gale.client.deploy("bad-zappa", zappaProject("""
+                {"dev": {"app_function": "app.app", "keep_warm_expression": "every 4 minutes"}}"""), Map.of()))
+                .isInstanceOf(GaleApiException.class)
+                .hasMessageContaining("keep_warm_expression 'every 4 minutes' cannot become a schedule")
+                .hasMessageContaining("rate(N minutes|hours|days)");
+        assertThat(gale.client.schedules(Optional.empty())).noneMatch(s -> s.function().equals("bad-zappa"));
+    }
+
     @Test
     void aScheduleFiresWhileScaledToZeroPausesResumesAndAfterARestartRunsAMissedSlotOnce() throws Exception {
         // Instances stop 200 ms after each call, so every firing finds the function scaled to zero.
