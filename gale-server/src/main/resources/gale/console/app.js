@@ -7,6 +7,7 @@ import * as functions from './functions.js';
 import * as fn from './function.js';
 import * as deploy from './deploy.js';
 import * as jobs from './jobs.js';
+import * as cost from './cost.js';
 
 const pages = [
   { path: /^\/signin$/, page: signin, nav: null, open: true },
@@ -14,7 +15,7 @@ const pages = [
   { path: /^\/functions\/([a-z][a-z0-9-]*)(?:\/(overview|testing|logs|charts))?$/, page: fn, nav: 'functions' },
   { path: /^\/deploy$/, page: deploy, nav: 'deploy' },
   { path: /^\/jobs$/, page: jobs, nav: 'jobs' },
-  // COST REPORT SLOT: { path: /^\/cost$/, page: cost, nav: 'cost' } (issue 11, cost report)
+  { path: /^\/cost$/, page: cost, nav: 'cost' },
 ];
 
 let leave = null;

@@ -259,6 +259,24 @@ class ConsoleBrowserTest extends GaleE2E {
     }
 
     @Test
+    @Order(8)
+    void theCostPageShowsEachFunctionsCallsAndPrices() throws InterruptedException {
+        stopTraffic(); // the count on the page and the API's then agree
+        driver.findElement(By.cssSelector("a[data-nav=cost]")).click();
+        waitFor(By.cssSelector("#cost-periods a[data-since='1d']")).click();
+        wait(d -> d.getCurrentUrl().endsWith("#/cost?since=1d"));
+        WebElement greeter = waitFor(By.cssSelector("tr.cost-row[data-function=greeter]"));
+        long calls = new JobsHttp(gale).send("GET", "/v1/cost?since=1d&function=greeter", null, null).json()
+                .path("rows").get(0).path("calls").asLong();
+        assertThat(calls).isPositive();
+        wait(d -> d.findElement(By.cssSelector("tr.cost-row[data-function=greeter] td.calls")).getText().equals(Long.toString(calls)));
+        assertThat(greeter.getText()).contains("$"); // priced on the platforms and the VM
+        assertThat(driver.findElement(By.cssSelector("tr.cost-total")).getText()).startsWith("Total");
+        assertThat(driver.findElement(By.id("cost-summary")).getText()).startsWith("Gale on this machine:");
+        browser.screenshot("cost");
+    }
+
+    @Test
     @Order(9)
     void thePagesRanWithoutScriptErrorsAndSigningOutForgetsTheToken() {
         List<String> problems = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
