@@ -575,6 +575,19 @@ class WsgiTest(BootstrapTestCase):
                          {"id": 3, "method": "PUT", "body": "new"})
         self.assertResponse(gale.invoke("GET", "/nope"), 404)
 
+    def test_a_keep_warm_firing_is_answered_without_calling_the_app(self):
+        gale = self.start_ready("""
+            calls = []
+            def application(environ, start_response):
+                calls.append(environ["REQUEST_METHOD"])
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [str(len(calls)).encode()]
+        """, entry_point="application", signature="wsgi")
+        warm = self.assertResponse(gale.invoke("POST", "/", headers=[("X-Gale-Schedule", "keep-warm-hello")]), 204)
+        self.assertEqual(warm.header_value("X-Gale-Keep-Warm"), "1")
+        other = gale.invoke("POST", "/", headers=[("X-Gale-Schedule", "nightly-report")])
+        self.assertEqual(self.assertResponse(other).body, b"1")  # any other schedule's firing reaches the app
+
     def test_environ(self):
         gale = self.start_ready("""
             import json, sys
