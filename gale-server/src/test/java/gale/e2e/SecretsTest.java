@@ -125,6 +125,35 @@ class SecretsTest extends GaleE2E {
         assertThat(filesHolding(gale.dataDir, FILE_VALUE)).as("files holding the value once its instances stopped").isEmpty();
     }
 
+    @Test
+    void aProcessFunctionFindsItsSecretFileToo() throws Exception {
+        var api = new JobsHttp(gale);
+        api.send("PUT", "/v1/secrets/served-key", "text/plain", FILE_VALUE);
+        String server = """
+                import hashlib, os
+                from http.server import BaseHTTPRequestHandler, HTTPServer
+
+                class Handler(BaseHTTPRequestHandler):
+                    def do_GET(self):
+                        body = b"no secrets dir"  # the readiness probe's answer before the grant
+                        if "GALE_SECRETS_DIR" in os.environ:
+                            with open(os.path.join(os.environ["GALE_SECRETS_DIR"], "key"), "rb") as f:
+                                body = hashlib.sha256(f.read()).hexdigest().encode()
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+
+                HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+                """;
+        gale.deployActive("served", gale.bundle("served", "server.py", server), "runtime", "process", "command", "/usr/bin/python3 server.py");
+        assertThat(api.send("POST", "/v1/functions/served/secret-files", "application/json",
+                "{\"secret\": \"served-key\", \"file\": \"key\"}").status()).isEqualTo(200);
+        gale.deployActive("served", gale.bundle("served", "server.py", server), "runtime", "process", "command", "/usr/bin/python3 server.py");
+
+        assertThat(text(gale.get("served", "/"))).isEqualTo(sha256(FILE_VALUE));
+    }
+
     @ParameterizedTest(name = "file name ''{0}''")
     @CsvSource(delimiter = '|', value = {
             "/etc/key        | is an absolute path",
