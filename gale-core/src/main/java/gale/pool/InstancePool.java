@@ -583,6 +583,24 @@ public final class InstancePool implements AutoCloseable {
         }
     }
 
+    /**
+     * Calls that ready instances could take at once without waiting: 0 while any call waits. What a node tells its
+     * peers, so they send it calls it can serve warm instead of starting an instance of their own.
+     */
+    public int freeSlots() {
+        lock.lock();
+        try {
+            if (!waiters.isEmpty() || draining) return 0;
+            int free = 0;
+            for (Slot s : slots) {
+                if (s.ready && s.instance.failure().isEmpty()) free += Math.max(0, config.concurrency() - s.inFlight);
+            }
+            return free;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Stops the slot's instance on a thread of its own (a stop waits out the grace period), once it has started. */
     private void stopAsync(Slot slot) {
         slot.started.thenAcceptAsync(instance -> instance.stop(STOP_GRACE), VIRTUAL_TASKS);

@@ -85,8 +85,19 @@ public final class Gateway extends Handler.Wrapper {
     private final Auth auth;
     private final long maxBodyBytes;
     private final AsyncQueue async;
+    private final Peers peers;
+    private final PeerCalls peerCalls;
 
+    /** A single node's gateway: every call is served here. */
     public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes, AsyncQueue async) {
+        this(registry, logs, metrics, auth, maxBodyBytes, async, Peers.NONE);
+    }
+
+    /** A gateway that sends a call to a peer with a free warm instance when this node has none ({@link Peers}). */
+    public Gateway(Registry registry, LogSink logs, GatewayMetrics metrics, Auth auth, long maxBodyBytes, AsyncQueue async,
+                   Peers peers) {
+        this.peers = peers;
+        this.peerCalls = peers.enabled() ? new PeerCalls() : null;
         this.registry = registry;
         this.async = async;
         this.logs = logs;
@@ -100,6 +111,12 @@ public final class Gateway extends Handler.Wrapper {
      * complete at once or continue when something arrives. Everything else (the admin API, whose
      * handlers block) goes to a virtual thread, as Jetty would send it if this handler blocked.
      */
+    @Override
+    protected void doStop() throws Exception {
+        if (peerCalls != null) peerCalls.close();
+        super.doStop();
+    }
+
     @Override
     public InvocationType getInvocationType() {
         return InvocationType.NON_BLOCKING;
@@ -137,7 +154,9 @@ public final class Gateway extends Handler.Wrapper {
         private final long startNanos = System.nanoTime();
         private long acquiredNanos; // when the pool handed over an instance: a cold start's wait ends there
         private final Instant arrival = Instant.now();
-        private final String requestId = newRequestId();
+        /** Sent on by a peer node, which authenticated it already: served here, never sent on again. */
+        private final boolean fromPeer;
+        private final String requestId;
         private final String name;
         private final AtomicBoolean answered = new AtomicBoolean();
         private CallHistory.Result ended = CallHistory.Result.OK; // who failed: set by fail(), which finish() calls before reading it
@@ -147,6 +166,8 @@ public final class Gateway extends Handler.Wrapper {
             this.response = response;
             this.callback = callback;
             this.name = nameOf(request.getHttpURI().getPath());
+            this.fromPeer = peers.isPeerCall(request.getHeaders().get(Peers.CREDENTIAL_HEADER));
+            this.requestId = fromPeer ? forwardedRequestId(request.getHeaders().get(Peers.FORWARDED_HEADER)) : newRequestId();
         }
 
         /** Runs one step of the call; a bug in it answers 500 instead of leaving the client waiting. */
@@ -161,6 +182,7 @@ public final class Gateway extends Handler.Wrapper {
 
         void start() {
             response.getHeaders().put("X-Gale-Request-Id", requestId);
+            if (peers.enabled()) response.getHeaders().put(Peers.NODE_HEADER, peers.self());
             if (registry.isStopping()) {
                 response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
                 fail(GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
@@ -182,7 +204,7 @@ public final class Gateway extends Handler.Wrapper {
             String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
             boolean admin = auth.isAdmin(authorization);
             // A browser's preflight never carries a key: a key-requiring function's is answered without one.
-            if (!config.isPublic() && !admin && !(config.requireKey() && Cors.isPreflight(request, config))) {
+            if (!config.isPublic() && !admin && !fromPeer && !(config.requireKey() && Cors.isPreflight(request, config))) {
                 Optional<Auth.Refusal> refused = auth.refuseCall(name, config.requireKey(),
                         auth.caller(authorization, request.getHeaders().get(Auth.KEY_HEADER)));
                 if (refused.isPresent()) {
@@ -247,12 +269,58 @@ public final class Gateway extends Handler.Wrapper {
 
         private void invoke(ActiveFunction fn, byte[] body, boolean admin) {
             var call = new InvokeRequest(requestId, request.getMethod(), subPath(request.getHttpURI().getPath(), name),
-                    Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""), headers(request, admin), body,
+                    Objects.requireNonNullElse(request.getHttpURI().getQuery(), ""),
+                    fromPeer ? forwardedHeaders(request) : headers(request, admin), body,
                     Objects.requireNonNullElse(Request.getRemoteAddr(request), ""),
                     Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
                     Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""),
                     arrival.plus(fn.config().timeout()));
+            if (!fromPeer && peers.enabled() && fn.pool().freeSlots() == 0) {
+                Optional<Peers.Peer> peer = peers.takeFree(fn.name(), fn.version());
+                if (peer.isPresent()) {
+                    forward(fn, peer.get(), call);
+                    return;
+                }
+            }
             serve(fn, call, 0);
+        }
+
+        /**
+         * Sends the call to a peer with a free warm instance and answers with what it answered; the peer records the
+         * call. A peer that cannot be reached got nothing: the call is served here after all.
+         */
+        private void forward(ActiveFunction fn, Peers.Peer peer, InvokeRequest call) {
+            String pathAndQuery = request.getHttpURI().getPathQuery();
+            peerCalls.send(peer, call.method(), pathAndQuery, call.headers(), call.body(), call.deadline(), peers.credential(),
+                    peers.self() + " " + requestId).whenComplete((answer, error) -> guarded(() -> {
+                if (error == null) {
+                    relay(answer);
+                    return;
+                }
+                if (unwrap(error) instanceof PeerCalls.PeerFailed failed && failed.unreachable) {
+                    LOG.info("{}; serving {} {} here", failed.getMessage(), fn.name(), requestId);
+                    peers.forget(peer.id());
+                    serve(fn, call, 0);
+                    return;
+                }
+                LOG.warn("{} {}: {}", fn.name(), requestId, unwrap(error).getMessage());
+                fail(GatewayError.platform(502, "function '" + fn.name() + "': " + unwrap(error).getMessage()
+                        + "; the call may have run there, retry it if that is safe"));
+            }));
+        }
+
+        /** A peer's answer, as it gave it: its status, headers (its X-Gale-* too) and body. */
+        private void relay(PeerCalls.Answer answer) {
+            response.setStatus(answer.status());
+            Set<String> given = new java.util.HashSet<>();
+            for (Map.Entry<String, String> h : answer.headers()) {
+                if (given.add(h.getKey().toLowerCase(java.util.Locale.ROOT))) {
+                    response.getHeaders().put(h.getKey(), h.getValue());
+                } else {
+                    response.getHeaders().add(h.getKey(), h.getValue());
+                }
+            }
+            send(answer.body());
         }
 
         /**
@@ -415,6 +483,25 @@ public final class Gateway extends Handler.Wrapper {
     /** What happened to one call, for the response and the invocation record. */
     private record Served(InvokeResult result, Optional<GatewayError> rejection, Outcome outcome, int version,
                           Optional<String> instanceId, boolean coldStart, Optional<Integer> memoryMb) {
+    }
+
+    /** The request id a peer gave the call it forwarded ("NODE REQUEST-ID"), or a new one if it is not well formed. */
+    static String forwardedRequestId(String forwardedBy) {
+        if (forwardedBy == null) return newRequestId();
+        String id = forwardedBy.substring(forwardedBy.indexOf(' ') + 1).trim();
+        return id.matches("[A-Za-z0-9_-]{1,64}") ? id : newRequestId();
+    }
+
+    /** A forwarded call's headers for the function: as the forwarding node passed them on, minus the node's own. */
+    private static List<Map.Entry<String, String>> forwardedHeaders(Request request) {
+        List<Map.Entry<String, String>> list = new ArrayList<>(request.getHeaders().size());
+        for (HttpField field : request.getHeaders()) {
+            if (field.getName().equalsIgnoreCase(Peers.CREDENTIAL_HEADER) || field.getName().equalsIgnoreCase(Peers.FORWARDED_HEADER)) {
+                continue;
+            }
+            list.add(Map.entry(field.getName(), Objects.requireNonNullElse(field.getValue(), "")));
+        }
+        return list;
     }
 
     private static Throwable unwrap(Throwable error) {

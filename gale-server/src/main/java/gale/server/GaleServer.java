@@ -33,6 +33,7 @@ import gale.blob.BlobStore;
 import gale.gateway.Auth;
 import gale.gateway.Gateway;
 import gale.gateway.GatewayMetrics;
+import gale.gateway.Peers;
 import gale.logs.LogSink;
 import gale.registry.Registry;
 import gale.runtime.Instance;
@@ -119,6 +120,7 @@ public final class GaleServer implements AutoCloseable {
     private CompletableFuture<Void> restored;
     private AccessKeys keys;
     private AuditLog audit;
+    private Peers peers;
 
     private GaleServer(ServerConfig config) {
         this.config = config;
@@ -204,7 +206,9 @@ public final class GaleServer implements AutoCloseable {
         asyncQueue.guardWith(triggers); // an event runs only while its function may read its source
         store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
         blobCatalog.reportTo(triggers);
-        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue);
+        // Every node of a store derives the same node-to-node credential from the admin token they share.
+        peers = new Peers(node, Peers.credential(token.value()));
+        var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue, peers);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
         var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
@@ -281,6 +285,16 @@ public final class GaleServer implements AutoCloseable {
 
     public String adminToken() {
         return token.value();
+    }
+
+    /** The other nodes of this store as far as their heartbeats tell, and where calls may be sent on to. */
+    public Peers peers() {
+        return peers;
+    }
+
+    /** This node's id: stable for its data dir, and what X-Gale-Node answers name. */
+    public String nodeId() {
+        return dataDir.node();
     }
 
     /** True when this start created the admin token (first start on this data dir). */
