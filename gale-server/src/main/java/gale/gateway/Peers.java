@@ -127,6 +127,16 @@ public final class Peers {
         }
     }
 
+    /** What this node tells its peers in its heartbeat: the free warm slots of each function version it serves. */
+    public static Map<String, Integer> freeSlots(Collection<gale.registry.ActiveFunction> serving) {
+        Map<String, Integer> free = new LinkedHashMap<>();
+        for (var fn : serving) {
+            int n = fn.pool().freeSlots();
+            if (n > 0) free.put(key(fn.name(), fn.version()), n);
+        }
+        return free;
+    }
+
     /** The peers known now, for `gale nodes` and tests. */
     public List<Peer> known() {
         List<Peer> list = new ArrayList<>();
