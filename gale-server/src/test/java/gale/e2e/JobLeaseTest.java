@@ -77,4 +77,43 @@ class JobLeaseTest {
             assertThat(results.get(i).path("result").path("y").asInt()).isEqualTo(2 * i);
         }
     }
+
+    @Test
+    void aCancelAtANodeThatDoesNotRunTheJobIsCarriedOutByTheNodeThatDoes() throws Exception {
+        gale.deployActive("napper", gale.bundle("napper", "main.py", """
+                import time
+                def napper(request):
+                    time.sleep(0.2)
+                    return {"x": request.get_json()}
+                """), "maxInstances", 1);
+        JobsHttp jobs = new JobsHttp(gale);
+        String id = jobs.submit("{\"function\": \"napper\", \"parallelism\": 1, \"chunkSize\": 1, \"inputs\": "
+                + MapJobsTest.range(0, 200) + "}").path("id").asText();
+        await().atMost(Duration.ofSeconds(60)).until(() -> jobs.job(id).path("counts").path("done").asInt() >= 2);
+
+        try (Store other = TestStores.open(gale.dataDir)) {
+            JobStore store = other.jobs();
+            Instant now = Instant.now();
+            store.releaseLeasesOf(gale.server.nodeId());
+            store.claim(id, new JobStore.Lease("elsewhere", now.plusSeconds(600)), now).orElseThrow();
+            await().atMost(Duration.ofSeconds(10)).until(() -> gale.server.jobs().runningCount() == 0);
+
+            // This node does not run the job: the cancel is stored for the node that does, which hands it back a moment
+            // later; this node claims it, sees the cancel, and ends it CANCELLED before the cancel answers.
+            var handBack = java.util.concurrent.CompletableFuture.runAsync(() -> {
+                try {
+                    Thread.sleep(1_000);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                store.releaseLeasesOf("elsewhere");
+            });
+            JsonNode cancelled = jobs.send("DELETE", "/v1/jobs/" + id, null, null).json();
+            handBack.get();
+
+            assertThat(cancelled.path("state").asText()).isEqualTo("CANCELLED");
+            assertThat(store.find(id).orElseThrow().state()).isEqualTo("CANCELLED");
+            assertThat(store.counts(id).get(JobStore.ItemState.CANCELLED)).isGreaterThan(0);
+        }
+    }
 }
