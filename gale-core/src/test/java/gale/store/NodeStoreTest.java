@@ -171,4 +171,23 @@ class NodeStoreTest {
             assertThat(all).hasSize(jobsToClaim).doesNotHaveDuplicates();
         }
     }
+
+    @Test
+    void aRestartedNodeQueuesAgainOnlyTheAsyncCallsItLeasedNotThoseOfANodeStillRunning() {
+        try (Store store = TestStores.open(dir)) {
+            AsyncStore async = store.async();
+            for (String id : List.of("mine", "theirs")) {
+                async.insert(AsyncInvocationRow.accepted(id, "fn", "POST", "/", "", "[]", "{}".getBytes(UTF_8), "127.0.0.1",
+                        "http", "localhost", T0));
+            }
+            async.claim("mine", "node-a", T0, T0.plusSeconds(300)).orElseThrow();
+            async.claim("theirs", "node-b", T0, T0.plusSeconds(300)).orElseThrow();
+
+            assertThat(async.releaseLeasesOf("node-a", T0.plusSeconds(1))).isEqualTo(1);
+
+            assertThat(async.find("mine").orElseThrow().state()).isEqualTo("QUEUED");
+            assertThat(async.find("theirs").orElseThrow().state()).isEqualTo("RUNNING");
+            assertThat(async.claim("theirs", "node-a", T0.plusSeconds(1), T0.plusSeconds(301))).as("still node-b's").isEmpty();
+        }
+    }
 }
