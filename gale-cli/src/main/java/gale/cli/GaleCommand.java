@@ -27,7 +27,7 @@ import picocli.CommandLine.TypeConversionException;
                 + "on state changes and blob writes (triggers), version models with aliases, and see what it all cost.",
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
-                JobsCommand.class, CostCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, KeysCommand.class, AuditCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
+                JobsCommand.class, CostCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, KeysCommand.class, AuditCommand.class, NodesCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
                 RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",

@@ -35,6 +35,21 @@ final class ServerOptions {
                     + "(the password in the URL or in PGPASSWORD; env: GALE_STORE). Default: a SQLite file in the data dir.")
     Optional<String> store = Optional.empty();
 
+    @Option(names = "--advertise", paramLabel = "URL",
+            description = "With several nodes on one --store: the URL clients and other nodes reach this node at, shown by "
+                    + "`gale nodes` (env: GALE_ADVERTISE; default: http://127.0.0.1:PORT)")
+    Optional<String> advertise = Optional.empty();
+
+    @Option(names = "--node-heartbeat", paramLabel = "DURATION",
+            description = "How often this node writes its heartbeat to the store and renews its map jobs' leases "
+                    + "(env: GALE_NODE_HEARTBEAT; default: 2s)")
+    Optional<Duration> nodeHeartbeat = Optional.empty();
+
+    @Option(names = "--node-dead-after", paramLabel = "DURATION",
+            description = "A node whose heartbeat is older than this is dead: another node takes over its map jobs and async "
+                    + "calls (env: GALE_NODE_DEAD_AFTER; default: 10s; at least twice the heartbeat)")
+    Optional<Duration> nodeDeadAfter = Optional.empty();
+
     @Option(names = "--instances", paramLabel = "local|kubernetes",
             description = "Where function instances run: local processes (the default), or pods in a Kubernetes namespace, "
                     + "see docs/kubernetes.md (env: GALE_INSTANCES)")
@@ -136,13 +151,16 @@ final class ServerOptions {
                 .withMaxBlobBytes(maxBlob.bytes())
                 .withStore(store.orElse(env.get("GALE_STORE")));
         if (wheelDir.isPresent()) config = config.withWheelDir(wheelDir.get());
+        config = config.withNodes(new gale.nodes.NodeSettings(advertise.or(() -> variable(env, "GALE_ADVERTISE")),
+                nodeHeartbeat.or(() -> variable(env, "GALE_NODE_HEARTBEAT").map(gale.config.Durations::parse)).orElse(null),
+                nodeDeadAfter.or(() -> variable(env, "GALE_NODE_DEAD_AFTER").map(gale.config.Durations::parse)).orElse(null)));
         config = config.withKubernetes(kubernetes(env, config.dataDir()).orElse(null));
         if (python.isEmpty() && pipIndexUrl.isEmpty()) return config;
         // ServerConfig has no withers for these two yet.
         return new ServerConfig(config.host(), config.port(), config.dataDir(), python.orElse(config.python()),
                 config.maxBodyBytes(), config.bundleLimits(), pipIndexUrl.or(config::pipIndexUrl), config.wheelDir(),
                 config.drainTimeout(), config.zygotes(), config.shutdownGrace(), config.minScheduleInterval(), config.maxBlobBytes(),
-                config.store(), config.kubernetes());
+                config.store(), config.kubernetes(), config.nodes());
     }
 
     /** The pods' settings with --instances kubernetes (or GALE_INSTANCES=kubernetes), flags before GALE_K8S_* variables. */

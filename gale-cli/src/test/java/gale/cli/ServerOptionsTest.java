@@ -43,7 +43,23 @@ class ServerOptionsTest {
                 1L << 30, new BundleLimits(DataSize.ofMegabytes(200), DataSize.ofMegabytes(2048), 50_000),
                 Optional.of("http://pypi.internal/simple"), Optional.of(Path.of("/wheels")), config.drainTimeout(),
                 new ZygoteBudget(12, Duration.ofSeconds(90)), Duration.ofSeconds(3), Duration.ofSeconds(5), 300L << 20,
-                Optional.of("jdbc:postgresql://db:5432/gale?user=g"), Optional.empty()));
+                Optional.of("jdbc:postgresql://db:5432/gale?user=g"), Optional.empty(), gale.nodes.NodeSettings.DEFAULT));
+    }
+
+    @Test
+    void takesTheNodeSettingsFromFlagsBeforeTheEnvironment() {
+        var env = Map.of("GALE_ADVERTISE", "http://10.0.0.5:8080", "GALE_NODE_HEARTBEAT", "1s", "GALE_NODE_DEAD_AFTER", "5s");
+        assertThat(config(env, "server").nodes()).isEqualTo(new gale.nodes.NodeSettings(Optional.of("http://10.0.0.5:8080"),
+                Duration.ofSeconds(1), Duration.ofSeconds(5)));
+        assertThat(config(env, "server", "--advertise", "http://gale-2:8080", "--node-heartbeat", "500ms",
+                "--node-dead-after", "3s").nodes()).isEqualTo(new gale.nodes.NodeSettings(Optional.of("http://gale-2:8080"),
+                Duration.ofMillis(500), Duration.ofSeconds(3)));
+
+        GaleCli.Result tooSoon = GaleCli.run(Map.of(), "server", "--node-heartbeat", "5s", "--node-dead-after", "6s");
+        assertThat(tooSoon.exitCode()).isNotZero();
+        assertThat(tooSoon.err()).contains("--node-dead-after must be at least twice --node-heartbeat");
+        GaleCli.Result notAUrl = GaleCli.run(Map.of(), "server", "--advertise", "gale-2:8080");
+        assertThat(notAUrl.err()).contains("--advertise takes the URL");
     }
 
     @Test

@@ -538,6 +538,11 @@ public final class GaleClient implements AutoCloseable {
         return get("/v1/audit" + query, json -> json);
     }
 
+    /** The nodes sharing the server's store (docs/postgresql.md): {"nodes": [{"id", "url", "state", "heartbeatAgoMs", ...}]}. */
+    public JsonNode nodes() {
+        return get("/v1/nodes", json -> json);
+    }
+
     private JsonNode samplerPost(String name, String action, String body) {
         return read(admin("/v1/samplers/" + segment(name) + action, ADMIN_TIMEOUT).header("Content-Type", "application/json")
                 .POST(BodyPublishers.ofString(body)).build(), json -> json);

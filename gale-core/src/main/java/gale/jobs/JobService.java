@@ -28,6 +28,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,6 +42,11 @@ import java.util.function.Consumer;
 /**
  * Map jobs (docs/jobs.md): submission with validation, durable execution, progress,
  * ordered results, cancellation, and resumption after a restart.
+ *
+ * <p>Several nodes may share the store (docs/postgresql.md). A node runs only the jobs it holds the lease of: those
+ * submitted to it, and those it {@link #beat claims} when no node holds them (their node died, or handed them back as
+ * it stopped). It renews its leases with every heartbeat; a job taken from it (it was thought dead) stops here without
+ * recording anything, and results are stored once whoever computes them, so every input keeps exactly one.
  */
 public final class JobService implements AutoCloseable {
 
@@ -70,12 +76,32 @@ public final class JobService implements AutoCloseable {
     private final AtomicLong settled = new AtomicLong();
     private final SecureRandom random = new SecureRandom();
     private volatile boolean closed;
+    /** This node's id: the owner of the leases it takes. */
+    private final String node;
+    /** How long a lease lasts unless renewed: a node that stops beating for this long loses its jobs. */
+    private final Duration lease;
+    /** Set once the jobs of an earlier run are restored: from then on each beat claims jobs no node holds. */
+    private volatile boolean claiming;
+    /** Stopping: no job is started or claimed here any more; new jobs are stored for another node to claim. */
+    private volatile boolean draining;
+    /** How many free jobs one beat claims at most, so that nodes beating at once share them. */
+    private static final int CLAIMS_PER_BEAT = 4;
 
-    /** @param usage measures what jobs' tasks use, and stops a job at its CPU budget */
-    public JobService(Registry registry, JobStore store, UsageMeter usage) {
+    /**
+     * @param usage measures what jobs' tasks use, and stops a job at its CPU budget
+     * @param node  this node's id, the owner of its leases
+     * @param lease how long a job's lease lasts without renewal (the node's dead-after)
+     */
+    public JobService(Registry registry, JobStore store, UsageMeter usage, String node, Duration lease) {
         this.registry = registry;
         this.store = store;
         this.usage = usage;
+        this.node = node;
+        this.lease = lease;
+    }
+
+    private JobStore.Lease leaseFrom(Instant now) {
+        return new JobStore.Lease(node, now.plus(lease));
     }
 
     /** Starts the thread that writes task outcomes to the store in batches. */
@@ -164,8 +190,13 @@ public final class JobService implements AutoCloseable {
         // Stored as RUNNING at once: it starts below, and one write less is a faster submit.
         JobRow row = new JobRow(id, function, "RUNNING", write(JSON.valueToTree(options.toMap())), encoded.map(JobContext::id),
                 inputs.size(), Optional.empty(), now, Optional.of(now), Optional.empty());
-        store.create(row, encoded.map(JobContext::json), inputs);
         Map<ItemState, Integer> allQueued = countsOf(Map.of(ItemState.QUEUED, inputs.size()));
+        if (draining) { // this node is stopping: another node claims the job
+            store.create(row, encoded.map(JobContext::json), inputs, Optional.empty());
+            LOG.info("JobID {}: {} inputs on {}, stored for another node (this one is stopping)", id, inputs.size(), function);
+            return new Submitted(view(row, allQueued), Optional.empty());
+        }
+        store.create(row, encoded.map(JobContext::json), inputs, Optional.of(leaseFrom(now)));
         if (waiting && inputs.size() <= options.chunkSize()) {
             LOG.debug("JobID {}: {} inputs on {}, run while the submit waits", id, inputs.size(), function);
             return runHere(row, encoded, options, inputs, allQueued);
@@ -249,12 +280,13 @@ public final class JobService implements AutoCloseable {
         JobRow row = execution.row;
         Instant now = Instant.now();
         boolean budget = state.equals(JobExecution.STOPPED_BUDGET);
+        Optional<String> owner = Optional.of(node); // a node that lost the job leaves its ending to the new owner
         if (!state.equals("SUCCEEDED") && (execution.options.stopOnError() || state.equals("CANCELLED") || budget)) {
             recordAtOnce(unwritten);
-            store.cancelRemaining(row.id(), budget ? Optional.of(execution.notRunForBudget()) : Optional.empty());
-            store.markFinished(row.id(), state, error, now);
+            store.cancelRemaining(row.id(), budget ? Optional.of(execution.notRunForBudget()) : Optional.empty(), owner);
+            store.markFinished(row.id(), state, error, now, owner);
         } else {
-            store.recordAndFinish(unwritten, row.id(), state, error, now);
+            store.recordAndFinish(unwritten, row.id(), state, error, now, owner);
         }
         if (ranHere) {
             LOG.debug("JobID {}: {}", row.id(), state); // a single call, like a function call: no log line of its own
@@ -323,7 +355,7 @@ public final class JobService implements AutoCloseable {
         while (next < row.inputs()) {
             // Taken before looking: a batch written while this looks wakes it, instead of the 500 ms timeout.
             Signal.Next nextBatch = written.next();
-            boolean ended = !running.containsKey(id);
+            boolean ended = !running.containsKey(id) && !unfinished(id); // another node may run it
             int to = Math.min(row.inputs(), next + RESULT_PAGE);
             List<JobItem> ready = store.finishedRun(id, next, to);
             if (!ready.isEmpty()) out.accept(ready);
@@ -334,15 +366,24 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    private boolean unfinished(String id) {
+        return store.find(id).map(r -> r.state().equals("RUNNING") || r.state().equals("QUEUED")).orElse(false);
+    }
+
     /** The first {@code limit} inputs of a job that failed for good, by index, with their errors and tracebacks. */
     public List<JobItem> failures(String id, int limit) {
         return store.failedItems(id, limit);
     }
 
-    /** Cancels a running job; waits briefly for it to wind down. */
+    /**
+     * Cancels a running job; waits briefly for it to wind down. A job another node runs is cancelled by that node,
+     * which sees the request with its next heartbeat.
+     */
     public Optional<JobView> cancel(String id) {
         JobExecution execution = running.get(id);
-        if (execution != null) {
+        if (execution == null && store.requestCancel(id)) {
+            awaitEndedInStore(id, Duration.ofSeconds(15));
+        } else if (execution != null) {
             execution.cancel();
             try {
                 execution.finished().get(10, TimeUnit.SECONDS);
@@ -352,6 +393,19 @@ public final class JobService implements AutoCloseable {
             awaitFinished(id);
         }
         return view(id);
+    }
+
+    private void awaitEndedInStore(String id, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (unfinished(id) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+        if (unfinished(id)) LOG.warn("JobID {} still winding down on its node after cancel", id);
     }
 
     private void awaitFinished(String id) {
@@ -390,7 +444,8 @@ public final class JobService implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("job " + id + " has stored options that are not JSON", e);
         }
-        int queued = store.redriveFailed(id);
+        if (draining) throw InvalidJobException.conflict("this node is stopping; redrive job " + id + " at another node");
+        int queued = store.redriveFailed(id, Optional.of(leaseFrom(Instant.now())));
         if (queued == 0) {
             throw InvalidJobException.conflict("job " + id + " has no failed inputs to redrive (it ended " + row.state() + ")");
         }
@@ -401,24 +456,76 @@ public final class JobService implements AutoCloseable {
         return view(id);
     }
 
-    /** After a restart: inputs that were running are queued again, finished ones stay, and the jobs go on. */
+    /**
+     * At start, once functions serve again: the jobs this node held when it stopped are handed back, then it claims
+     * what no node holds (its own among them, unless another node took them meanwhile) and goes on with each: inputs
+     * that were running are queued again, finished ones stay. From now on every {@link #beat} claims too.
+     */
     public void restore() {
-        for (JobRow row : store.unfinished()) {
-            store.requeueRunning(row.id());
-            Optional<ActiveFunction> fn = registry.active(row.function());
-            try {
-                @SuppressWarnings("unchecked")
-                Map<String, Object> options = JSON.readValue(row.optionsJson(), Map.class);
-                JobOptions parsed = JobOptions.from(options, fn.map(ActiveFunction::config)
-                        .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
-                LOG.info("JobID {}: resuming after a restart", row.id());
-                store.markStarted(row.id(), Instant.now());
-                start(execution(row, store.context(row.id()).map(JobContext::of), parsed, this::enqueue, Optional.empty()),
-                        store.counts(row.id()));
-            } catch (IOException | InvalidJobException e) {
-                store.markFinished(row.id(), "FAILED", Optional.of("could not resume after a restart: " + e.getMessage()), Instant.now());
+        int released = store.releaseLeasesOf(node);
+        if (released > 0) LOG.info("{} jobs this node ran before it stopped may be resumed", released);
+        while (!draining && claimFree(Instant.now(), 100) > 0) {
+            // a page at a time, until no job is left that no node holds
+        }
+        claiming = true;
+    }
+
+    /**
+     * With each heartbeat of this node: renews the leases of its jobs, cancels those whose cancel reached another node,
+     * stops the ones taken from it (it was thought dead: their new owner goes on with them), and claims jobs no node
+     * holds (their node died, or handed them back).
+     */
+    public void beat(Instant now) {
+        Set<String> runningBefore = Set.copyOf(running.keySet()); // before renewing: a job submitted meanwhile is not "lost"
+        Map<String, Boolean> held = new java.util.HashMap<>();
+        for (JobStore.Held h : store.renew(node, now.plus(lease))) held.put(h.id(), h.cancelRequested());
+        for (String id : runningBefore) {
+            JobExecution execution = running.get(id);
+            if (execution == null || execution.finished().isDone()) continue;
+            Boolean cancel = held.get(id);
+            if (cancel == null) {
+                LOG.warn("JobID {}: another node has taken the job over (this node's lease ran out); stopping it here", id);
+                execution.suspend();
+            } else if (cancel) {
+                LOG.info("JobID {}: cancelled at another node", id);
+                execution.cancel();
             }
         }
+        if (claiming && !draining) claimFree(now, CLAIMS_PER_BEAT);
+    }
+
+    /** Claims up to {@code limit} jobs no node holds and starts each; returns how many it looked at. */
+    private int claimFree(Instant now, int limit) {
+        List<String> free = store.claimable(now, limit);
+        for (String id : free) {
+            if (draining) break;
+            if (running.containsKey(id)) continue; // still winding down here after its lease was lost
+            store.claim(id, leaseFrom(now), now).ifPresent(this::resume);
+        }
+        return free.size();
+    }
+
+    /** Goes on with a job this node just claimed. */
+    private void resume(JobRow row) {
+        Optional<ActiveFunction> fn = registry.active(row.function());
+        try {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> options = JSON.readValue(row.optionsJson(), Map.class);
+            JobOptions parsed = JobOptions.from(options, fn.map(ActiveFunction::config)
+                    .orElseThrow(() -> new InvalidJobException("function '" + row.function() + "' is gone")));
+            LOG.info("JobID {}: resuming on node {}", row.id(), node);
+            store.markStarted(row.id(), Instant.now());
+            JobExecution execution = execution(row, store.context(row.id()).map(JobContext::of), parsed, this::enqueue, Optional.empty());
+            if (store.cancelRequested(row.id())) execution.cancel(); // asked while no node held it
+            start(execution, store.counts(row.id()));
+        } catch (IOException | InvalidJobException e) {
+            store.markFinished(row.id(), "FAILED", Optional.of("could not resume: " + e.getMessage()), Instant.now(), Optional.of(node));
+        }
+    }
+
+    /** Map jobs this node runs now. */
+    public int runningCount() {
+        return running.size();
     }
 
     /** Tasks of map jobs that ended since the server started, done or failed for good (for /metrics). */
@@ -518,8 +625,13 @@ public final class JobService implements AutoCloseable {
         }
     }
 
+    /**
+     * Stops the jobs this node runs and hands their leases back, so another node takes them over at once (inputs
+     * finished here are stored first and are not run again). Jobs submitted from now on are stored for another node.
+     */
     @Override
     public void close() {
+        draining = true;
         running.values().forEach(JobExecution::suspend);
         jobs.shutdown();
         try {
@@ -536,6 +648,12 @@ public final class JobService implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         flushOutcomes();
+        try {
+            int handedBack = store.releaseLeasesOf(node);
+            if (handedBack > 0) LOG.info("handed back {} map jobs for another node to go on with", handedBack);
+        } catch (RuntimeException e) {
+            LOG.warn("could not hand back this node's map jobs; another node takes them when their leases run out: {}", e.getMessage());
+        }
     }
 
     // ---- helpers

@@ -318,6 +318,22 @@ public final class AsyncStore {
     }
 
     /** A function's queued calls and dead letters (in the function's own delete transaction). */
+    /**
+     * The calls a node leased, queued again at once: the node restarted (they were cut off with it), or it died and
+     * another node noticed. Returns how many.
+     */
+    public int releaseLeasesOf(String owner, Instant now) {
+        return jdbi.withHandle(h -> releaseLeasesOf(h, owner, now));
+    }
+
+    static int releaseLeasesOf(Handle h, String owner, Instant now) {
+        return h.createUpdate("""
+                        UPDATE async_invocations SET state = 'QUEUED', lease_owner = NULL, lease_until_ms = NULL,
+                            next_attempt_ms = :now, updated_ms = :now
+                        WHERE state = 'RUNNING' AND lease_owner = :owner""")
+                .bind("now", now.toEpochMilli()).bind("owner", owner).execute();
+    }
+
     static void deleteOfFunction(Handle h, String function) {
         h.createUpdate("DELETE FROM async_invocations WHERE function_name = :f").bind("f", function).execute();
     }

@@ -40,8 +40,6 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** PostgreSQL runs writers side by side; several nodes share its connection limit (100 by default). */
     private static final int POSTGRESQL_POOL_SIZE = 16;
     public static final String POSTGRESQL_PREFIX = "jdbc:postgresql:";
-    /** The advisory lock a node holds on a PostgreSQL store ("gale" in ASCII). */
-    private static final long NODE_LOCK_KEY = 0x67616c65L;
 
     private final Jdbi jdbi;
     private final JobStore jobs;
@@ -56,14 +54,14 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final AuditStore audit;
     private final HikariDataSource pool;
     private final Clock clock;
-    /** On PostgreSQL, the connection that holds this node's lock on the store (see {@link #lockTheStore}). */
-    private java.sql.Connection storeLock;
+    private final NodeStore nodes;
 
     private Store(HikariDataSource pool, Clock clock) {
         this.jdbi = Jdbi.create(pool);
         this.pool = pool;
         this.clock = clock;
         this.jobs = new JobStore(jdbi);
+        this.nodes = new NodeStore(jdbi);
         this.schedules = new ScheduleStore(jdbi);
         this.async = new AsyncStore(jdbi);
         this.triggers = new TriggerStore(jdbi);
@@ -106,6 +104,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** Sealed secrets and their grants to functions, in the same database. */
     public SecretStore secrets() {
         return secrets;
+    }
+
+    /** The nodes sharing this store, with their heartbeats, in the same database. */
+    public NodeStore nodes() {
+        return nodes;
     }
 
     /** Schedules and their firings, in the same database. */
@@ -181,62 +184,30 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         pooled.setJdbcUrl(url);
         String password = System.getenv("PGPASSWORD");
         if (password != null && !url.contains("password=")) pooled.setPassword(password);
-        java.sql.Connection lock = lockTheStore(pooled); // first: it says plainly when the database cannot be reached
+        checkReachable(pooled); // first: it says plainly when the database cannot be reached
         HikariDataSource pool = null;
         try {
             pool = new HikariDataSource(pooled);
             migrate(pool, "postgresql");
         } catch (RuntimeException e) {
             if (pool != null) pool.close();
-            try {
-                lock.close();
-            } catch (SQLException ignored) {
-                // closing a session that failed
-            }
             throw e;
         }
-        Store store = new Store(pool, clock);
-        store.storeLock = lock;
-        return store;
+        return new Store(pool, clock);
     }
 
     /**
-     * One node per store, for now: a node holds a session-level advisory lock for as long as it runs
-     * (PostgreSQL drops it with the session when the node dies, however it dies). Until several nodes
-     * share a store safely (leases taken across nodes, one node firing each schedule slot, state
-     * updates locked per row), a second node on the same database is refused at start instead of
-     * running the same jobs and schedules twice.
+     * Connects once before the pool does, so a database that cannot be reached is named (without its password) in one
+     * line rather than in the pool's retries. Several nodes share one database (docs/postgresql.md): nothing is locked.
      */
-    private static java.sql.Connection lockTheStore(HikariConfig settings) {
-        try {
-            java.util.Properties props = new java.util.Properties();
-            if (settings.getPassword() != null) props.setProperty("password", settings.getPassword());
-            java.sql.Connection c = java.sql.DriverManager.getConnection(settings.getJdbcUrl(), props);
-            // A node that just stopped may still hold it: its backend lets go a moment after the session closes.
-            long deadline = System.nanoTime() + LOCK_WAIT.toNanos();
-            while (!tryAdvisoryLock(c)) {
-                if (System.nanoTime() > deadline) {
-                    c.close();
-                    throw new IllegalStateException("another Gale node is using the store " + redacted(settings.getJdbcUrl())
-                            + "; one node per store for now: stop the other node, or give this one a database of its own");
-                }
-                java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100));
-            }
-            return c;
+    private static void checkReachable(HikariConfig settings) {
+        java.util.Properties props = new java.util.Properties();
+        if (settings.getPassword() != null) props.setProperty("password", settings.getPassword());
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(settings.getJdbcUrl(), props)) {
+            c.isValid(5);
         } catch (SQLException e) {
             throw new IllegalStateException("could not connect to the store " + redacted(settings.getJdbcUrl()) + ": "
                     + e.getMessage(), e);
-        }
-    }
-
-    /** How long a starting node waits for the store's lock before it says another node holds it. */
-    static final java.time.Duration LOCK_WAIT = java.time.Duration.ofSeconds(5);
-
-    private static boolean tryAdvisoryLock(java.sql.Connection c) throws SQLException {
-        try (var statement = c.createStatement();
-             ResultSet rs = statement.executeQuery("SELECT pg_try_advisory_lock(" + NODE_LOCK_KEY + ")")) {
-            rs.next();
-            return rs.getBoolean(1);
         }
     }
 
@@ -462,14 +433,6 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     @Override
     public void close() {
         pool.close();
-        if (storeLock != null) {
-            try (var session = storeLock; var statement = session.createStatement()) {
-                // Let go before the session ends: a backend drops its locks only once it has wound down.
-                statement.execute("SELECT pg_advisory_unlock(" + NODE_LOCK_KEY + ")");
-            } catch (SQLException ignored) {
-                // the server is gone already, and the lock with its session
-            }
-        }
     }
 
     // ---- row mapping

@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -61,8 +60,11 @@ public final class AsyncQueue implements AutoCloseable {
     private final AsyncStore store;
     private final Registry registry;
     private final LogSink logs;
-    /** Whose lease a row holds (lease_owner, 40 characters at most: PostgreSQL holds the column to its length). */
-    private final String owner = UUID.randomUUID().toString();
+    /**
+     * Whose lease a row holds: this node's id (lease_owner, 40 characters at most), so a node that died is known by
+     * its leases, which the node that notices hands back (NodeStore.removeDead).
+     */
+    private final String owner;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition wake = lock.newCondition();
     private final Map<String, AtomicInteger> inFlightByFunction = new ConcurrentHashMap<>();
@@ -81,29 +83,31 @@ public final class AsyncQueue implements AutoCloseable {
         Optional<String> refusal(AsyncInvocationRow call, ActiveFunction fn);
     }
 
-    public AsyncQueue(AsyncStore store, Registry registry, LogSink logs) {
+    /** @param node this node's id: the owner of the leases it takes */
+    public AsyncQueue(AsyncStore store, Registry registry, LogSink logs, String node) {
+        if (node.length() > 40) throw new IllegalArgumentException("a node id has at most 40 characters: " + node);
+        this.owner = node;
         this.store = store;
         this.registry = registry;
         this.logs = logs;
     }
 
-    /**
-     * Starts leasing calls.
-     *
-     * @param soleWorker true when no other server shares the store (the embedded store): calls left RUNNING by a
-     *                   killed server are queued again at once rather than when their leases expire
-     */
     /** Starts taking calls: {@link #accept} stores them from now on. */
     public void open() {
         writer = Thread.ofPlatform().name("gale-async-writer").daemon().start(this::writeLoop);
     }
 
+    /**
+     * Starts leasing calls. Calls this node leased before it stopped (killed) are queued again at once rather than
+     * when their leases expire.
+     *
+     * @param soleWorker true when no other node shares the store (the embedded store): every call left RUNNING is
+     *                   queued again at once, whoever leased it (a run before node ids were owners)
+     */
     public void start(boolean soleWorker) {
         if (stopping) return; // closed before the functions of the last run were back
-        if (soleWorker) {
-            int released = store.releaseAllLeases(Instant.now());
-            if (released > 0) LOG.info("{} async calls that were running when Gale stopped are queued again", released);
-        }
+        int released = soleWorker ? store.releaseAllLeases(Instant.now()) : store.releaseLeasesOf(owner, Instant.now());
+        if (released > 0) LOG.info("{} async calls that were running when this node stopped are queued again", released);
         poller = Thread.ofPlatform().name("gale-async-poller").daemon().start(this::pollLoop);
     }
 

@@ -94,6 +94,7 @@ final class ApiRoutes {
         audited("POST /v1/keys", "key.create", ADMIN);
         audited("DELETE /v1/keys/{name}", "key.revoke", ADMIN);
         scoped("GET /v1/audit", ADMIN);
+        scoped("GET /v1/nodes", ADMIN);
 
         // Values and draws are data, written by functions many times a second: not administration, not audited.
         for (String method : new String[] {"GET", "PUT", "DELETE", "POST"}) dataRoute(method + " " + StateApi.PREFIX + "/<path>", ADMIN);

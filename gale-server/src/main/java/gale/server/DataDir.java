@@ -20,6 +20,7 @@ public final class DataDir {
 
     private static final String TOKEN_FILE = "admin-token";
     private static final String SERVER_FILE = "server.json";
+    private static final String NODE_ID_FILE = "node-id";
 
     private final Path root;
 
@@ -53,6 +54,37 @@ public final class DataDir {
             return "gale-" + java.util.HexFormat.of().formatHex(hash, 0, 6);
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * This node's id among the nodes sharing a store (docs/postgresql.md): the host's name and six random hex digits,
+     * made on first start and kept in the data dir's {@code node-id}, so a restart is the same node (it takes back
+     * what it ran) and two machines with the same data dir path are not.
+     */
+    public String nodeId() {
+        Path file = root.resolve(NODE_ID_FILE);
+        try {
+            if (Files.exists(file)) {
+                String value = Files.readString(file, StandardCharsets.UTF_8).strip();
+                if (!value.isEmpty()) return value;
+            }
+            String host = hostName().toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9-]", "-");
+            byte[] random = new byte[3];
+            new SecureRandom().nextBytes(random);
+            String value = host.substring(0, Math.min(host.length(), 32)) + "-" + java.util.HexFormat.of().formatHex(random);
+            Files.writeString(file, value + "\n", StandardCharsets.UTF_8);
+            return value;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read or create the node id " + file, e);
+        }
+    }
+
+    private static String hostName() {
+        try {
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (java.net.UnknownHostException e) {
+            return "gale"; // a host that cannot name itself: the random part keeps ids apart
         }
     }
 

@@ -121,6 +121,8 @@ public final class GaleServer implements AutoCloseable {
     private AccessKeys keys;
     private AuditLog audit;
     private Peers peers;
+    private String nodeId;
+    private volatile gale.nodes.Membership membership;
 
     private GaleServer(ServerConfig config) {
         this.config = config;
@@ -132,6 +134,11 @@ public final class GaleServer implements AutoCloseable {
         token = dataDir.adminToken();
         store = life.add("the store", config.store().map(url -> Store.openPostgresql(url, java.time.Clock.systemUTC()))
                 .orElseGet(() -> Store.openSqlite(dataDir.store())));
+        nodeId = dataDir.nodeId();
+        // Closed just before the store: the node leaves the membership once its work is handed back (drained).
+        life.onClose("the node's membership", () -> {
+            if (membership != null) membership.close();
+        });
         keys = life.add("the access keys", new AccessKeys(store.keys(), Clock.systemUTC())); // closed: last uses written
         keys.start();
         // Closed after the HTTP server: admin calls in flight get their outcomes written.
@@ -181,7 +188,7 @@ public final class GaleServer implements AutoCloseable {
         registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
                 config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
-        jobs = new JobService(registry, store.jobs(), usage);
+        jobs = new JobService(registry, store.jobs(), usage, nodeId, config.nodes().deadAfter());
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
         blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
         life.add("the state sweeper", startStateSweeper(store.state()));
@@ -199,7 +206,7 @@ public final class GaleServer implements AutoCloseable {
                     .tag("state", done ? "done" : "failed").description("map job tasks that ended, by how")
                     .register(prometheus);
         }
-        asyncQueue = new AsyncQueue(store.async(), registry, logs);
+        asyncQueue = new AsyncQueue(store.async(), registry, logs, nodeId);
         asyncQueue.open();
         triggers = new Triggers(store.triggers(), registry, asyncQueue::wake, java.time.Clock.systemUTC());
         triggers.start();
@@ -207,7 +214,7 @@ public final class GaleServer implements AutoCloseable {
         store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
         blobCatalog.reportTo(triggers);
         // Every node of a store derives the same node-to-node credential from the admin token they share.
-        peers = new Peers(node, Peers.credential(token.value()));
+        peers = new Peers(nodeId, Peers.credential(token.value()));
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue, peers);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
@@ -231,9 +238,14 @@ public final class GaleServer implements AutoCloseable {
         boundUrl = url;
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
+        membership = new gale.nodes.Membership(store.nodes(), nodeId, config.nodes().advertise().orElse(url), config.nodes(),
+                this::load, Clock.systemUTC());
+        membership.onBeat(jobs::beat); // renews this node's job leases, claims the jobs of nodes that died
+        membership.start();
+        life.onClose("draining the node", membership::drain); // first: the other nodes see it stop taking work
         // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
         restored = functionsRestored.thenRun(jobs::restore).thenRun(() -> startScheduler(scheduler))
-                .thenRun(() -> asyncQueue.start(true)); // the data dir's lock: this is the store's only server
+                .thenRun(() -> asyncQueue.start(config.store().isEmpty())); // SQLite: this is the store's only node
         LOG.info("Gale listening on {} (data dir {})", url, dataDir.root());
     }
 
@@ -290,11 +302,6 @@ public final class GaleServer implements AutoCloseable {
     /** The other nodes of this store as far as their heartbeats tell, and where calls may be sent on to. */
     public Peers peers() {
         return peers;
-    }
-
-    /** This node's id: stable for its data dir, and what X-Gale-Node answers name. */
-    public String nodeId() {
-        return dataDir.node();
     }
 
     /** True when this start created the admin token (first start on this data dir). */
@@ -400,6 +407,7 @@ public final class GaleServer implements AutoCloseable {
         new AdminApi(registry, store, logs, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
         new JobsApi(jobs).register(routes);
+        new gale.admin.NodesApi(store.nodes(), nodeId, Clock.systemUTC()).register(routes);
         new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);
         asyncApi.register(routes);
         new SecretsApi(secrets).register(routes);
@@ -422,6 +430,23 @@ public final class GaleServer implements AutoCloseable {
         // Pods reach this node at the address they connect back to.
         String hostAndPort = config.kubernetes().map(k -> k.address(port)).orElse(displayHost(config.host()) + ":" + port);
         return Optional.of("http://" + hostAndPort);
+    }
+
+    /** What this node reports with each heartbeat: its instances, the calls it serves now, the map jobs it runs. */
+    private gale.nodes.Membership.Load load() {
+        int instances = 0;
+        int inFlight = 0;
+        for (var fn : registry.activeFunctions()) {
+            var stats = fn.pool().stats();
+            instances += stats.instances() + stats.starting();
+            inFlight += stats.busy();
+        }
+        return new gale.nodes.Membership.Load(instances, inFlight, jobs.runningCount(), "{}");
+    }
+
+    /** This node's id among the nodes sharing the store. */
+    public String nodeId() {
+        return nodeId;
     }
 
     /** Deletes expired state keys once a minute (reads skip them before that). */

@@ -1,6 +1,7 @@
 package gale.server;
 
 import gale.kubernetes.KubernetesSettings;
+import gale.nodes.NodeSettings;
 import gale.registry.BundleLimits;
 import gale.runtime.python.ZygoteBudget;
 import gale.triggers.ScheduleSpec;
@@ -30,6 +31,7 @@ import java.util.Optional;
  *                      empty for the SQLite file in the data dir (docs/postgresql.md)
  * @param kubernetes    run function instances as pods in this namespace with this image (docs/kubernetes.md), or empty
  *                      for local processes
+ * @param nodes         this node among the nodes sharing the store: its advertised URL, heartbeat and dead-after
  */
 public record ServerConfig(
         String host,
@@ -46,7 +48,8 @@ public record ServerConfig(
         Duration minScheduleInterval,
         long maxBlobBytes,
         Optional<String> store,
-        Optional<KubernetesSettings> kubernetes) {
+        Optional<KubernetesSettings> kubernetes,
+        NodeSettings nodes) {
 
     public static final long DEFAULT_MAX_BODY_BYTES = 10L * 1024 * 1024;
     /** Models of a few GB fit; the bytes stream to disk, so the limit guards the disk, not memory. */
@@ -80,6 +83,7 @@ public record ServerConfig(
             }
         });
         kubernetes = kubernetes == null ? Optional.empty() : kubernetes;
+        nodes = nodes == null ? NodeSettings.DEFAULT : nodes;
         dataDir = dataDir.toAbsolutePath().normalize();
     }
 
@@ -90,51 +94,55 @@ public record ServerConfig(
                 Optional.ofNullable(System.getenv("GALE_PIP_INDEX_URL")).filter(s -> !s.isBlank()),
                 Optional.ofNullable(System.getenv("GALE_WHEEL_DIR")).filter(s -> !s.isBlank()).map(Path::of),
                 Duration.ofSeconds(60), ZygoteBudget.defaults(), DEFAULT_SHUTDOWN_GRACE, ScheduleSpec.DEFAULT_MIN_INTERVAL,
-                DEFAULT_MAX_BLOB_BYTES, Optional.empty(), Optional.empty());
+                DEFAULT_MAX_BLOB_BYTES, Optional.empty(), Optional.empty(), NodeSettings.DEFAULT);
     }
 
     public ServerConfig withPort(int newPort) {
-        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, newPort, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withHost(String newHost) {
-        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(newHost, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withMaxBodyBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, bytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withBundleLimits(BundleLimits limits) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, limits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withWheelDir(Path dir) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, Optional.ofNullable(dir), drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withZygotes(ZygoteBudget budget) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, budget, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withShutdownGrace(Duration grace) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, grace, minScheduleInterval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withMinScheduleInterval(Duration interval) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, interval, maxBlobBytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withMaxBlobBytes(long bytes) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes, store, kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, bytes, store, kubernetes, nodes);
     }
 
     public ServerConfig withStore(String url) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, Optional.ofNullable(url), kubernetes);
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, Optional.ofNullable(url), kubernetes, nodes);
     }
 
     public ServerConfig withKubernetes(KubernetesSettings settings) {
-        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, Optional.ofNullable(settings));
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, Optional.ofNullable(settings), nodes);
+    }
+
+    public ServerConfig withNodes(NodeSettings settings) {
+        return new ServerConfig(host, port, dataDir, python, maxBodyBytes, bundleLimits, pipIndexUrl, wheelDir, drainTimeout, zygotes, shutdownGrace, minScheduleInterval, maxBlobBytes, store, kubernetes, settings);
     }
 
     /** GALE_PYTHON, else Debian's /usr/bin/python3 (which gets sklearn and Flask from apt), else python3 on PATH. */

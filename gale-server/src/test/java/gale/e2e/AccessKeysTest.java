@@ -78,6 +78,7 @@ class AccessKeysTest extends GaleE2E {
         expect(deploy, "GET", "/v1/functions/echo/logs", 403, "needs scope logs (the key has deploy)");
         expect(deploy, "GET", "/v1/secrets", 403, "needs scope admin");
         expect(deploy, "GET", "/v1/keys", 403, "needs scope admin");
+        expect(deploy, "GET", "/v1/nodes", 403, "needs scope admin");
         expect(deploy, "GET", "/v1/audit", 403, "needs scope admin");
         expect(deploy, "PUT", "/v1/state/echo/k", 403, "needs scope admin");
 
