@@ -95,6 +95,8 @@ public final class GaleServer implements AutoCloseable {
     static final Duration STOP_MARGIN = Duration.ofSeconds(20);
     /** How long stopping waits for async calls cut off by the drain to be queued again. */
     private static final Duration ASYNC_SETTLE = Duration.ofSeconds(5);
+    /** How often a node on a shared store reads the functions table for other nodes' deploys, rollbacks and deletes. */
+    private static final Duration FOLLOW_PERIOD = Duration.ofSeconds(1);
 
     private final ServerConfig config;
     private final DataDir dataDir;
@@ -176,15 +178,19 @@ public final class GaleServer implements AutoCloseable {
             runtime.start();
             life.add("the " + runtime.name() + " runtime", runtime);
         }
-        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
+        // On PostgreSQL the data dir's bundles and blobs are a cache of the store's (blob_chunks): any node serves any of them.
+        var sharedBlobs = store.sharedBlobs();
+        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs(), sharedBlobs), dataDir.versions(),
                 config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
         jobs = new JobService(registry, store.jobs(), usage);
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
-        blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
+        blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets"), sharedBlobs));
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
+        // Other nodes may share the store: what they deploy, roll back and delete serves (or stops) here within a second or two.
+        if (store.storeIsShared()) functionsRestored.thenRun(() -> registry.followOtherNodes(FOLLOW_PERIOD));
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value(), keys);
         metrics = new GatewayMetrics(prometheus);
