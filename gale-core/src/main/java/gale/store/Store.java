@@ -502,8 +502,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     private static FunctionRow functionRow(ResultSet rs) throws SQLException {
         int active = rs.getInt("active_version");
-        return new FunctionRow(rs.getString("name"),
-                rs.wasNull() ? OptionalInt.empty() : OptionalInt.of(active),
+        // wasNull() speaks of the last column read: asked after getString("name") it said "not null" for every row
+        OptionalInt activeVersion = rs.wasNull() ? OptionalInt.empty() : OptionalInt.of(active);
+        return new FunctionRow(rs.getString("name"), activeVersion,
                 Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")));
     }
 
