@@ -173,6 +173,13 @@ public final class BlobStore {
         shared.publish(digest, path(digest));
     }
 
+    /** Publishes the blob if this node has it (see {@link SharedBlobs#unpublished}); true when it did. */
+    public boolean publishIfHere(String digest) throws IOException {
+        if (shared == SharedBlobs.NONE || !Files.exists(path(digest))) return false;
+        shared.publish(digest, path(digest));
+        return true;
+    }
+
     /** Deletes the blob here and, unless a bundle or blob version still names it, from the shared store. */
     public void delete(String digest) throws IOException {
         Files.deleteIfExists(path(digest));

@@ -20,6 +20,12 @@ public interface SharedBlobs {
     /** Deletes the bytes of {@code digest} unless a bundle or a blob version still names it. */
     void deleteIfUnused(String digest);
 
+    /**
+     * Digests a bundle or blob version names whose bytes are not shared (kept before the store shared them, or by a
+     * node that went away before it published them): a node that has them publishes them at start.
+     */
+    java.util.List<String> unpublished();
+
     /** One node: nothing is shared. */
     SharedBlobs NONE = new SharedBlobs() {
         @Override
@@ -33,6 +39,11 @@ public interface SharedBlobs {
 
         @Override
         public void deleteIfUnused(String digest) {
+        }
+
+        @Override
+        public java.util.List<String> unpublished() {
+            return java.util.List.of();
         }
     };
 }

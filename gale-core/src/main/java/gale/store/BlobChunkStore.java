@@ -123,6 +123,17 @@ public final class BlobChunkStore implements SharedBlobs {
         });
     }
 
+    @Override
+    public java.util.List<String> unpublished() {
+        return jdbi.withHandle(h -> h.createQuery("""
+                        SELECT bundle_digest AS digest FROM versions
+                          WHERE NOT EXISTS (SELECT 1 FROM blob_chunks c WHERE c.digest = bundle_digest AND c.chunk = 0)
+                        UNION
+                        SELECT digest FROM blob_versions
+                          WHERE NOT EXISTS (SELECT 1 FROM blob_chunks c WHERE c.digest = blob_versions.digest AND c.chunk = 0)""")
+                .mapTo(String.class).list());
+    }
+
     /** Until the transaction ends, no other publish or delete of this digest runs (the key: the digest's first 64 bits). */
     private void lock(Handle h, String digest) {
         if (!postgresql) return; // SQLite's transactions are IMMEDIATE: one writer at a time

@@ -100,6 +100,24 @@ class BlobChunkStoreTest {
     }
 
     @Test
+    void digestsNamedByABundleOrABlobVersionWithoutSharedBytesAreUnpublished() throws IOException {
+        try (Store store = TestStores.open(dir)) {
+            String bundle = "sha256:" + "1".repeat(64);
+            store.createVersion("scorer", "{}", bundle, 10, Instant.now());
+            BlobStore local = new BlobStore(dir.resolve("buckets")); // kept by a node that shared nothing
+            store.blobCatalog(local).put("models", "m.bin", new ByteArrayInputStream("model".getBytes()), 100, Optional.empty(), Optional.empty());
+            String model = store.blobCatalog(local).latest("models", "m.bin").orElseThrow().digest();
+
+            assertThat(store.chunks().unpublished()).containsExactlyInAnyOrder(bundle, model);
+
+            BlobStore sharing = new BlobStore(dir.resolve("buckets"), store.chunks());
+            assertThat(sharing.publishIfHere(model)).isTrue();
+            assertThat(sharing.publishIfHere(bundle)).as("not in this dir").isFalse();
+            assertThat(store.chunks().unpublished()).containsExactly(bundle);
+        }
+    }
+
+    @Test
     void aNodeFetchesWhatAnotherKeptChecksItAndCachesItInItsOwnDir() throws IOException {
         try (Store store = TestStores.open(dir)) {
             BlobStore nodeA = new BlobStore(dir.resolve("a"), store.chunks());

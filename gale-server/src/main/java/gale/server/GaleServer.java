@@ -180,12 +180,15 @@ public final class GaleServer implements AutoCloseable {
         }
         // On PostgreSQL the data dir's bundles and blobs are a cache of the store's (blob_chunks): any node serves any of them.
         var sharedBlobs = store.sharedBlobs();
-        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs(), sharedBlobs), dataDir.versions(),
+        var bundleBytes = new BlobStore(dataDir.blobs(), sharedBlobs);
+        var bucketBytes = new BlobStore(dataDir.blobs().resolve("buckets"), sharedBlobs);
+        registry = life.add("the registry", new Registry(store, bundleBytes, dataDir.versions(),
                 config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
         jobs = new JobService(registry, store.jobs(), usage);
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
-        blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets"), sharedBlobs));
+        blobCatalog = store.blobCatalog(bucketBytes);
+        Thread.ofVirtual().name("gale-publish-blobs").start(() -> publishUnshared(sharedBlobs, List.of(bundleBytes, bucketBytes)));
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
@@ -251,6 +254,28 @@ public final class GaleServer implements AutoCloseable {
         KubernetesClient client = life.add("the Kubernetes client", new KubernetesClientBuilder().build());
         var python = new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes(), false, false);
         return new KubernetesRuntime(context, python, client, settings);
+    }
+
+    /**
+     * Shares what only this node has: bundles and blobs kept before its store was shared with other nodes (a one-node
+     * PostgreSQL store of an earlier Gale), so any node can serve them.
+     */
+    private static void publishUnshared(gale.blob.SharedBlobs shared, List<BlobStore> local) {
+        int published = 0;
+        try {
+            for (String digest : shared.unpublished()) {
+                for (BlobStore bytes : local) {
+                    if (bytes.publishIfHere(digest)) {
+                        published++;
+                        break;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("sharing this node's bundles and blobs with the other nodes failed (after {}): {}", published, e.toString());
+            return;
+        }
+        if (published > 0) LOG.info("shared {} bundles and blobs that only this node had with the other nodes", published);
     }
 
     private static void startScheduler(Scheduler scheduler) {
