@@ -94,7 +94,7 @@ public final class Registry implements AutoCloseable {
     private record Applied(java.time.Instant created, int version) {
     }
 
-    private record Retry(Applied target, java.time.Instant after) {
+    private record Retry(Applied target, int failures, java.time.Instant after, String reason) {
     }
 
     /** @param usage measures what each version's instances use (docs/cost.md) */
@@ -528,9 +528,14 @@ public final class Registry implements AutoCloseable {
             followRetries.remove(name);
             LOG.info("{} v{} serves here, as another node made it serve", name, v);
         } catch (IOException | DeployFailure | RuntimeException e) {
-            followRetries.put(name, new Retry(target, Instant.now().plus(FOLLOW_RETRY)));
+            Retry before = followRetries.get(name);
+            int failures = before != null && before.target().equals(target) ? before.failures() + 1 : 1;
+            // 5 s, 10 s, 20 s, ... up to 5 minutes: a version that cannot serve here does not fill the log
+            Duration wait = FOLLOW_RETRY.multipliedBy(1L << Math.min(failures - 1, 6));
+            if (wait.compareTo(FOLLOW_RETRY_MAX) > 0) wait = FOLLOW_RETRY_MAX;
+            followRetries.put(name, new Retry(target, failures, Instant.now().plus(wait), e.getMessage()));
             LOG.error("{} v{} serves at another node but cannot serve here (tried again in {} s): {}", name, v,
-                    FOLLOW_RETRY.toSeconds(), e.getMessage());
+                    wait.toSeconds(), e.getMessage());
         } finally {
             restoring.remove(name);
         }
@@ -556,8 +561,19 @@ public final class Registry implements AutoCloseable {
         LOG.info("{} was deleted by another node; it no longer serves here", name);
     }
 
+    /**
+     * Why the function's version that serves at another node cannot serve on this one (its runtime is missing here,
+     * its bundle cannot be fetched, its first instance failed), if it cannot.
+     */
+    public Optional<String> cannotServeHere(String name) {
+        Retry retry = followRetries.get(name);
+        return retry == null || active.containsKey(name) ? Optional.empty()
+                : Optional.of("version " + retry.target().version() + " serves at another node but cannot serve on this one: " + retry.reason());
+    }
+
     /** How long a node waits before it tries again to serve a version that another node made serve and it could not. */
-    private static final Duration FOLLOW_RETRY = Duration.ofSeconds(30);
+    private static final Duration FOLLOW_RETRY = Duration.ofSeconds(5);
+    private static final Duration FOLLOW_RETRY_MAX = Duration.ofMinutes(5);
 
     // ---- start and stop
 
