@@ -120,6 +120,7 @@ public final class BlobCatalog {
                     return v;
                 });
                 if (reported[0]) outbox.committed();
+                bytes.publish(blob.digest()); // again, now the row names it: a delete of the same bytes at another node may have raced it
                 return new Put(created, true);
             } finally {
                 writes.unlock();
@@ -130,9 +131,9 @@ public final class BlobCatalog {
         }
     }
 
-    /** The file holding a version's bytes (it exists while the version does). */
-    public Path path(BlobVersion version) {
-        return bytes.path(version.digest());
+    /** The file holding a version's bytes (it exists while the version does), fetched first if another node stored them. */
+    public Path path(BlobVersion version) throws IOException {
+        return bytes.fetch(version.digest());
     }
 
     public Optional<BlobVersion> latest(String bucket, String key) {

@@ -78,8 +78,24 @@ public final class Registry implements AutoCloseable {
     private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
     /** Functions known to the store whose active version is not serving again yet after a restart. */
     private final Set<String> restoring = ConcurrentHashMap.newKeySet();
+    /** Per function, the store's row this node last made serve: another node's deploy, rollback or delete changes it. */
+    private final Map<String, Applied> applied = new ConcurrentHashMap<>();
+    /** Bundles this node fetched or unpacked per function: what it drops from its cache when another node deletes one. */
+    private final Map<String, Set<String>> bundlesUsed = new ConcurrentHashMap<>();
+    /** Functions a follow-up of another node's change is queued or running for (one at a time each). */
+    private final Set<String> following = ConcurrentHashMap.newKeySet();
+    /** A version this node could not make serve, and when it tries again. */
+    private final Map<String, Retry> followRetries = new ConcurrentHashMap<>();
     private ScheduledExecutorService maintenance;
+    private ScheduledExecutorService follower;
     private volatile boolean stopping;
+
+    /** Which function (its row's creation: a name deleted and made again is another function) at which version. */
+    private record Applied(java.time.Instant created, int version) {
+    }
+
+    private record Retry(Applied target, int failures, java.time.Instant after, String reason) {
+    }
 
     /** @param usage measures what each version's instances use (docs/cost.md) */
     public Registry(Store store, BlobStore blobs, Path versionsRoot, BundleLimits bundleLimits, List<Runtime> runtimes,
@@ -120,6 +136,7 @@ public final class Registry implements AutoCloseable {
     public void drainAll(Duration grace) {
         stopping = true;
         maintenance.shutdownNow();
+        if (follower != null) follower.shutdownNow();
         List<InstancePool> pools = active.values().stream().map(ActiveFunction::pool).toList();
         try {
             CompletableFuture.allOf(pools.stream().map(InstancePool::drain).toArray(CompletableFuture[]::new))
@@ -237,6 +254,7 @@ public final class Registry implements AutoCloseable {
             throw new UncheckedIOException("could not store the bundle of " + name + ": " + e.getMessage(), (IOException) e);
         }
         VersionRow row = created;
+        bundlesUsed.computeIfAbsent(name, n -> ConcurrentHashMap.newKeySet()).add(row.bundleDigest());
         try {
             Path bundleDir = bundleDir(name, row.version());
             deleteTree(bundleDir.getParent());
@@ -313,6 +331,12 @@ public final class Registry implements AutoCloseable {
 
     private void activate(String name, int version, FunctionConfig config, InstancePool pool) {
         store.activateVersion(name, version, Instant.now());
+        serve(name, version, config, pool);
+    }
+
+    /** Makes the pool serve the function (the old one drains) and remembers which row of the store that follows. */
+    private void serve(String name, int version, FunctionConfig config, InstancePool pool) {
+        store.findFunction(name).ifPresent(fn -> applied.put(name, new Applied(fn.createdAt(), version)));
         ActiveFunction previous = active.put(name, new ActiveFunction(name, version, config, pool));
         if (previous != null) retire(previous.pool());
     }
@@ -356,7 +380,11 @@ public final class Registry implements AutoCloseable {
             FunctionConfig config = configOf(target);
             InstancePool pool;
             try {
+                ensureUnpacked(target, bundleDir(name, target.version())); // deployed at another node: its bundle is fetched
                 pool = preparedPool(name, target.version(), config);
+            } catch (IOException e) {
+                throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be unpacked on this node: "
+                        + e.getMessage());
             } catch (DeployFailure e) {
                 throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
             }
@@ -388,6 +416,8 @@ public final class Registry implements AutoCloseable {
         try {
             ActiveFunction current = active.remove(name);
             if (current != null) discard(current.pool());
+            applied.remove(name);
+            bundlesUsed.remove(name);
             List<VersionRow> versions = store.listVersions(name);
             store.deleteFunction(name);
             deleteTree(versionsRoot.resolve(name));
@@ -409,6 +439,141 @@ public final class Registry implements AutoCloseable {
     private boolean usesBlob(String function, String digest) {
         return store.listVersions(function).stream().anyMatch(v -> v.bundleDigest().equals(digest));
     }
+
+    // ---- other nodes of a shared store
+
+    /**
+     * Follows what other nodes of a shared store do: every {@code period} the functions table is read, and a function
+     * whose serving version another node changed (deploy, rollback) serves that version here too, one deleted there
+     * stops serving here. A changed version takes over as a rollback does: its first instance is up before the old
+     * version drains, so no call fails. A function new to this node answers 503 "starting" while its bundle is fetched
+     * and prepared. Call once, after {@link #restore}.
+     */
+    public void followOtherNodes(Duration period) {
+        if (stopping) return;
+        follower = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("gale-registry-follower").daemon().factory());
+        follower.scheduleWithFixedDelay(this::lookForChanges, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** One poll: a cheap read of the functions table; each function that changed is followed up on a virtual thread. */
+    private void lookForChanges() {
+        if (stopping) return;
+        try {
+            Map<String, FunctionRow> rows = new java.util.HashMap<>();
+            for (FunctionRow fn : store.listFunctions()) rows.put(fn.name(), fn);
+            Set<String> changed = new java.util.HashSet<>();
+            rows.values().forEach(fn -> fn.activeVersion().ifPresent(v -> {
+                if (!new Applied(fn.createdAt(), v).equals(applied.get(fn.name()))) changed.add(fn.name());
+            }));
+            applied.keySet().stream().filter(name -> !rows.containsKey(name)).forEach(changed::add); // deleted elsewhere
+            for (String name : changed) {
+                if (!following.add(name)) continue;
+                deployer.submit(() -> {
+                    try {
+                        follow(name);
+                    } catch (RuntimeException e) {
+                        LOG.warn("following the change of {} made by another node failed: {}", name, e.toString());
+                    } finally {
+                        following.remove(name);
+                    }
+                });
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("reading the functions for changes made by other nodes failed: {}", e.toString());
+        }
+    }
+
+    /** Brings the function in line with the store, under its deploy lock: a deploy or rollback here finishes first. */
+    private void follow(String name) {
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            if (stopping) return;
+            Optional<FunctionRow> fn = store.findFunction(name);
+            Applied here = applied.get(name);
+            if (fn.isEmpty() || (fn.get().activeVersion().isEmpty() && here != null && !here.created().equals(fn.get().createdAt()))) {
+                unload(name);
+                return;
+            }
+            if (fn.get().activeVersion().isEmpty()) return;
+            Applied target = new Applied(fn.get().createdAt(), fn.get().activeVersion().getAsInt());
+            if (target.equals(here)) return;
+            Retry retry = followRetries.get(name);
+            if (retry != null && retry.target().equals(target) && Instant.now().isBefore(retry.after())) return;
+            if (here != null && !here.created().equals(target.created())) unload(name); // deleted and made again: not the same function
+            load(name, target);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Makes the store's version serve here: fetched, unpacked and prepared; a switch first starts an instance of it. */
+    private void load(String name, Applied target) {
+        int v = target.version();
+        ActiveFunction current = active.get(name);
+        if (current == null) restoring.add(name); // 503 "starting" meanwhile, not 404
+        try {
+            VersionRow row = store.findVersion(name, v).orElseThrow(() -> new IllegalStateException("version " + v + " is gone"));
+            FunctionConfig config = configOf(row);
+            ensureUnpacked(row, bundleDir(name, v));
+            InstancePool pool = preparedPool(name, v, config);
+            if (current != null) {
+                Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
+                if (failure.isPresent()) {
+                    discard(pool);
+                    throw new DeployFailure("its first instance did not start: " + failure.get().message());
+                }
+            }
+            serve(name, v, config, pool);
+            followRetries.remove(name);
+            LOG.info("{} v{} serves here, as another node made it serve", name, v);
+        } catch (IOException | DeployFailure | RuntimeException e) {
+            Retry before = followRetries.get(name);
+            int failures = before != null && before.target().equals(target) ? before.failures() + 1 : 1;
+            // 5 s, 10 s, 20 s, ... up to 5 minutes: a version that cannot serve here does not fill the log
+            Duration wait = FOLLOW_RETRY.multipliedBy(1L << Math.min(failures - 1, 6));
+            if (wait.compareTo(FOLLOW_RETRY_MAX) > 0) wait = FOLLOW_RETRY_MAX;
+            followRetries.put(name, new Retry(target, failures, Instant.now().plus(wait), e.getMessage()));
+            LOG.error("{} v{} serves at another node but cannot serve here (tried again in {} s): {}", name, v,
+                    wait.toSeconds(), e.getMessage());
+        } finally {
+            restoring.remove(name);
+        }
+    }
+
+    /** Another node deleted the function: it stops serving here at once, as a delete here does, and its files go. */
+    private void unload(String name) {
+        applied.remove(name);
+        followRetries.remove(name);
+        ActiveFunction current = active.remove(name);
+        if (current != null) discard(current.pool());
+        deleteTree(versionsRoot.resolve(name)); // before a function made again under the name unpacks its versions here
+        Set<String> bundles = bundlesUsed.remove(name);
+        for (String digest : bundles == null ? Set.<String>of() : bundles) {
+            if (store.listFunctions().stream().noneMatch(f -> usesBlob(f.name(), digest))) {
+                try {
+                    blobs.evict(digest);
+                } catch (IOException e) {
+                    LOG.warn("could not delete the cached bundle {}: {}", digest, e.toString());
+                }
+            }
+        }
+        LOG.info("{} was deleted by another node; it no longer serves here", name);
+    }
+
+    /**
+     * Why the function's version that serves at another node cannot serve on this one (its runtime is missing here,
+     * its bundle cannot be fetched, its first instance failed), if it cannot.
+     */
+    public Optional<String> cannotServeHere(String name) {
+        Retry retry = followRetries.get(name);
+        return retry == null || active.containsKey(name) ? Optional.empty()
+                : Optional.of("version " + retry.target().version() + " serves at another node but cannot serve on this one: " + retry.reason());
+    }
+
+    /** How long a node waits before it tries again to serve a version that another node made serve and it could not. */
+    private static final Duration FOLLOW_RETRY = Duration.ofSeconds(5);
+    private static final Duration FOLLOW_RETRY_MAX = Duration.ofMinutes(5);
 
     // ---- start and stop
 
@@ -479,7 +644,7 @@ public final class Registry implements AutoCloseable {
             FunctionConfig config = configOf(row);
             try {
                 ensureUnpacked(row, bundleDir(name, v));
-                active.put(name, new ActiveFunction(name, v, config, preparedPool(name, v, config)));
+                serve(name, v, config, preparedPool(name, v, config));
             } catch (IOException | DeployFailure e) {
                 LOG.error("cannot serve {} v{} after the restart: {}", name, v, e.getMessage());
                 platformLog(name, v, "version " + v + " cannot serve after the restart: " + e.getMessage());
@@ -552,9 +717,11 @@ public final class Registry implements AutoCloseable {
         return runtime;
     }
 
+    /** Unpacks the version's bundle unless it is; a bundle another node stored is fetched from the store first. */
     private void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
+        bundlesUsed.computeIfAbsent(row.function(), n -> ConcurrentHashMap.newKeySet()).add(row.bundleDigest());
         if (Files.isDirectory(bundleDir)) return;
-        BundleArchive.unpack(blobs.path(row.bundleDigest()), bundleDir, bundleLimits);
+        BundleArchive.unpack(blobs.fetch(row.bundleDigest()), bundleDir, bundleLimits);
     }
 
     private void maintainPools() {
@@ -578,6 +745,7 @@ public final class Registry implements AutoCloseable {
     public void close() {
         stopping = true; // a deploy interrupted now resumes at the next start
         if (maintenance != null) maintenance.shutdownNow();
+        if (follower != null) follower.shutdownNow();
         deployer.shutdownNow();
         active.values().forEach(f -> f.pool().close());
         active.clear();

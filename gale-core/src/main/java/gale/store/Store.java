@@ -52,12 +52,16 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final UsageStore usage;
     private final KeyStore keys;
     private final AuditStore audit;
+    private final BlobChunkStore chunks;
+    private final boolean postgresql;
     private final HikariDataSource pool;
     private final Clock clock;
     private final NodeStore nodes;
 
-    private Store(HikariDataSource pool, Clock clock) {
+    private Store(HikariDataSource pool, Clock clock, boolean postgresql) {
         this.jdbi = Jdbi.create(pool);
+        this.postgresql = postgresql;
+        this.chunks = new BlobChunkStore(jdbi, postgresql);
         this.pool = pool;
         this.clock = clock;
         this.jobs = new JobStore(jdbi);
@@ -79,6 +83,25 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
      */
     public gale.blob.BlobCatalog blobCatalog(gale.blob.BlobStore bytes) {
         return new gale.blob.BlobCatalog(jdbi, bytes, clock);
+    }
+
+    /**
+     * Where this node's bundles and blobs go so that every node can fetch them: the blob_chunks table when the store
+     * is PostgreSQL (several nodes may share it), {@link gale.blob.SharedBlobs#NONE} on SQLite (one node, whose data
+     * dir holds the only copy).
+     */
+    public gale.blob.SharedBlobs sharedBlobs() {
+        return storeIsShared() ? chunks : gale.blob.SharedBlobs.NONE;
+    }
+
+    /** True on PostgreSQL: other nodes may deploy, roll back and delete functions in this store. */
+    public boolean storeIsShared() {
+        return postgresql;
+    }
+
+    /** The blob_chunks table on either dialect, for its tests. */
+    BlobChunkStore chunks() {
+        return chunks;
     }
 
     /** For tests of this package that look at the tables themselves. */
@@ -168,7 +191,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         migrate(ds, "sqlite");
         HikariConfig pooled = poolConfig(SQLITE_POOL_SIZE);
         pooled.setDataSource(ds); // each new connection gets the SQLite settings above
-        return new Store(new HikariDataSource(pooled), clock);
+        return new Store(new HikariDataSource(pooled), clock, false);
     }
 
     /**
@@ -193,7 +216,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
             if (pool != null) pool.close();
             throw e;
         }
-        return new Store(pool, clock);
+        return new Store(pool, clock, true);
     }
 
     /**
@@ -439,8 +462,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     private static FunctionRow functionRow(ResultSet rs) throws SQLException {
         int active = rs.getInt("active_version");
-        return new FunctionRow(rs.getString("name"),
-                rs.wasNull() ? OptionalInt.empty() : OptionalInt.of(active),
+        // wasNull() speaks of the last column read: asked after getString("name") it said "not null" for every row
+        OptionalInt activeVersion = rs.wasNull() ? OptionalInt.empty() : OptionalInt.of(active);
+        return new FunctionRow(rs.getString("name"), activeVersion,
                 Instant.parse(rs.getString("created_at")), Instant.parse(rs.getString("updated_at")));
     }
 

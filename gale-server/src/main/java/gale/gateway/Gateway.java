@@ -192,8 +192,13 @@ public final class Gateway extends Handler.Wrapper {
             if (found.isEmpty()) {
                 if (registry.isRestoring(name)) {
                     response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
-                    fail(GatewayError.platform(503, "function '" + name + "' is starting after a restart of Gale; "
-                            + "retry in a moment"));
+                    fail(GatewayError.platform(503, "function '" + name + "' is starting on this Gale node (after a restart, "
+                            + "or deployed at another node of its store); retry in a moment"));
+                    return;
+                }
+                Optional<String> elsewhere = registry.cannotServeHere(name);
+                if (elsewhere.isPresent()) { // another node of the store serves it: a balancer may send the call there
+                    fail(GatewayError.platform(503, "function '" + name + "': " + elsewhere.get() + "; see this node's log"));
                     return;
                 }
                 Thread.startVirtualThread(() -> guarded(() -> fail(GatewayError.platform(404, notFoundMessage(name))))); // reads the store

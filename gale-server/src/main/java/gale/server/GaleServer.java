@@ -96,6 +96,8 @@ public final class GaleServer implements AutoCloseable {
     static final Duration STOP_MARGIN = Duration.ofSeconds(20);
     /** How long stopping waits for async calls cut off by the drain to be queued again. */
     private static final Duration ASYNC_SETTLE = Duration.ofSeconds(5);
+    /** How often a node on a shared store reads the functions table for other nodes' deploys, rollbacks and deletes. */
+    private static final Duration FOLLOW_PERIOD = Duration.ofSeconds(1);
 
     private final ServerConfig config;
     private final DataDir dataDir;
@@ -185,15 +187,22 @@ public final class GaleServer implements AutoCloseable {
             runtime.start();
             life.add("the " + runtime.name() + " runtime", runtime);
         }
-        registry = life.add("the registry", new Registry(store, new BlobStore(dataDir.blobs()), dataDir.versions(),
+        // On PostgreSQL the data dir's bundles and blobs are a cache of the store's (blob_chunks): any node serves any of them.
+        var sharedBlobs = store.sharedBlobs();
+        var bundleBytes = new BlobStore(dataDir.blobs(), sharedBlobs);
+        var bucketBytes = new BlobStore(dataDir.blobs().resolve("buckets"), sharedBlobs);
+        registry = life.add("the registry", new Registry(store, bundleBytes, dataDir.versions(),
                 config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
         registry.start();
         jobs = new JobService(registry, store.jobs(), usage, nodeId, config.nodes().deadAfter());
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.
-        blobCatalog = store.blobCatalog(new BlobStore(dataDir.blobs().resolve("buckets")));
+        blobCatalog = store.blobCatalog(bucketBytes);
+        Thread.ofVirtual().name("gale-publish-blobs").start(() -> publishUnshared(sharedBlobs, List.of(bundleBytes, bucketBytes)));
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
+        // Other nodes may share the store: what they deploy, roll back and delete serves (or stops) here within a second or two.
+        if (store.storeIsShared()) functionsRestored.thenRun(() -> registry.followOtherNodes(FOLLOW_PERIOD));
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value(), keys);
         metrics = new GatewayMetrics(prometheus);
@@ -261,6 +270,28 @@ public final class GaleServer implements AutoCloseable {
         KubernetesClient client = life.add("the Kubernetes client", new KubernetesClientBuilder().build());
         var python = new PythonRuntime(context, config.python(), config.pipIndexUrl(), config.wheelDir(), config.zygotes(), false, false);
         return new KubernetesRuntime(context, python, client, settings);
+    }
+
+    /**
+     * Shares what only this node has: bundles and blobs kept before its store was shared with other nodes (a one-node
+     * PostgreSQL store of an earlier Gale), so any node can serve them.
+     */
+    private static void publishUnshared(gale.blob.SharedBlobs shared, List<BlobStore> local) {
+        int published = 0;
+        try {
+            for (String digest : shared.unpublished()) {
+                for (BlobStore bytes : local) {
+                    if (bytes.publishIfHere(digest)) {
+                        published++;
+                        break;
+                    }
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("sharing this node's bundles and blobs with the other nodes failed (after {}): {}", published, e.toString());
+            return;
+        }
+        if (published > 0) LOG.info("shared {} bundles and blobs that only this node had with the other nodes", published);
     }
 
     private static void startScheduler(Scheduler scheduler) {

@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -38,10 +39,20 @@ final class GaleHarness implements AutoCloseable {
     }
 
     GaleHarness(Path tempDir, UnaryOperator<ServerConfig> customise) {
+        this(tempDir, customise, Optional.empty());
+    }
+
+    /** A node on the store at {@code storeUrl}, which other nodes of a test may share (SharedStoreTest), in either pass. */
+    static GaleHarness onStore(Path tempDir, String storeUrl) {
+        return new GaleHarness(tempDir, c -> c, Optional.of(storeUrl));
+    }
+
+    private GaleHarness(Path tempDir, UnaryOperator<ServerConfig> customise, Optional<String> store) {
         this.dataDir = tempDir.resolve("data");
         this.work = tempDir.resolve("work");
         // The build runs a set of these tests a second time on PostgreSQL (gale-server's pom): a database per data dir.
-        this.customise = TestStores.postgresql() ? c -> customise.apply(c).withStore(TestStores.database(dataDir)) : customise;
+        this.customise = store.isPresent() ? c -> customise.apply(c).withStore(store.get())
+                : TestStores.postgresql() ? c -> customise.apply(c).withStore(TestStores.database(dataDir)) : customise;
         start();
     }
 
