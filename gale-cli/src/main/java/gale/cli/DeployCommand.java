@@ -262,6 +262,12 @@ final class DeployCommand extends ClientCommand {
         if (version.state() == VersionState.ACTIVE) {
             terminal.out().println("Deployed " + which + ": ACTIVE");
             terminal.out().println("URL: " + function.url());
+            if (!function.pinnedSplit().isEmpty()) { // Cloud Run's rule: a pinned split holds across deploys (docs/traffic.md)
+                terminal.out().println("The traffic split is pinned (" + function.pinnedSplit().entrySet().stream()
+                        .map(e -> "v" + e.getKey() + "=" + e.getValue()).collect(java.util.stream.Collectors.joining(","))
+                        + "): version " + version.version() + " takes no calls until you give it some (gale traffic " + name
+                        + " --to ... or --to-latest); it answers at " + function.url() + "@v" + version.version());
+            }
             return ExitCode.OK;
         }
         String serving = function.activeVersion().isPresent()

@@ -247,6 +247,14 @@ public final class AdminApi {
         List<VersionRow> versions = registry.versions(fn.name());
         out.put("latestVersion", versions.isEmpty() ? null : versions.getFirst().version());
         out.put("state", versions.isEmpty() ? "NEW" : fn.activeVersion().isPresent() ? "ACTIVE" : versions.getFirst().state().name());
+        Map<Integer, Integer> pinned = store.traffic().find(fn.name()).split();
+        Map<String, Object> traffic = new LinkedHashMap<>(); // docs/traffic.md; GET .../traffic has the tags and calls per version
+        traffic.put("pinned", !pinned.isEmpty());
+        Map<String, Integer> to = new LinkedHashMap<>();
+        if (!pinned.isEmpty()) pinned.forEach((v, p) -> to.put(Integer.toString(v), p));
+        else fn.activeVersion().ifPresent(v -> to.put(Integer.toString(v), 100));
+        traffic.put("to", to);
+        out.put("traffic", traffic);
         Optional<ActiveFunction> active = registry.active(fn.name());
         out.put("config", active.map(a -> (Object) a.config().toMap())
                 .orElse(versions.isEmpty() ? Map.of() : Registry.configOf(versions.getFirst()).toMap()));
