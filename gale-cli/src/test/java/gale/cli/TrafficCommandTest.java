@@ -83,6 +83,15 @@ class TrafficCommandTest {
         GaleCli.Result latest = GaleCli.run(env, "traffic", "scorer", "--to-latest");
         assertThat(latest.exitCode()).as(latest.err()).isEqualTo(ExitCode.OK);
         assertThat(call("scorer")).isEqualTo("v2");
+
+        // --no-traffic: the new version is ACTIVE, the calls stay where they were.
+        Path v4 = Files.createDirectories(tmp.resolve("scorer-v4"));
+        Files.writeString(v4.resolve("main.py"), "def scorer(request):\n    return 'v4'\n");
+        GaleCli.Result quiet = GaleCli.run(env, "deploy", "scorer", "--source", v4.toString(), "--no-traffic");
+        assertThat(quiet.exitCode()).as(quiet.err()).isEqualTo(ExitCode.OK);
+        assertThat(quiet.out()).contains("The traffic split is pinned (v2=100): version 4 takes no calls");
+        assertThat(call("scorer")).isEqualTo("v2");
+        assertThat(call("scorer@v4")).isEqualTo("v4");
     }
 
     @Test

@@ -148,6 +148,23 @@ class TrafficTest extends GaleE2E {
     }
 
     @Test
+    void aDeployWithNoTrafficLeavesTheCallsOnTheVersionThatServed() {
+        deployVersions("quiet", 1);
+
+        gale.deployActive("quiet", gale.bundle("quiet", "main.py", version("quiet", 2)), "noTraffic", true);
+
+        assertThat(gale.client.function("quiet").activeVersion()).hasValue(2);
+        assertThat(gale.client.traffic("quiet").path("to").toString()).isEqualTo("{\"1\":100}");
+        assertThat(served("quiet", 20)).containsOnlyKeys(1);
+        assertThat(text(gale.get("quiet@v2", ""))).startsWith("v2 ");
+
+        GaleApiException first = catchThrowableOfType(GaleApiException.class, () -> gale.client.deploy("fresh",
+                gale.bundle("fresh", "main.py", version("fresh", 1)), Map.of("noTraffic", true)));
+        assertThat(first.status()).isEqualTo(400);
+        assertThat(first.error()).contains("function 'fresh' has none yet; deploy without --no-traffic");
+    }
+
+    @Test
     void theSplitAndTheTagsHoldAcrossARestart() {
         deployVersions("durable", 3);
         gale.client.setTraffic("durable", Map.of("to", Map.of("1", 50, "2", 50), "tags", Map.of("next", "v3")));
