@@ -158,7 +158,8 @@ public final class Gateway extends Handler.Wrapper {
             String segment = nameOf(request.getHttpURI().getPath());
             int at = segment.indexOf('@');
             this.name = at < 0 ? segment : segment.substring(0, at);
-            this.target = at < 0 ? "" : segment.substring(at + 1);
+            // "/fn/NAME@" names no version: "@" is never a tag, so it gets the 404 that says what follows @
+            this.target = at < 0 ? "" : at == segment.length() - 1 ? "@" : segment.substring(at + 1);
             String sticky = request.getHeaders().get(STICKY_HEADER);
             this.bucket = sticky == null || sticky.isEmpty() ? TrafficSplit.randomBucket() : TrafficSplit.bucketOf(sticky);
         }
@@ -494,7 +495,7 @@ public final class Gateway extends Handler.Wrapper {
         try {
             TrafficTag.check(target);
         } catch (gale.registry.InvalidTrafficException e) {
-            return "what follows @ in /fn/" + name + "@" + FunctionName.shown(target) + " is neither a version (like v4) nor a tag: "
+            return "what follows @ in /fn/" + name + "@" + FunctionName.shown(target.equals("@") ? "" : target) + " is neither a version (like v4) nor a tag: "
                     + TrafficTag.RULE;
         }
         return "function '" + name + "' has no tag '" + target + "'; gale traffic " + name + " lists its tags";

@@ -479,6 +479,7 @@ class HostileInputTest {
             "/fn/steady@v9       | version 9 of 'steady' takes no calls",
             "/fn/steady@Beta/x   | neither a version (like v4) nor a tag",
             "/fn/steady@v0       | neither a version (like v4) nor a tag",
+            "/fn/steady@         | neither a version (like v4) nor a tag",
             "/fn/nosuch@v1       | function 'nosuch' not found"})
     void aCallToAVersionOrTagThatDoesNotServeGets404SayingWhatServes(String path, String message) {
         RawHttp.Response r = http.send("GET " + path + " HTTP/1.1\r\nHost: gale\r\nConnection: close", new byte[0]);
