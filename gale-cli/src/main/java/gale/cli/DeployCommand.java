@@ -176,6 +176,10 @@ final class DeployCommand extends ClientCommand {
     @Option(names = "--async", description = "return once uploaded, without waiting for the version to become ACTIVE")
     boolean async;
 
+    @Option(names = "--no-traffic", description = "the new version takes no calls (as Cloud Run's --no-traffic): the traffic "
+            + "split is pinned to the version serving now; give the new one a share with `gale traffic NAME --to ...`")
+    boolean noTraffic;
+
     @Override
     int run(GaleClient client, Terminal terminal) throws Exception {
         Version uploaded = client.deploy(name, source, config());
@@ -221,6 +225,7 @@ final class DeployCommand extends ClientCommand {
         asyncOnSuccess.ifPresent(value -> config.put("asyncOnSuccess", value));
         asyncOnFailure.ifPresent(value -> config.put("asyncOnFailure", value));
         scheduleConfig().ifPresent(value -> config.put("schedule", value));
+        if (noTraffic) config.put("noTraffic", true);
         if (!stateNamespaces.isEmpty()) config.put("stateNamespaces", List.copyOf(stateNamespaces));
         if (!blobBuckets.isEmpty()) config.put("blobBuckets", List.copyOf(blobBuckets));
         if (!triggers.isEmpty()) {
@@ -262,6 +267,12 @@ final class DeployCommand extends ClientCommand {
         if (version.state() == VersionState.ACTIVE) {
             terminal.out().println("Deployed " + which + ": ACTIVE");
             terminal.out().println("URL: " + function.url());
+            if (!function.pinnedSplit().isEmpty()) { // Cloud Run's rule: a pinned split holds across deploys (docs/traffic.md)
+                terminal.out().println("The traffic split is pinned (" + function.pinnedSplit().entrySet().stream()
+                        .map(e -> "v" + e.getKey() + "=" + e.getValue()).collect(java.util.stream.Collectors.joining(","))
+                        + "): version " + version.version() + " takes no calls until you give it some (gale traffic " + name
+                        + " --to ... or --to-latest); it answers at " + function.url() + "@v" + version.version());
+            }
             return ExitCode.OK;
         }
         String serving = function.activeVersion().isPresent()

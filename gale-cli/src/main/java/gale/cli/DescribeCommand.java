@@ -49,6 +49,9 @@ final class DescribeCommand extends ClientCommand {
         fields.put("state", function.state());
         fields.put("active version", ListCommand.version(function.activeVersion()));
         fields.put("latest version", ListCommand.version(function.latestVersion()));
+        fields.put("traffic", function.pinnedSplit().isEmpty() ? "all to the active version"
+                : function.pinnedSplit().entrySet().stream().map(e -> "v" + e.getKey() + " " + e.getValue() + "%")
+                        .collect(java.util.stream.Collectors.joining(", ")) + " (pinned; gale traffic " + function.name() + ")");
         fields.put("instances", function.instances());
         fields.put("public", ListCommand.publicness(function));
         fields.put("created", function.createdAt().truncatedTo(ChronoUnit.SECONDS));

@@ -28,7 +28,7 @@ import picocli.CommandLine.TypeConversionException;
         subcommands = {
                 ServerCommand.class, DemoCommand.class, DeployCommand.class, CallCommand.class, MapCommand.class,
                 JobsCommand.class, CostCommand.class, SchedulesCommand.class, TriggersCommand.class, DeadLettersCommand.class, StateCommand.class, SamplerCommand.class, SecretsCommand.class, KeysCommand.class, AuditCommand.class, NodesCommand.class, BlobsCommand.class, ListCommand.class, DescribeCommand.class, VersionsCommand.class, LogsCommand.class,
-                RollbackCommand.class, RemoveCommand.class, HelpCommand.class},
+                RollbackCommand.class, TrafficCommand.class, RemoveCommand.class, HelpCommand.class},
         footer = {
                 "",
                 "Client commands find the server through --url and --token, else GALE_URL",

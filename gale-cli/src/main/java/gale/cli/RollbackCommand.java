@@ -7,7 +7,8 @@ import java.util.OptionalInt;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "rollback", description = "Serve an earlier version of a function again.")
+@Command(name = "rollback", description = {"Serve an earlier version of a function again.",
+        "It takes all calls at once: a pinned traffic split is unpinned (tags stay; see gale traffic)."})
 final class RollbackCommand extends ClientCommand {
 
     @Parameters(index = "0", paramLabel = "NAME", description = "function name")

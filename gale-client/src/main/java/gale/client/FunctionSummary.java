@@ -24,6 +24,8 @@ import java.util.OptionalInt;
  * @param config        the resolved config of the active version
  * @param instances     instances running now
  * @param versions      newest first; only filled by {@link GaleClient#function(String)}
+ * @param pinnedSplit   the traffic split, version to percent, when pinned (docs/traffic.md); empty when every call
+ *                      goes to the active version
  */
 public record FunctionSummary(
         String name,
@@ -35,7 +37,8 @@ public record FunctionSummary(
         int instances,
         Instant createdAt,
         Instant updatedAt,
-        List<Version> versions) {
+        List<Version> versions,
+        Map<Integer, Integer> pinnedSplit) {
 
     /** True when the function was deployed with {@code --allow-unauthenticated}. */
     public boolean isPublic() {
@@ -58,6 +61,14 @@ public record FunctionSummary(
                 integer(json, "instances"),
                 instant(json, "createdAt"),
                 instant(json, "updatedAt"),
-                list(json, "versions", Version::fromJson));
+                list(json, "versions", Version::fromJson),
+                pinnedSplit(json.path("traffic")));
+    }
+
+    private static Map<Integer, Integer> pinnedSplit(JsonNode traffic) {
+        if (!traffic.path("pinned").asBoolean(false)) return Map.of();
+        Map<Integer, Integer> split = new java.util.TreeMap<>();
+        traffic.path("to").fields().forEachRemaining(e -> split.put(Integer.parseInt(e.getKey()), e.getValue().asInt()));
+        return java.util.Collections.unmodifiableMap(split);
     }
 }

@@ -181,6 +181,26 @@ public final class GaleClient implements AutoCloseable {
         return read(request, FunctionSummary::fromJson);
     }
 
+    /**
+     * The function's traffic (docs/traffic.md): {@code to} (version to percent), {@code pinned}, {@code tags} and
+     * {@code tagUrls}, and {@code versions}, each with its {@code percent}, {@code tags}, {@code url} and
+     * {@code lastHour} calls and errors.
+     */
+    public JsonNode traffic(String name) {
+        return get(functionPath(name) + "/traffic", json -> json);
+    }
+
+    /**
+     * Changes the function's traffic; answers as {@link #traffic}.
+     *
+     * @param change {@code to} (version to percent, like {@code {"3": 90, "4": 10}}) or {@code toLatest: true}, and/or
+     *               {@code tags} (tag to version; replaces the function's tags)
+     */
+    public JsonNode setTraffic(String name, Map<String, Object> change) {
+        return read(admin(functionPath(name) + "/traffic", ADMIN_TIMEOUT).header("Content-Type", "application/json")
+                .PUT(BodyPublishers.ofByteArray(ApiJson.write(change))).build(), json -> json);
+    }
+
     /** Stops the function's instances and deletes it with all its versions and bundles. */
     public void delete(String name) {
         HttpResponse<byte[]> response = send(admin(functionPath(name), ADMIN_TIMEOUT).DELETE().build());

@@ -16,6 +16,7 @@ import gale.runtime.Runtime;
 import gale.store.FunctionRow;
 import gale.store.LogEntry;
 import gale.store.Store;
+import gale.store.TrafficStore.TrafficRow;
 import gale.store.VersionRow;
 import gale.store.VersionState;
 import gale.usage.UsageMeter;
@@ -29,12 +30,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,6 +60,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * background prepares requirements and loads user code in a first instance. Only when
  * that instance is READY does the version become ACTIVE and take over; otherwise it is
  * FAILED with the reason and the previous version keeps serving.
+ *
+ * <p>Traffic (docs/traffic.md): a function may pin a split of its calls between versions and give versions
+ * tags. The versions they name serve beside the ACTIVE one, each from its own pool ({@link Routes}); a deploy
+ * makes the new version ACTIVE, and it takes the calls only while the split is not pinned.
  */
 public final class Registry implements AutoCloseable {
 
@@ -74,6 +84,8 @@ public final class Registry implements AutoCloseable {
     private final Duration drainTimeout;
     private final UsageMeter usage;
     private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
+    /** Functions with a pinned split or tags: how their calls reach versions beside the ACTIVE one. */
+    private final Map<String, Routes> routes = new ConcurrentHashMap<>();
     private final Map<String, ReentrantLock> deployLocks = new ConcurrentHashMap<>();
     private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
     /** Functions known to the store whose active version is not serving again yet after a restart. */
@@ -119,9 +131,36 @@ public final class Registry implements AutoCloseable {
 
     // ---- serving
 
-    /** The serving version of {@code name}; the gateway's only lookup. */
+    /** The ACTIVE version of {@code name}: what map jobs run on, and what its calls reach unless a split is pinned. */
     public Optional<ActiveFunction> active(String name) {
         return Optional.ofNullable(active.get(name));
+    }
+
+    /**
+     * The version that serves one call of {@code name} (docs/traffic.md): the one {@code target} names ({@code v4},
+     * or a tag), else the one the pinned split picks for {@code bucket}, else the ACTIVE one. The gateway's only
+     * lookup. Empty when no such version serves.
+     *
+     * @param target what followed {@code @} in the call's URL; "" for none
+     * @param bucket from 0 to 99: {@link TrafficSplit#randomBucket}, or a sticky key's {@link TrafficSplit#bucketOf}
+     */
+    public Optional<ActiveFunction> route(String name, String target, int bucket) {
+        ActiveFunction latest = active.get(name);
+        Routes r = routes.getOrDefault(name, Routes.NONE);
+        int version;
+        if (!target.isEmpty()) {
+            Integer named = TrafficTag.version(target).orElse(r.tags().get(target));
+            if (named == null) return Optional.empty();
+            version = named;
+        } else if (r.pinned().isPresent()) {
+            version = r.pinned().get().pick(bucket);
+        } else {
+            return Optional.ofNullable(latest);
+        }
+        if (latest != null && latest.version() == version) return Optional.of(latest);
+        ActiveFunction other = r.others().get(version);
+        if (other != null) return Optional.of(other);
+        return target.isEmpty() ? Optional.ofNullable(latest) : Optional.empty(); // a version that could not be restored
     }
 
     /** True once {@link #drainAll} began: the server is stopping and takes no new calls. */
@@ -137,7 +176,7 @@ public final class Registry implements AutoCloseable {
         stopping = true;
         maintenance.shutdownNow();
         if (follower != null) follower.shutdownNow();
-        List<InstancePool> pools = active.values().stream().map(ActiveFunction::pool).toList();
+        List<InstancePool> pools = servingFunctions().stream().map(ActiveFunction::pool).toList();
         try {
             CompletableFuture.allOf(pools.stream().map(InstancePool::drain).toArray(CompletableFuture[]::new))
                     .get(grace.toMillis(), TimeUnit.MILLISECONDS);
@@ -163,6 +202,13 @@ public final class Registry implements AutoCloseable {
 
     public List<ActiveFunction> activeFunctions() {
         return List.copyOf(active.values());
+    }
+
+    /** Every version with a pool: the ACTIVE ones and those a split or a tag names beside them. */
+    public List<ActiveFunction> servingFunctions() {
+        List<ActiveFunction> out = new ArrayList<>(active.values());
+        routes.values().forEach(r -> out.addAll(r.others().values()));
+        return out;
     }
 
     // ---- reads
@@ -292,14 +338,17 @@ public final class Registry implements AutoCloseable {
                 return;
             }
             try {
-                activate(name, version, config, pool);
+                activate(name, version, config, pool, false);
             } catch (RuntimeException e) {
                 discard(pool); // the store did not take the activation: the version's instance must not linger
                 throw e;
             }
             if (!config.prewarm()) runtime.retire(pool.spec()); // its zygote is made again by the first cold start
             platformLog(name, version, "version " + version + " is ACTIVE (ready in "
-                    + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)");
+                    + Duration.ofNanos(System.nanoTime() - started).toMillis() + " ms)"
+                    + routes.getOrDefault(name, Routes.NONE).pinned().map(split -> "; the traffic split is pinned to " + split
+                            + ", so it takes no calls until you give it a share (gale traffic " + name + " --to ...) or all of "
+                            + "them (gale traffic " + name + " --to-latest); /fn/" + name + "@v" + version + " reaches it now").orElse(""));
         } catch (DeployFailure | RuntimeException e) {
             if (stopping) {
                 // Not the version's fault: it stays DEPLOYING, and resumeDeploys() finishes it at the next start.
@@ -329,16 +378,52 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    private void activate(String name, int version, FunctionConfig config, InstancePool pool) {
-        store.activateVersion(name, version, Instant.now());
-        serve(name, version, config, pool);
+    /**
+     * Makes {@code version} ACTIVE with {@code pool}. A deploy leaves a pinned split as it is; a rollback unpins it, so
+     * all calls go to the version at once. A version the split or a tag still names keeps serving; the others retire.
+     */
+    private void activate(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
+        if (rollback) {
+            store.rollBackTo(name, version, Instant.now());
+        } else {
+            store.activateVersion(name, version, Instant.now());
+        }
+        serve(name, version, config, pool, rollback);
     }
 
-    /** Makes the pool serve the function (the old one drains) and remembers which row of the store that follows. */
-    private void serve(String name, int version, FunctionConfig config, InstancePool pool) {
+    /**
+     * Makes the pool serve the function, as the store says it should (after a change here or at another node), and
+     * remembers which row of the store that follows; a rollback unpins the split.
+     */
+    private void serve(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
         store.findFunction(name).ifPresent(fn -> applied.put(name, new Applied(fn.createdAt(), version)));
-        ActiveFunction previous = active.put(name, new ActiveFunction(name, version, config, pool));
-        if (previous != null) retire(previous.pool());
+        Routes old = routes.getOrDefault(name, Routes.NONE);
+        Optional<TrafficSplit> pinned = rollback ? Optional.empty() : old.pinned();
+        Set<Integer> named = new Routes(pinned, old.tags(), Map.of()).named();
+        ActiveFunction previous = active.get(name);
+        Map<Integer, ActiveFunction> others = new HashMap<>();
+        for (int v : named) {
+            if (v == version) continue;
+            ActiveFunction kept = previous != null && previous.version() == v ? previous : old.others().get(v);
+            if (kept != null) others.put(v, kept);
+        }
+        Routes next = new Routes(pinned, old.tags(), others);
+        // The routes first: a call the split sends to the previous version finds its pool there once it is no longer ACTIVE.
+        if (next.isEmpty()) routes.remove(name); else routes.put(name, next);
+        active.put(name, new ActiveFunction(name, version, config, pool));
+        retireUnused(name, previous, old);
+    }
+
+    /** Retires the pools of {@code previous} and {@code old}'s versions that serve no longer. */
+    private void retireUnused(String name, ActiveFunction previous, Routes old) {
+        Set<InstancePool> serving = Collections.newSetFromMap(new IdentityHashMap<>());
+        ActiveFunction now = active.get(name);
+        if (now != null) serving.add(now.pool());
+        routes.getOrDefault(name, Routes.NONE).others().values().forEach(f -> serving.add(f.pool()));
+        if (previous != null && serving.add(previous.pool())) retire(previous.pool());
+        old.others().values().forEach(f -> {
+            if (serving.add(f.pool())) retire(f.pool());
+        });
     }
 
     /** Lets the old pool finish its in-flight calls, then stops it; kills what is left after the drain timeout. */
@@ -358,7 +443,7 @@ public final class Registry implements AutoCloseable {
 
     /**
      * Makes an earlier version serve again: {@code version}, or else the one that was
-     * ACTIVE before the current one.
+     * ACTIVE before the current one. It takes all calls at once: a pinned split is unpinned (its tags stay).
      */
     public ActiveFunction rollback(String name, OptionalInt version) throws DeployRejected, NotFoundException {
         FunctionRow fn = store.findFunction(name).orElseThrow(() -> new NotFoundException("function '" + name + "' not found"));
@@ -374,31 +459,145 @@ public final class Registry implements AutoCloseable {
                 throw new DeployRejected("version " + target.version() + " of '" + name + "' is " + target.state()
                         + " and cannot serve; pick an ACTIVE or INACTIVE version (gale versions " + name + ")");
             }
-            if (fn.activeVersion().orElse(-1) == target.version() && active.containsKey(name)) {
+            ActiveFunction current = active.get(name);
+            Routes r = routes.getOrDefault(name, Routes.NONE);
+            if (fn.activeVersion().orElse(-1) == target.version() && current != null) {
+                if (r.pinned().isPresent()) { // serving already, beside others: all calls go to it now
+                    activate(name, target.version(), current.config(), current.pool(), true);
+                    platformLog(name, target.version(), "rolled back to version " + target.version() + ": it takes all calls");
+                }
                 return active.get(name);
             }
-            FunctionConfig config = configOf(target);
+            ActiveFunction serving = r.others().get(target.version()); // a version with a share or a tag: its pool is warm
+            FunctionConfig config = serving != null ? serving.config() : configOf(target);
             InstancePool pool;
-            try {
-                ensureUnpacked(target, bundleDir(name, target.version())); // deployed at another node: its bundle is fetched
-                pool = preparedPool(name, target.version(), config);
-            } catch (IOException e) {
-                throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be unpacked on this node: "
-                        + e.getMessage());
-            } catch (DeployFailure e) {
-                throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
+            if (serving != null) {
+                pool = serving.pool();
+            } else {
+                try {
+                    ensureUnpacked(target, bundleDir(name, target.version())); // deployed at another node: its bundle is fetched
+                    pool = preparedPool(name, target.version(), config);
+                } catch (IOException e) {
+                    throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be unpacked on this node: "
+                            + e.getMessage());
+                } catch (DeployFailure e) {
+                    throw new DeployRejected("version " + target.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
+                }
+                Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
+                if (failure.isPresent()) {
+                    discard(pool);
+                    throw new DeployRejected("version " + target.version() + " of '" + name + "' no longer loads: " + failure.get().message());
+                }
             }
-            Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
-            if (failure.isPresent()) {
-                discard(pool);
-                throw new DeployRejected("version " + target.version() + " of '" + name + "' no longer loads: " + failure.get().message());
-            }
-            activate(name, target.version(), config, pool);
+            activate(name, target.version(), config, pool, true);
             platformLog(name, target.version(), "rolled back to version " + target.version());
             return active.get(name);
         } finally {
             lock.unlock();
         }
+    }
+
+    // ---- traffic
+
+    /**
+     * A change to a function's traffic (docs/traffic.md); a part left empty stays as it is.
+     *
+     * @param pin      a split to pin, which holds across deploys
+     * @param toLatest unpin: all calls go to the ACTIVE version, and to each new one a deploy makes ACTIVE
+     * @param tags     the function's tags, tag to version, replacing the ones it had
+     */
+    public record TrafficChange(Optional<TrafficSplit> pin, boolean toLatest, Optional<Map<String, Integer>> tags) {
+        public TrafficChange {
+            if (toLatest && pin.isPresent()) throw new IllegalArgumentException("a split to pin, or to latest: not both");
+        }
+    }
+
+    /**
+     * Changes how the function's calls are shared between its versions, and its tags. A version that takes a share
+     * or a tag and has no pool yet gets one, whose first instance must load (as for a rollback); the versions no
+     * longer named stop serving once their calls in flight end. Nothing changes when a version cannot serve.
+     *
+     * @return the function's split (empty: not pinned) and tags now
+     * @throws InvalidTrafficException a version that does not exist, is FAILED or still deploying, no longer loads,
+     *                                 or a tag that is not a DNS label
+     */
+    public TrafficRow setTraffic(String name, TrafficChange change) throws NotFoundException, InvalidTrafficException {
+        if (store.findFunction(name).isEmpty()) throw new NotFoundException("function '" + name + "' not found");
+        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        lock.lock();
+        try {
+            TrafficRow current = store.traffic().find(name);
+            Map<Integer, Integer> split = change.toLatest() ? Map.of()
+                    : change.pin().map(TrafficSplit::percents).orElse(current.split());
+            Map<String, Integer> tags = change.tags().orElse(current.tags());
+            for (String tag : tags.keySet()) TrafficTag.check(tag);
+            ActiveFunction latest = active.get(name);
+            if (latest == null) {
+                throw InvalidTrafficException.conflict(restoring.contains(name)
+                        ? "function '" + name + "' is starting after a restart of Gale; retry in a moment"
+                        : "function '" + name + "' has no ACTIVE version yet; wait for its deploy (gale versions " + name + ")");
+            }
+            Set<Integer> named = new TreeSet<>(split.keySet());
+            named.addAll(tags.values());
+            Map<Integer, VersionRow> rows = new HashMap<>();
+            for (int v : named) rows.put(v, servable(name, v));
+            Optional<TrafficSplit> pinned = split.isEmpty() ? Optional.empty() : Optional.of(TrafficSplit.of(split));
+            Routes old = routes.getOrDefault(name, Routes.NONE);
+            Map<Integer, ActiveFunction> others = new HashMap<>();
+            List<InstancePool> started = new ArrayList<>();
+            try {
+                for (int v : named) {
+                    if (v == latest.version()) continue;
+                    ActiveFunction kept = old.others().get(v);
+                    others.put(v, kept != null ? kept : startVersion(rows.get(v), started));
+                }
+                store.traffic().put(name, new TrafficRow(split, tags));
+            } catch (InvalidTrafficException | RuntimeException e) {
+                started.forEach(this::discard);
+                throw e;
+            }
+            Routes next = new Routes(pinned, tags, others);
+            if (next.isEmpty()) routes.remove(name); else routes.put(name, next);
+            retireUnused(name, null, old);
+            platformLog(name, latest.version(), "traffic: " + pinned.map(p -> "pinned to " + p)
+                    .orElse("all calls to the ACTIVE version v" + latest.version()) + (tags.isEmpty() ? "" : "; tags "
+                    + tags.entrySet().stream().map(e -> e.getKey() + "=v" + e.getValue()).collect(java.util.stream.Collectors.joining(","))));
+            return new TrafficRow(split, tags);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A version that may take calls: it exists and is ACTIVE or INACTIVE. */
+    private VersionRow servable(String name, int version) throws InvalidTrafficException {
+        VersionRow row = store.findVersion(name, version).orElseThrow(() -> new InvalidTrafficException(
+                "function '" + name + "' has no version " + version + "; gale versions " + name + " lists them"));
+        if (row.state() == VersionState.FAILED || row.state() == VersionState.DEPLOYING) {
+            throw InvalidTrafficException.conflict("version " + version + " of '" + name + "' is " + row.state()
+                    + row.reason().map(r -> " (" + r + ")").orElse("") + " and cannot take calls; pick an ACTIVE or INACTIVE "
+                    + "version (gale versions " + name + ")");
+        }
+        return row;
+    }
+
+    /** A pool for a version that is to take calls beside the ACTIVE one, once its first instance loaded. */
+    private ActiveFunction startVersion(VersionRow row, List<InstancePool> started) throws InvalidTrafficException {
+        String name = row.function();
+        FunctionConfig config = configOf(row);
+        InstancePool pool;
+        try {
+            ensureUnpacked(row, bundleDir(name, row.version()));
+            pool = preparedPool(name, row.version(), config);
+        } catch (IOException | DeployFailure e) {
+            throw InvalidTrafficException.conflict("version " + row.version() + " of '" + name + "' cannot be prepared: " + e.getMessage());
+        }
+        started.add(pool);
+        Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
+        if (failure.isPresent()) {
+            throw InvalidTrafficException.conflict("version " + row.version() + " of '" + name + "' no longer loads: "
+                    + failure.get().message() + "; nothing changed");
+        }
+        return new ActiveFunction(name, row.version(), config, pool);
     }
 
     private Optional<VersionRow> previousActive(String name, FunctionRow fn) {
@@ -418,6 +617,8 @@ public final class Registry implements AutoCloseable {
             if (current != null) discard(current.pool());
             applied.remove(name);
             bundlesUsed.remove(name);
+            Routes others = routes.remove(name);
+            if (others != null) others.others().values().forEach(f -> discard(f.pool()));
             List<VersionRow> versions = store.listVersions(name);
             store.deleteFunction(name);
             deleteTree(versionsRoot.resolve(name));
@@ -524,7 +725,7 @@ public final class Registry implements AutoCloseable {
                     throw new DeployFailure("its first instance did not start: " + failure.get().message());
                 }
             }
-            serve(name, v, config, pool);
+            serve(name, v, config, pool, false);
             followRetries.remove(name);
             LOG.info("{} v{} serves here, as another node made it serve", name, v);
         } catch (IOException | DeployFailure | RuntimeException e) {
@@ -644,7 +845,10 @@ public final class Registry implements AutoCloseable {
             FunctionConfig config = configOf(row);
             try {
                 ensureUnpacked(row, bundleDir(name, v));
-                serve(name, v, config, preparedPool(name, v, config));
+                ActiveFunction latest = new ActiveFunction(name, v, config, preparedPool(name, v, config));
+                restoreRoutes(name, v);
+                active.put(name, latest);
+                applied.put(name, new Applied(fn.get().createdAt(), v));
             } catch (IOException | DeployFailure e) {
                 LOG.error("cannot serve {} v{} after the restart: {}", name, v, e.getMessage());
                 platformLog(name, v, "version " + v + " cannot serve after the restart: " + e.getMessage());
@@ -652,6 +856,33 @@ public final class Registry implements AutoCloseable {
         } finally {
             lock.unlock();
         }
+    }
+
+    /** The function's split and tags as the store has them, with a pool for each version they name beside the ACTIVE one. */
+    private void restoreRoutes(String name, int activeVersion) {
+        TrafficRow traffic = store.traffic().find(name);
+        if (traffic.split().isEmpty() && traffic.tags().isEmpty()) return;
+        Optional<TrafficSplit> pinned = Optional.empty();
+        try {
+            if (!traffic.split().isEmpty()) pinned = Optional.of(TrafficSplit.of(traffic.split()));
+        } catch (InvalidTrafficException e) {
+            LOG.error("the stored traffic split of {} is not valid ({}); all its calls go to v{}", name, e.getMessage(), activeVersion);
+        }
+        Map<Integer, ActiveFunction> others = new HashMap<>();
+        for (int v : new Routes(pinned, traffic.tags(), Map.of()).named()) {
+            if (v == activeVersion) continue;
+            try {
+                VersionRow row = store.findVersion(name, v).orElseThrow(() -> new IOException("version " + v + " is gone"));
+                FunctionConfig config = configOf(row);
+                ensureUnpacked(row, bundleDir(name, v));
+                others.put(v, new ActiveFunction(name, v, config, preparedPool(name, v, config)));
+            } catch (IOException | DeployFailure e) {
+                LOG.error("cannot serve {} v{} after the restart: {}", name, v, e.getMessage());
+                platformLog(name, v, "version " + v + " cannot serve after the restart (its share goes to the ACTIVE version): "
+                        + e.getMessage());
+            }
+        }
+        routes.put(name, new Routes(pinned, traffic.tags(), others));
     }
 
     /**
@@ -725,7 +956,7 @@ public final class Registry implements AutoCloseable {
     }
 
     private void maintainPools() {
-        for (ActiveFunction f : active.values()) {
+        for (ActiveFunction f : servingFunctions()) {
             try {
                 f.pool().maintain();
             } catch (RuntimeException e) {
@@ -747,8 +978,9 @@ public final class Registry implements AutoCloseable {
         if (maintenance != null) maintenance.shutdownNow();
         if (follower != null) follower.shutdownNow();
         deployer.shutdownNow();
-        active.values().forEach(f -> f.pool().close());
+        servingFunctions().forEach(f -> f.pool().close());
         active.clear();
+        routes.clear();
     }
 
     // ---- helpers

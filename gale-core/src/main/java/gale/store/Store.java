@@ -54,6 +54,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final AuditStore audit;
     private final BlobChunkStore chunks;
     private final boolean postgresql;
+    private final TrafficStore traffic;
     private final HikariDataSource pool;
     private final Clock clock;
     private final NodeStore nodes;
@@ -72,6 +73,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.usage = new UsageStore(jdbi);
         this.keys = new KeyStore(jdbi);
         this.audit = new AuditStore(jdbi);
+        this.traffic = new TrafficStore(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -157,6 +159,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     /** The audit log of administrative actions, in the same database. */
     public AuditStore audit() {
         return audit;
+    }
+
+    /** Each function's traffic split between its versions and its tags (docs/traffic.md), in the same database. */
+    public TrafficStore traffic() {
+        return traffic;
     }
 
     /** Async calls and dead letters, in the same database. */
@@ -277,6 +284,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
             SecretStore.deleteOfFunction(h, name); // a function of that name made later gets none of them
             AsyncStore.deleteOfFunction(h, name);
             TriggerStore.deleteOfFunction(h, name); // committed with it: no later write gives the function an event
+            TrafficStore.deleteOfFunction(h, name); // a function of that name made later starts unpinned, without tags
             h.createUpdate("DELETE FROM job_items WHERE job_id IN (SELECT id FROM jobs WHERE function_name = :name)")
                     .bind("name", name).execute();
             for (String table : List.of("invocations", "logs", "jobs", "versions")) {
@@ -317,17 +325,30 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
 
     /** Makes {@code version} the serving one: it becomes ACTIVE, the one before INACTIVE. */
     public void activateVersion(String function, int version, Instant now) {
+        jdbi.useTransaction(h -> activate(h, function, version, now));
+    }
+
+    /**
+     * A rollback: {@code version} becomes ACTIVE and the function's split is no longer pinned, in one transaction,
+     * so all its calls go to that version at once (docs/traffic.md); its tags stay.
+     */
+    public void rollBackTo(String function, int version, Instant now) {
         jdbi.useTransaction(h -> {
-            h.createUpdate("UPDATE versions SET state = 'INACTIVE' WHERE function_name = :f AND state = 'ACTIVE'")
-                    .bind("f", function).execute();
-            h.createUpdate("""
-                            UPDATE versions SET state = 'ACTIVE', reason = NULL, activated_at = :now,
-                                   ready_at = COALESCE(ready_at, :now)
-                            WHERE function_name = :f AND version = :v""")
-                    .bind("now", now.toString()).bind("f", function).bind("v", version).execute();
-            h.createUpdate("UPDATE functions SET active_version = :v, updated_at = :now WHERE name = :f")
-                    .bind("v", version).bind("now", now.toString()).bind("f", function).execute();
+            activate(h, function, version, now);
+            TrafficStore.unpin(h, function);
         });
+    }
+
+    private static void activate(Handle h, String function, int version, Instant now) {
+        h.createUpdate("UPDATE versions SET state = 'INACTIVE' WHERE function_name = :f AND state = 'ACTIVE'")
+                .bind("f", function).execute();
+        h.createUpdate("""
+                        UPDATE versions SET state = 'ACTIVE', reason = NULL, activated_at = :now,
+                               ready_at = COALESCE(ready_at, :now)
+                        WHERE function_name = :f AND version = :v""")
+                .bind("now", now.toString()).bind("f", function).bind("v", version).execute();
+        h.createUpdate("UPDATE functions SET active_version = :v, updated_at = :now WHERE name = :f")
+                .bind("v", version).bind("now", now.toString()).bind("f", function).execute();
     }
 
     /** Versions that were in the middle of deploying when the server stopped. */

@@ -300,7 +300,8 @@ public final class AsyncQueue implements AutoCloseable {
     /** Runs one leased call's attempt and stores what comes of it. */
     private void runOne(AsyncInvocationRow call) {
         Instant now = Instant.now();
-        Optional<ActiveFunction> found = registry.active(call.function());
+        // As a call through the gateway: the traffic split picks the version (docs/traffic.md).
+        Optional<ActiveFunction> found = registry.route(call.function(), "", gale.registry.TrafficSplit.randomBucket());
         if (found.isEmpty()) {
             if (registry.function(call.function()).isPresent() || registry.isRestoring(call.function())) {
                 requeueNotRun(call, now); // no ACTIVE version yet, or restoring after a restart

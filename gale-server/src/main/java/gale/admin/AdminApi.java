@@ -134,8 +134,16 @@ public final class AdminApi {
             Object scheduleConfig = config.remove("schedule");
             Optional<ScheduleSpec> schedule = scheduleConfig == null ? Optional.empty()
                     : Optional.of(SchedulesApi.deploySpec(name, scheduleConfig, schedules.minInterval()));
+            // Nor is noTraffic (Cloud Run's --no-traffic): the split is pinned to what serves now, before the version exists.
+            boolean pinned = noTraffic(name, config.remove("noTraffic"));
             try (InputStream in = upload.content()) {
-                Registry.Deployed deployed = registry.deployProject(name, in, config);
+                Registry.Deployed deployed;
+                try {
+                    deployed = registry.deployProject(name, in, config);
+                } catch (DeployRejected | RuntimeException e) {
+                    if (pinned) unpin(name); // nothing was deployed: the traffic is as it was
+                    throw e;
+                }
                 VersionRow row = deployed.row();
                 ApiAccess.auditDetail(ctx, "version " + row.version() + schedule.map(s -> " with schedule " + s.timing().describe()).orElse(""));
                 schedule.ifPresent(schedules::put);
@@ -153,6 +161,38 @@ public final class AdminApi {
             ctx.status(507).json(Map.of("error", e.getMessage(), "status", 507)); // Insufficient Storage
         } catch (DeployRejected | InvalidScheduleException e) {
             throw new BadRequestResponse(e.getMessage());
+        }
+    }
+
+    /**
+     * For a deploy with {@code noTraffic}: pins the split to the version serving now, unless a split is pinned
+     * already, so the new version takes no calls (docs/traffic.md). Returns whether it pinned.
+     */
+    private boolean noTraffic(String name, Object flag) {
+        if (flag == null || Boolean.FALSE.equals(flag)) return false;
+        if (!(flag instanceof Boolean)) throw new BadRequestResponse("noTraffic must be true or false, got '" + flag + "'");
+        Optional<FunctionRow> fn = registry.function(name);
+        if (fn.isEmpty() || fn.get().activeVersion().isEmpty()) {
+            throw new BadRequestResponse("--no-traffic keeps the calls on the version that serves now, and function '" + name
+                    + "' has none yet; deploy without --no-traffic");
+        }
+        if (!store.traffic().find(name).split().isEmpty()) return false; // pinned already: a deploy does not change it
+        try {
+            registry.setTraffic(name, new Registry.TrafficChange(
+                    Optional.of(gale.registry.TrafficSplit.all(fn.get().activeVersion().getAsInt())), false, Optional.empty()));
+            return true;
+        } catch (NotFoundException e) {
+            throw new NotFoundResponse(e.getMessage());
+        } catch (gale.registry.InvalidTrafficException e) {
+            throw new io.javalin.http.ConflictResponse(e.getMessage() + "; nothing was deployed");
+        }
+    }
+
+    private void unpin(String name) {
+        try {
+            registry.setTraffic(name, new Registry.TrafficChange(Optional.empty(), true, Optional.empty()));
+        } catch (NotFoundException | gale.registry.InvalidTrafficException e) {
+            org.slf4j.LoggerFactory.getLogger(AdminApi.class).warn("could not unpin {} after a refused deploy: {}", name, e.getMessage());
         }
     }
 
@@ -247,6 +287,14 @@ public final class AdminApi {
         List<VersionRow> versions = registry.versions(fn.name());
         out.put("latestVersion", versions.isEmpty() ? null : versions.getFirst().version());
         out.put("state", versions.isEmpty() ? "NEW" : fn.activeVersion().isPresent() ? "ACTIVE" : versions.getFirst().state().name());
+        Map<Integer, Integer> pinned = store.traffic().find(fn.name()).split();
+        Map<String, Object> traffic = new LinkedHashMap<>(); // docs/traffic.md; GET .../traffic has the tags and calls per version
+        traffic.put("pinned", !pinned.isEmpty());
+        Map<String, Integer> to = new LinkedHashMap<>();
+        if (!pinned.isEmpty()) pinned.forEach((v, p) -> to.put(Integer.toString(v), p));
+        else fn.activeVersion().ifPresent(v -> to.put(Integer.toString(v), 100));
+        traffic.put("to", to);
+        out.put("traffic", traffic);
         Optional<ActiveFunction> active = registry.active(fn.name());
         out.put("config", active.map(a -> (Object) a.config().toMap())
                 .orElse(versions.isEmpty() ? Map.of() : Registry.configOf(versions.getFirst()).toMap()));

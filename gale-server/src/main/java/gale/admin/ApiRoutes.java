@@ -47,6 +47,8 @@ final class ApiRoutes {
         scoped("GET /v1/functions/{name}/versions", DEPLOY);
         scoped("GET /v1/functions/{name}/versions/{version}", DEPLOY);
         audited("POST /v1/functions/{name}/rollback", "function.rollback", DEPLOY);
+        scoped("GET /v1/functions/{name}/traffic", DEPLOY, LOGS); // the split and each version's calls: what a canary is judged by
+        audited("PUT /v1/functions/{name}/traffic", "function.traffic", DEPLOY);
         scoped("GET /v1/functions/{name}/logs", LOGS);
         scoped("GET /v1/functions/{name}/invocations", LOGS);
         scoped("GET /v1/functions/{name}/logs/stream", LOGS);

@@ -37,7 +37,8 @@ public final class ConsoleAssets {
     static final String OWN = "gale/console/";
     /** Gale's own files, under /console/. */
     static final List<String> FILES = List.of("index.html", "console.css", "favicon.svg", "app.js", "api.js", "dom.js",
-            "signin.js", "functions.js", "function.js", "testing.js", "logs.js", "charts.js", "deploy.js", "jobs.js", "cost.js");
+            "signin.js", "functions.js", "function.js", "traffic.js", "testing.js", "logs.js", "charts.js", "deploy.js", "jobs.js",
+            "cost.js");
     /** Vendored files: the path under /console/ and the resource holding it. */
     static final Map<String, String> VENDORED = vendored();
 

@@ -10,6 +10,8 @@ import gale.pool.PoolRejection;
 import gale.registry.ActiveFunction;
 import gale.registry.FunctionName;
 import gale.registry.Registry;
+import gale.registry.TrafficSplit;
+import gale.registry.TrafficTag;
 import gale.runtime.InstanceFailure;
 import gale.runtime.InvokeRequest;
 import gale.runtime.InvokeResult;
@@ -46,7 +48,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Serves {@code /fn/NAME} and every sub-path, any method: authenticates, answers CORS
+ * Serves {@code /fn/NAME} and every sub-path, any method, and {@code /fn/NAME@v4} or {@code /fn/NAME@TAG} for one
+ * version (docs/traffic.md): picks the version by the function's traffic split, authenticates, answers CORS
  * preflight for functions that asked Gale to, borrows an instance from the function's
  * pool, passes the call through, and records what happened. Every other path goes on to
  * the wrapped handler (the admin API).
@@ -61,7 +64,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * without a valid credential, 403 an access key without invoke scope for the function, 404 unknown
  * function or not a function name, 413 body too large, 429 queue full or the key over its rate limit,
  * 500 the handler raised, 502 the instance died, 504 the call ran past the function's
- * timeout. Every error says who failed in {@code X-Gale-Error: platform|function}.
+ * timeout. Every error says who failed in {@code X-Gale-Error: platform|function}, and every call that reached a
+ * version names it in {@code X-Gale-Version}.
  */
 public final class Gateway extends Handler.Wrapper {
 
@@ -69,6 +73,9 @@ public final class Gateway extends Handler.Wrapper {
     public static final String PREFIX = "/fn/";
     /** What marks a trigger's event (gale.triggers.TriggerEvents): only Gale and admin callers may send it. */
     private static final String TRIGGER_HEADER = "X-Gale-Trigger";
+    /** Calls with the same value meet the same version while the split stays (docs/traffic.md). */
+    public static final String STICKY_HEADER = "X-Gale-Sticky-Key";
+    public static final String VERSION_HEADER = "X-Gale-Version";
     private static final Set<String> METHODS = Set.of("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS");
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -158,6 +165,8 @@ public final class Gateway extends Handler.Wrapper {
         private final boolean fromPeer;
         private final String requestId;
         private final String name;
+        private final String target; // what followed @ in the path: a version (v4), a tag, or "" for the split to pick
+        private final int bucket;
         private final AtomicBoolean answered = new AtomicBoolean();
         private CallHistory.Result ended = CallHistory.Result.OK; // who failed: set by fail(), which finish() calls before reading it
 
@@ -165,7 +174,13 @@ public final class Gateway extends Handler.Wrapper {
             this.request = request;
             this.response = response;
             this.callback = callback;
-            this.name = nameOf(request.getHttpURI().getPath());
+            String segment = nameOf(request.getHttpURI().getPath());
+            int at = segment.indexOf('@');
+            this.name = at < 0 ? segment : segment.substring(0, at);
+            // "/fn/NAME@" names no version: "@" is never a tag, so it gets the 404 that says what follows @
+            this.target = at < 0 ? "" : at == segment.length() - 1 ? "@" : segment.substring(at + 1);
+            String sticky = request.getHeaders().get(STICKY_HEADER);
+            this.bucket = sticky == null || sticky.isEmpty() ? TrafficSplit.randomBucket() : TrafficSplit.bucketOf(sticky);
             this.fromPeer = peers.isPeerCall(request.getHeaders().get(Peers.CREDENTIAL_HEADER));
             this.requestId = fromPeer ? forwardedRequestId(request.getHeaders().get(Peers.FORWARDED_HEADER)) : newRequestId();
         }
@@ -188,7 +203,7 @@ public final class Gateway extends Handler.Wrapper {
                 fail(GatewayError.platform(503, "Gale is stopping and takes no new calls; retry in a moment"));
                 return;
             }
-            Optional<ActiveFunction> found = registry.active(name);
+            Optional<ActiveFunction> found = registry.route(name, target, bucket);
             if (found.isEmpty()) {
                 if (registry.isRestoring(name)) {
                     response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
@@ -201,10 +216,11 @@ public final class Gateway extends Handler.Wrapper {
                     fail(GatewayError.platform(503, "function '" + name + "': " + elsewhere.get() + "; see this node's log"));
                     return;
                 }
-                Thread.startVirtualThread(() -> guarded(() -> fail(GatewayError.platform(404, notFoundMessage(name))))); // reads the store
+                Thread.startVirtualThread(() -> guarded(() -> fail(GatewayError.platform(404, notFoundMessage(name, target))))); // reads the store
                 return;
             }
             ActiveFunction fn = found.get();
+            response.getHeaders().put(VERSION_HEADER, Integer.toString(fn.version()));
             FunctionConfig config = fn.config();
             String authorization = request.getHeaders().get(HttpHeader.AUTHORIZATION);
             boolean admin = auth.isAdmin(authorization);
@@ -280,7 +296,9 @@ public final class Gateway extends Handler.Wrapper {
                     Objects.requireNonNullElse(request.getHttpURI().getScheme(), "http"),
                     Objects.requireNonNullElse(request.getHeaders().get(HttpHeader.HOST), ""),
                     arrival.plus(fn.config().timeout()));
-            if (!fromPeer && peers.enabled() && fn.pool().freeSlots() == 0) {
+            // Only calls to the ACTIVE version go to peers: a peer picks a version by its own split (traffic.md).
+            if (!fromPeer && target.isEmpty() && peers.enabled() && fn.pool().freeSlots() == 0
+                    && registry.active(fn.name()).map(ActiveFunction::version).orElse(-1) == fn.version()) {
                 Optional<Peers.Peer> peer = peers.takeFree(fn.name(), fn.version());
                 if (peer.isPresent()) {
                     forward(fn, peer.get(), call);
@@ -361,8 +379,9 @@ public final class Gateway extends Handler.Wrapper {
                 if (error != null) {
                     if (unwrap(error) instanceof PoolRejection.Closed) {
                         // A redeploy swapped pools between lookup and acquire: the new version serves this call.
-                        Optional<ActiveFunction> next = registry.active(fn.name());
+                        Optional<ActiveFunction> next = registry.route(fn.name(), target, bucket);
                         if (attempt < 3 && next.isPresent() && next.get() != fn) {
+                            response.getHeaders().put(VERSION_HEADER, Integer.toString(next.get().version()));
                             serve(next.get(), call, attempt + 1);
                             return;
                         }
@@ -555,13 +574,25 @@ public final class Gateway extends Handler.Wrapper {
         };
     }
 
-    private String notFoundMessage(String name) {
+    private String notFoundMessage(String name, String target) {
         if (!FunctionName.isValid(name)) {
             return "no function '" + FunctionName.shown(name) + "': " + FunctionName.RULE + "; call it at /fn/NAME";
         }
-        return registry.function(name)
-                .map(f -> "function '" + name + "' has no ACTIVE version yet; see gale versions " + name)
-                .orElse("function '" + name + "' not found; gale ls lists the deployed functions");
+        if (registry.function(name).isEmpty()) return "function '" + name + "' not found; gale ls lists the deployed functions";
+        if (registry.active(name).isEmpty()) return "function '" + name + "' has no ACTIVE version yet; see gale versions " + name;
+        Optional<Integer> version = TrafficTag.version(target);
+        if (version.isPresent()) {
+            return "version " + version.get() + " of '" + name + "' takes no calls: it is not ACTIVE and has no share of the "
+                    + "traffic and no tag (gale traffic " + name + " shows them); give it one: gale traffic " + name
+                    + " --tag NAME=v" + version.get();
+        }
+        try {
+            TrafficTag.check(target);
+        } catch (gale.registry.InvalidTrafficException e) {
+            return "what follows @ in /fn/" + name + "@" + FunctionName.shown(target.equals("@") ? "" : target) + " is neither a version (like v4) nor a tag: "
+                    + TrafficTag.RULE;
+        }
+        return "function '" + name + "' has no tag '" + target + "'; gale traffic " + name + " lists its tags";
     }
 
     /** The function's name: the path segment after /fn/, decoded; "" for a bare /fn or /fn/. */

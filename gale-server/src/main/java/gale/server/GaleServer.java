@@ -11,6 +11,7 @@ import gale.admin.CostApi;
 import gale.admin.JobsApi;
 import gale.admin.SecretsApi;
 import gale.admin.SchedulesApi;
+import gale.admin.TrafficApi;
 import gale.gateway.ScheduledCalls;
 import gale.triggers.AsyncQueue;
 import gale.usage.UsageMeter;
@@ -430,13 +431,14 @@ public final class GaleServer implements AutoCloseable {
             }
         });
         routes.get("/metrics", ctx -> {
-            metrics.refreshPools(registry.activeFunctions());
+            metrics.refreshPools(registry.servingFunctions());
             ctx.contentType("text/plain; version=0.0.4").result(prometheus.scrape());
         });
         new ApiAccess(auth, audit, dataDir.root()).register(routes); // guards every /v1 route below
         var asyncApi = new AsyncApi(asyncQueue, registry);
         new AdminApi(registry, store, logs, this::listeningUrl, schedules, asyncApi, metrics.history(), triggers).register(routes);
         new SchedulesApi(schedules, registry).register(routes);
+        new TrafficApi(registry, store, this::listeningUrl).register(routes);
         new JobsApi(jobs).register(routes);
         new gale.admin.NodesApi(store.nodes(), nodeId, Clock.systemUTC()).register(routes);
         new CostApi(usage, store.usage(), jobs, registry, dataDir.root(), Clock.systemUTC()).register(routes);

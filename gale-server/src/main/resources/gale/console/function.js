@@ -6,6 +6,7 @@ import { functionStatus } from './functions.js';
 import * as testing from './testing.js';
 import * as logs from './logs.js';
 import * as charts from './charts.js';
+import * as traffic from './traffic.js';
 
 const TABS = [['overview', 'Overview'], ['testing', 'Testing'], ['logs', 'Logs'], ['charts', 'Charts']];
 
@@ -65,8 +66,7 @@ function overview(panel, fn, redraw) {
       h('table', { class: 'list' },
         h('thead', {}, h('tr', {}, ['Version', 'State', 'Deployed', 'Bundle', ''].map((t) => h('th', {}, t)))),
         h('tbody', { id: 'versions' })),
-      // TRAFFIC SPLIT SLOT (issue 11, traffic splitting): the split editor goes here; it reads and writes
-      // PUT /v1/functions/{fn}/traffic. Until then all calls go to the active version, as shown.
+      // The split between versions, calls per version, tags and the forms that change them (traffic.js).
       h('h2', {}, 'Traffic'),
       h('div', { id: 'traffic', class: 'traffic' }),
       h('h2', {}, 'Configuration'),
@@ -86,9 +86,16 @@ function overview(panel, fn, redraw) {
         fill(cells[4]);
       }
     });
-  fill(panel.querySelector('#traffic'), fn.activeVersion
-    ? h('div', { class: 'split' }, h('div', { class: 'share', dataset: { version: fn.activeVersion } }, 'v' + fn.activeVersion + ' · 100%'))
-    : h('span', { class: 'dim' }, 'No version serves yet.'));
+  const trafficBox = panel.querySelector('#traffic');
+  if (!fn.activeVersion) {
+    if (!trafficBox.firstChild) fill(trafficBox, h('span', { class: 'dim' }, 'No version serves yet.'));
+  } else {
+    read(`/v1/functions/${fn.name}/traffic`, () => {}).then((t) => {
+      if (!t) return;
+      if (trafficBox.firstChild && trafficBox.firstChild.id !== 'traffic-mode') trafficBox.replaceChildren();
+      traffic.show(trafficBox, fn.name, t, redraw);
+    });
+  }
   fill(panel.querySelector('#config'), Object.entries(fn.config).map(([key, value]) =>
     h('tr', {}, h('th', {}, key), h('td', {}, typeof value === 'object' ? JSON.stringify(value) : String(value)))));
 }

@@ -28,7 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * The web console in a real headless Chromium, against a real server: sign in, deploy a folder,
  * see a broken version fail with its reason, test-call the function, find that call's log line,
- * roll back, read the charts, watch a map job progress and cancel it, read a failed job's
+ * roll back, set a traffic split and a tag, read the charts, watch a map job progress and cancel it, read a failed job's
  * tracebacks. The steps run in order, each starting where the last one left the browser; each
  * page is saved as a screenshot (docs/console/ holds the ones the README shows; see {@link ConsoleBrowser}).
  */
@@ -208,6 +208,37 @@ class ConsoleBrowserTest extends GaleE2E {
 
     @Test
     @Order(7)
+    void aSplitSetInTheBrowserShowsAsBarsAndSendsCallsToBothVersions() {
+        driver.findElement(By.cssSelector("a[data-tab=overview]")).click();
+        type(By.id("traffic-to"), "v1=80,v2=20");
+        driver.findElement(By.id("traffic-set")).click();
+        waitFor(By.id("traffic-done"));
+        wait(d -> d.findElements(By.cssSelector("#traffic-bars .share")).stream().map(WebElement::getText).toList()
+                .equals(List.of("v1 · 80%", "v2 · 20%")));
+        assertThat(driver.findElement(By.id("traffic-mode")).getText()).startsWith("Split pinned");
+        assertThat(gale.client.traffic("greeter").path("to").toString()).isEqualTo("{\"1\":80,\"2\":20}");
+
+        type(By.id("tag-name"), "canary");
+        type(By.id("tag-version"), "v2");
+        driver.findElement(By.id("tag-add")).click();
+        WebElement tagUrl = waitFor(By.cssSelector("#traffic-tags [data-tag=canary] a"));
+        assertThat(tagUrl.getText()).isEqualTo(gale.server.url() + "/fn/greeter@canary");
+        assertThat(GaleHarness.text(gale.get("greeter@canary", "/?name=tagged"))).contains("hi tagged"); // v2 says hi
+
+        // The calls each version served in the last hour, row by row: what a canary is judged by.
+        for (int i = 0; i < 30; i++) gale.get("greeter", "/?name=split");
+        wait(d -> Integer.parseInt(d.findElement(By.cssSelector("#traffic-versions tr[data-version='2'] td:nth-child(4)")).getText()) > 0
+                && Integer.parseInt(d.findElement(By.cssSelector("#traffic-versions tr[data-version='1'] td:nth-child(4)")).getText()) > 0);
+        browser.screenshot("traffic");
+
+        driver.findElement(By.id("traffic-latest")).click();
+        wait(d -> d.findElements(By.cssSelector("#traffic-bars .share")).stream().map(WebElement::getText).toList()
+                .equals(List.of("v1 · 100%")));
+        assertThat(gale.client.traffic("greeter").path("pinned").asBoolean()).isFalse();
+    }
+
+    @Test
+    @Order(8)
     void aRunningJobShowsProgressAndCanBeCancelled() {
         gale.deployActive("pricer", gale.bundle("pricer", "main.py", """
                 import time
@@ -242,7 +273,7 @@ class ConsoleBrowserTest extends GaleE2E {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void chartsShowTheLastHourOfCalls() throws InterruptedException {
         stopTraffic();
         driver.findElement(By.cssSelector("a[data-nav=functions]")).click();
@@ -259,7 +290,7 @@ class ConsoleBrowserTest extends GaleE2E {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void theCostPageShowsEachFunctionsCallsAndPrices() throws InterruptedException {
         stopTraffic(); // the count on the page and the API's then agree
         driver.findElement(By.cssSelector("a[data-nav=cost]")).click();
@@ -277,7 +308,7 @@ class ConsoleBrowserTest extends GaleE2E {
     }
 
     @Test
-    @Order(9)
+    @Order(10)
     void thePagesRanWithoutScriptErrorsAndSigningOutForgetsTheToken() {
         List<String> problems = driver.manage().logs().get(LogType.BROWSER).getAll().stream()
                 .map(LogEntry::getMessage)

@@ -67,6 +67,9 @@ class HostileInputTest {
                     print("saw", len(data), "bytes", flush=True)
                     return str(len(data))
                 """));
+        gale.deployActive("split", gale.bundle("split", "main.py", "def split(request):\n    return 'v1'\n"));
+        String failed = gale.deploy("split", gale.bundle("split", "main.py", "def split(request)\n    return 'v2'\n")).state().name();
+        assertThat(failed).isEqualTo("FAILED");
     }
 
     @AfterAll
@@ -408,6 +411,82 @@ class HostileInputTest {
 
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.error()).contains("every %-escape in the URI is % and two hex digits");
+    }
+
+    // ---- 8. traffic changes that cannot be made (function split: v1 ACTIVE, v2 FAILED)
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', quoteCharacter = '`', value = {
+            "a version that does not exist     | {'to': {'1': 90, '7': 10}}           | 400 | function 'split' has no version 7",
+            "percents that add up to 90        | {'to': {'1': 90}}                    | 400 | the split v1=90 adds up to 90%, not 100%",
+            "a negative percent                | {'to': {'1': -10, '3': 110}}         | 400 | the percent of v1 must be a whole number from 0 to 100, got -10",
+            "a fraction of a percent           | {'to': {'1': 99.5, '3': 0.5}}        | 400 | the percent of v1 must be a whole number from 0 to 100, got 99.5",
+            "a version that failed to deploy   | {'to': {'1': 50, '2': 50}}           | 409 | version 2 of 'split' is FAILED",
+            "a version that is not a number    | {'to': {'latest': 100}}              | 400 | 'latest' in \"to\" is not a version",
+            "version 0                         | {'to': {'0': 100}}                   | 400 | '0' in \"to\" is not a version",
+            "a split and toLatest at once      | {'to': {'1': 100}, 'toLatest': true} | 400 | give \"to\" or \"toLatest\": true, not both",
+            "a tag with capitals               | {'tags': {'Canary': 1}}              | 400 | 'Canary' is not a tag: a tag is 1-63 lowercase letters",
+            "a tag that looks like a version   | {'tags': {'v2': 1}}                  | 400 | 'v2' is not a tag",
+            "a tag with a dot                  | {'tags': {'can.ary': 1}}             | 400 | 'can.ary' is not a tag",
+            "a tag on a version that is absent | {'tags': {'canary': 9}}              | 400 | function 'split' has no version 9",
+            "a tag on a failed version         | {'tags': {'canary': 2}}              | 409 | version 2 of 'split' is FAILED",
+            "an unknown field                  | {'colour': 'blue'}                   | 400 | unknown field 'colour'",
+            "a JSON array                      | [1, 2]                               | 400 | a traffic change is a JSON object",
+            "not JSON                          | to=v1                                | 400 | the body is not valid JSON",
+            "nothing to change                 | {}                                   | 400 | nothing to change"})
+    void aTrafficChangeThatCannotBeMadeIsRefusedSayingWhyAndNothingChanges(String what, String body, int status, String message) {
+        String before = gale.client.traffic("split").path("to").toString();
+
+        RawHttp.Response r = http.send("PUT /v1/functions/split/traffic HTTP/1.1\r\nHost: gale\r\nAuthorization: Bearer "
+                + gale.server.adminToken() + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                + body.replace('\'', '"').getBytes(StandardCharsets.UTF_8).length, body.replace('\'', '"').getBytes(StandardCharsets.UTF_8));
+
+        assertThat(r.status()).as(what + ": " + r.text()).isEqualTo(status);
+        assertThat(r.error()).as(what).contains(message);
+        JsonNode traffic = gale.client.traffic("split");
+        assertThat(traffic.path("to").toString()).isEqualTo(before).isEqualTo("{\"1\":100}");
+        assertThat(traffic.path("pinned").asBoolean()).isFalse();
+        assertThat(traffic.path("tags").size()).isZero();
+        assertThat(GaleHarness.text(gale.get("split", ""))).isEqualTo("v1");
+    }
+
+    @Test
+    void aSplitNamingThousandsOfVersionsIsRefusedBeforeOneIsRead() {
+        StringBuilder to = new StringBuilder("{\"to\": {");
+        for (int v = 1; v <= 5000; v++) to.append(v == 1 ? "" : ",").append('"').append(v).append("\": 0");
+        byte[] body = to.append("}}").toString().getBytes(StandardCharsets.UTF_8);
+
+        RawHttp.Response r = http.send("PUT /v1/functions/split/traffic HTTP/1.1\r\nHost: gale\r\nAuthorization: Bearer "
+                + gale.server.adminToken() + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: "
+                + body.length, body);
+
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.error()).contains("\"to\" names 5000 versions; at most 100");
+    }
+
+    @Test
+    void aTrafficChangeForAFunctionThatDoesNotExistGets404() {
+        GaleApiException e = catchThrowableOfType(GaleApiException.class,
+                () -> gale.client.setTraffic("nosuch", Map.of("to", Map.of("1", 100))));
+
+        assertThat(e.status()).isEqualTo(404);
+        assertThat(e.error()).contains("function 'nosuch' not found");
+    }
+
+    @ParameterizedTest(name = "GET {0}")
+    @CsvSource(delimiter = '|', value = {
+            "/fn/steady@beta     | function 'steady' has no tag 'beta'; gale traffic steady lists its tags",
+            "/fn/steady@v9       | version 9 of 'steady' takes no calls",
+            "/fn/steady@Beta/x   | neither a version (like v4) nor a tag",
+            "/fn/steady@v0       | neither a version (like v4) nor a tag",
+            "/fn/steady@         | neither a version (like v4) nor a tag",
+            "/fn/nosuch@v1       | function 'nosuch' not found"})
+    void aCallToAVersionOrTagThatDoesNotServeGets404SayingWhatServes(String path, String message) {
+        RawHttp.Response r = http.send("GET " + path + " HTTP/1.1\r\nHost: gale\r\nConnection: close", new byte[0]);
+
+        assertThat(r.status()).isEqualTo(404);
+        assertThat(r.error()).contains(message);
+        assertThat(GaleHarness.text(gale.get("steady", ""))).isEqualTo("v1");
     }
 
     // ---- what is stored
