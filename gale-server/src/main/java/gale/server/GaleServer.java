@@ -251,6 +251,7 @@ public final class GaleServer implements AutoCloseable {
         membership = new gale.nodes.Membership(store.nodes(), nodeId, config.nodes().advertise().orElse(url), config.nodes(),
                 this::load, Clock.systemUTC());
         membership.onBeat(jobs::beat); // renews this node's job leases, claims the jobs of nodes that died
+        if (store.storeIsShared()) membership.onBeat(now -> updatePeers()); // where calls may go when no instance here is free
         membership.start();
         life.onClose("draining the node", membership::drain); // first: the other nodes see it stop taking work
         // Schedules fire once every function serves again: a missed slot's catch-up call finds its function.
@@ -474,7 +475,30 @@ public final class GaleServer implements AutoCloseable {
             instances += stats.instances() + stats.starting();
             inFlight += stats.busy();
         }
-        return new gale.nodes.Membership.Load(instances, inFlight, jobs.runningCount(), "{}");
+        String free;
+        try {
+            free = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Peers.freeSlots(registry.activeFunctions()));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            free = "{}";
+        }
+        return new gale.nodes.Membership.Load(instances, inFlight, jobs.runningCount(), free);
+    }
+
+    /** The other ACTIVE nodes' free warm slots, from their last heartbeats, for the gateway ({@link Peers}). */
+    private void updatePeers() {
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        List<Peers.Peer> known = new java.util.ArrayList<>();
+        for (var row : store.nodes().list()) {
+            if (!gale.store.NodeRow.ACTIVE.equals(row.state()) || row.id().equals(nodeId)) continue;
+            try {
+                Map<String, Integer> free = json.readValue(row.freeSlotsJson(),
+                        new com.fasterxml.jackson.core.type.TypeReference<Map<String, Integer>>() { });
+                known.add(new Peers.Peer(row.id(), java.net.URI.create(row.url()), free));
+            } catch (IOException | IllegalArgumentException e) {
+                LOG.debug("node {} advertises no usable free slots: {}", row.id(), e.toString());
+            }
+        }
+        peers.update(known);
     }
 
     /** This node's id among the nodes sharing the store. */
