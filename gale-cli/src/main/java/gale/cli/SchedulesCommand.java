@@ -96,9 +96,9 @@ final class SchedulesCommand extends ClientCommand {
                 terminal.out().println(name + " has not fired yet.");
                 return ExitCode.OK;
             }
-            Table table = new Table("SLOT", "LATE", "OUTCOME", "REQUEST", "ERROR");
+            Table table = new Table("SLOT", "LATE", "OUTCOME", "NODE", "REQUEST", "ERROR");
             for (Schedule.Firing f : firings) {
-                table.row(f.slot(), f.lateMs() + " ms", outcome(f), f.requestId().orElse("-"), f.error().orElse(""));
+                table.row(f.slot(), f.lateMs() + " ms", outcome(f), f.node().orElse("-"), f.requestId().orElse("-"), f.error().orElse(""));
             }
             table.print(terminal.out(), terminal.colour());
             return ExitCode.OK;

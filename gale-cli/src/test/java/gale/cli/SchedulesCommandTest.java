@@ -9,7 +9,8 @@ class SchedulesCommandTest {
 
     private static final String FIRING = """
             {"slot": "2026-03-01T10:05:00Z", "firedAt": "2026-03-01T10:05:00.004Z", "lateMs": 4,
-             "finishedAt": "2026-03-01T10:05:00.090Z", "status": 200, "outcome": "ok", "requestId": "r-1", "error": null}""";
+             "finishedAt": "2026-03-01T10:05:00.090Z", "status": 200, "outcome": "ok", "requestId": "r-1", "error": null,
+             "node": "n-7f3a"}""";
     private static final String SCHEDULE = """
             {"name": "report", "function": "report", "cron": "*/5 * * * *", "every": null, "timeZone": "Europe/Berlin",
              "description": "*/5 * * * * (Europe/Berlin)", "catchUp": "last", "payload": null, "paused": false,
@@ -61,8 +62,8 @@ class SchedulesCommandTest {
         GaleCli.Result result = GaleCli.run(api.env(), "schedules", "firings", "report");
 
         assertThat(result.out()).isEqualTo("""
-                SLOT                  LATE  OUTCOME  REQUEST  ERROR
-                2026-03-01T10:05:00Z  4 ms  ok 200   r-1
+                SLOT                  LATE  OUTCOME  NODE    REQUEST  ERROR
+                2026-03-01T10:05:00Z  4 ms  ok 200   n-7f3a  r-1
                 """);
     }
 

@@ -49,13 +49,14 @@ public record Schedule(
      * @param lateMs  how long after the slot the call went out
      */
     public record Firing(Instant slot, Instant firedAt, long lateMs, Optional<Instant> finishedAt, Optional<Integer> status,
-                         String outcome, Optional<String> requestId, Optional<String> error) {
+                         String outcome, Optional<String> requestId, Optional<String> error, Optional<String> node) {
 
         static Firing fromJson(JsonNode json) {
             JsonNode status = json.path("status");
             return new Firing(instant(json, "slot"), instant(json, "firedAt"), json.path("lateMs").asLong(),
                     optionalInstant(json, "finishedAt"), status.isNumber() ? Optional.of(status.asInt()) : Optional.empty(),
-                    text(json, "outcome"), optionalText(json, "requestId"), optionalText(json, "error"));
+                    text(json, "outcome"), optionalText(json, "requestId"), optionalText(json, "error"),
+                    optionalText(json, "node"));
         }
     }
 }

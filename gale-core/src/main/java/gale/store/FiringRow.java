@@ -9,8 +9,9 @@ import java.util.Optional;
  *
  * @param outcome {@code ok}, {@code error} (the call answered 4xx/5xx), {@code unreachable} (Gale could not
  *                make the call) or {@code interrupted} (Gale stopped during it); empty while the call runs
+ * @param node    the node that fired it (empty for firings stored before nodes were recorded)
  */
 public record FiringRow(String schedule, Instant slot, Instant firedAt, Optional<Instant> finishedAt,
                         Optional<Integer> status, Optional<String> outcome, Optional<String> requestId,
-                        Optional<String> error) {
+                        Optional<String> error, Optional<String> node) {
 }

@@ -68,6 +68,7 @@ public final class NodeStore {
                 if (gone == 0) continue; // it beat, or another node removed it first
                 JobStore.releaseLeasesOf(h, id);
                 AsyncStore.releaseLeasesOf(h, id, now);
+                ScheduleStore.interruptFiringsOf(h, id, now, "node " + id + " died before the call ended");
                 removed.add(id);
             }
             return removed;

@@ -101,16 +101,17 @@ public final class ScheduleStore {
      * Claims {@code slot} of schedule {@code name}: moves its next slot from {@code expectedNext} to
      * {@code newNext} and stores the firing, in one transaction. True when this caller won and
      * must make the call; false when another claimer moved the schedule on first, it was paused
-     * or changed meanwhile, or the slot was fired before.
+     * or changed meanwhile, or the slot was fired before. The firing records {@code node}, the claimer.
      */
-    public boolean claim(String name, Instant expectedNext, Instant slot, Instant newNext, Instant firedAt) {
+    public boolean claim(String name, Instant expectedNext, Instant slot, Instant newNext, Instant firedAt, String node) {
         return jdbi.inTransaction(h -> {
             if (!advance(h, name, expectedNext, newNext)) return false;
             // The slot's key: if this slot was ever fired, the insert finds it and nothing is called again.
             return h.createUpdate("""
-                            INSERT INTO schedule_firings (schedule_name, slot_ms, fired_ms) VALUES (:name, :slot, :fired)
+                            INSERT INTO schedule_firings (schedule_name, slot_ms, fired_ms, node) VALUES (:name, :slot, :fired, :node)
                             ON CONFLICT (schedule_name, slot_ms) DO NOTHING""")
-                    .bind("name", name).bind("slot", slot.toEpochMilli()).bind("fired", firedAt.toEpochMilli()).execute() > 0;
+                    .bind("name", name).bind("slot", slot.toEpochMilli()).bind("fired", firedAt.toEpochMilli())
+                    .bind("node", node).execute() > 0;
         });
     }
 
@@ -146,12 +147,20 @@ public final class ScheduleStore {
         });
     }
 
-    /** Firings whose call was under way when Gale stopped: never fired again, marked interrupted. */
-    public int interruptUnfinished(Instant now) {
-        return jdbi.withHandle(h -> h.createUpdate("""
-                        UPDATE schedule_firings SET finished_at = :t, outcome = 'interrupted',
-                            error = 'Gale stopped before the call ended; the slot is not fired again'
-                        WHERE finished_at IS NULL""").bind("t", now.toString()).execute());
+    /**
+     * Firings of {@code node} whose call was under way when it stopped: never fired again, marked interrupted. Other
+     * nodes' firings under way are theirs to finish.
+     */
+    public int interruptUnfinished(Instant now, String node) {
+        return jdbi.withHandle(h -> interruptFiringsOf(h, node, now, "Gale stopped before the call ended"));
+    }
+
+    /** Marks the firings {@code node} left under way interrupted, in the caller's transaction (a node found dead). */
+    static int interruptFiringsOf(Handle h, String node, Instant now, String why) {
+        return h.createUpdate("""
+                        UPDATE schedule_firings SET finished_at = :t, outcome = 'interrupted', error = :error
+                        WHERE finished_at IS NULL AND (node = :node OR node IS NULL)""")
+                .bind("t", now.toString()).bind("error", why + "; the slot is not fired again").bind("node", node).execute();
     }
 
     /** Newest slot first. */
@@ -178,6 +187,6 @@ public final class ScheduleStore {
         return new FiringRow(rs.getString("schedule_name"), Instant.ofEpochMilli(rs.getLong("slot_ms")),
                 Instant.ofEpochMilli(rs.getLong("fired_ms")), Optional.ofNullable(finished).map(Instant::parse), statusOpt,
                 Optional.ofNullable(rs.getString("outcome")), Optional.ofNullable(rs.getString("request_id")),
-                Optional.ofNullable(rs.getString("error")));
+                Optional.ofNullable(rs.getString("error")), Optional.ofNullable(rs.getString("node")));
     }
 }

@@ -60,14 +60,17 @@ public final class Scheduler implements AutoCloseable {
     private final Caller caller;
     private final Clock clock;
     private final Duration lateLimit;
+    private final String node;
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private boolean poked;
     private boolean closed;
     private Thread thread;
 
-    public Scheduler(ScheduleStore store, Caller caller, Clock clock, Duration lateLimit) {
+    /** @param node this node's id: its firings carry it, and at start it marks only its own unfinished ones interrupted */
+    public Scheduler(ScheduleStore store, Caller caller, Clock clock, Duration lateLimit, String node) {
         this.store = store;
+        this.node = node;
         this.caller = caller;
         this.clock = clock;
         this.lateLimit = lateLimit;
@@ -78,7 +81,7 @@ public final class Scheduler implements AutoCloseable {
         lock.lock();
         try {
             if (closed || thread != null) return;
-            int interrupted = store.interruptUnfinished(clock.instant());
+            int interrupted = store.interruptUnfinished(clock.instant(), node);
             if (interrupted > 0) LOG.info("{} scheduled call(s) were under way when Gale stopped; recorded as interrupted", interrupted);
             thread = Thread.ofPlatform().name("gale-scheduler").daemon().start(this::loop);
         } finally {
@@ -152,7 +155,7 @@ public final class Scheduler implements AutoCloseable {
             }
             return false;
         }
-        if (!store.claim(row.name(), due, slot, next, now)) return false; // another claimer won, or it changed
+        if (!store.claim(row.name(), due, slot, next, now, node)) return false; // another claimer won, or it changed
         if (!slot.equals(due)) LOG.info("schedule {}: firing missed slot {} once (slots from {} skipped)", row.name(), slot, due);
         var call = new ScheduledCall(row.name(), row.function(), slot, row.payload());
         CompletableFuture<CallOutcome> outcome;

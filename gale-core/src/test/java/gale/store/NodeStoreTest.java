@@ -190,4 +190,27 @@ class NodeStoreTest {
             assertThat(async.claim("theirs", "node-a", T0.plusSeconds(1), T0.plusSeconds(301))).as("still node-b's").isEmpty();
         }
     }
+
+    @Test
+    void aFiringRecordsItsNodeARestartInterruptsOnlyItsOwnAndADeadNodesAreInterruptedWhenItIsRemoved() {
+        try (Store store = TestStores.open(dir)) {
+            ScheduleStore schedules = store.schedules();
+            schedules.upsert(new ScheduleRow("tick", "f", Optional.empty(), Optional.of(60_000L), "UTC", "last", Optional.empty(), false,
+                    Optional.of(T0), T0, T0));
+            assertThat(schedules.claim("tick", T0, T0, T0.plusSeconds(60), T0, "node-a")).isTrue();
+            assertThat(schedules.claim("tick", T0, T0, T0.plusSeconds(60), T0, "node-b")).as("claimed by node-a").isFalse();
+            assertThat(schedules.claim("tick", T0.plusSeconds(60), T0.plusSeconds(60), T0.plusSeconds(120), T0.plusSeconds(60), "node-b")).isTrue();
+
+            assertThat(schedules.interruptUnfinished(T0.plusSeconds(61), "node-a")).as("node-a restarted").isEqualTo(1);
+            List<FiringRow> firings = schedules.firings("tick", 10);
+            assertThat(firings).extracting(f -> f.node().orElseThrow()).containsExactly("node-b", "node-a");
+            assertThat(firings).extracting(f -> f.outcome().orElse("running")).containsExactly("running", "interrupted");
+
+            store.nodes().beat(node("node-b", T0.plusSeconds(60), 0));
+            assertThat(store.nodes().removeDead(T0.plusSeconds(70), T0.plusSeconds(80))).containsExactly("node-b");
+            FiringRow cut = schedules.firings("tick", 1).getFirst();
+            assertThat(cut.outcome()).contains("interrupted");
+            assertThat(cut.error().orElseThrow()).contains("node node-b died");
+        }
+    }
 }

@@ -55,7 +55,7 @@ class SchedulerTest {
     }
 
     private Scheduler scheduler(Scheduler.Caller caller) {
-        return new Scheduler(store.schedules(), caller, clock, Scheduler.DEFAULT_LATE_LIMIT);
+        return new Scheduler(store.schedules(), caller, clock, Scheduler.DEFAULT_LATE_LIMIT, "node-a");
     }
 
     private ScheduleSpec every(String name, String interval, String catchUp) {

@@ -170,6 +170,7 @@ public final class SchedulesApi {
         out.put("outcome", f.outcome().orElse("running"));
         out.put("requestId", f.requestId().orElse(null));
         out.put("error", f.error().orElse(null));
+        out.put("node", f.node().orElse(null));
         return out;
     }
 }

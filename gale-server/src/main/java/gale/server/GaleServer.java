@@ -228,7 +228,7 @@ public final class GaleServer implements AutoCloseable {
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue, peers);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
-        var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT);
+        var scheduler = new Scheduler(store.schedules(), scheduledCalls, clock, Scheduler.DEFAULT_LATE_LIMIT, nodeId);
         schedules = new Schedules(store.schedules(), clock, name -> registry.function(name).isPresent(), scheduler::poke,
                 config.minScheduleInterval());
         app = Javalin.create(cfg -> configure(cfg, run, prometheus, auth, gateway, console));
