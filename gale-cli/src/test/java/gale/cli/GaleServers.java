@@ -24,7 +24,7 @@ final class GaleServers {
     static final Path JAR = Path.of(System.getProperty("gale.jar", "target/gale.jar"));
 
     private final Path logs;
-    private final List<Process> started = new ArrayList<>();
+    private final List<Process> started = java.util.Collections.synchronizedList(new ArrayList<>()); // servers may start in parallel
 
     GaleServers(Path logs) {
         this.logs = logs;
@@ -55,8 +55,10 @@ final class GaleServers {
     }
 
     void killAll() {
-        started.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
-        started.forEach(Process::destroyForcibly);
+        synchronized (started) {
+            started.forEach(p -> p.descendants().forEach(ProcessHandle::destroyForcibly));
+            started.forEach(Process::destroyForcibly);
+        }
     }
 
     static String get(String url) throws IOException, InterruptedException {
