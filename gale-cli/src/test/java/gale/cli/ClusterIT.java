@@ -93,13 +93,7 @@ class ClusterIT {
     void stopNodes() throws Exception {
         servers.killAll();
         http.close();
-        try (Stream<Path> logs = Files.list(tmp)) { // the nodes' own account of a failure, in the failsafe report
-            for (Path log : logs.filter(p -> p.toString().endsWith(".log")).sorted().toList()) {
-                List<String> lines = Files.readAllLines(log);
-                System.out.println("==== " + log.getFileName() + " (last 40 lines)");
-                lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(System.out::println);
-            }
-        }
+        servers.printLogs(40); // the nodes' own account of a failure, in the failsafe report
     }
 
     @Test

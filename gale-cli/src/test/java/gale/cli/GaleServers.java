@@ -61,6 +61,17 @@ final class GaleServers {
         }
     }
 
+    /** Prints the last {@code lines} lines of every server's log, so a failure's report has the nodes' own account. */
+    void printLogs(int lines) throws IOException {
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(logs)) {
+            for (Path log : files.filter(p -> p.toString().endsWith(".log")).sorted().toList()) {
+                List<String> all = java.nio.file.Files.readAllLines(log);
+                System.out.println("==== " + log.getFileName() + " (last " + lines + " lines)");
+                all.subList(Math.max(0, all.size() - lines), all.size()).forEach(System.out::println);
+            }
+        }
+    }
+
     static String get(String url) throws IOException, InterruptedException {
         try (HttpClient http = HttpClient.newHttpClient()) {
             return http.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(30)).build(),

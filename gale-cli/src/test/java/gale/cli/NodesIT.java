@@ -64,13 +64,7 @@ class NodesIT {
     @AfterEach
     void stopServers() throws Exception {
         servers.killAll();
-        try (Stream<Path> logs = Files.list(tmp)) { // the nodes' own account of a failure, in the failsafe report
-            for (Path log : logs.filter(p -> p.toString().endsWith(".log")).sorted().toList()) {
-                List<String> lines = Files.readAllLines(log);
-                System.out.println("==== " + log.getFileName() + " (last 60 lines)");
-                lines.subList(Math.max(0, lines.size() - 60), lines.size()).forEach(System.out::println);
-            }
-        }
+        servers.printLogs(60); // the nodes' own account of a failure, in the failsafe report
     }
 
     @Test
