@@ -300,6 +300,7 @@ public final class Gateway extends Handler.Wrapper {
             if (!fromPeer && target.isEmpty() && peers.enabled() && fn.pool().freeSlots() == 0
                     && registry.active(fn.name()).map(ActiveFunction::version).orElse(-1) == fn.version()) {
                 Optional<Peers.Peer> peer = peers.takeFree(fn.name(), fn.version());
+                if (peer.isEmpty()) peer = peers.placeColdStart(fn.name(), fn.version()); // none warm: start it where there is room
                 if (peer.isPresent()) {
                     forward(fn, peer.get(), call);
                     return;
@@ -309,8 +310,9 @@ public final class Gateway extends Handler.Wrapper {
         }
 
         /**
-         * Sends the call to a peer with a free warm instance and answers with what it answered; the peer records the
-         * call. A peer that cannot be reached got nothing: the call is served here after all.
+         * Sends the call to a peer (one with a free warm instance, or one with less load to start an instance) and
+         * answers with what it answered; the peer records the call. A peer that cannot be reached got nothing: the
+         * call is served here after all.
          */
         private void forward(ActiveFunction fn, Peers.Peer peer, InvokeRequest call) {
             String pathAndQuery = request.getHttpURI().getPathQuery();

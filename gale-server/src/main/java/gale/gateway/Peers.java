@@ -15,6 +15,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
 
 /**
  * The other nodes sharing this node's store, as far as their last heartbeats tell: where each listens and how many
@@ -23,6 +24,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  * snapshot). A heartbeat is a few seconds old, so each call sent to a peer counts against what it advertised until
  * the next heartbeat replaces the count: a burst never sends a peer more calls than it said it could take; a call
  * that meets a peer busier than advertised waits in the peer's own queue, as any call there would.
+ *
+ * <p>When no node has a free warm instance, a new one starts where there is most room: here, unless a peer that
+ * serves the version carries at least {@link #PLACEMENT_MARGIN} less load (instances and calls in flight, from its
+ * heartbeat) than this node, in which case the call goes there and starts its instance there. Calls placed on a peer
+ * count as load on it until its next heartbeat, so a burst that reaches one node spreads over the others.
  *
  * <p>Node-to-node calls carry {@link #CREDENTIAL_HEADER}, derived from the admin token every node shares, never the
  * token itself: a peer's call is already authenticated, so the receiving node neither checks keys again nor
@@ -37,24 +43,37 @@ public final class Peers {
     /** On every response of a node with peers: which node served the call. */
     public static final String NODE_HEADER = "X-Gale-Node";
 
-    /** One node as its heartbeat describes it. @param free "function@version" → calls it could take at once */
-    public record Peer(String id, URI url, Map<String, Integer> free) {
+    /**
+     * One node as its heartbeat describes it.
+     *
+     * @param free "function@version" → calls its warm instances could take at once, for every version it serves (0: none free)
+     * @param load its instances (starting ones too) and calls in flight
+     */
+    public record Peer(String id, URI url, Map<String, Integer> free, int load) {
         public Peer {
             free = Map.copyOf(free);
         }
     }
 
+    /** How much more load this node must carry than a peer before a cold start goes to that peer. */
+    public static final int PLACEMENT_MARGIN = 2;
+
     /** A single node's: no peers, no forwarding. */
-    public static final Peers NONE = new Peers("", "");
+    public static final Peers NONE = new Peers("", "", () -> 0);
 
     private final String self;
     private final byte[] credential;
+    private final IntSupplier localLoad;
     private volatile Map<String, Advertised> peers = Map.of();
 
-    /** @param credential {@link #credential(String)} of the admin token */
-    public Peers(String self, String credential) {
+    /**
+     * @param credential {@link #credential(String)} of the admin token
+     * @param localLoad  this node's instances and calls in flight now, measured as its heartbeat measures them
+     */
+    public Peers(String self, String credential, IntSupplier localLoad) {
         this.self = self;
         this.credential = credential.getBytes(StandardCharsets.US_ASCII);
+        this.localLoad = localLoad;
     }
 
     /** The node-to-node credential every node of one store derives from the admin token they share. */
@@ -127,13 +146,41 @@ public final class Peers {
         }
     }
 
-    /** What this node tells its peers in its heartbeat: the free warm slots of each function version it serves. */
+    /**
+     * Where a new instance of the version should start when no node has a free warm one: the least loaded peer that
+     * serves the version, if it carries at least {@link #PLACEMENT_MARGIN} less load than this node; empty for here.
+     * The call placed there counts as load on that peer until its next heartbeat.
+     */
+    public Optional<Peer> placeColdStart(String function, int version) {
+        String key = key(function, version);
+        int here = -1;
+        while (true) {
+            Advertised best = null;
+            int bestPlaced = 0;
+            int bestLoad = Integer.MAX_VALUE;
+            for (Advertised a : peers.values()) {
+                if (!a.peer.free().containsKey(key)) continue; // not serving it (yet): its call would wait for a deploy
+                int placed = a.placed.get();
+                if (a.peer.load() + placed < bestLoad) {
+                    best = a;
+                    bestPlaced = placed;
+                    bestLoad = a.peer.load() + placed;
+                }
+            }
+            if (best == null) return Optional.empty();
+            if (here < 0) here = localLoad.getAsInt(); // only measured when a peer could take it
+            if (bestLoad + PLACEMENT_MARGIN > here) return Optional.empty();
+            if (best.placed.compareAndSet(bestPlaced, bestPlaced + 1)) return Optional.of(best.peer);
+        }
+    }
+
+    /**
+     * What this node tells its peers in its heartbeat: for each function version it serves, how many calls its warm
+     * instances could take at once (0 when none is free: it still serves the version, so a cold start may go there).
+     */
     public static Map<String, Integer> freeSlots(Collection<gale.registry.ActiveFunction> serving) {
         Map<String, Integer> free = new LinkedHashMap<>();
-        for (var fn : serving) {
-            int n = fn.pool().freeSlots();
-            if (n > 0) free.put(key(fn.name(), fn.version()), n);
-        }
+        for (var fn : serving) free.put(key(fn.name(), fn.version()), fn.pool().freeSlots());
         return free;
     }
 
@@ -144,10 +191,12 @@ public final class Peers {
         return list;
     }
 
-    /** A peer's heartbeat, and what is left of its advertised slots after the calls sent to it since. */
+    /** A peer's heartbeat, what is left of its advertised slots after the calls sent to it since, and the cold starts placed there. */
     private static final class Advertised {
         final Peer peer;
         final Map<String, AtomicInteger> left = new ConcurrentHashMap<>();
+        /** Cold starts placed on it since this heartbeat. */
+        final AtomicInteger placed = new AtomicInteger();
 
         Advertised(Peer peer) {
             this.peer = peer;

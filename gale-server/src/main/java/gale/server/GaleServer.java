@@ -224,7 +224,10 @@ public final class GaleServer implements AutoCloseable {
         store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
         blobCatalog.reportTo(triggers);
         // Every node of a store derives the same node-to-node credential from the admin token they share.
-        peers = new Peers(nodeId, Peers.credential(token.value()));
+        peers = new Peers(nodeId, Peers.credential(token.value()), () -> {
+            var l = load(false);
+            return l.instances() + l.inFlight();
+        });
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue, peers);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
@@ -249,7 +252,7 @@ public final class GaleServer implements AutoCloseable {
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         membership = new gale.nodes.Membership(store.nodes(), nodeId, config.nodes().advertise().orElse(url), config.nodes(),
-                this::load, Clock.systemUTC());
+                () -> load(true), Clock.systemUTC());
         membership.onBeat(jobs::beat); // renews this node's job leases, claims the jobs of nodes that died
         if (store.storeIsShared()) membership.onBeat(now -> updatePeers()); // where calls may go when no instance here is free
         membership.start();
@@ -467,7 +470,7 @@ public final class GaleServer implements AutoCloseable {
     }
 
     /** What this node reports with each heartbeat: its instances, the calls it serves now, the map jobs it runs. */
-    private gale.nodes.Membership.Load load() {
+    private gale.nodes.Membership.Load load(boolean withFreeSlots) {
         int instances = 0;
         int inFlight = 0;
         for (var fn : registry.activeFunctions()) {
@@ -475,11 +478,13 @@ public final class GaleServer implements AutoCloseable {
             instances += stats.instances() + stats.starting();
             inFlight += stats.busy();
         }
-        String free;
-        try {
-            free = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Peers.freeSlots(registry.activeFunctions()));
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            free = "{}";
+        String free = "{}";
+        if (withFreeSlots) {
+            try {
+                free = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Peers.freeSlots(registry.activeFunctions()));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                free = "{}";
+            }
         }
         return new gale.nodes.Membership.Load(instances, inFlight, jobs.runningCount(), free);
     }
@@ -493,7 +498,7 @@ public final class GaleServer implements AutoCloseable {
             try {
                 Map<String, Integer> free = json.readValue(row.freeSlotsJson(),
                         new com.fasterxml.jackson.core.type.TypeReference<Map<String, Integer>>() { });
-                known.add(new Peers.Peer(row.id(), java.net.URI.create(row.url()), free));
+                known.add(new Peers.Peer(row.id(), java.net.URI.create(row.url()), free, row.instances() + row.inFlight()));
             } catch (IOException | IllegalArgumentException e) {
                 LOG.debug("node {} advertises no usable free slots: {}", row.id(), e.toString());
             }

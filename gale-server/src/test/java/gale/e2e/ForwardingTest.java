@@ -15,6 +15,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -81,17 +82,17 @@ class ForwardingTest {
         return call;
     }
 
-    /** A warm instance at b, advertised to a as {@code free} slots of echo v1. */
-    static void bAdvertises(int free) throws Exception {
+    /** A warm instance at b, advertised to a as {@code free} slots of echo v1, b carrying {@code load}. */
+    static void bAdvertises(int free, int load) throws Exception {
         assertThat(call(b, "echo", Map.of()).statusCode()).isEqualTo(200); // warm at b
         a.server.peers().update(List.of(new Peers.Peer(b.server.nodeId(), URI.create(b.server.url()),
-                Map.of(Peers.key("echo", 1), free))));
+                Map.of(Peers.key("echo", 1), free), load)));
     }
 
     @Test
     @Order(1)
     void aNodeWithoutAWarmInstanceSendsTheCallToAPeerThatHasOne() throws Exception {
-        bAdvertises(1);
+        bAdvertises(1, 0);
         var busy = keepBusy(a, "echo");
 
         var forwarded = call(a, "echo", Map.of("X-Custom", "kept"));
@@ -114,7 +115,7 @@ class ForwardingTest {
     @Test
     @Order(2)
     void aPeerIsSentNoMoreCallsThanItAdvertisedAndTheRestAreServedHere() throws Exception {
-        bAdvertises(1);
+        bAdvertises(1, 1_000); // far busier than a: no cold start is placed there either
         var busy = keepBusy(a, "echo");
 
         assertThat(call(a, "echo", Map.of()).headers().firstValue(Peers.NODE_HEADER)).hasValue(b.server.nodeId());
@@ -128,7 +129,7 @@ class ForwardingTest {
     @Test
     @Order(3)
     void aPeerThatCannotBeReachedIsForgottenAndTheCallServedHere() throws Exception {
-        a.server.peers().update(List.of(new Peers.Peer("gone", URI.create("http://127.0.0.1:9"), Map.of(Peers.key("private", 1), 5))));
+        a.server.peers().update(List.of(new Peers.Peer("gone", URI.create("http://127.0.0.1:9"), Map.of(Peers.key("private", 1), 5), 0)));
         var busy = keepBusy(a, "private");
 
         var response = call(a, "private", Map.of("Authorization", "Bearer " + a.server.adminToken()));
@@ -155,8 +156,46 @@ class ForwardingTest {
     @Order(5)
     void aCallerWithoutCredentialsIsRefusedBeforeAnyPeerIsAsked() throws Exception {
         a.server.peers().update(List.of(new Peers.Peer(b.server.nodeId(), URI.create(b.server.url()),
-                Map.of(Peers.key("private", 1), 5))));
+                Map.of(Peers.key("private", 1), 5), 0)));
 
         assertThat(call(a, "private", Map.of()).statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    @Order(6)
+    void withNoWarmInstanceAnywhereTheNewInstanceStartsAtAPeerThatCarriesClearlyLessLoad() throws Exception {
+        for (GaleHarness node : List.of(a, b)) node.deployActive("placed", node.bundle("placed", "main.py", ECHO.replace("def echo", "def placed")));
+        String key = Peers.key("placed", 1);
+        var held = new ArrayList<java.util.concurrent.CompletableFuture<HttpResponse<String>>>();
+
+        held.add(hold(a, "placed", 1)); // a's instance busy: the next call needs a new one somewhere
+        // b serves placed v1 with nothing free (0), and carries more than a: the new instance starts here
+        a.server.peers().update(List.of(new Peers.Peer(b.server.nodeId(), URI.create(b.server.url()), Map.of(key, 0), 50)));
+        held.add(hold(a, "placed", 2));
+        // b carries nothing but does not serve placed (yet): here again
+        a.server.peers().update(List.of(new Peers.Peer(b.server.nodeId(), URI.create(b.server.url()), Map.of(Peers.key("echo", 1), 0), 0)));
+        held.add(hold(a, "placed", 3));
+
+        // b serves it and carries nothing: the call goes there, though b advertised no free slot
+        a.server.peers().update(List.of(new Peers.Peer(b.server.nodeId(), URI.create(b.server.url()), Map.of(key, 0), 0)));
+        var there = call(a, "placed", Map.of("Authorization", "Bearer " + a.server.adminToken()));
+        assertThat(there.statusCode()).isEqualTo(200);
+        assertThat(there.headers().firstValue(Peers.NODE_HEADER)).hasValue(b.server.nodeId());
+
+        for (var call : held) {
+            assertThat(call.join().statusCode()).isEqualTo(200);
+            assertThat(call.join().headers().firstValue(Peers.NODE_HEADER)).hasValue(a.server.nodeId());
+        }
+    }
+
+    /** A call that sleeps 6 s at {@code node}, once {@code busy} of the function's instances there are busy with calls. */
+    static java.util.concurrent.CompletableFuture<HttpResponse<String>> hold(GaleHarness node, String function, int busy) {
+        var call = HTTP.sendAsync(HttpRequest.newBuilder(URI.create(node.server.url() + "/fn/" + function + "?sleep=6"))
+                .header("Authorization", "Bearer " + node.server.adminToken()).build(), HttpResponse.BodyHandlers.ofString());
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() -> HTTP.send(
+                HttpRequest.newBuilder(URI.create(node.server.url() + "/v1/functions/" + function))
+                        .header("Authorization", "Bearer " + node.server.adminToken()).build(),
+                HttpResponse.BodyHandlers.ofString()).body().contains("\"busy\":" + busy));
+        return call;
     }
 }
