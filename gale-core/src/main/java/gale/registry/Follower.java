@@ -97,13 +97,18 @@ final class Follower {
         if (!start[0]) return;
         try {
             registry.deployer.submit(() -> {
-                do {
-                    try {
-                        work.run();
-                    } catch (RuntimeException e) {
-                        LOG.warn("following {} as another node changed it failed: {}", key, e.toString());
-                    }
-                } while (followUps.compute(key, (k, again) -> again ? false : null) != null);
+                try {
+                    do {
+                        try {
+                            work.run();
+                        } catch (RuntimeException e) {
+                            LOG.warn("following {} as another node changed it failed: {}", key, e.toString());
+                        }
+                    } while (followUps.compute(key, (k, again) -> again ? false : null) != null);
+                } catch (Error e) {
+                    followUps.remove(key); // the next change follows it up again
+                    throw e;
+                }
             });
         } catch (RejectedExecutionException e) {
             followUps.remove(key); // stopping
