@@ -28,7 +28,8 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * Named access keys (docs/access.md): created with scopes, an optional rate limit and expiry, shown
  * once, stored as a SHA-256, revoked at once. All keys are held in memory, so checking one on the
- * gateway's hot path is a hash and a map lookup, never a store read; when a key was last used is
+ * gateway's hot path is a hash and a map lookup, never a store read (on a shared store, {@link #refresh} takes
+ * what other nodes created and revoked); when a key was last used is
  * noted in memory (at most once a second per key) and written in one batch every
  * {@link #FLUSH_EVERY}, not per call.
  */
@@ -130,6 +131,26 @@ public final class AccessKeys implements AutoCloseable {
         random.nextBytes(new byte[16]);
         flusher = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("gale-key-last-used").factory());
         flusher.scheduleWithFixedDelay(this::flushQuietly, FLUSH_EVERY.toMillis(), FLUSH_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Takes the keys another node of a shared store created or revoked (docs/postgresql.md): a key created there is
+     * accepted here, one revoked there is refused here from now on.
+     */
+    public void refresh() {
+        changes.lock();
+        try {
+            for (AccessKey stored : store.all()) {
+                Held held = byId.get(stored.id());
+                if (held == null) {
+                    byId.put(stored.id(), new Held(stored));
+                } else if (stored.isRevoked() && !held.key.isRevoked()) {
+                    held.key = held.key.revoked(stored.revokedAt().get());
+                }
+            }
+        } finally {
+            changes.unlock();
+        }
     }
 
     /**

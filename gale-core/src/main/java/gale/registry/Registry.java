@@ -69,44 +69,38 @@ public final class Registry implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(Registry.class);
     /** Loading user code (imports, model files) may take long, but not forever. */
-    private static final Duration LOAD_TIMEOUT = Duration.ofMinutes(5);
+    static final Duration LOAD_TIMEOUT = Duration.ofMinutes(5);
     private static final Duration MAINTENANCE_PERIOD = Duration.ofMillis(200);
     /** Functions restored at once after a restart: preparing reads files and may run a requirements check. */
     private static final int RESTORE_PARALLELISM = 4;
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private final Store store;
-    private final BlobStore blobs;
-    private final Path versionsRoot;
+    final Store store;
+    final BlobStore blobs;
+    final Path versionsRoot;
     private final BundleLimits bundleLimits;
     private final Map<String, Runtime> runtimes;
     private final LogSink logs;
     private final Duration drainTimeout;
     private final UsageMeter usage;
-    private final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
+    final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
     /** Functions with a pinned split or tags: how their calls reach versions beside the ACTIVE one. */
-    private final Map<String, Routes> routes = new ConcurrentHashMap<>();
+    final Map<String, Routes> routes = new ConcurrentHashMap<>();
     private final Map<String, ReentrantLock> deployLocks = new ConcurrentHashMap<>();
-    private final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
+    final ExecutorService deployer = Executors.newVirtualThreadPerTaskExecutor();
     /** Functions known to the store whose active version is not serving again yet after a restart. */
-    private final Set<String> restoring = ConcurrentHashMap.newKeySet();
+    final Set<String> restoring = ConcurrentHashMap.newKeySet();
     /** Per function, the store's row this node last made serve: another node's deploy, rollback or delete changes it. */
-    private final Map<String, Applied> applied = new ConcurrentHashMap<>();
+    final Map<String, Applied> applied = new ConcurrentHashMap<>();
     /** Bundles this node fetched or unpacked per function: what it drops from its cache when another node deletes one. */
-    private final Map<String, Set<String>> bundlesUsed = new ConcurrentHashMap<>();
-    /** Functions a follow-up of another node's change is queued or running for (one at a time each). */
-    private final Set<String> following = ConcurrentHashMap.newKeySet();
-    /** A version this node could not make serve, and when it tries again. */
-    private final Map<String, Retry> followRetries = new ConcurrentHashMap<>();
+    final Map<String, Set<String>> bundlesUsed = new ConcurrentHashMap<>();
     private ScheduledExecutorService maintenance;
-    private ScheduledExecutorService follower;
+    /** What follows the other nodes of a shared store; null until {@link #followOtherNodes}. */
+    private volatile Follower follower;
     private volatile boolean stopping;
 
     /** Which function (its row's creation: a name deleted and made again is another function) at which version. */
-    private record Applied(java.time.Instant created, int version) {
-    }
-
-    private record Retry(Applied target, int failures, java.time.Instant after, String reason) {
+    record Applied(java.time.Instant created, int version) {
     }
 
     /** @param usage measures what each version's instances use (docs/cost.md) */
@@ -175,7 +169,6 @@ public final class Registry implements AutoCloseable {
     public void drainAll(Duration grace) {
         stopping = true;
         maintenance.shutdownNow();
-        if (follower != null) follower.shutdownNow();
         List<InstancePool> pools = servingFunctions().stream().map(ActiveFunction::pool).toList();
         try {
             CompletableFuture.allOf(pools.stream().map(InstancePool::drain).toArray(CompletableFuture[]::new))
@@ -319,7 +312,7 @@ public final class Registry implements AutoCloseable {
     }
 
     private void finishDeploy(String name, int version, FunctionConfig config) {
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        ReentrantLock lock = lockOf(name);
         lock.lock();
         try {
             long started = System.nanoTime();
@@ -395,7 +388,7 @@ public final class Registry implements AutoCloseable {
      * Makes the pool serve the function, as the store says it should (after a change here or at another node), and
      * remembers which row of the store that follows; a rollback unpins the split.
      */
-    private void serve(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
+    void serve(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
         store.findFunction(name).ifPresent(fn -> applied.put(name, new Applied(fn.createdAt(), version)));
         Routes old = routes.getOrDefault(name, Routes.NONE);
         Optional<TrafficSplit> pinned = rollback ? Optional.empty() : old.pinned();
@@ -433,7 +426,7 @@ public final class Registry implements AutoCloseable {
     }
 
     /** Stops a pool now and lets its runtime free what it keeps for the version (a zygote). */
-    private void discard(InstancePool pool) {
+    void discard(InstancePool pool) {
         pool.close();
         Runtime runtime = runtimes.get(pool.spec().config().runtime());
         if (runtime != null) runtime.retire(pool.spec());
@@ -447,7 +440,7 @@ public final class Registry implements AutoCloseable {
      */
     public ActiveFunction rollback(String name, OptionalInt version) throws DeployRejected, NotFoundException {
         FunctionRow fn = store.findFunction(name).orElseThrow(() -> new NotFoundException("function '" + name + "' not found"));
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        ReentrantLock lock = lockOf(name);
         lock.lock();
         try {
             VersionRow target = version.isPresent()
@@ -523,7 +516,7 @@ public final class Registry implements AutoCloseable {
      */
     public TrafficRow setTraffic(String name, TrafficChange change) throws NotFoundException, InvalidTrafficException {
         if (store.findFunction(name).isEmpty()) throw new NotFoundException("function '" + name + "' not found");
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        ReentrantLock lock = lockOf(name);
         lock.lock();
         try {
             TrafficRow current = store.traffic().find(name);
@@ -610,15 +603,12 @@ public final class Registry implements AutoCloseable {
     /** Stops the function's instances and deletes it with its versions, logs and bundles. */
     public boolean delete(String name) {
         if (store.findFunction(name).isEmpty()) return false;
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        ReentrantLock lock = lockOf(name);
         lock.lock();
         try {
-            ActiveFunction current = active.remove(name);
-            if (current != null) discard(current.pool());
+            stopServing(name);
             applied.remove(name);
             bundlesUsed.remove(name);
-            Routes others = routes.remove(name);
-            if (others != null) others.others().values().forEach(f -> discard(f.pool()));
             List<VersionRow> versions = store.listVersions(name);
             store.deleteFunction(name);
             deleteTree(versionsRoot.resolve(name));
@@ -637,129 +627,30 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    private boolean usesBlob(String function, String digest) {
+    /** Stops every pool of the function now: the ACTIVE version's and those its split or tags serve. */
+    void stopServing(String name) {
+        ActiveFunction current = active.remove(name);
+        if (current != null) discard(current.pool());
+        Routes others = routes.remove(name);
+        if (others != null) others.others().values().forEach(f -> discard(f.pool()));
+    }
+
+    boolean usesBlob(String function, String digest) {
         return store.listVersions(function).stream().anyMatch(v -> v.bundleDigest().equals(digest));
     }
 
     // ---- other nodes of a shared store
 
     /**
-     * Follows what other nodes of a shared store do: every {@code period} the functions table is read, and a function
-     * whose serving version another node changed (deploy, rollback) serves that version here too, one deleted there
-     * stops serving here. A changed version takes over as a rollback does: its first instance is up before the old
-     * version drains, so no call fails. A function new to this node answers 503 "starting" while its bundle is fetched
-     * and prepared. Call once, after {@link #restore}.
+     * Follows what other nodes of a shared store do ({@link Follower}): at each round of {@code follower} the functions
+     * table is read, and a function whose serving version another node changed (deploy, rollback) serves that version
+     * here too, one deleted there stops serving here; when the traffic tables changed, the splits and tags set there
+     * route calls here the same way. Call once, after {@link #restore}, before the follower starts.
      */
-    public void followOtherNodes(Duration period) {
-        if (stopping) return;
-        follower = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().name("gale-registry-follower").daemon().factory());
-        follower.scheduleWithFixedDelay(this::lookForChanges, period.toMillis(), period.toMillis(), TimeUnit.MILLISECONDS);
-    }
-
-    /** One poll: a cheap read of the functions table; each function that changed is followed up on a virtual thread. */
-    private void lookForChanges() {
-        if (stopping) return;
-        try {
-            Map<String, FunctionRow> rows = new java.util.HashMap<>();
-            for (FunctionRow fn : store.listFunctions()) rows.put(fn.name(), fn);
-            Set<String> changed = new java.util.HashSet<>();
-            rows.values().forEach(fn -> fn.activeVersion().ifPresent(v -> {
-                if (!new Applied(fn.createdAt(), v).equals(applied.get(fn.name()))) changed.add(fn.name());
-            }));
-            applied.keySet().stream().filter(name -> !rows.containsKey(name)).forEach(changed::add); // deleted elsewhere
-            for (String name : changed) {
-                if (!following.add(name)) continue;
-                deployer.submit(() -> {
-                    try {
-                        follow(name);
-                    } catch (RuntimeException e) {
-                        LOG.warn("following the change of {} made by another node failed: {}", name, e.toString());
-                    } finally {
-                        following.remove(name);
-                    }
-                });
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("reading the functions for changes made by other nodes failed: {}", e.toString());
-        }
-    }
-
-    /** Brings the function in line with the store, under its deploy lock: a deploy or rollback here finishes first. */
-    private void follow(String name) {
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
-        lock.lock();
-        try {
-            if (stopping) return;
-            Optional<FunctionRow> fn = store.findFunction(name);
-            Applied here = applied.get(name);
-            if (fn.isEmpty() || (fn.get().activeVersion().isEmpty() && here != null && !here.created().equals(fn.get().createdAt()))) {
-                unload(name);
-                return;
-            }
-            if (fn.get().activeVersion().isEmpty()) return;
-            Applied target = new Applied(fn.get().createdAt(), fn.get().activeVersion().getAsInt());
-            if (target.equals(here)) return;
-            Retry retry = followRetries.get(name);
-            if (retry != null && retry.target().equals(target) && Instant.now().isBefore(retry.after())) return;
-            if (here != null && !here.created().equals(target.created())) unload(name); // deleted and made again: not the same function
-            load(name, target);
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Makes the store's version serve here: fetched, unpacked and prepared; a switch first starts an instance of it. */
-    private void load(String name, Applied target) {
-        int v = target.version();
-        ActiveFunction current = active.get(name);
-        if (current == null) restoring.add(name); // 503 "starting" meanwhile, not 404
-        try {
-            VersionRow row = store.findVersion(name, v).orElseThrow(() -> new IllegalStateException("version " + v + " is gone"));
-            FunctionConfig config = configOf(row);
-            ensureUnpacked(row, bundleDir(name, v));
-            InstancePool pool = preparedPool(name, v, config);
-            if (current != null) {
-                Optional<InstanceFailure> failure = pool.startFirstInstance(LOAD_TIMEOUT);
-                if (failure.isPresent()) {
-                    discard(pool);
-                    throw new DeployFailure("its first instance did not start: " + failure.get().message());
-                }
-            }
-            serve(name, v, config, pool, false);
-            followRetries.remove(name);
-            LOG.info("{} v{} serves here, as another node made it serve", name, v);
-        } catch (IOException | DeployFailure | RuntimeException e) {
-            Retry before = followRetries.get(name);
-            int failures = before != null && before.target().equals(target) ? before.failures() + 1 : 1;
-            // 5 s, 10 s, 20 s, ... up to 5 minutes: a version that cannot serve here does not fill the log
-            Duration wait = FOLLOW_RETRY.multipliedBy(1L << Math.min(failures - 1, 6));
-            if (wait.compareTo(FOLLOW_RETRY_MAX) > 0) wait = FOLLOW_RETRY_MAX;
-            followRetries.put(name, new Retry(target, failures, Instant.now().plus(wait), e.getMessage()));
-            LOG.error("{} v{} serves at another node but cannot serve here (tried again in {} s): {}", name, v,
-                    wait.toSeconds(), e.getMessage());
-        } finally {
-            restoring.remove(name);
-        }
-    }
-
-    /** Another node deleted the function: it stops serving here at once, as a delete here does, and its files go. */
-    private void unload(String name) {
-        applied.remove(name);
-        followRetries.remove(name);
-        ActiveFunction current = active.remove(name);
-        if (current != null) discard(current.pool());
-        deleteTree(versionsRoot.resolve(name)); // before a function made again under the name unpacks its versions here
-        Set<String> bundles = bundlesUsed.remove(name);
-        for (String digest : bundles == null ? Set.<String>of() : bundles) {
-            if (store.listFunctions().stream().noneMatch(f -> usesBlob(f.name(), digest))) {
-                try {
-                    blobs.evict(digest);
-                } catch (IOException e) {
-                    LOG.warn("could not delete the cached bundle {}: {}", digest, e.toString());
-                }
-            }
-        }
-        LOG.info("{} was deleted by another node; it no longer serves here", name);
+    public void followOtherNodes(gale.nodes.StoreFollower follower) {
+        Follower f = new Follower(this);
+        this.follower = f;
+        follower.every(f::lookForChanges).on(gale.store.StoreChanges.TRAFFIC, f::lookForTrafficChanges);
     }
 
     /**
@@ -767,14 +658,9 @@ public final class Registry implements AutoCloseable {
      * its bundle cannot be fetched, its first instance failed), if it cannot.
      */
     public Optional<String> cannotServeHere(String name) {
-        Retry retry = followRetries.get(name);
-        return retry == null || active.containsKey(name) ? Optional.empty()
-                : Optional.of("version " + retry.target().version() + " serves at another node but cannot serve on this one: " + retry.reason());
+        Follower f = follower;
+        return f == null ? Optional.empty() : f.cannotServeHere(name);
     }
-
-    /** How long a node waits before it tries again to serve a version that another node made serve and it could not. */
-    private static final Duration FOLLOW_RETRY = Duration.ofSeconds(5);
-    private static final Duration FOLLOW_RETRY_MAX = Duration.ofMinutes(5);
 
     // ---- start and stop
 
@@ -834,7 +720,7 @@ public final class Registry implements AutoCloseable {
 
     /** Serves the function's active version again, unless a deploy or rollback made another one serve meanwhile. */
     private void restore(String name) {
-        ReentrantLock lock = deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+        ReentrantLock lock = lockOf(name);
         lock.lock();
         try {
             if (active.containsKey(name)) return;
@@ -846,7 +732,7 @@ public final class Registry implements AutoCloseable {
             try {
                 ensureUnpacked(row, bundleDir(name, v));
                 ActiveFunction latest = new ActiveFunction(name, v, config, preparedPool(name, v, config));
-                restoreRoutes(name, v);
+                serveStoredRoutes(name, v);
                 active.put(name, latest);
                 applied.put(name, new Applied(fn.get().createdAt(), v));
             } catch (IOException | DeployFailure e) {
@@ -858,10 +744,14 @@ public final class Registry implements AutoCloseable {
         }
     }
 
-    /** The function's split and tags as the store has them, with a pool for each version they name beside the ACTIVE one. */
-    private void restoreRoutes(String name, int activeVersion) {
+    /**
+     * The function's split and tags as the store has them (after a restart, or set by another node), with a pool for
+     * each version they name beside the ACTIVE one: the pool it had here, else a new one (its first call starts an
+     * instance). The pools of versions no longer named retire. Under the function's deploy lock.
+     */
+    void serveStoredRoutes(String name, int activeVersion) {
         TrafficRow traffic = store.traffic().find(name);
-        if (traffic.split().isEmpty() && traffic.tags().isEmpty()) return;
+        Routes old = routes.getOrDefault(name, Routes.NONE);
         Optional<TrafficSplit> pinned = Optional.empty();
         try {
             if (!traffic.split().isEmpty()) pinned = Optional.of(TrafficSplit.of(traffic.split()));
@@ -871,18 +761,31 @@ public final class Registry implements AutoCloseable {
         Map<Integer, ActiveFunction> others = new HashMap<>();
         for (int v : new Routes(pinned, traffic.tags(), Map.of()).named()) {
             if (v == activeVersion) continue;
+            ActiveFunction kept = old.others().get(v);
+            if (kept != null) {
+                others.put(v, kept);
+                continue;
+            }
             try {
                 VersionRow row = store.findVersion(name, v).orElseThrow(() -> new IOException("version " + v + " is gone"));
                 FunctionConfig config = configOf(row);
                 ensureUnpacked(row, bundleDir(name, v));
                 others.put(v, new ActiveFunction(name, v, config, preparedPool(name, v, config)));
             } catch (IOException | DeployFailure e) {
-                LOG.error("cannot serve {} v{} after the restart: {}", name, v, e.getMessage());
-                platformLog(name, v, "version " + v + " cannot serve after the restart (its share goes to the ACTIVE version): "
+                LOG.error("cannot serve {} v{} here: {}", name, v, e.getMessage());
+                platformLog(name, v, "version " + v + " cannot serve on this node (its share goes to the ACTIVE version): "
                         + e.getMessage());
             }
         }
-        routes.put(name, new Routes(pinned, traffic.tags(), others));
+        Routes next = new Routes(pinned, traffic.tags(), others);
+        if (next.isEmpty()) routes.remove(name); else routes.put(name, next);
+        retireUnused(name, null, old);
+    }
+
+    /** The function's split (empty: not pinned) and tags as this node routes its calls. */
+    TrafficRow trafficHere(String name) {
+        Routes r = routes.getOrDefault(name, Routes.NONE);
+        return new TrafficRow(r.pinned().map(TrafficSplit::percents).orElse(Map.of()), r.tags());
     }
 
     /**
@@ -932,7 +835,7 @@ public final class Registry implements AutoCloseable {
      * A pool for a version that was prepared before (rollback, restart). Preparing again is
      * cheap when nothing is missing: the requirement check finds the version's environment.
      */
-    private InstancePool preparedPool(String name, int version, FunctionConfig config) throws DeployFailure {
+    InstancePool preparedPool(String name, int version, FunctionConfig config) throws DeployFailure {
         Runtime runtime = runtimeFor(config);
         Path bundleDir = bundleDir(name, version);
         Optional<Path> environment = runtime.prepare(bundleDir, bundleDir.getParent());
@@ -949,7 +852,7 @@ public final class Registry implements AutoCloseable {
     }
 
     /** Unpacks the version's bundle unless it is; a bundle another node stored is fetched from the store first. */
-    private void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
+    void ensureUnpacked(VersionRow row, Path bundleDir) throws IOException {
         bundlesUsed.computeIfAbsent(row.function(), n -> ConcurrentHashMap.newKeySet()).add(row.bundleDigest());
         if (Files.isDirectory(bundleDir)) return;
         BundleArchive.unpack(blobs.fetch(row.bundleDigest()), bundleDir, bundleLimits);
@@ -976,7 +879,6 @@ public final class Registry implements AutoCloseable {
     public void close() {
         stopping = true; // a deploy interrupted now resumes at the next start
         if (maintenance != null) maintenance.shutdownNow();
-        if (follower != null) follower.shutdownNow();
         deployer.shutdownNow();
         servingFunctions().forEach(f -> f.pool().close());
         active.clear();
@@ -985,7 +887,12 @@ public final class Registry implements AutoCloseable {
 
     // ---- helpers
 
-    private Path bundleDir(String name, int version) {
+    /** The function's deploy lock: deploys, rollbacks, traffic changes and follow-ups of other nodes, one at a time. */
+    ReentrantLock lockOf(String name) {
+        return deployLocks.computeIfAbsent(name, n -> new ReentrantLock());
+    }
+
+    Path bundleDir(String name, int version) {
         return versionsRoot.resolve(name).resolve(Integer.toString(version)).resolve("bundle");
     }
 

@@ -24,14 +24,17 @@ public final class KeyStore {
     }
 
     public void insert(AccessKey key) {
-        jdbi.useHandle(h -> h.createUpdate("""
+        jdbi.useTransaction(h -> {
+            h.createUpdate("""
                         INSERT INTO access_keys (id, name, key_hash, scopes, rate, rate_burst, created_at, created_by, expires_at)
                         VALUES (:id, :name, :hash, :scopes, :rate, :burst, :created, :by, :expires)""")
                 .bind("id", key.id()).bind("name", key.name()).bind("hash", key.hash()).bind("scopes", key.scopes().toString())
                 .bind("rate", key.rate().map(RateLimit::rate).orElse(null))
                 .bind("burst", key.rate().map(RateLimit::burst).orElse(null))
                 .bind("created", key.createdAt().toEpochMilli()).bind("by", key.createdBy())
-                .bind("expires", key.expiresAt().map(Instant::toEpochMilli).orElse(null)).execute());
+                .bind("expires", key.expiresAt().map(Instant::toEpochMilli).orElse(null)).execute();
+            StoreChanges.raise(h, StoreChanges.ACCESS_KEYS); // the other nodes of a shared store accept it too
+        });
     }
 
     /** Every key, revoked ones included, oldest first. */
@@ -41,8 +44,11 @@ public final class KeyStore {
     }
 
     public void revoke(String id, Instant at) {
-        jdbi.useHandle(h -> h.createUpdate("UPDATE access_keys SET revoked_at = :at WHERE id = :id AND revoked_at IS NULL")
-                .bind("at", at.toEpochMilli()).bind("id", id).execute());
+        jdbi.useTransaction(h -> {
+            int revoked = h.createUpdate("UPDATE access_keys SET revoked_at = :at WHERE id = :id AND revoked_at IS NULL")
+                    .bind("at", at.toEpochMilli()).bind("id", id).execute();
+            if (revoked > 0) StoreChanges.raise(h, StoreChanges.ACCESS_KEYS); // and the other nodes refuse it too
+        });
     }
 
     /** Stores when keys were last used: key id to epoch millis, in one transaction. */

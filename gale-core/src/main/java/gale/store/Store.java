@@ -58,6 +58,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     private final HikariDataSource pool;
     private final Clock clock;
     private final NodeStore nodes;
+    private final StoreChanges changes;
 
     private Store(HikariDataSource pool, Clock clock, boolean postgresql) {
         this.jdbi = Jdbi.create(pool);
@@ -74,6 +75,7 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         this.keys = new KeyStore(jdbi);
         this.audit = new AuditStore(jdbi);
         this.traffic = new TrafficStore(jdbi);
+        this.changes = new StoreChanges(jdbi);
         this.secrets = new SecretStore(jdbi);
         this.state = new StateStore(jdbi, clock);
         this.samplers = new SamplerStore(jdbi, clock);
@@ -162,6 +164,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     }
 
     /** Each function's traffic split between its versions and its tags (docs/traffic.md), in the same database. */
+    /** What other nodes of a shared store changed in the settings each node holds in memory. */
+    public StoreChanges changes() {
+        return changes;
+    }
+
     public TrafficStore traffic() {
         return traffic;
     }
@@ -291,6 +298,9 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
                 h.createUpdate("DELETE FROM " + table + " WHERE function_name = :name").bind("name", name).execute();
             }
             h.createUpdate("DELETE FROM functions WHERE name = :name").bind("name", name).execute();
+            // Last, as a rollback takes them after the function's rows: the other nodes drop its triggers and routes.
+            StoreChanges.raise(h, StoreChanges.TRIGGERS);
+            StoreChanges.raise(h, StoreChanges.TRAFFIC);
         });
     }
 

@@ -12,7 +12,7 @@ import java.util.TreeMap;
 /**
  * Each function's traffic (docs/traffic.md): its pinned split, version to percent, and its tags, tag to
  * version. The registry is the one writer and keeps what serving needs in memory; this is what a
- * restart reads back.
+ * restart reads back, and what other nodes of a shared store reload when {@link StoreChanges#TRAFFIC} moved.
  */
 public final class TrafficStore {
 
@@ -77,6 +77,7 @@ public final class TrafficStore {
                 h.createUpdate("INSERT INTO traffic_tags (function_name, tag, version) VALUES (:f, :t, :v)")
                         .bind("f", function).bind("t", e.getKey()).bind("v", e.getValue()).execute();
             }
+            StoreChanges.raise(h, StoreChanges.TRAFFIC);
         });
     }
 
@@ -100,5 +101,6 @@ public final class TrafficStore {
     /** Within a transaction of the store: the function's split is no longer pinned (its tags stay). */
     static void unpin(Handle h, String function) {
         h.createUpdate("DELETE FROM traffic_splits WHERE function_name = :f").bind("f", function).execute();
+        StoreChanges.raise(h, StoreChanges.TRAFFIC);
     }
 }

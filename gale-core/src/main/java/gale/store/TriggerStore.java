@@ -44,18 +44,26 @@ public final class TriggerStore {
 
     /** Stores the subscription unless one with its id exists; true when it is new. */
     public boolean insert(TriggerRow t) {
-        return jdbi.withHandle(h -> h.createUpdate("""
-                        INSERT INTO trigger_subscriptions (id, function_name, source_kind, source_name, prefix, events, created_ms)
-                        VALUES (:id, :f, :kind, :name, :prefix, :events, :at) ON CONFLICT (id) DO NOTHING""")
-                .bind("id", t.id()).bind("f", t.function()).bind("kind", t.spec().source()).bind("name", t.spec().name())
-                .bind("prefix", t.spec().prefix()).bind("events", String.join(",", t.spec().events()))
-                .bind("at", t.createdAt().toEpochMilli()).execute() == 1);
+        return jdbi.inTransaction(h -> {
+            boolean created = h.createUpdate("""
+                            INSERT INTO trigger_subscriptions (id, function_name, source_kind, source_name, prefix, events, created_ms)
+                            VALUES (:id, :f, :kind, :name, :prefix, :events, :at) ON CONFLICT (id) DO NOTHING""")
+                    .bind("id", t.id()).bind("f", t.function()).bind("kind", t.spec().source()).bind("name", t.spec().name())
+                    .bind("prefix", t.spec().prefix()).bind("events", String.join(",", t.spec().events()))
+                    .bind("at", t.createdAt().toEpochMilli()).execute() == 1;
+            if (created) StoreChanges.raise(h, StoreChanges.TRIGGERS); // the other nodes of a shared store follow it too
+            return created;
+        });
     }
 
     /** Deletes one subscription of the function; its events already stored are still delivered. False if there was none. */
     public boolean delete(String function, String id) {
-        return jdbi.withHandle(h -> h.createUpdate("DELETE FROM trigger_subscriptions WHERE function_name = :f AND id = :id")
-                .bind("f", function).bind("id", id).execute() == 1);
+        return jdbi.inTransaction(h -> {
+            boolean deleted = h.createUpdate("DELETE FROM trigger_subscriptions WHERE function_name = :f AND id = :id")
+                    .bind("f", function).bind("id", id).execute() == 1;
+            if (deleted) StoreChanges.raise(h, StoreChanges.TRIGGERS);
+            return deleted;
+        });
     }
 
     /** A function's subscriptions (in the function's own delete transaction). */

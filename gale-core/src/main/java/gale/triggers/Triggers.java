@@ -76,6 +76,14 @@ public final class Triggers implements Outbox, AsyncQueue.Guard {
         reload();
     }
 
+    /**
+     * Reads the subscriptions again: another node of a shared store added or removed one (docs/postgresql.md), so
+     * this node's writes give events to the ones it added and to none it removed.
+     */
+    public void refresh() {
+        reload();
+    }
+
     private void reload() {
         changes.lock();
         try {

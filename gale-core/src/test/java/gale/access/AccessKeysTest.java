@@ -40,6 +40,25 @@ class AccessKeysTest {
     }
 
     @Test
+    void aKeyCreatedOrRevokedByAnotherNodeOfTheStoreActsHereOnceRefreshed() {
+        try (Store store = TestStores.open(dir, clock); var here = new AccessKeys(store.keys(), clock);
+             var there = new AccessKeys(store.keys(), clock)) {
+            here.start();
+            there.start();
+            String secret = there.create("ci", DEPLOY, Optional.empty(), Optional.empty(), "admin-token").secret();
+            assertThat(message(here.check(secret))).startsWith("unknown access key");
+
+            here.refresh();
+            assertThat(here.check(secret)).isInstanceOf(AccessKeys.Check.Valid.class);
+
+            there.revoke("ci");
+            here.refresh();
+            assertThat(message(here.check(secret))).contains("was revoked");
+            assertThat(here.list(false)).isEmpty();
+        }
+    }
+
+    @Test
     void aKeyMistypedByOneCharacterIsUnknownAndAMalformedOneSaysWhatAKeyLooksLike() {
         try (Store store = TestStores.open(dir, clock); var keys = new AccessKeys(store.keys(), clock)) {
             keys.start();

@@ -202,8 +202,6 @@ public final class GaleServer implements AutoCloseable {
         life.add("the state sweeper", startStateSweeper(store.state()));
         // Before the HTTP server starts, so a function not back yet is "starting" (503), never "not found".
         CompletableFuture<Void> functionsRestored = registry.restore();
-        // Other nodes may share the store: what they deploy, roll back and delete serves (or stops) here within a second or two.
-        if (store.storeIsShared()) functionsRestored.thenRun(() -> registry.followOtherNodes(FOLLOW_PERIOD));
         var prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         var auth = new Auth(token.value(), keys);
         metrics = new GatewayMetrics(prometheus);
@@ -223,6 +221,14 @@ public final class GaleServer implements AutoCloseable {
         asyncQueue.guardWith(triggers); // an event runs only while its function may read its source
         store.state().reportTo(triggers); // from here on, every state and blob write stores its trigger events with it
         blobCatalog.reportTo(triggers);
+        // Other nodes may share the store: what they deploy, roll back, delete, route (splits, tags), subscribe (triggers)
+        // and key (access keys) acts here within a second or two (docs/postgresql.md).
+        if (store.storeIsShared()) {
+            var follower = life.add("following the other nodes", new gale.nodes.StoreFollower(store.changes(), FOLLOW_PERIOD));
+            registry.followOtherNodes(follower);
+            follower.on(gale.store.StoreChanges.TRIGGERS, triggers::refresh).on(gale.store.StoreChanges.ACCESS_KEYS, keys::refresh);
+            functionsRestored.thenRun(follower::start);
+        }
         // Every node of a store derives the same node-to-node credential from the admin token they share.
         peers = new Peers(nodeId, Peers.credential(token.value()), () -> {
             var l = load(false);

@@ -21,9 +21,14 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.OptionalLong;
 import java.util.Random;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -35,7 +40,8 @@ import static org.awaitility.Awaitility.await;
 /**
  * Two Gale nodes, each with its own data dir, on one PostgreSQL database (docs/postgresql.md): a function deployed,
  * redeployed, rolled back or deleted at node A serves (or stops) at node B within a second or two, fetching its bundle
- * from the store; a blob put at A reads at B, through the API and through gale.blobs inside a function on B. Always on
+ * from the store; a blob put at A reads at B, through the API and through gale.blobs inside a function on B; a split,
+ * tags, a trigger and an access key set at A act at B. Always on
  * PostgreSQL (a throwaway cluster), so it runs in the build's first pass and not again in node-on-postgresql.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
@@ -188,6 +194,100 @@ class SharedStoreTest {
 
         a.restart(); // shares what only it has
         await().atMost(FOLLOW_WAIT).until(() -> answer(b, "lost").equals("200 found"));
+    }
+
+    @Test
+    @Order(8)
+    void aSplitAndATagSetAtOneNodeRouteTheCallsAtTheOther() {
+        a.deployActive("routed", a.bundle("routed", "main.py", hello("v1")), "entryPoint", "handler");
+        a.deployActive("routed", a.bundle("routed", "main.py", hello("v2")), "entryPoint", "handler");
+        await().atMost(FOLLOW_WAIT).until(() -> answer(b, "routed").equals("200 v2"));
+
+        a.client.setTraffic("routed", Map.of("to", Map.of("1", 50, "2", 50), "tags", Map.of("old", 1)));
+
+        // B splits too: 40 calls all to one version of a 50/50 split happen once in 5 * 10^11 runs.
+        await().atMost(FOLLOW_WAIT).until(() -> versionsServed(b, "routed", 40).equals(Set.of("1", "2")));
+        var tagged = b.get("routed@old", "");
+        assertThat(text(tagged)).isEqualTo("v1");
+        assertThat(tagged.headers().firstValue("X-Gale-Version")).hasValue("1");
+
+        // A rollback to the ACTIVE version unpins the split (the functions table does not change): B follows it too.
+        a.client.rollback("routed", OptionalInt.of(2));
+        await().atMost(FOLLOW_WAIT).until(() -> versionsServed(b, "routed", 20).equals(Set.of("2")));
+        assertThat(text(b.get("routed@old", ""))).as("tags stay across a rollback").isEqualTo("v1");
+
+        a.client.setTraffic("routed", Map.of("tags", Map.of()));
+        await().atMost(FOLLOW_WAIT).until(() -> b.get("routed@old", "").statusCode() == 404);
+    }
+
+    @Test
+    @Order(9)
+    void aTriggerAddedAtOneNodeFiresForAWriteAtTheOtherAndOneDeletedThereStops() throws Exception {
+        a.deployActive("watcher", a.bundle("watcher", "main.py", """
+                def on_event(cloud_event):
+                    return "seen"
+                """), "entryPoint", "on_event", "stateNamespaces", List.of("feed"));
+        await().atMost(FOLLOW_WAIT).until(() -> servesAt(b, "watcher")); // either node may deliver its events
+        String id = a.client.addTrigger("watcher", "state:feed/in/", List.of()).path("id").asText();
+
+        // Each write at B is an event only once B follows the subscription A added: write until one is.
+        var n = new AtomicInteger();
+        await().atMost(FOLLOW_WAIT).pollInterval(Duration.ofMillis(200)).until(() -> {
+            b.client.statePut("feed", "in/" + n.incrementAndGet(), "1", Optional.empty(), OptionalLong.empty());
+            return eventsOf(id) > 0;
+        });
+        await().atMost(FOLLOW_WAIT).until(() -> a.client.triggers("watcher").get(0).path("delivered").asInt() > 0);
+
+        a.client.deleteTrigger("watcher", id);
+        long before = eventsOf(id);
+        for (int i = 0; i < 5; i++) {
+            b.client.statePut("feed", "in/after-" + i, "1", Optional.empty(), OptionalLong.empty());
+            Thread.sleep(300); // across a round of B's follower: no write after the delete gets an event, before or after B reloads
+        }
+        assertThat(eventsOf(id)).isEqualTo(before);
+    }
+
+    @Test
+    @Order(10)
+    void anAccessKeyCreatedAtOneNodeWorksAtTheOtherAndOneRevokedThereIsRefused() {
+        String secret = a.client.keyCreate(Map.of("name", "shared-reader", "scopes", List.of("deploy"))).path("secret").asText();
+        var atB = new JobsHttp(b).as(secret);
+        await().atMost(FOLLOW_WAIT).until(() -> atB.send("GET", "/v1/functions", null, null).status() == 200);
+
+        assertThat(a.client.keyRevoke("shared-reader")).isTrue();
+        await().atMost(FOLLOW_WAIT).until(() -> atB.send("GET", "/v1/functions", null, null).status() == 401);
+        assertThat(atB.send("GET", "/v1/functions", null, null).text()).contains("was revoked");
+    }
+
+    /** The versions that answered {@code calls} calls to the function at the node (X-Gale-Version), each checked against its body. */
+    private static Set<String> versionsServed(GaleHarness node, String function, int calls) {
+        Set<String> out = new TreeSet<>();
+        for (int i = 0; i < calls; i++) {
+            HttpResponse<byte[]> r = node.get(function, "");
+            if (r.statusCode() != 200) return Set.of("status " + r.statusCode());
+            String version = r.headers().firstValue("X-Gale-Version").orElse("none");
+            assertThat(text(r)).isEqualTo("v" + version);
+            out.add(version);
+        }
+        return out;
+    }
+
+    /** True once the node has the function (neither "not found" nor "starting"), whatever the function answers a GET. */
+    private static boolean servesAt(GaleHarness node, String function) {
+        int status = node.get(function, "").statusCode();
+        return status != 404 && status != 503;
+    }
+
+    /** The events the subscription got, delivered or not, as the store has them. */
+    private static long eventsOf(String triggerId) throws java.sql.SQLException {
+        try (var db = java.sql.DriverManager.getConnection(database);
+             var count = db.prepareStatement("SELECT COUNT(*) FROM async_invocations WHERE trigger_id = ?")) {
+            count.setString(1, triggerId);
+            try (var rs = count.executeQuery()) {
+                rs.next();
+                return rs.getLong(1);
+            }
+        }
     }
 
     /** "STATUS BODY" of a GET to the function at the node. */
