@@ -194,6 +194,10 @@ public final class AsyncStore {
      * events are delivered one at a time, in order. Nothing for a call that is no trigger event (no order key).
      */
     private static void promoteNext(Handle h, String endedId, Instant now) {
+        boolean ordered = h.createQuery("SELECT order_key FROM async_invocations WHERE id = :id").bind("id", endedId)
+                .mapTo(String.class).findOne().isPresent(); // null order_key: a plain async call, nothing waits on it
+        if (!ordered) return;
+        TriggerStore.lockEventOrder(h);
         h.createUpdate("""
                         UPDATE async_invocations SET state = 'QUEUED', next_attempt_ms = :now, updated_ms = :now
                         WHERE id = (SELECT w.id FROM async_invocations w
@@ -291,6 +295,7 @@ public final class AsyncStore {
             List<String> unknown = wanted.stream().filter(id -> !dead.contains(id)).distinct().toList();
             if (!unknown.isEmpty()) return new Redriven(List.of(), unknown);
             List<String> queued = wanted.stream().distinct().toList();
+            TriggerStore.lockEventOrder(h); // the check below and an event ending at another node: one, then the other
             // A trigger event waits behind its key's pending event (one of its key at a time); oldest first, so the
             // earliest of several redriven events of a key goes first.
             List<String> inOrder = h.createQuery("""

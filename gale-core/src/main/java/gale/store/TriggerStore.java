@@ -78,19 +78,32 @@ public final class TriggerStore {
     public record Event(String id, String triggerId, String orderKey, String headersJson, byte[] body, long seq) {
     }
 
-    /** Takes {@code n} event numbers in the caller's transaction; returns the first. */
+    /**
+     * Takes {@code n} event numbers in the caller's transaction; returns the first. The update comes first: it locks
+     * the sequence's row until the transaction ends, so on PostgreSQL two nodes never take the same numbers, and the
+     * events stored with them are checked against their keys' pending events one transaction at a time, with
+     * {@link #lockEventOrder} taken by whatever ends or redrives an event.
+     */
     public static long reserve(Connection c, int n) throws SQLException {
-        long first;
+        try (PreparedStatement bump = c.prepareStatement("UPDATE trigger_sequence SET seq = seq + ? WHERE id = 1")) {
+            bump.setLong(1, n);
+            if (bump.executeUpdate() != 1) throw new SQLException("the trigger_sequence row is missing");
+        }
         try (PreparedStatement read = c.prepareStatement("SELECT seq FROM trigger_sequence WHERE id = 1");
              ResultSet rs = read.executeQuery()) {
-            if (!rs.next()) throw new SQLException("the trigger_sequence row is missing");
-            first = rs.getLong(1) + 1;
+            rs.next();
+            return rs.getLong(1) - n + 1;
         }
-        try (PreparedStatement bump = c.prepareStatement("UPDATE trigger_sequence SET seq = ? WHERE id = 1")) {
-            bump.setLong(1, first + n - 1);
-            bump.executeUpdate();
-        }
-        return first;
+    }
+
+    /**
+     * Locks the event sequence's row until the caller's transaction ends (a no-op update; on SQLite the one writer
+     * holds everything anyway). Taken before a key's next WAITING event is queued or a dead event is queued again: an
+     * event stored at the same time by another node then either sees this transaction's outcome or is seen by it,
+     * never neither (which would leave it WAITING behind an event that already ended).
+     */
+    static void lockEventOrder(org.jdbi.v3.core.Handle h) {
+        h.createUpdate("UPDATE trigger_sequence SET seq = seq WHERE id = 1").execute();
     }
 
     /** Stores the events in the caller's transaction, in the order given; those whose subscription is gone are left out. */
