@@ -376,12 +376,20 @@ public final class Registry implements AutoCloseable {
      * all calls go to the version at once. A version the split or a tag still names keeps serving; the others retire.
      */
     private void activate(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
-        if (rollback) {
-            store.rollBackTo(name, version, Instant.now());
-        } else {
-            store.activateVersion(name, version, Instant.now());
+        // Calls find the version here before the store says ACTIVE: a client that sees ACTIVE and calls at once is
+        // served, never told the function has no version (a call in between is served by the version a little early).
+        Installed before = install(name, version, config, pool, rollback);
+        try {
+            if (rollback) {
+                store.rollBackTo(name, version, Instant.now());
+            } else {
+                store.activateVersion(name, version, Instant.now());
+            }
+        } catch (RuntimeException e) {
+            undo(name, before);
+            throw e;
         }
-        serve(name, version, config, pool, rollback);
+        served(name, version, before);
     }
 
     /**
@@ -389,7 +397,15 @@ public final class Registry implements AutoCloseable {
      * remembers which row of the store that follows; a rollback unpins the split.
      */
     void serve(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
-        store.findFunction(name).ifPresent(fn -> applied.put(name, new Applied(fn.createdAt(), version)));
+        served(name, version, install(name, version, config, pool, rollback));
+    }
+
+    /** What served a function before {@link #install}: put back if the store does not take the change. */
+    private record Installed(ActiveFunction previous, Routes old) {
+    }
+
+    /** Points calls at the pool (and the split's or tags' versions beside it); the pools that no longer serve stay up. */
+    private Installed install(String name, int version, FunctionConfig config, InstancePool pool, boolean rollback) {
         Routes old = routes.getOrDefault(name, Routes.NONE);
         Optional<TrafficSplit> pinned = rollback ? Optional.empty() : old.pinned();
         Set<Integer> named = new Routes(pinned, old.tags(), Map.of()).named();
@@ -404,7 +420,19 @@ public final class Registry implements AutoCloseable {
         // The routes first: a call the split sends to the previous version finds its pool there once it is no longer ACTIVE.
         if (next.isEmpty()) routes.remove(name); else routes.put(name, next);
         active.put(name, new ActiveFunction(name, version, config, pool));
-        retireUnused(name, previous, old);
+        return new Installed(previous, old);
+    }
+
+    /** The store took the change: remembers the row it follows, and retires the pools that serve no longer. */
+    private void served(String name, int version, Installed before) {
+        store.findFunction(name).ifPresent(fn -> applied.put(name, new Applied(fn.createdAt(), version)));
+        retireUnused(name, before.previous(), before.old());
+    }
+
+    /** The store refused the change: calls go where they went before. */
+    private void undo(String name, Installed before) {
+        if (before.previous() != null) active.put(name, before.previous()); else active.remove(name);
+        if (before.old().isEmpty()) routes.remove(name); else routes.put(name, before.old());
     }
 
     /** Retires the pools of {@code previous} and {@code old}'s versions that serve no longer. */
