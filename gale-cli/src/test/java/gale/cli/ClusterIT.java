@@ -103,7 +103,7 @@ class ClusterIT {
                 import time
                 def work(request):
                     x = request.get_json(silent=True)
-                    time.sleep(0.01)
+                    time.sleep(0.02)
                     return {"y": (x or 0) * 2}
                 """, Map.of("maxInstances", 8));
         Node a = nodes.get(0);
@@ -171,7 +171,7 @@ class ClusterIT {
         int target = 8;
         String list = JSON.writeValueAsString(IntStream.range(0, items).mapToObj(i -> "item-" + i).toList());
         assertThat(send(nodes.get(0), "POST", "/v1/samplers/slogans", "{\"items\": " + list + ", \"target\": " + target
-                + ", \"lease\": \"1s\"}").statusCode()).isEqualTo(201);
+                + ", \"lease\": \"3s\"}").statusCode()).isEqualTo(201);
         Map<String, List<String>> shown = new ConcurrentHashMap<>();
         Map<String, Integer> confirmedByUs = new ConcurrentHashMap<>();
         List<String> failures = Collections.synchronizedList(new ArrayList<>());
@@ -206,7 +206,7 @@ class ClusterIT {
                             } else if (fate < 8) {
                                 send(settler, "POST", "/v1/samplers/slogans/release", "{\"respondent\": \"" + respondent + "\"}");
                             } else {
-                                Thread.sleep(1_200); // drops out: the lease runs out and the items go back to the pool
+                                Thread.sleep(3_200); // drops out: the lease runs out and the items go back to the pool
                             }
                         }
                     } catch (Exception e) {
@@ -217,7 +217,7 @@ class ClusterIT {
         }
         assertThat(failures).isEmpty();
         shown.forEach((respondent, ids) -> assertThat(new HashSet<>(ids)).as("%s was never shown an item twice", respondent).hasSameSizeAs(ids));
-        Thread.sleep(1_200); // the last leases run out
+        Thread.sleep(3_200); // the last leases run out
         for (Node node : nodes) {
             JsonNode stats = node.client.samplerStats("slogans");
             Map<String, Integer> confirmed = new TreeMap<>();
