@@ -63,6 +63,7 @@ final class Follower {
         }));
         registry.applied.keySet().stream().filter(name -> !rows.containsKey(name)).forEach(changed::add); // deleted elsewhere
         for (String name : changed) followUp("function:" + name, () -> follow(name));
+        registry.resumeDeploysOfDeadNodes();
     }
 
     /**

@@ -83,6 +83,7 @@ public final class Registry implements AutoCloseable {
     private final LogSink logs;
     private final Duration drainTimeout;
     private final UsageMeter usage;
+    private final String node;
     final Map<String, ActiveFunction> active = new ConcurrentHashMap<>();
     /** Functions with a pinned split or tags: how their calls reach versions beside the ACTIVE one. */
     final Map<String, Routes> routes = new ConcurrentHashMap<>();
@@ -103,9 +104,13 @@ public final class Registry implements AutoCloseable {
     record Applied(java.time.Instant created, int version) {
     }
 
-    /** @param usage measures what each version's instances use (docs/cost.md) */
+    /**
+     * @param usage measures what each version's instances use (docs/cost.md)
+     * @param node  this node's id: the deploys it runs carry it, so other nodes of a shared store leave them to it
+     */
     public Registry(Store store, BlobStore blobs, Path versionsRoot, BundleLimits bundleLimits, List<Runtime> runtimes,
-                    LogSink logs, Duration drainTimeout, UsageMeter usage) {
+                    LogSink logs, Duration drainTimeout, UsageMeter usage, String node) {
+        this.node = node;
         this.store = store;
         this.blobs = blobs;
         this.versionsRoot = versionsRoot;
@@ -278,7 +283,7 @@ public final class Registry implements AutoCloseable {
             keepWarm = resolved.keepWarm();
             blob = upload.blob();
             // The version before the blob is kept: when the store cannot take it (its disk is full), the upload is deleted.
-            created = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), Instant.now());
+            created = store.createVersion(name, toJson(config), blob.digest(), blob.bytes(), Instant.now(), node);
             upload.keep();
         } catch (BlobStore.TooLargeException e) {
             throw new BundleTooLarge(bundleLimits);
@@ -847,11 +852,23 @@ public final class Registry implements AutoCloseable {
         return called.isAfter(activated) ? called : activated;
     }
 
+    /** At start: the deploys this node's stop cut off, and those of nodes that are gone, are finished here. */
     private void resumeDeploys() {
-        for (VersionRow row : store.deployingVersions()) {
+        resume(store.claimOrphanedDeploys(node));
+    }
+
+    /** With other nodes on the store: a deploy whose node died is finished here (one node claims each). */
+    void resumeDeploysOfDeadNodes() {
+        if (!stopping) resume(store.claimDeploysOfDeadNodes(node));
+    }
+
+    private void resume(List<VersionRow> deploys) {
+        for (VersionRow row : deploys) {
             try {
                 ensureUnpacked(row, bundleDir(row.function(), row.version()));
-                platformLog(row.function(), row.version(), "resuming the deploy of version " + row.version() + " after a restart");
+                platformLog(row.function(), row.version(), "resuming the deploy of version " + row.version()
+                        + (row.deployingNode().filter(n -> !n.equals(node)).map(n -> ", left by node " + n + ", which is gone")
+                                .orElse(" after a restart")));
                 deployer.submit(() -> finishDeploy(row.function(), row.version(), configOf(row)));
             } catch (IOException e) {
                 store.failVersion(row.function(), row.version(), "the server restarted during the deploy and the bundle is gone; deploy again");

@@ -311,6 +311,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
      * is the first, in one transaction: a store that cannot take it keeps neither.
      */
     public VersionRow createVersion(String function, String configJson, String digest, long bytes, Instant now) {
+        return createVersion(function, configJson, digest, bytes, now, null);
+    }
+
+    /** As {@link #createVersion(String, String, String, long, Instant)}, the deploy run by {@code node}. */
+    public VersionRow createVersion(String function, String configJson, String digest, long bytes, Instant now, String node) {
         return jdbi.inTransaction(h -> {
             h.createUpdate("""
                             INSERT INTO functions (name, active_version, created_at, updated_at)
@@ -319,10 +324,11 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
             int next = h.createQuery("SELECT COALESCE(MAX(version), 0) + 1 FROM versions WHERE function_name = :f")
                     .bind("f", function).mapTo(Integer.class).one();
             h.createUpdate("""
-                            INSERT INTO versions (function_name, version, state, config, bundle_digest, bundle_bytes, created_at)
-                            VALUES (:f, :v, 'DEPLOYING', :config, :digest, :bytes, :now)""")
+                            INSERT INTO versions (function_name, version, state, config, bundle_digest, bundle_bytes, created_at,
+                                                  deploying_node)
+                            VALUES (:f, :v, 'DEPLOYING', :config, :digest, :bytes, :now, :node)""")
                     .bind("f", function).bind("v", next).bind("config", configJson).bind("digest", digest)
-                    .bind("bytes", bytes).bind("now", now.toString()).execute();
+                    .bind("bytes", bytes).bind("now", now.toString()).bind("node", node).execute();
             return findVersion(h, function, next).orElseThrow();
         });
     }
@@ -362,6 +368,36 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
     }
 
     /** Versions that were in the middle of deploying when the server stopped. */
+    /**
+     * Takes over the DEPLOYING versions no live node is deploying: {@code node}'s own (cut off by its restart), those of
+     * nodes no longer in the membership (dead), and those stored before deploys had a node. Each is claimed with a
+     * compare-and-set, so two nodes never both resume one; a deploy a live node runs is left to it.
+     */
+    public List<VersionRow> claimOrphanedDeploys(String node) {
+        return claimDeploys(node, "state = 'DEPLOYING' AND (deploying_node IS NULL OR deploying_node = :self"
+                + " OR deploying_node NOT IN (SELECT id FROM nodes))");
+    }
+
+    /** Takes over the DEPLOYING versions of nodes no longer in the membership, not its own (those it is running). */
+    public List<VersionRow> claimDeploysOfDeadNodes(String node) {
+        return claimDeploys(node, "state = 'DEPLOYING' AND deploying_node IS NOT NULL AND deploying_node <> :self"
+                + " AND deploying_node NOT IN (SELECT id FROM nodes)");
+    }
+
+    private List<VersionRow> claimDeploys(String node, String orphaned) {
+        return jdbi.inTransaction(h -> {
+            List<VersionRow> candidates = h.createQuery("SELECT * FROM versions WHERE " + orphaned)
+                    .bind("self", node).map((rs, ctx) -> versionRow(rs)).list();
+            List<VersionRow> claimed = new java.util.ArrayList<>();
+            for (VersionRow row : candidates) {
+                int won = h.createUpdate("UPDATE versions SET deploying_node = :self WHERE function_name = :f AND version = :v AND " + orphaned)
+                        .bind("self", node).bind("f", row.function()).bind("v", row.version()).execute();
+                if (won == 1) claimed.add(row);
+            }
+            return claimed;
+        });
+    }
+
     public List<VersionRow> deployingVersions() {
         return jdbi.withHandle(h -> h.createQuery("SELECT * FROM versions WHERE state = 'DEPLOYING'")
                 .map((rs, ctx) -> versionRow(rs)).list());
@@ -503,7 +539,8 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         return new VersionRow(rs.getString("function_name"), rs.getInt("version"),
                 VersionState.valueOf(rs.getString("state")), Optional.ofNullable(rs.getString("reason")),
                 rs.getString("config"), rs.getString("bundle_digest"), rs.getLong("bundle_bytes"),
-                Instant.parse(rs.getString("created_at")), instant(rs, "ready_at"), instant(rs, "activated_at"));
+                Instant.parse(rs.getString("created_at")), instant(rs, "ready_at"), instant(rs, "activated_at"),
+                Optional.ofNullable(rs.getString("deploying_node")));
     }
 
     private static LogEntry logEntry(ResultSet rs) throws SQLException {

@@ -3,7 +3,11 @@ package gale.store;
 import java.time.Instant;
 import java.util.Optional;
 
-/** One immutable deploy of a function; only its state, reason and timestamps change. */
+/**
+ * One immutable deploy of a function; only its state, reason and timestamps change.
+ *
+ * @param deployingNode the node that runs (or ran) its deploy; empty for versions stored before nodes were recorded
+ */
 public record VersionRow(
         String function,
         int version,
@@ -14,5 +18,6 @@ public record VersionRow(
         long bundleBytes,
         Instant createdAt,
         Optional<Instant> readyAt,
-        Optional<Instant> activatedAt) {
+        Optional<Instant> activatedAt,
+        Optional<String> deployingNode) {
 }

@@ -57,7 +57,7 @@ class RegistryDiskFullTest {
         logs = new LogSink(store);
         BlobStore blobs = new BlobStore(tmp.resolve("blobs"));
         registry = new Registry(store, blobs, tmp.resolve("functions"), BundleLimits.DEFAULT, List.of(), logs, Duration.ofSeconds(5),
-                gale.usage.UsageMeter.DISABLED);
+                gale.usage.UsageMeter.DISABLED, "node-a");
         fill(mount);
 
         StorageFull full = catchThrowableOfType(StorageFull.class, () -> registry.deploy("hello", zipOfMain(), Map.of()));

@@ -67,7 +67,7 @@ class RegistryRestoreTest {
         store.activateVersion("slow", 1, now);
         Files.createDirectories(tmp.resolve("functions/slow/1/bundle"));
         registry = new Registry(store, new BlobStore(tmp.resolve("blobs")), tmp.resolve("functions"), BundleLimits.DEFAULT, List.of(slowRuntime), logs,
-                Duration.ofSeconds(5), gale.usage.UsageMeter.DISABLED);
+                Duration.ofSeconds(5), gale.usage.UsageMeter.DISABLED, "node-a");
         registry.start();
     }
 

@@ -213,4 +213,26 @@ class NodeStoreTest {
             assertThat(cut.error().orElseThrow()).contains("node node-b died");
         }
     }
+
+    @Test
+    void aDeployIsResumedByItsOwnNodeAfterARestartOrOnceItsNodeIsGoneByExactlyOneOther() {
+        try (Store store = TestStores.open(dir)) {
+            store.nodes().beat(node("a", T0, 0));
+            store.nodes().beat(node("b", T0, 0));
+            store.createVersion("f", "{}", "sha256:x", 1, T0, "a");
+            store.createVersion("old", "{}", "sha256:y", 1, T0); // stored before deploys had a node
+
+            assertThat(store.claimDeploysOfDeadNodes("b")).as("a is alive and deploying it").isEmpty();
+            assertThat(store.claimOrphanedDeploys("b")).extracting(VersionRow::function).containsExactly("old");
+            assertThat(store.claimOrphanedDeploys("a")).as("a restarted: its own").extracting(VersionRow::function).containsExactly("f");
+
+            store.nodes().beat(node("b", T0.plusSeconds(30), 0));
+            store.nodes().beat(node("c", T0.plusSeconds(30), 0));
+            assertThat(store.nodes().removeDead(T0.plusSeconds(20), T0.plusSeconds(30))).containsExactly("a");
+            assertThat(store.claimDeploysOfDeadNodes("b")).extracting(VersionRow::function).containsExactly("f");
+            assertThat(store.findVersion("f", 1).orElseThrow().deployingNode()).contains("b");
+            assertThat(store.claimDeploysOfDeadNodes("c")).as("b has it now").isEmpty();
+            assertThat(store.claimDeploysOfDeadNodes("b")).as("never its own again").isEmpty();
+        }
+    }
 }

@@ -193,7 +193,7 @@ public final class GaleServer implements AutoCloseable {
         var bundleBytes = new BlobStore(dataDir.blobs(), sharedBlobs);
         var bucketBytes = new BlobStore(dataDir.blobs().resolve("buckets"), sharedBlobs);
         registry = life.add("the registry", new Registry(store, bundleBytes, dataDir.versions(),
-                config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage));
+                config.bundleLimits(), runtimes, logs, config.drainTimeout(), usage, nodeId));
         registry.start();
         jobs = new JobService(registry, store.jobs(), usage, nodeId, config.nodes().deadAfter());
         // Beside the bundles, not among them: deleting a function deletes its bundles, never a bucket's bytes.

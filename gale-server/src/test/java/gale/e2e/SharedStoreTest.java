@@ -259,6 +259,37 @@ class SharedStoreTest {
         assertThat(atB.send("GET", "/v1/functions", null, null).text()).contains("was revoked");
     }
 
+    @Test
+    @Order(11)
+    void aDeployLeftByANodeThatIsGoneIsFinishedByANodeLeftAndOneThatRunsIsLeftAlone() throws Exception {
+        a.deployActive("orphan", a.bundle("orphan", "main.py", hello("v1")), "entryPoint", "handler");
+        var source = a.deployActive("orphan-source", a.bundle("orphan-source", "main.py", hello("v2")), "entryPoint", "handler");
+        // Version 2 as a node leaves it when it dies mid-deploy: DEPLOYING, its bundle in the store, its node gone;
+        // version 3 as a live node (b) has it while it deploys. Neither node may leave 2 undone, nor touch 3.
+        try (var db = java.sql.DriverManager.getConnection(database);
+             var insert = db.prepareStatement("""
+                     INSERT INTO versions (function_name, version, state, config, bundle_digest, bundle_bytes, created_at, deploying_node)
+                     SELECT 'orphan', ?, 'DEPLOYING', config, ?, ?, created_at, ? FROM versions WHERE function_name = 'orphan' AND version = 1""")) {
+            for (Object[] row : new Object[][] {{2, "gone-node"}, {3, b.server.nodeId()}}) {
+                insert.setInt(1, (Integer) row[0]);
+                insert.setString(2, source.bundleDigest());
+                insert.setLong(3, source.bundleBytes());
+                insert.setString(4, (String) row[1]);
+                insert.executeUpdate();
+            }
+        }
+
+        await().atMost(FOLLOW_WAIT).until(() -> answer(a, "orphan").equals("200 v2") && answer(b, "orphan").equals("200 v2"));
+        assertThat(a.client.version("orphan", 3).state().name()).as("b is deploying it: nobody else resumes it").isEqualTo("DEPLOYING");
+        try (var db = java.sql.DriverManager.getConnection(database);
+             var nodeOf = db.createStatement().executeQuery("SELECT deploying_node FROM versions WHERE function_name = 'orphan' AND version = 2")) {
+            nodeOf.next();
+            assertThat(nodeOf.getString(1)).isIn(a.server.nodeId(), b.server.nodeId());
+        }
+        assertThat(a.client.logs("orphan", 0, 1000, 0).entries()).extracting(gale.client.LogEntry::message)
+                .anyMatch(m -> m.contains("resuming the deploy of version 2, left by node gone-node, which is gone"));
+    }
+
     /** The versions that answered {@code calls} calls to the function at the node (X-Gale-Version), each checked against its body. */
     private static Set<String> versionsServed(GaleHarness node, String function, int calls) {
         Set<String> out = new TreeSet<>();
