@@ -34,27 +34,11 @@ class PeersTest {
         List<Peers.Peer> list = new ArrayList<>();
         for (int i = 0; i < peerCount; i++) list.add(peer("p" + i, freeEach));
         peers.update(list);
-        Map<String, AtomicInteger> taken = new ConcurrentHashMap<>();
-        var start = new CountDownLatch(1);
-        List<Thread> threads = new ArrayList<>();
-        for (int c = 0; c < callers; c++) {
-            threads.add(Thread.startVirtualThread(() -> {
-                try {
-                    start.await();
-                } catch (InterruptedException e) {
-                    return;
-                }
-                for (int k = 0; k < 30; k++) {
-                    peers.takeFree("f", 1).ifPresent(p -> taken.computeIfAbsent(p.id(), x -> new AtomicInteger()).incrementAndGet());
-                }
-            }));
-        }
-        start.countDown();
-        for (Thread t : threads) t.join();
+        Map<String, Integer> taken = fromManyThreads(callers, 30, () -> peers.takeFree("f", 1));
 
-        int total = taken.values().stream().mapToInt(AtomicInteger::get).sum();
+        int total = taken.values().stream().mapToInt(Integer::intValue).sum();
         assertThat(total).isEqualTo(Math.min(peerCount * freeEach, callers * 30));
-        taken.values().forEach(n -> assertThat(n.get()).isLessThanOrEqualTo(freeEach));
+        taken.values().forEach(n -> assertThat(n).isLessThanOrEqualTo(freeEach));
     }
 
     @Test
@@ -129,7 +113,17 @@ class PeersTest {
         List<Peers.Peer> list = new ArrayList<>();
         for (int i = 0; i < peerCount; i++) list.add(loaded("p" + i, 0, peerLoad));
         peers.update(list);
-        Map<String, AtomicInteger> placed = new ConcurrentHashMap<>();
+        Map<String, Integer> placed = fromManyThreads(callers, 20, () -> peers.placeColdStart("f", 1));
+
+        int room = Math.max(0, localLoad - Peers.PLACEMENT_MARGIN - peerLoad + 1); // placements each peer can take
+        placed.values().forEach(n -> assertThat(peerLoad + n).isLessThanOrEqualTo(localLoad - Peers.PLACEMENT_MARGIN + 1));
+        assertThat(placed.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(Math.min(peerCount * room, callers * 20));
+    }
+
+    /** {@code callers} threads released at once, each asking {@code times}; how many answers named each peer. */
+    private static Map<String, Integer> fromManyThreads(int callers, int times, java.util.function.Supplier<java.util.Optional<Peers.Peer>> ask)
+            throws InterruptedException {
+        Map<String, AtomicInteger> named = new ConcurrentHashMap<>();
         var start = new CountDownLatch(1);
         List<Thread> threads = new ArrayList<>();
         for (int c = 0; c < callers; c++) {
@@ -139,16 +133,15 @@ class PeersTest {
                 } catch (InterruptedException e) {
                     return;
                 }
-                for (int k = 0; k < 20; k++) {
-                    peers.placeColdStart("f", 1).ifPresent(p -> placed.computeIfAbsent(p.id(), x -> new AtomicInteger()).incrementAndGet());
+                for (int k = 0; k < times; k++) {
+                    ask.get().ifPresent(p -> named.computeIfAbsent(p.id(), x -> new AtomicInteger()).incrementAndGet());
                 }
             }));
         }
         start.countDown();
         for (Thread t : threads) t.join();
-
-        int room = Math.max(0, localLoad - Peers.PLACEMENT_MARGIN - peerLoad + 1); // placements each peer can take
-        placed.values().forEach(n -> assertThat(peerLoad + n.get()).isLessThanOrEqualTo(localLoad - Peers.PLACEMENT_MARGIN + 1));
-        assertThat(placed.values().stream().mapToInt(AtomicInteger::get).sum()).isEqualTo(Math.min(peerCount * room, callers * 20));
+        Map<String, Integer> counts = new java.util.HashMap<>();
+        named.forEach((id, n) -> counts.put(id, n.get()));
+        return counts;
     }
 }
