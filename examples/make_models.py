@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 
@@ -58,7 +59,8 @@ def churn(rng):
     tenure = rng.uniform(0, 60, ROWS)
     sessions = rng.gamma(2.0, 2.0, ROWS)
     tickets = rng.poisson(1.0, ROWS).astype(float)
-    x = np.column_stack([tenure, sessions, tickets])
+    # a DataFrame with the feature names, as model-server/main.py scores one (the Cloud Functions chapter's way)
+    x = pd.DataFrame({"tenure_months": tenure, "sessions_per_week": sessions, "support_tickets": tickets})
     y = (rng.rand(ROWS) < _sigmoid(1.5 - 0.06 * tenure - 0.35 * sessions + 0.6 * tickets)).astype(int)
     return LogisticRegression(max_iter=1000).fit(x, y), x, y
 

@@ -11,7 +11,7 @@ GALE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # (Flask for Cloud Functions-style handlers, scikit-learn and numpy for the examples),
 # cloudpickle to ship callables to map jobs and back, pip for requirements.txt installs from a
 # wheel folder or index, and bubblewrap to sandbox instances.
-GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-cloudpickle python3-pip bubblewrap)
+GALE_APT_PACKAGES=(python3 python3-flask python3-sklearn python3-numpy python3-pandas python3-cloudpickle python3-pip bubblewrap)
 
 # What only ./run-tests needs: R with plumber and ggplot2 for the process runtime's R example
 # (RPlumberTest runs examples/r-plumber), tqdm and packaging, which the Python client and the

@@ -10,6 +10,7 @@ their globals between calls.
 import os
 import pickle
 
+import pandas as pd
 from flask import jsonify
 
 MODEL_PATH = os.environ.get("MODEL_PATH", "model/churn.pkl")  # relative to the source folder
@@ -31,7 +32,7 @@ def predict(request):
     # BadRequest, which the platform answers with 400.
     params = request.get_json()
     try:
-        features = [[number(params, name) for name in FEATURES]]
+        features = pd.DataFrame([[number(params, name) for name in FEATURES]], columns=FEATURES)
         threshold = decision_threshold(request.args.get("threshold", "0.5"))
     except (TypeError, ValueError) as err:
         data["error"] = str(err)
