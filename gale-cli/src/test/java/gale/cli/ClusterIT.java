@@ -81,7 +81,7 @@ class ClusterIT {
         database = PostgresCluster.shared().newDatabase();
         http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
         Node a = start("a"); // first: its secrets key is the one the others copy
-        try (ExecutorService starting = Executors.newVirtualThreadPerTaskExecutor()) {
+        try (ExecutorService starting = Executors.newFixedThreadPool(2)) { // platform threads: they start processes, read files
             Future<Node> b = starting.submit(() -> start("b"));
             Future<Node> c = starting.submit(() -> start("c"));
             nodes = List.of(a, b.get(), c.get());

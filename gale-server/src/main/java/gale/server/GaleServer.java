@@ -99,6 +99,8 @@ public final class GaleServer implements AutoCloseable {
     private static final Duration ASYNC_SETTLE = Duration.ofSeconds(5);
     /** How often a node on a shared store reads the functions table for other nodes' deploys, rollbacks and deletes. */
     private static final Duration FOLLOW_PERIOD = Duration.ofSeconds(1);
+    /** Reads and writes the free slots the nodes advertise in their heartbeats. */
+    private static final com.fasterxml.jackson.databind.ObjectMapper NODE_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
 
     private final ServerConfig config;
     private final DataDir dataDir;
@@ -230,10 +232,7 @@ public final class GaleServer implements AutoCloseable {
             functionsRestored.thenRun(follower::start);
         }
         // Every node of a store derives the same node-to-node credential from the admin token they share.
-        peers = new Peers(nodeId, Peers.credential(token.value()), () -> {
-            var l = load(false);
-            return l.instances() + l.inFlight();
-        });
+        peers = new Peers(nodeId, Peers.credential(token.value()), () -> busy().load());
         var gateway = new Gateway(registry, logs, metrics, auth, config.maxBodyBytes(), asyncQueue, peers);
         Clock clock = Clock.systemUTC();
         var scheduledCalls = new ScheduledCalls(this::listeningUrl, token.value());
@@ -258,7 +257,7 @@ public final class GaleServer implements AutoCloseable {
         dataDir.writeServerInfo(url, ProcessHandle.current().pid());
         life.onClose("the server info", dataDir::removeServerInfo);
         membership = new gale.nodes.Membership(store.nodes(), nodeId, config.nodes().advertise().orElse(url), config.nodes(),
-                () -> load(true), Clock.systemUTC());
+                this::load, Clock.systemUTC());
         membership.onBeat(jobs::beat); // renews this node's job leases, claims the jobs of nodes that died
         if (store.storeIsShared()) membership.onBeat(now -> updatePeers()); // where calls may go when no instance here is free
         membership.start();
@@ -475,8 +474,14 @@ public final class GaleServer implements AutoCloseable {
         return Optional.of("http://" + hostAndPort);
     }
 
-    /** What this node reports with each heartbeat: its instances, the calls it serves now, the map jobs it runs. */
-    private gale.nodes.Membership.Load load(boolean withFreeSlots) {
+    /** This node's instances (starting ones too) and the calls they serve now. */
+    private record Busy(int instances, int inFlight) {
+        int load() {
+            return instances + inFlight;
+        }
+    }
+
+    private Busy busy() {
         int instances = 0;
         int inFlight = 0;
         for (var fn : registry.activeFunctions()) {
@@ -484,25 +489,28 @@ public final class GaleServer implements AutoCloseable {
             instances += stats.instances() + stats.starting();
             inFlight += stats.busy();
         }
-        String free = "{}";
-        if (withFreeSlots) {
-            try {
-                free = new com.fasterxml.jackson.databind.ObjectMapper().writeValueAsString(Peers.freeSlots(registry.activeFunctions()));
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                free = "{}";
-            }
+        return new Busy(instances, inFlight);
+    }
+
+    /** What this node reports with each heartbeat: its instances, the calls it serves now, the map jobs it runs, its free slots. */
+    private gale.nodes.Membership.Load load() {
+        Busy busy = busy();
+        String free;
+        try {
+            free = NODE_JSON.writeValueAsString(Peers.freeSlots(registry.activeFunctions()));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            free = "{}";
         }
-        return new gale.nodes.Membership.Load(instances, inFlight, jobs.runningCount(), free);
+        return new gale.nodes.Membership.Load(busy.instances(), busy.inFlight(), jobs.runningCount(), free);
     }
 
     /** The other ACTIVE nodes' free warm slots, from their last heartbeats, for the gateway ({@link Peers}). */
     private void updatePeers() {
-        var json = new com.fasterxml.jackson.databind.ObjectMapper();
         List<Peers.Peer> known = new java.util.ArrayList<>();
         for (var row : store.nodes().list()) {
             if (!gale.store.NodeRow.ACTIVE.equals(row.state()) || row.id().equals(nodeId)) continue;
             try {
-                Map<String, Integer> free = json.readValue(row.freeSlotsJson(),
+                Map<String, Integer> free = NODE_JSON.readValue(row.freeSlotsJson(),
                         new com.fasterxml.jackson.core.type.TypeReference<Map<String, Integer>>() { });
                 known.add(new Peers.Peer(row.id(), java.net.URI.create(row.url()), free, row.instances() + row.inFlight()));
             } catch (IOException | IllegalArgumentException e) {
