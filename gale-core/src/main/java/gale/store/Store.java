@@ -398,11 +398,6 @@ public final class Store implements AutoCloseable, gale.logs.LogStore {
         });
     }
 
-    public List<VersionRow> deployingVersions() {
-        return jdbi.withHandle(h -> h.createQuery("SELECT * FROM versions WHERE state = 'DEPLOYING'")
-                .map((rs, ctx) -> versionRow(rs)).list());
-    }
-
     public Optional<VersionRow> findVersion(String function, int version) {
         return jdbi.withHandle(h -> findVersion(h, function, version));
     }
